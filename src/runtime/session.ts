@@ -56,7 +56,7 @@ export class Executable {
     }
     let res: ort.InferenceSession.ReturnType;
     try {
-      res = await this.session.run(ortFeeds, outputs ? [...outputs] : undefined);
+      res = outputs ? await this.session.run(ortFeeds, [...outputs]) : await this.session.run(ortFeeds);
     } catch (e) {
       throw new Error(`onnxruntime failed: ${(e as Error).message}`);
     }
