@@ -1047,7 +1047,6 @@ export class TypeEnv {
         }
         const dims = [...vs[0]!.dims];
         dims[a] = vs.reduce((s, v) => s + v!.dims[a], 0);
-        if (data.every((d) => d === null)) return;
         res = { dtype: vs.find((v) => v!.dtype)?.dtype, dims, data };
         break;
       }
@@ -1081,7 +1080,6 @@ export class TypeEnv {
             ctr[i] = 0;
           }
         }
-        if (data.every((d) => d === null)) return;
         res = { dtype: v.dtype, dims: len, data };
         break;
       }
@@ -1142,6 +1140,7 @@ export class TypeEnv {
         }
     }
     if (!res || res.data.length > MAX_FOLD || sizeOf(res.dims) !== res.data.length) return;
+    if (res.data.length > 0 && res.data.every((d) => d === null)) return;
     this.vals.set(outName, res);
     this.folded.add(outName);
     this.setOut(outName, { dtype: res.dtype, shape: [...res.dims] });
