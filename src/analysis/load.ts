@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Dim } from '../onnx/builder.js';
 import type { Model, ValueInfo } from '../onnx/ir.js';
-import { readModel } from '../onnx/model-io.js';
+import { readModel, samePath } from '../onnx/model-io.js';
 import { toNumber } from '../onnx/proto.js';
 import { dtypeFromOnnx } from '../onnx/tensor-proto.js';
 import { readSafetensors } from '../data/safetensors.js';
@@ -90,18 +90,12 @@ export async function loadData(path: string): Promise<Map<string, HostTensor>> {
   } catch {
     throw new Error(`data file not found: ${path}`);
   }
-  return readSafetensors(path);
-}
-
-/** Whether `a` and `b` name the same file: the same resolved path, or the same device and inode. */
-export function sameFile(a: string, b: string): boolean {
-  if (resolve(a) === resolve(b)) return true;
   try {
-    const sa = statSync(a);
-    const sb = statSync(b);
-    return sa.dev === sb.dev && sa.ino === sb.ino;
-  } catch {
-    return false;
+    return await readSafetensors(path);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const prefix = `safetensors ${path}: `;
+    throw new Error(msg.startsWith(prefix) ? `${path} is not a valid safetensors file (${msg.slice(prefix.length)})` : msg);
   }
 }
 
@@ -112,7 +106,7 @@ export function sameFile(a: string, b: string): boolean {
  */
 export function checkOutputPath(out: string, inputs: Record<string, string | undefined>): void {
   for (const [what, path] of Object.entries(inputs)) {
-    if (path && sameFile(out, path)) throw new Error(`refusing to overwrite the input ${what} file ${path} with the output (--out ${out})`);
+    if (path && samePath(out, path)) throw new Error(`refusing to overwrite the input ${what} file ${path} with the output (--out ${out})`);
   }
   const dir = dirname(resolve(out));
   let isDir = false;

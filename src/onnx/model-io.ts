@@ -1,5 +1,5 @@
 // Read and write ModelProto files: decode/encode, external data, atomic writes.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import Long from 'long';
 import type { Graph, Initializer, Model, Node, ValueInfo } from './ir.js';
@@ -197,7 +197,11 @@ export function writeModel(m: Model, path: string, opts: WriteModelOptions = {})
   writeFileAtomic(path, ModelProtoType.encode(ModelProtoType.fromObject(proto)).finish());
 }
 
-/** Whether two paths name the same file (used to refuse overwriting an input model). */
+/** Whether two paths name the same file: the same resolved path, or (through links) the same device and inode. */
 export function samePath(a: string, b: string): boolean {
-  return resolve(a) === resolve(b) || (existsSync(a) && existsSync(b) && resolve(a) === resolve(b));
+  if (resolve(a) === resolve(b)) return true;
+  if (!existsSync(a) || !existsSync(b)) return false;
+  const sa = statSync(a);
+  const sb = statSync(b);
+  return sa.dev === sb.dev && sa.ino === sb.ino;
 }

@@ -1,0 +1,25 @@
+// Flag parsers shared by commands: they reject bad values as usage errors (exit status 2).
+import { InvalidArgumentError } from 'commander';
+
+/** A whole number >= `min`. */
+export function integer(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^[+-]?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`expected a whole number${min > 0 ? ` of at least ${min}` : min === 0 ? ' of at least 0' : ''}, got '${value}'`);
+    }
+    return n;
+  };
+}
+
+/** A JavaScript regular expression. */
+export function regex(value: string): RegExp {
+  try {
+    return new RegExp(value);
+  } catch (e) {
+    throw new InvalidArgumentError(`not a valid regular expression: ${(e as Error).message}`);
+  }
+}
+
+/** The losses `grad` and `bench` can fuse onto a model. */
+export const LOSSES = ['cross-entropy', 'mse', 'kl'] as const;

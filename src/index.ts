@@ -1,0 +1,51 @@
+// scalpel's public API: only what this file re-exports. Grouped by layer, bottom up.
+
+// tensor/
+export { type DType, type HostTensor, type TypedData, sizeOf, tensor, zeros, fromBytes, bytesOf } from './tensor/host-tensor.js';
+export { Rng, createRng } from './tensor/rng.js';
+
+// onnx/
+export type { Graph, Initializer, Model, Node, OpsetImport, ValueInfo } from './onnx/ir.js';
+export { cloneGraph, cloneModel, floatInitializers, onnxOpset, producers } from './onnx/ir.js';
+export { decodeModel, encodeModel, readModel, writeModel, type WriteModelOptions } from './onnx/model-io.js';
+export { type Dim, GraphBuilder, emptyGraph, makeModel, tensorValueInfo } from './onnx/builder.js';
+export { type AttrValue, float, floats } from './onnx/attributes.js';
+export { inferTypes, TypeEnv, type ValueType } from './onnx/shapes.js';
+export { promoteToInputs, type PromotedModel } from './onnx/params-as-inputs.js';
+
+// runtime/
+export { clearSessionCache, compile, configureRuntime, Executable, type RuntimeOptions } from './runtime/session.js';
+
+// autodiff/
+export { differentiate, type DifferentiateOptions, type Differentiated, UnsupportedOpError, unsupportedOps } from './autodiff/differentiate.js';
+export type { GradContext, GradRule } from './autodiff/grad-context.js';
+export { NOT_DIFFERENTIABLE, RULES } from './autodiff/rules/index.js';
+export { gradcheck, type GradcheckOptions, type GradcheckResult } from './autodiff/gradcheck.js';
+
+// data/
+export {
+  decodeSafetensors, encodeSafetensors, readSafetensors, readSafetensorsFile, writeSafetensors, type SafetensorsFile, type TensorDict,
+} from './data/safetensors.js';
+
+// train/
+export { type LossKind, type LossOptions, type ModelWithLoss, withLoss } from './train/losses.js';
+
+// models/
+export { buildModel, countParams, describeParams, MODELS, type ModelOptions, type ModelSpec, type ParamInfo, type ParamKind } from './models/index.js';
+
+// analysis: what the inspect, grad and bench commands compute.
+export { checkGraphComplete, checkOutputPath, declaredType, feedInputs, loadData, loadModel } from './analysis/load.js';
+export { checkFeeds, type CheckedFeeds, type CheckFeedsOptions, type TargetSpec } from './analysis/feeds.js';
+export { inspectModel, type InspectReport, type OpSummary, type ParameterGroup, type ParameterTensor, type ValueSummary } from './analysis/inspect.js';
+export {
+  computeGradients, selectParameters, writeGradients, type GradientOptions, type GradientReport, type GradientResult, type GradientStat,
+} from './analysis/gradients.js';
+export { benchModel, type BenchOptions, type BenchPhase, type BenchReport, type Timing } from './analysis/bench.js';
+
+// report/
+export { inspectText } from './report/inspect.js';
+export { gradientsText } from './report/gradients.js';
+export { benchText } from './report/bench.js';
+
+// cli/
+export { run, COMMANDS, type CliIO, type CommandSpec } from './cli/main.js';
