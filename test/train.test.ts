@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { takeRows, type Dataset } from '../src/data/batches.js';
+import { loadImageDataset } from '../src/data/fashion-mnist.js';
+import { readModel } from '../src/onnx/model-io.js';
+import { evaluate } from '../src/train/evaluate.js';
+import { train } from '../src/train/trainer.js';
+
+const FIX = new URL('./fixtures/torch/', import.meta.url).pathname;
+
+function subset(ds: Dataset, n: number, offset = 0): Dataset {
+  const rows = Array.from({ length: n }, (_, i) => i + offset);
+  return { x: takeRows(ds.x, rows), y: takeRows(ds.y, rows) };
+}
+
+const data = loadImageDataset(undefined, 'train');
+
+test('fine-tuning an ONNX model exported from PyTorch lowers its training loss', async () => {
+  const model = readModel(join(FIX, 'lenet.onnx'));
+  const trainSet = subset(data, 1024);
+  const before = await evaluate(model, trainSet);
+  const res = await train(model, trainSet, { epochs: 2, batchSize: 32, lr: 0.05, optimizer: { name: 'sgd', momentum: 0.9 }, seed: 1 });
+  const after = await evaluate(res.model, trainSet);
+  assert.ok(res.history[1].trainLoss < res.history[0].trainLoss, `epoch losses ${res.history.map((h) => h.trainLoss)}`);
+  assert.ok(after.loss < before.loss * 0.6, `loss ${before.loss} -> ${after.loss}`);
+  assert.ok(after.accuracy > before.accuracy + 0.3, `accuracy ${before.accuracy} -> ${after.accuracy}`);
+});
+
+test('a resumed run ends with the same parameters as an uninterrupted one', async () => {
+  const model = readModel(join(FIX, 'mlp.onnx'));
+  const trainSet = subset(data, 256);
+  const opts = { epochs: 2, batchSize: 32, lr: 1e-3, optimizer: { name: 'adam' as const }, seed: 3 };
+  const full = await train(model, trainSet, opts);
+  const dir = mkdtempSync(join(tmpdir(), 'scalpel-ckpt-'));
+  const ckpt = join(dir, 'run.ckpt');
+  const part = await train(model, trainSet, { ...opts, checkpoint: ckpt, maxSteps: 11 });
+  assert.equal(part.completed, false);
+  assert.equal(part.steps, 11);
+  assert.ok(existsSync(ckpt));
+  const resumed = await train(model, trainSet, { ...opts, checkpoint: ckpt, resume: ckpt });
+  assert.equal(resumed.completed, true);
+  assert.equal(resumed.steps, full.steps);
+  for (const [k, v] of full.params) {
+    assert.deepStrictEqual(Array.from(resumed.params.get(k)!.data as Float32Array), Array.from(v.data as Float32Array), `parameter ${k} differs`);
+  }
+  await assert.rejects(train(model, trainSet, { ...opts, lr: 0.5, resume: ckpt }), /other settings/);
+});
+
+test('gradient masks: only the chosen entries move', async () => {
+  const model = readModel(join(FIX, 'mlp.onnx'));
+  const w0 = model.graph.initializers.get('fc1.weight')!.tensor!.data as Float32Array;
+  const mask = new Uint8Array(w0.length);
+  for (let i = 0; i < mask.length; i += 97) mask[i] = 1;
+  const res = await train(model, subset(data, 128), {
+    epochs: 1, batchSize: 32, lr: 0.1, trainable: ['fc1.weight'], masks: new Map([['fc1.weight', mask]]), seed: 0,
+  });
+  const w1 = res.params.get('fc1.weight')!.data as Float32Array;
+  let moved = 0;
+  for (let i = 0; i < w0.length; i++) {
+    if (w1[i] !== w0[i]) {
+      assert.equal(mask[i], 1, `entry ${i} moved without being in the mask`);
+      moved++;
+    }
+  }
+  assert.ok(moved > mask.reduce((a, b) => a + b, 0) / 2, `only ${moved} masked entries moved`);
+  assert.deepStrictEqual(Array.from(res.params.get('fc2.weight')!.data as Float32Array), Array.from(model.graph.initializers.get('fc2.weight')!.tensor!.data as Float32Array));
+});
