@@ -3,6 +3,7 @@ import { GraphBuilder, tensorValueInfo } from '../onnx/builder.js';
 import { cloneModel, type Model, type Node, onnxOpset } from '../onnx/ir.js';
 import { inferTypes } from '../onnx/shapes.js';
 import { GradContext } from './grad-context.js';
+import { lowerRecurrent } from './lower-recurrent.js';
 import { NOT_DIFFERENTIABLE, RULES } from './rules/index.js';
 
 export interface DifferentiateOptions {
@@ -50,7 +51,8 @@ export function unsupportedOps(model: Model): string[] {
  * const { model, gradients } = differentiate(withLoss, { of: 'loss', wrt: ['fc.weight'] });
  */
 export function differentiate(input: Model, opts: DifferentiateOptions): Differentiated {
-  const model = cloneModel(input);
+  // GRU/LSTM on the differentiated path are unrolled into primitive ops first.
+  const model = cloneModel(lowerRecurrent(input, opts));
   const g = model.graph;
   const of = opts.of ?? g.outputs[0]?.name;
   if (!of) throw new Error('graph has no outputs to differentiate');
@@ -129,7 +131,10 @@ export function differentiate(input: Model, opts: DifferentiateOptions): Differe
   }
 
   const gradients = new Map<string, string>();
-  if (opts.keepOutputs === false) g.outputs = g.outputs.filter((o) => o.name === of);
+  // NOTE: onnxruntime 1.30 computes wrong, run-to-run varying results for a training-mode BatchNormalization whose
+  // running-statistics outputs are not graph outputs (optimisation level basic and up); keep those outputs.
+  const bnStats = new Set(g.nodes.filter((n) => n.opType === 'BatchNormalization').flatMap((n) => n.outputs.slice(1)));
+  if (opts.keepOutputs === false) g.outputs = g.outputs.filter((o) => o.name === of || bnStats.has(o.name));
   const typed = (name: string) => {
     const t = env.get(name);
     return t?.dtype ? tensorValueInfo(name, t.dtype, t.shape) : { name };

@@ -37,12 +37,16 @@ export interface RuleCase {
   name?: string;
 }
 
-function draw(rng: Rng, spec: InputSpec, dtype: DType): HostTensor {
+export function draw(rng: Rng, spec: InputSpec, dtype: DType): HostTensor {
   const n = sizeOf(spec.shape);
   const d = spec.domain ?? 'any';
   if (dtype === 'int64') {
     const vals = typeof d === 'object' && 'ints' in d ? d.ints : typeof d === 'object' && 'int' in d ? Array.from({ length: n }, () => rng.int((d as { int: number }).int)) : [];
     return { dtype, dims: spec.shape, data: BigInt64Array.from(vals.map(BigInt)) };
+  }
+  if (dtype === 'bool') {
+    const vals = typeof d === 'object' && 'ints' in d ? d.ints : Array.from({ length: n }, () => rng.int(2));
+    return { dtype, dims: spec.shape, data: Uint8Array.from(vals) };
   }
   const data = dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
   for (let i = 0; i < n; i++) {
@@ -56,7 +60,7 @@ function draw(rng: Rng, spec: InputSpec, dtype: DType): HostTensor {
 }
 
 /** A graph computing `loss = Σ_k sum(Y_k * R_k)` of one node, with inputs x0..xn. */
-async function buildCase(c: RuleCase, float: DType, rng: Rng): Promise<{ model: Model; feeds: Record<string, HostTensor>; wrt: string[] }> {
+export async function buildCase(c: RuleCase, float: DType, rng: Rng): Promise<{ model: Model; feeds: Record<string, HostTensor>; wrt: string[] }> {
   const make = (withLoss: HostTensor[] | undefined) => {
     const b = new GraphBuilder();
     const names: string[] = [];

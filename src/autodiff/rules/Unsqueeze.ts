@@ -1,0 +1,7 @@
+import type { GradRule } from '../grad-context.js';
+import { shapeOf } from './tensor-helpers.js';
+
+// Y = unsqueeze(X, axes).  dX = reshape(dY, shape(X))
+export const Unsqueeze: GradRule = (g) => {
+  g.setGI(0, g.op('Reshape', g.GO(0), shapeOf(g, g.I(0))));
+};
