@@ -14,11 +14,6 @@ export interface LowerRecurrentOptions {
 
 const isRecurrent = (n: Node) => (n.domain === '' || n.domain === 'ai.onnx') && (n.opType === 'GRU' || n.opType === 'LSTM');
 
-/** Whether the model holds a GRU or LSTM node. */
-export function hasRecurrent(model: Model): boolean {
-  return model.graph.nodes.some(isRecurrent);
-}
-
 /** Indices of the nodes with an input depending on `wrt` and an output reaching `of`. */
 function onPath(model: Model, of: string | undefined, wrt: readonly string[]): Set<number> {
   const nodes = model.graph.nodes;
@@ -76,6 +71,14 @@ export function lowerRecurrent(input: Model, opts: LowerRecurrentOptions = {}): 
       m.outputs = m.outputs.map((v) => renames.get(v) ?? v);
     }
   });
+  // A constant sequence_lens that nothing reads any more would make onnxruntime warn.
+  const used = new Set([...g.nodes.flatMap((n) => n.inputs), ...g.outputs.map((o) => o.name)]);
+  for (const k of chosen) {
+    const lens = original[k].inputs[4];
+    if (!lens || used.has(lens)) continue;
+    if (!g.inputs.some((v) => v.name === lens)) g.initializers.delete(lens);
+    g.nodes = g.nodes.filter((n) => !(n.opType === 'Constant' && n.outputs[0] === lens));
+  }
   return model;
 }
 

@@ -1,0 +1,66 @@
+// Resolve a --data argument into a labelled dataset: the embedded subset, an IDX directory, or a tensor file.
+import { existsSync, statSync } from 'node:fs';
+import type { HostTensor } from '../tensor/host-tensor.js';
+import type { Dataset } from './batches.js';
+import { DEFAULT_FULL_DATASET_DIR, EMBEDDED_SUBSET_DIR, loadImageDataset, type Split } from './fashion-mnist.js';
+import { readNpz } from './npy.js';
+import { readSafetensors } from './safetensors.js';
+
+export interface LabelledData extends Dataset {
+  /** Number of classes (from the dataset's class names, or the largest label + 1). */
+  classes: number;
+  /** The normalisation applied to image pixels, when known. */
+  normalization?: { mean: number; std: number };
+  /** Where the data came from, for messages and reports. */
+  source: string;
+}
+
+/** Names `--data` accepts besides paths. */
+export const DATA_ALIASES: Record<string, string> = { embedded: EMBEDDED_SUBSET_DIR, 'fashion-mnist': DEFAULT_FULL_DATASET_DIR };
+
+function labelsToInt64(y: HostTensor, source: string): HostTensor {
+  if (y.dims.length !== 1) throw new Error(`${source}: labels 'y' must be 1-D [N], got [${y.dims.join(', ')}]`);
+  if (y.dtype === 'int64') return y;
+  if (y.dtype === 'float32' || y.dtype === 'float64' || y.dtype === 'float16' || y.dtype === 'bool') {
+    throw new Error(`${source}: labels 'y' must be integers, got ${y.dtype}`);
+  }
+  return { dtype: 'int64', dims: y.dims, data: BigInt64Array.from(Array.from(y.data as ArrayLike<number>, (v) => BigInt(v))) };
+}
+
+function fromTensors(t: Map<string, HostTensor>, source: string): LabelledData {
+  const x = t.get('x');
+  const y = t.get('y');
+  if (!x || !y) throw new Error(`${source} must hold a tensor 'x' (inputs) and a tensor 'y' (labels); it has ${[...t.keys()].join(', ') || 'nothing'}`);
+  if (x.dims[0] !== y.dims[0]) throw new Error(`${source}: 'x' has ${x.dims[0]} examples but 'y' has ${y.dims[0]}`);
+  const labels = labelsToInt64(y, source);
+  let max = -1;
+  for (const v of labels.data as BigInt64Array) {
+    if (v < 0n) throw new Error(`${source}: negative label ${v}`);
+    if (Number(v) > max) max = Number(v);
+  }
+  return { x, y: labels, classes: max + 1, source };
+}
+
+/**
+ * Load labelled data for training or evaluation.
+ *
+ * @param spec undefined or 'embedded' (the Fashion-MNIST subset shipped with scalpel), 'fashion-mnist'
+ *   (Debian's full set), a directory of MNIST-layout IDX files, or a .safetensors/.npz file with 'x' and 'y'
+ * @param split 'train' or 'test' (directories only; a file is used whole)
+ *
+ * @example const test = await loadLabelledData('fashion-mnist', 'test');
+ */
+export async function loadLabelledData(spec: string | undefined, split: Split): Promise<LabelledData> {
+  const path = spec === undefined ? EMBEDDED_SUBSET_DIR : (DATA_ALIASES[spec] ?? spec);
+  if (!existsSync(path)) {
+    const hint = path === DEFAULT_FULL_DATASET_DIR ? ' (install it with: apt-get install dataset-fashion-mnist)' : '';
+    throw new Error(`data not found: ${path}${hint}`);
+  }
+  if (statSync(path).isDirectory()) {
+    const d = loadImageDataset(path, split);
+    return { x: d.x, y: d.y, classes: d.classes.length, normalization: d.normalization, source: d.source };
+  }
+  if (path.endsWith('.safetensors')) return fromTensors(await readSafetensors(path), path);
+  if (path.endsWith('.npz')) return fromTensors(readNpz(path), path);
+  throw new Error(`cannot read data from ${path}: expected a directory of IDX files, a .safetensors or a .npz file`);
+}
