@@ -23,3 +23,14 @@ export function regex(value: string): RegExp {
 
 /** The losses `grad` and `bench` can fuse onto a model. */
 export const LOSSES = ['cross-entropy', 'mse', 'kl'] as const;
+
+/** A real number in [min, max]. */
+export function real(min: number, max = Infinity): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected a number in [${min}, ${max}], got '${value}'`);
+    }
+    return n;
+  };
+}

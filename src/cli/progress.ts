@@ -3,8 +3,8 @@ import cliProgress from 'cli-progress';
 import type { CliIO } from './command.js';
 
 export interface Progress {
-  /** Report `done` of `total` for `label`; a new label starts a new bar. */
-  update(label: string, done: number, total: number): void;
+  /** Report `done` of `total` for `label`, with an optional status (loss, speed); a new label starts a new bar. */
+  update(label: string, done: number, total: number, status?: string): void;
   /** Finish the current bar. */
   stop(): void;
 }
@@ -24,17 +24,17 @@ export function progress(io: CliIO): Progress {
     bar = undefined;
   };
   return {
-    update(label, done, total) {
+    update(label, done, total, status = '') {
       if (label !== current || !bar) {
         stop();
         current = label;
         bar = new cliProgress.SingleBar(
-          { stream, format: `${label.padEnd(18)} {bar} {value}/{total}`, hideCursor: true, clearOnComplete: true },
+          { stream, format: `${label.padEnd(18)} {bar} {value}/{total} {status}`, hideCursor: true, clearOnComplete: true },
           cliProgress.Presets.shades_classic,
         );
-        bar.start(total, 0);
+        bar.start(total, 0, { status });
       }
-      bar.update(done);
+      bar.update(done, { status });
       if (done >= total) stop();
     },
     stop,
