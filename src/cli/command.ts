@@ -20,6 +20,8 @@ export interface CommandContext {
   io: CliIO;
   /** Execution provider and threads from the global options; pass it to the library call. */
   runtime: RuntimeOptions;
+  /** The whole command line (without `node` and the script), for records such as a model's training command. */
+  argv: readonly string[];
 }
 
 /**

@@ -78,7 +78,7 @@ interface GlobalFlags {
   provider?: string;
 }
 
-function buildProgram(io: CliIO, started: (name: string) => void, done: (code: number) => void): Command {
+function buildProgram(io: CliIO, argv: readonly string[], started: (name: string) => void, done: (code: number) => void): Command {
   const program = new Command('scalpel');
   program
     .description(DESCRIPTION)
@@ -108,7 +108,7 @@ function buildProgram(io: CliIO, started: (name: string) => void, done: (code: n
       const g = self.optsWithGlobals<GlobalFlags>();
       const runtime: RuntimeOptions = { threads: g.threads, executionProvider: g.provider };
       if (g.threads !== undefined || g.provider !== undefined) configureRuntime(runtime);
-      done(await spec.run({ io, runtime }, self.args.slice(0, self.registeredArguments.length), self.opts()));
+      done(await spec.run({ io, runtime, argv }, self.args.slice(0, self.registeredArguments.length), self.opts()));
     });
   }
   return program;
@@ -129,7 +129,7 @@ function isInternal(e: unknown): boolean {
 export async function run(argv: readonly string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let code = 0;
   let command = 'scalpel';
-  const program = buildProgram(io, (name) => (command = `scalpel ${name}`), (c) => (code = c));
+  const program = buildProgram(io, argv, (name) => (command = `scalpel ${name}`), (c) => (code = c));
   const env = io.env ?? process.env;
   try {
     await program.parseAsync([...argv], { from: 'user' });

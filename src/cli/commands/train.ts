@@ -100,7 +100,7 @@ export const trainCommand: CommandSpec = {
         resume: f.resume,
         signal: abort.signal,
         runtime: ctx.runtime,
-        command: ['scalpel', 'train', ...process.argv.slice(3)].join(' '),
+        command: ['scalpel', ...ctx.argv].join(' '),
         onStep: (s) => {
           const per = s.totalSteps / (f.epochs || 1);
           bar.update(`epoch ${s.epoch + 1}/${f.epochs}`, s.step - s.epoch * per, per, `loss ${s.loss.toFixed(3)}  ${s.examplesPerSecond.toFixed(0)} img/s`);
