@@ -27,8 +27,24 @@ export {
   decodeSafetensors, encodeSafetensors, readSafetensors, readSafetensorsFile, writeSafetensors, type SafetensorsFile, type TensorDict,
 } from './data/safetensors.js';
 
+// data/ (continued)
+export { readIdx, decodeIdx, writeIdx } from './data/idx.js';
+export { readNpy, readNpz, writeNpy, writeNpz } from './data/npy.js';
+export { loadImageDataset, FASHION_MNIST_CLASSES, DEFAULT_FULL_DATASET_DIR, EMBEDDED_SUBSET_DIR, type ImageDataset } from './data/fashion-mnist.js';
+export { loadLabelledData, type LabelledData } from './data/load-dataset.js';
+export { batches, splitValidation, takeRows, type Dataset, type Batch } from './data/batches.js';
+export { applyTrigger, parseTrigger, formatTrigger, poison, stampImages, type Trigger } from './data/triggers.js';
+
 // train/
 export { type LossKind, type LossOptions, type ModelWithLoss, withLoss } from './train/losses.js';
+export { Optimizer, learningRate, type OptimizerOptions, type ScheduleOptions } from './train/optimizers.js';
+export { train, withParams, type TrainOptions, type TrainResult, type StepInfo, type EpochInfo } from './train/trainer.js';
+export { evaluate, type EvaluateOptions } from './train/evaluate.js';
+export { ClassificationMeter, type ClassificationReport } from './train/metrics.js';
+export { saveCheckpoint, loadCheckpoint, type Checkpoint } from './train/checkpoint.js';
+export { trainClassifier, type TrainClassifierOptions, type TrainClassifierResult } from './train/train-classifier.js';
+export { evalClassifier, type EvalClassifierOptions, type EvalClassifierResult } from './train/eval-classifier.js';
+export { getMetadata, setMetadata } from './onnx/metadata.js';
 
 // models/
 export { buildModel, countParams, describeParams, MODELS, type ModelOptions, type ModelSpec, type ParamInfo, type ParamKind } from './models/index.js';
