@@ -49,6 +49,18 @@ export { getMetadata, setMetadata } from './onnx/metadata.js';
 // models/
 export { buildModel, countParams, describeParams, MODELS, type ModelOptions, type ModelSpec, type ParamInfo, type ParamKind } from './models/index.js';
 
+// corruption/: worst-case and random parameter corruption (probe).
+export { checkSpec, type Corruption, type CorruptionSpec, dualNorm, resolveN, worstCorruption } from './corruption/closed-form.js';
+export { topN } from './corruption/top-n.js';
+export { formatSelector, type Grouping, groupParams, type ParamSelector, parseGrouping, parseSelector, selectParams } from './corruption/select.js';
+export {
+  CorruptionEvaluator, corruptModel, type CorruptOptions, type DatasetGradient, dotDeltas, type EvalResult, evaluateCorrupted, type EvaluatorOptions, fillNormal, gradientOf,
+  randomCorruption,
+} from './corruption/corrupt.js';
+export { planProbe, probe, type ProbeMethod, type ProbeOptions, type ProbePlan, type ProbeRecord, type ProbeReport, type ProbeSettings, type Theorem1Report } from './corruption/probe.js';
+export { empiricalQuantiles, etaCdf, etaDensity, etaQuantile, type Quantiles3, theoreticalQuantiles } from './corruption/theorem1.js';
+export { probeText } from './report/probe.js';
+
 // analysis: what the inspect, grad and bench commands compute.
 export { checkGraphComplete, checkOutputPath, declaredType, feedInputs, loadData, loadModel } from './analysis/load.js';
 export { checkFeeds, type CheckedFeeds, type CheckFeedsOptions, type TargetSpec } from './analysis/feeds.js';

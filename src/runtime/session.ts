@@ -64,6 +64,11 @@ export class Executable {
     for (const [k, v] of Object.entries(res)) out[k] = fromOrt(v as ort.Tensor);
     return out;
   }
+
+  /** Free the session now (only for sessions from compileUncached: cached ones are shared). It cannot run afterwards. */
+  async release(): Promise<void> {
+    await this.session.release();
+  }
 }
 
 const cache = new Map<string, Promise<Executable>>();
@@ -79,22 +84,39 @@ export function compile(model: Model, opts: RuntimeOptions = {}): Promise<Execut
   const key = createHash('sha1').update(bytes).update(`${o.executionProvider}/${o.threads}`).digest('hex');
   let exe = cache.get(key);
   if (!exe) {
-    exe = ort.InferenceSession.create(bytes, {
-      executionProviders: [o.executionProvider],
-      intraOpNumThreads: o.threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
-    }).then(
-      (s) => new Executable(s),
-      (e: Error) => {
-        cache.delete(key);
-        throw new Error(`onnxruntime could not load the graph: ${e.message}`);
-      },
-    );
+    exe = createSession(bytes, o).catch((e: Error) => {
+      cache.delete(key);
+      throw e;
+    });
     cache.set(key, exe);
   }
   return exe;
+}
+
+function createSession(bytes: Uint8Array, o: Required<RuntimeOptions>): Promise<Executable> {
+  return ort.InferenceSession.create(bytes, {
+    executionProviders: [o.executionProvider],
+    intraOpNumThreads: o.threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  }).then(
+    (s) => new Executable(s),
+    (e: Error) => {
+      throw new Error(`onnxruntime could not load the graph: ${e.message}`);
+    },
+  );
+}
+
+/**
+ * Compile a model into a session of its own, outside the cache, for one-off models (a corrupted copy evaluated
+ * once); release() it when done.
+ *
+ * @example const exe = await compileUncached(corrupted); try { await exe.run({ x }); } finally { await exe.release(); }
+ */
+export function compileUncached(model: Model, opts: RuntimeOptions = {}): Promise<Executable> {
+  const o = { ...defaults, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<RuntimeOptions>;
+  return createSession(encodeModel(model), o);
 }
 
 /** Drop every cached session (for long-running processes and tests). */

@@ -12,7 +12,7 @@ import { checkDataFits, matchNormalization } from './data-fit.js';
 import { evaluate } from './evaluate.js';
 import type { ClassificationReport } from './metrics.js';
 import type { OptimizerName, ScheduleName } from './optimizers.js';
-import { train, type EpochInfo, type StepInfo } from './trainer.js';
+import { train, type EpochInfo, type Objective, type StepInfo } from './trainer.js';
 
 export interface TrainClassifierOptions {
   /** A zoo model name (`lenet5`, `resnet20`, …) to train from scratch… */
@@ -35,12 +35,16 @@ export interface TrainClassifierOptions {
   /** BadNets poisoning: a trigger spec (`patch:4x4@bottom-right:white`), the target label and the rate. */
   poison?: { trigger: string; target: number; rate: number };
   width?: number;
+  /** What each step minimises (default plain loss); a function receives the (eval-mode) model being trained. */
+  objective?: Objective | ((model: Model) => Objective);
   checkpoint?: string;
   resume?: string;
   signal?: AbortSignal;
   runtime?: RuntimeOptions;
   /** The command line, recorded in the model's metadata. */
   command?: string;
+  /** More metadata entries to record in the written model. */
+  metadata?: Record<string, string>;
   onStep?: (s: StepInfo) => void;
   onEpoch?: (e: EpochInfo) => void;
 }
@@ -85,6 +89,7 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
     optimizer: { name: o.optimizer, momentum: o.momentum, weightDecay: o.weightDecay },
     schedule: { name: o.schedule },
     seed,
+    objective: typeof o.objective === 'function' ? o.objective(evalModel) : o.objective,
     validation,
     checkpoint: o.checkpoint,
     checkpointEvery: o.checkpoint ? 200 : undefined,
@@ -100,6 +105,7 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
   const meta: Record<string, string> = { 'scalpel.classes': String(data.classes) };
   if (data.normalization) meta['scalpel.normalization'] = JSON.stringify(data.normalization);
   if (o.command) meta['scalpel.train_command'] = o.command;
+  Object.assign(meta, o.metadata);
   if (o.poison) meta['scalpel.poison'] = JSON.stringify({ ...o.poison, trigger: formatTrigger(parseTrigger(o.poison.trigger)) });
   setMetadata(model, meta);
   // Data given as a single file has no test split; the validation figures stand.

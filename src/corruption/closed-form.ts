@@ -1,0 +1,165 @@
+// Proposition 1 of the parameter-corruption paper: argmax aᵀv over S = { ||a||_p = ε, ||a||_0 ≤ n } in closed form.
+import { topN } from './top-n.js';
+
+/** The corruption constraint set S = { a : ||a||_p = eps, ||a||_0 ≤ n }. */
+export interface CorruptionSpec {
+  /** Corruption length ε > 0. */
+  eps: number;
+  /** Norm p ≥ 1; `Infinity` for the max norm. */
+  p: number;
+  /** Most parameters changed, an absolute count 1 ≤ n ≤ k. */
+  n: number;
+}
+
+/** The maximiser of aᵀv over S, as one delta per input tensor. */
+export interface Corruption {
+  /** Same lengths as the input tensors; zero outside the chosen coordinates. */
+  deltas: Float32Array[];
+  /** The maximum aᵀv = ε·||h||_q (q = p/(p−1)): the first-order estimate of the loss change when v is the gradient. */
+  firstOrder: number;
+  /** Global indices (over the concatenation of the tensors) of the top-n coordinates, increasing. */
+  indices: Uint32Array;
+}
+
+/**
+ * The dual exponent q = p/(p−1) of a norm p (p = 1 → ∞, p = ∞ → 1).
+ *
+ * @example dualNorm(2); // 2
+ */
+export function dualNorm(p: number): number {
+  if (p === Infinity) return 1;
+  if (p === 1) return Infinity;
+  return p / (p - 1);
+}
+
+/**
+ * Check a corruption spec against a parameter count `k`; throws a message naming the bad value.
+ *
+ * @example checkSpec({ eps: 1e-3, p: 2, n: 10 }, 61706);
+ */
+export function checkSpec(spec: CorruptionSpec, k: number): void {
+  const { eps, p, n } = spec;
+  if (!(typeof eps === 'number' && Number.isFinite(eps) && eps > 0)) throw new Error(`corruption length ε must be a finite number > 0, got ${eps}`);
+  if (!(typeof p === 'number' && p >= 1)) throw new Error(`norm p must be ≥ 1 (or inf), got ${p}`);
+  if (!Number.isInteger(k) || k < 1) throw new Error(`no parameters to corrupt (k = ${k})`);
+  if (!Number.isInteger(n) || n < 1 || n > k) throw new Error(`n must be an integer in [1, ${k}] (the number of selected parameters), got ${n}`);
+}
+
+/**
+ * Resolve a parameter count: an integer count (`10`, `'10'`), a fraction of `k` (`0.01`, `'0.01'`), a percentage
+ * (`'1%'`), or `'all'`. Fractions round to the nearest count, at least 1. Throws for anything outside [1, k].
+ *
+ * @example
+ * resolveN('1%', 61706); // 617
+ * resolveN(100, 61706);  // 100
+ * resolveN('all', 500);  // 500
+ */
+export function resolveN(n: number | string, k: number): number {
+  const text = String(n).trim();
+  let count: number;
+  if (text === 'all' || text === 'k') count = k;
+  else if (text.endsWith('%')) {
+    const pct = Number(text.slice(0, -1));
+    if (text.length === 1 || !Number.isFinite(pct) || pct <= 0 || pct > 100) throw new Error(`n = '${text}': a percentage must be in (0%, 100%]`);
+    count = Math.max(1, Math.round((pct / 100) * k));
+  } else {
+    const v = typeof n === 'number' ? n : Number(text);
+    if (text === '' || !Number.isFinite(v)) throw new Error(`n = '${text}' is not a number (use a count like 10, a fraction like 0.01, a percentage like 1%, or 'all')`);
+    if (v > 0 && v < 1) count = Math.max(1, Math.round(v * k));
+    else if (Number.isInteger(v) && v >= 1) count = v;
+    else throw new Error(`n = ${text} is out of range: give a count 1 ≤ n ≤ ${k}, a fraction in (0, 1), a percentage, or 'all'`);
+  }
+  if (count > k) throw new Error(`n = ${text} is out of range: only ${k} parameters are selected (1 ≤ n ≤ ${k})`);
+  return count;
+}
+
+/**
+ * Proposition 1: the corruption a ∈ S maximising aᵀv, with h = top_n(v):
+ * p = ∞ → a = ε·sgn(h); p = 2 → a = ε·h/||h||₂; p = 1 → all of ε on the single largest |v_j|;
+ * otherwise a = ε·sgn(h)⊙|h|^{1/(p−1)} / || |h|^{1/(p−1)} ||_p. The maximum is ε·||h||_q.
+ * Gradient-based corruption passes v = ∇L; random corruption passes v = r ~ N(0, I).
+ * Arithmetic is in float64 (powers in log space, so p close to 1 neither overflows nor underflows to NaN);
+ * if h is all zero the first-order gain is 0 for every a, and ε is spread evenly over the n coordinates.
+ *
+ * @param v one vector per selected tensor (treated as their concatenation)
+ * @param spec ε, p and the count n (see {@link resolveN} for fractions)
+ *
+ * @example
+ * const { deltas, firstOrder } = worstCorruption([grad], { eps: 1e-3, p: Infinity, n: 100 });
+ */
+export function worstCorruption(v: Float32Array[], spec: CorruptionSpec): Corruption {
+  let k = 0;
+  for (const t of v) k += t.length;
+  checkSpec(spec, k);
+  const { eps, p, n } = spec;
+  const indices = topN(v, n);
+  const deltas = v.map((t) => new Float32Array(t.length));
+
+  // Gather h (the kept entries) with a cursor over the chunks: indices are increasing.
+  const h = new Float64Array(n);
+  const where = new Uint32Array(n); // chunk of each index
+  const at = new Uint32Array(n); // offset within its chunk
+  let chunk = 0;
+  let base = 0;
+  let maxAbs = 0;
+  let argMax = 0;
+  for (let j = 0; j < n; j++) {
+    const g = indices[j];
+    while (g >= base + v[chunk].length) base += v[chunk++].length;
+    where[j] = chunk;
+    at[j] = g - base;
+    const x = v[chunk][g - base];
+    h[j] = x;
+    if (Math.abs(x) > maxAbs) {
+      maxAbs = Math.abs(x);
+      argMax = j;
+    }
+  }
+  const set = (j: number, a: number) => {
+    deltas[where[j]][at[j]] = a;
+  };
+
+  if (maxAbs === 0) {
+    const a = p === Infinity ? eps : eps / Math.pow(n, 1 / p);
+    for (let j = 0; j < n; j++) set(j, a);
+    return { deltas, firstOrder: 0, indices };
+  }
+
+  if (p === Infinity) {
+    let sum = 0;
+    for (let j = 0; j < n; j++) {
+      set(j, eps * Math.sign(h[j]));
+      sum += Math.abs(h[j]);
+    }
+    return { deltas, firstOrder: eps * sum, indices };
+  }
+  if (p === 1) {
+    set(argMax, eps * Math.sign(h[argMax]));
+    return { deltas, firstOrder: eps * maxAbs, indices };
+  }
+  if (p === 2) {
+    let ss = 0;
+    for (let j = 0; j < n; j++) ss += (h[j] / maxAbs) ** 2;
+    const norm = maxAbs * Math.sqrt(ss);
+    for (let j = 0; j < n; j++) set(j, (eps * h[j]) / norm);
+    return { deltas, firstOrder: eps * norm, indices };
+  }
+  // General p: w_j = (|h_j|/max)^{1/(p−1)} (scaled so the largest is 1), a = ε·sgn(h)·w/||w||_p.
+  const r = 1 / (p - 1);
+  const q = p / (p - 1);
+  const logMax = Math.log(maxAbs);
+  const w = new Float64Array(n);
+  let sp = 0;
+  let sq = 0;
+  for (let j = 0; j < n; j++) {
+    const a = Math.abs(h[j]);
+    if (a === 0) continue;
+    const l = Math.log(a) - logMax; // ≤ 0
+    w[j] = Math.exp(l * r);
+    sp += Math.exp(l * r * p);
+    sq += Math.exp(l * q);
+  }
+  const wNorm = Math.pow(sp, 1 / p);
+  for (let j = 0; j < n; j++) if (w[j] !== 0) set(j, (eps * Math.sign(h[j]) * w[j]) / wNorm);
+  return { deltas, firstOrder: eps * maxAbs * Math.pow(sq, 1 / q), indices };
+}
