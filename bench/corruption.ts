@@ -1,8 +1,8 @@
 // Corruption benchmarks: a corrupted evaluation against a plain onnxruntime forward pass, top-n selection over 10^8
 // values, and the whole default `scalpel probe` of LeNet-5 on the full Fashion-MNIST test set.
 // Run: node --import tsx bench/corruption.ts [--model models/lenet5-fashion.onnx] [--data fashion-mnist] [--reps 7]
-//      [--quick] [--skip-probe] [--skip-topn] [--skip-resnet] [--threads N] [--json FILE]
-// (or `npm run bench -- --suite corruption`, which passes no flags).
+//      [--quick] [--skip-eval] [--skip-resnet] [--skip-topn] [--skip-probe] [--threads N] [--json FILE]
+// (or `npm run bench -- --suite corruption [flags]`).
 import { execSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -34,6 +34,7 @@ const { values: args } = parseArgs({
     'skip-probe': { type: 'boolean', default: false },
     'skip-topn': { type: 'boolean', default: false },
     'skip-resnet': { type: 'boolean', default: false },
+    'skip-eval': { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
@@ -132,8 +133,8 @@ async function evaluationBench(label: string, model: Model, data: Dataset, round
 
 const model = existsSync(modelPath) ? loadModel(modelPath) : buildModel('lenet5');
 const data = matchNormalization(model, await loadLabelledData(dataSpec, 'test'));
-results.evaluation = await evaluationBench(`${existsSync(modelPath) ? modelPath : 'zoo lenet5 (untrained)'}, ${data.source}`, model, data, reps);
-if (!args['skip-resnet']) {
+if (!args['skip-eval']) results.evaluation = await evaluationBench(`${existsSync(modelPath) ? modelPath : 'zoo lenet5 (untrained)'}, ${data.source}`, model, data, reps);
+if (!args['skip-eval'] && !args['skip-resnet']) {
   const r20 = buildModel('resnet20', { seed: 1 });
   const few = Math.min(args.quick ? 500 : 2000, data.x.dims[0]);
   const rows = [...Array(few).keys()];

@@ -56,8 +56,6 @@ if (args.help) {
   console.log(USAGE);
   process.exit(0);
 }
-// The corruption suite (bench/corruption.ts) reads its own flags from the command line.
-if (args.suite === 'corruption') await import('./corruption.js').then(() => process.exit(0));
 if (args.suite !== 'engine') throw new Error(`unknown suite '${args.suite}' (known: engine, ${Object.keys(SUITES).join(', ')})\n${USAGE}`);
 const threadList = args.threads.split(',').map(Number);
 const batch = Number(args.batch);

@@ -15,6 +15,7 @@ export { promoteToInputs, type PromotedModel } from './onnx/params-as-inputs.js'
 
 // runtime/
 export { clearSessionCache, compile, configureRuntime, Executable, type RuntimeOptions } from './runtime/session.js';
+export { compileUncached } from './runtime/session.js';
 
 // autodiff/
 export { differentiate, type DifferentiateOptions, type Differentiated, UnsupportedOpError, unsupportedOps } from './autodiff/differentiate.js';

@@ -108,7 +108,9 @@ export function topN(values: Float32Array | Float32Array[], n: number, opts: { m
  * it (`inBin`), in index order; the threshold is then found among the candidates and the two lists merged.
  */
 function collectWithCandidates(bits: Uint32Array[], k: number, n: number, hiBin: number, above: number, inBin: number): Uint32Array {
-  const sure = new Uint32Array(above + 1);
+  // The entries above the bin go straight into the output (above < n, so the branch-free spare write fits);
+  // the chosen candidates are merged in afterwards, from the back.
+  const sure = new Uint32Array(n);
   const cand = new Uint32Array(inBin + 1);
   let s = 0;
   let c = 0;
@@ -154,16 +156,11 @@ function collectWithCandidates(bits: Uint32Array[], k: number, n: number, hiBin:
     const x = at(cand[j]);
     if (x > loBin || (x === loBin && need-- > 0)) cand[w++] = cand[j];
   }
-  if (w === 0) return sure.subarray(0, n);
-  // Merge the two increasing lists.
-  const out = new Uint32Array(n);
-  let i = 0;
-  let j = 0;
-  let o = 0;
-  while (i < s && j < w) out[o++] = sure[i] < cand[j] ? sure[i++] : cand[j++];
-  while (i < s) out[o++] = sure[i++];
-  while (j < w) out[o++] = cand[j++];
-  return out;
+  // Merge in place from the back: s + w = n, and writes never overtake the reads.
+  let i = s - 1;
+  let j = w - 1;
+  for (let o = n - 1; j >= 0; o--) sure[o] = i >= 0 && sure[i] > cand[j] ? sure[i--] : cand[j--];
+  return sure;
 }
 
 /** Histogram of the high 16 bits of |v|, counted into four interleaved tables (consecutive equal bins would stall). */
