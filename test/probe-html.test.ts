@@ -34,7 +34,7 @@ function fixture(): ProbeReport {
   }
   // The bias group is smaller than n = 100: the probe clamps n to its 84 parameters.
   const groups: [string, number, number[]][] = [['conv', 2550, [0.85, 0.6, 0.2, 0.1]], ['fc', 58920, [0.87, 0.8, 0.5, 0.2]], ['bias', 84, [0.88, 0.87, 0.8, 0.6]], [EVIL, 152, [0.88, 0.88, 0.88, 0.85]]];
-  for (const [group, size, accs] of groups) EPS.forEach((eps, i) => records.push(rec('gradient', eps, accs[i], { group, n: Math.min(100, size), changed: Math.min(100, size) })));
+  for (const [group, size, accs] of groups) EPS.forEach((eps, i) => records.push(rec('gradient', eps, accs[i], { group, n: Math.min(100, size), nSpec: 100, changed: Math.min(100, size) })));
   return {
     model: `lenet${EVIL}.onnx`,
     data: 'embedded (test)',

@@ -2,7 +2,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { resolveN } from '../corruption/closed-form.js';
 import type { ProbeRecord, ProbeReport } from '../corruption/probe.js';
 
 let chartJs: string | undefined;
@@ -175,17 +174,6 @@ function lerpColor(stops: string[], t: number): string {
 /** The share of the baseline accuracy a corruption lost, in [0, 1]: the heat map's colour. */
 const lost = (acc: number, baseline: number) => (baseline > 0 ? Math.min(1, Math.max(0, (baseline - acc) / baseline)) : 0);
 
-/** The count a `--n` value stands for in a group of k parameters, as the probe resolves it (counts are clamped to small groups). */
-function countIn(spec: number | string, k: number): number | undefined {
-  const t = String(spec).trim();
-  if (t !== 'all' && t !== 'k' && !t.endsWith('%') && Number(t) >= 1) return Math.min(Number(t), k);
-  try {
-    return resolveN(spec, k);
-  } catch {
-    return undefined;
-  }
-}
-
 interface HeatMap {
   title: string;
   /** The records of one group for this map, or undefined when the group has none. */
@@ -193,36 +181,18 @@ interface HeatMap {
   nominal?: number;
 }
 
-/**
- * One heat map per (method, norm, requested n). A requested n (10, '1%') resolves to a different count in each group,
- * so the records are matched to it through the report's group sizes; without them, by the count itself.
- */
-function heatMapsOf(report: ProbeReport, grouped: ProbeRecord[]): HeatMap[] {
-  const sizes = new Map((report.groups ?? []).map((g) => [g.group, g.count]));
-  const specs = report.settings?.n ?? [];
-  const maps: HeatMap[] = [];
-  for (const [, recs] of groupBy(grouped, (r) => `${r.method}|${r.norm}`)) {
-    const head = `${recs[0].method} corruption, ${normLabel(recs[0].norm)}`;
-    const bySpec = specs.length > 0 && recs.every((r) => sizes.has(r.group!));
-    if (bySpec) {
-      const shown = new Set<ProbeRecord>();
-      for (const spec of specs) {
-        const cells = new Map<string, ProbeRecord[]>();
-        for (const r of recs) if (countIn(spec, sizes.get(r.group!)!) === r.n) cells.set(r.group!, [...(cells.get(r.group!) ?? []), r]);
-        // A map holding only records already shown (groups too small for this n, clamped to the same count) adds nothing.
-        const mine = [...cells.values()].flat();
-        if (mine.every((r) => shown.has(r))) continue;
-        for (const r of mine) shown.add(r);
-        const nominal = typeof spec === 'number' && spec >= 1 ? spec : undefined;
-        maps.push({ title: `${head}, n = ${typeof spec === 'number' ? spec.toLocaleString('en-US') : spec} per group`, cells, nominal });
-      }
-    } else {
-      for (const [, same] of groupBy(recs, (r) => String(r.n))) {
-        maps.push({ title: `${head}, n=${same[0].n.toLocaleString('en-US')}`, cells: groupBy(same, (r) => r.group!), nominal: same[0].n });
-      }
-    }
-  }
-  return maps;
+/** One heat map per (method, norm, requested n); a requested n ('1%', 'all') resolves to a different count in each group. */
+function heatMapsOf(grouped: ProbeRecord[]): HeatMap[] {
+  return [...groupBy(grouped, (r) => `${r.method}|${r.norm}|${r.nSpec ?? r.n}`).values()].map((recs) => {
+    const spec = recs[0].nSpec ?? recs[0].n;
+    const nominal = typeof spec === 'number' && spec >= 1 ? spec : undefined;
+    const shown = typeof spec === 'number' ? spec.toLocaleString('en-US') : spec;
+    return {
+      title: `${recs[0].method} corruption, ${normLabel(recs[0].norm)}, n = ${shown} per group`,
+      cells: groupBy(recs, (r) => r.group!),
+      nominal,
+    };
+  });
 }
 
 /** Groups × ε, one table per (method, norm, n), each cell coloured by how much accuracy the corruption took. */
@@ -237,7 +207,7 @@ function heatMaps(report: ProbeReport): string {
     `<div class="legend"><span>no loss</span><span class="ramp" style="background:linear-gradient(to right,${REDS.join(',')})"></span><span>all accuracy lost</span></div>`,
   ];
   let clamped = false;
-  for (const map of heatMapsOf(report, grouped)) {
+  for (const map of heatMapsOf(grouped)) {
     const recs = [...map.cells.values()].flat();
     const eps = [...new Set(recs.map((r) => r.eps))].sort((a, b) => a - b);
     out.push(`<h3>${escapeHtml(map.title)}</h3>`);
