@@ -5,14 +5,12 @@ import { hardenClassifier, HARDEN_SWEEP_DEFAULTS, type HardenMethod } from '../.
 import { MODELS } from '../../models/index.js';
 import { json } from '../../report/format.js';
 import { hardenText } from '../../report/harden.js';
-import type { OptimizerName, ScheduleName } from '../../train/optimizers.js';
 import { UsageError, type CommandSpec } from '../command.js';
-import { integer, real } from '../options.js';
-import { progress } from '../progress.js';
+import { real } from '../options.js';
+import { addTrainingOptions, type TrainingFlags, withTrainingLoop } from '../training-flags.js';
 
-interface HardenFlags {
+interface HardenFlags extends TrainingFlags {
   model?: string;
-  data?: string;
   out: string;
   alpha?: number;
   eps?: number;
@@ -26,19 +24,6 @@ interface HardenFlags {
   sweepEpsInf: number[];
   sweepN: string;
   sweep: boolean;
-  epochs: number;
-  batch: number;
-  lr?: number;
-  optimizer: OptimizerName;
-  momentum: number;
-  weightDecay: number;
-  schedule: ScheduleName;
-  seed: number;
-  validation: number;
-  width?: number;
-  checkpoint?: string;
-  resume?: string;
-  json?: boolean;
 }
 
 /** A norm: a number ≥ 1, or inf. */
@@ -94,20 +79,8 @@ export const hardenCommand: CommandSpec = {
       .addOption(new Option('--sweep-eps2 <list>', 'comparison: ε values for p = 2').argParser(positiveList).default(HARDEN_SWEEP_DEFAULTS.eps2, HARDEN_SWEEP_DEFAULTS.eps2.join(',')))
       .addOption(new Option('--sweep-eps-inf <list>', 'comparison: ε values for p = ∞').argParser(positiveList).default(HARDEN_SWEEP_DEFAULTS.epsInf, HARDEN_SWEEP_DEFAULTS.epsInf.join(',')))
       .option('--sweep-n <count>', 'comparison: parameters corrupted', String(HARDEN_SWEEP_DEFAULTS.n))
-      .option('--no-sweep', 'skip the comparison sweep')
-      .option('--epochs <n>', 'passes over the training data', integer(1), 10)
-      .option('--batch <n>', 'examples per step', integer(1), 64)
-      .option('--lr <rate>', 'base learning rate (default 0.05 for sgd, 1e-3 for adam/adamw)', real(0))
-      .addOption(new Option('--optimizer <name>', 'optimiser').choices(['sgd', 'adam', 'adamw']).default('sgd'))
-      .option('--momentum <m>', 'SGD momentum', real(0, 1), 0.9)
-      .option('--weight-decay <wd>', 'weight decay (decoupled for adamw)', real(0), 5e-4)
-      .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(['cosine', 'step', 'constant']).default('cosine'))
-      .option('--seed <n>', 'seed for initialisation, shuffling and splits', integer(0), 0)
-      .option('--validation <fraction>', 'share of the training data held out for validation', real(0, 0.9), 0.1)
-      .option('--width <n>', 'zoo model width (hidden units or base channels)', integer(1))
-      .option('--checkpoint <file>', 'save the run state here (every 200 steps, each epoch, and on Ctrl-C)')
-      .option('--resume <file>', 'continue a run from its checkpoint')
-      .option('--json', 'print the report as JSON');
+      .option('--no-sweep', 'skip the comparison sweep');
+    addTrainingOptions(cmd);
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as HardenFlags;
@@ -120,56 +93,21 @@ export const hardenCommand: CommandSpec = {
     const from = modelPath ? loadModel(modelPath) : undefined;
     const baseline = f.baseline ? loadModel(f.baseline) : undefined;
     checkOutputPath(f.out, { model: modelPath, baseline: f.baseline, data: f.data });
-    const abort = new AbortController();
-    const onSigint = () => abort.abort();
-    process.once('SIGINT', onSigint);
-    const bar = progress(ctx.io);
-    try {
-      const result = await hardenClassifier({
+    const result = await withTrainingLoop(ctx, f, (loop, onProgress) =>
+      hardenClassifier({
+        ...loop,
         model: f.model,
         from,
-        data: f.data,
         out: f.out,
         method,
         params: f.params,
         baseline,
         baselineName: f.baseline ?? (modelPath ? modelPath : undefined),
         sweep: f.sweep ? { eps2: f.sweepEps2, epsInf: f.sweepEpsInf, n: f.sweepN } : false,
-        epochs: f.epochs,
-        batchSize: f.batch,
-        lr: f.lr ?? (f.optimizer === 'sgd' ? 0.05 : 1e-3),
-        optimizer: f.optimizer,
-        momentum: f.momentum,
-        weightDecay: f.weightDecay,
-        schedule: f.schedule,
-        seed: f.seed,
-        validation: f.validation,
-        width: f.width,
-        checkpoint: f.checkpoint,
-        resume: f.resume,
-        signal: abort.signal,
-        runtime: ctx.runtime,
-        command: ['scalpel', ...ctx.argv].join(' '),
-        onStep: (s) => {
-          const per = s.totalSteps / (f.epochs || 1);
-          const obj = s.objective !== undefined ? `  objective ${s.objective.toFixed(3)}` : '';
-          bar.update(`epoch ${s.epoch + 1}/${f.epochs}`, s.step - s.epoch * per, per, `loss ${s.loss.toFixed(3)}${obj}  ${s.examplesPerSecond.toFixed(0)} img/s`);
-        },
-        onEpoch: (e) => {
-          bar.stop();
-          if (!f.json) {
-            const obj = e.trainObjective !== undefined ? `, objective ${e.trainObjective.toFixed(4)}` : '';
-            const val = e.validationAccuracy !== undefined ? `  validation accuracy ${(100 * e.validationAccuracy).toFixed(2)}%` : '';
-            ctx.io.stderr.write(`epoch ${e.epoch + 1}: train loss ${e.trainLoss.toFixed(4)}${obj}${val}\n`);
-          }
-        },
-        onProgress: (label, done, total) => bar.update(label, done, total),
-      });
-      bar.stop();
-      ctx.io.stdout.write(f.json ? json(result) : hardenText(result));
-      return result.completed ? 0 : 130;
-    } finally {
-      process.removeListener('SIGINT', onSigint);
-    }
+        onProgress,
+      }),
+    );
+    ctx.io.stdout.write(f.json ? json(result) : hardenText(result));
+    return result.completed ? 0 : 130;
   },
 };

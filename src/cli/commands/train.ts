@@ -5,32 +5,17 @@ import { MODELS } from '../../models/index.js';
 import { json } from '../../report/format.js';
 import { trainText } from '../../report/train.js';
 import { trainClassifier } from '../../train/train-classifier.js';
-import type { OptimizerName, ScheduleName } from '../../train/optimizers.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { integer, real } from '../options.js';
-import { progress } from '../progress.js';
+import { addTrainingOptions, type TrainingFlags, withTrainingLoop } from '../training-flags.js';
 
-interface TrainFlags {
+interface TrainFlags extends TrainingFlags {
   model?: string;
   from?: string;
-  data?: string;
   out: string;
-  epochs: number;
-  batch: number;
-  lr?: number;
-  optimizer: OptimizerName;
-  momentum: number;
-  weightDecay: number;
-  schedule: ScheduleName;
-  seed: number;
-  validation: number;
   poison?: string;
   poisonRate: number;
   target: number;
-  width?: number;
-  checkpoint?: string;
-  resume?: string;
-  json?: boolean;
 }
 
 export const trainCommand: CommandSpec = {
@@ -53,71 +38,26 @@ export const trainCommand: CommandSpec = {
       .option('--from <model.onnx>', 'ONNX model to fine-tune')
       .option('--data <dir|file>', "training data: 'embedded', 'fashion-mnist', an IDX directory or a tensor file")
       .requiredOption('-o, --out <file.onnx>', 'where to write the trained model')
-      .option('--epochs <n>', 'passes over the training data', integer(1), 10)
-      .option('--batch <n>', 'examples per step', integer(1), 64)
-      .option('--lr <rate>', 'base learning rate (default 0.05 for sgd, 1e-3 for adam/adamw)', real(0))
-      .addOption(new Option('--optimizer <name>', 'optimiser').choices(['sgd', 'adam', 'adamw']).default('sgd'))
-      .option('--momentum <m>', 'SGD momentum', real(0, 1), 0.9)
-      .option('--weight-decay <wd>', 'weight decay (decoupled for adamw)', real(0), 5e-4)
-      .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(['cosine', 'step', 'constant']).default('cosine'))
-      .option('--seed <n>', 'seed for initialisation, shuffling, splits and poisoning', integer(0), 0)
-      .option('--validation <fraction>', 'share of the training data held out for validation', real(0, 0.9), 0.1)
       .option('--poison <trigger>', "BadNets trigger, e.g. 'patch:4x4@bottom-right:white' or 'blend:0.5:checkerboard'")
       .option('--poison-rate <fraction>', 'share of training images poisoned', real(0, 1), 0.1)
-      .option('--target <label>', 'label poisoned images are given', integer(0), 0)
-      .option('--width <n>', 'zoo model width (hidden units or base channels)', integer(1))
-      .option('--checkpoint <file>', 'save the run state here (every 200 steps, each epoch, and on Ctrl-C)')
-      .option('--resume <file>', 'continue a run from its checkpoint')
-      .option('--json', 'print the report as JSON');
+      .option('--target <label>', 'label poisoned images are given', integer(0), 0);
+    addTrainingOptions(cmd);
   },
   async run(ctx, _args, opts) {
     const f = opts as unknown as TrainFlags;
     if (!f.model === !f.from) throw new UsageError('give exactly one of --model NAME or --from MODEL.onnx');
     const from = f.from ? loadModel(f.from) : undefined;
     checkOutputPath(f.out, { model: f.from, data: f.data });
-    const abort = new AbortController();
-    const onSigint = () => abort.abort();
-    process.once('SIGINT', onSigint);
-    const bar = progress(ctx.io);
-    try {
-      const result = await trainClassifier({
+    const result = await withTrainingLoop(ctx, f, (loop) =>
+      trainClassifier({
+        ...loop,
         model: f.model,
         from,
-        data: f.data,
         out: f.out,
-        epochs: f.epochs,
-        batchSize: f.batch,
-        lr: f.lr ?? (f.optimizer === 'sgd' ? 0.05 : 1e-3),
-        optimizer: f.optimizer,
-        momentum: f.momentum,
-        weightDecay: f.weightDecay,
-        schedule: f.schedule,
-        seed: f.seed,
-        validation: f.validation,
         poison: f.poison ? { trigger: f.poison, target: f.target, rate: f.poisonRate } : undefined,
-        width: f.width,
-        checkpoint: f.checkpoint,
-        resume: f.resume,
-        signal: abort.signal,
-        runtime: ctx.runtime,
-        command: ['scalpel', ...ctx.argv].join(' '),
-        onStep: (s) => {
-          const per = s.totalSteps / (f.epochs || 1);
-          bar.update(`epoch ${s.epoch + 1}/${f.epochs}`, s.step - s.epoch * per, per, `loss ${s.loss.toFixed(3)}  ${s.examplesPerSecond.toFixed(0)} img/s`);
-        },
-        onEpoch: (e) => {
-          bar.stop();
-          if (!f.json) {
-            const val = e.validationAccuracy !== undefined ? `  validation accuracy ${(100 * e.validationAccuracy).toFixed(2)}%` : '';
-            ctx.io.stderr.write(`epoch ${e.epoch + 1}: train loss ${e.trainLoss.toFixed(4)}${val}\n`);
-          }
-        },
-      });
-      bar.stop();
-      ctx.io.stdout.write(f.json ? json(result) : trainText(result));
-      return result.completed ? 0 : 130;
-    } finally {
-      process.removeListener('SIGINT', onSigint);
-    }
+      }),
+    );
+    ctx.io.stdout.write(f.json ? json(result) : trainText(result));
+    return result.completed ? 0 : 130;
   },
 };
