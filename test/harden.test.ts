@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { run } from '../src/cli/main.js';
+import { cli, type CliResult } from './helpers/cli.js';
 import { hardenObjective, resolveHardenMethod } from '../src/corruption/harden.js';
 import { takeRows, type Dataset } from '../src/data/batches.js';
 import { loadImageDataset } from '../src/data/fashion-mnist.js';
@@ -16,13 +16,7 @@ import type { HostTensor } from '../src/tensor/host-tensor.js';
 import { Rng } from '../src/tensor/rng.js';
 import { train, withParams, type Objective } from '../src/train/trainer.js';
 
-interface Result { code: number; stdout: string; stderr: string }
-async function cli(args: string[]): Promise<Result> {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(args, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: {} });
-  return { code, stdout, stderr };
-}
+type Result = CliResult;
 
 let dir: string;
 before(() => { dir = mkdtempSync(join(tmpdir(), 'scalpel-harden-')); });

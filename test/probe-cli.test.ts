@@ -4,18 +4,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { run } from '../src/cli/main.js';
+import { cli, type CliResult } from './helpers/cli.js';
 import type { ProbeReport } from '../src/corruption/probe.js';
 import { buildModel } from '../src/models/index.js';
 import { writeModel } from '../src/onnx/model-io.js';
 
-interface Result { code: number; stdout: string; stderr: string }
-async function cli(args: string[]): Promise<Result> {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(args, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: {} });
-  return { code, stdout, stderr };
-}
+type Result = CliResult;
 
 let dir: string;
 let lenet: string;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { run } from '../src/cli/main.js';
+import { cli, type CliResult } from './helpers/cli.js';
 import { takeRows } from '../src/data/batches.js';
 import { EMBEDDED_SUBSET_DIR, loadImageDataset } from '../src/data/fashion-mnist.js';
 import { writeSafetensors } from '../src/data/safetensors.js';
@@ -14,13 +14,7 @@ import { readModel } from '../src/onnx/model-io.js';
 import { compile } from '../src/runtime/session.js';
 import { trainClassifier } from '../src/train/train-classifier.js';
 
-interface Result { code: number; stdout: string; stderr: string }
-async function cli(args: string[]): Promise<Result> {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(args, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: {} });
-  return { code, stdout, stderr };
-}
+type Result = CliResult;
 
 let dir: string;
 before(() => { dir = mkdtempSync(join(tmpdir(), 'scalpel-train-')); });
