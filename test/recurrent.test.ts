@@ -188,6 +188,8 @@ const GRAD_CASES: RnnCase[] = [
   { op: 'LSTM', seq: 3, batch: 2, input: 3, hidden: 4, bias: true, initialH: true, initialC: true, peepholes: true },
   { op: 'LSTM', seq: 3, batch: 2, input: 3, hidden: 4, direction: 'bidirectional', bias: true, peepholes: true },
   { op: 'LSTM', seq: 3, batch: 2, input: 3, hidden: 4, layout: 1, direction: 'reverse', initialH: true, initialC: true, outputs: [false, true, true] },
+  { op: 'LSTM', seq: 3, batch: 2, input: 3, hidden: 4, direction: 'bidirectional', bias: true, initialH: true, initialC: true },
+  { op: 'GRU', seq: 3, batch: 2, input: 3, hidden: 4, bias: true },
 ];
 
 for (const c of GRAD_CASES) {
@@ -223,6 +225,46 @@ test('second-order: the gradient of the lowered GRU is itself differentiable', a
   b.output(loss2, 'float64', []);
   const res = await gradcheck(d1, { of: loss2, wrt: ['R', 'X'], feeds, seed: 5, step: 1e-5 });
   for (const r of res) assert.ok(r.relError < 1e-5, `d/d${r.name}: analytic ${r.analytic} vs numeric ${r.numeric} (rel ${r.relError.toExponential(2)})`);
+});
+
+test('second-order: the gradient of the lowered LSTM (one Sigmoid for all gates) is itself differentiable', async () => {
+  const c: RnnCase = { op: 'LSTM', seq: 2, batch: 2, input: 3, hidden: 3, bias: true, initialH: true, initialC: true };
+  const probe = buildRnn(c);
+  const ys = await (await compile(probe.model)).run(probe.feeds);
+  const { model, feeds } = buildRnn(c, 'float64');
+  const lossModel = withProjectionLoss(model, probe.outputs, Object.fromEntries(probe.outputs.map((o) => [o, ys[o].dims])), 'float64');
+  const loss = lossModel.graph.outputs[0].name;
+  const { model: d1, gradients } = differentiate(lossModel, { of: loss, wrt: ['W', 'R'], keepOutputs: false });
+  const b = new GraphBuilder(d1.graph);
+  const v = b.param('V', randn('float64', feeds.W.dims, 78, 1));
+  const loss2 = b.op('ReduceSum', [b.op('Mul', [gradients.get('W')!, v])], { keepdims: 0 });
+  d1.graph.outputs = [];
+  b.output(loss2, 'float64', []);
+  const res = await gradcheck(d1, { of: loss2, wrt: ['R', 'X', 'B'], feeds, seed: 5, step: 1e-5 });
+  for (const r of res) assert.ok(r.relError < 1e-5, `d/d${r.name}: analytic ${r.analytic} vs numeric ${r.numeric} (rel ${r.relError.toExponential(2)})`);
+});
+
+test('an all-zero initial state from ConstantOfShape is left out of the unrolled graph', async () => {
+  for (const op of ['GRU', 'LSTM'] as const) {
+    const c: RnnCase = { op, seq: 3, batch: 2, input: 3, hidden: 4, bias: true, initialH: true, initialC: op === 'LSTM', linearBeforeReset: op === 'GRU' ? 1 : undefined };
+    const { model, feeds, outputs } = buildRnn(c);
+    // initial_h (and initial_c) become ConstantOfShape(hshape) zeros, with hshape a graph input (no static value).
+    const g = model.graph;
+    new GraphBuilder(g).input('hshape', 'int64', [3]);
+    const zeroFeeds: Record<string, HostTensor> = { ...feeds, hshape: { dtype: 'int64', dims: [3], data: BigInt64Array.from([1n, 2n, 4n]) } };
+    for (const s of ['initial_h', 'initial_c']) {
+      if (!feeds[s]) continue;
+      g.inputs = g.inputs.filter((i) => i.name !== s);
+      delete zeroFeeds[s];
+      g.nodes.unshift({ opType: 'ConstantOfShape', domain: '', name: `zero_${s}`, inputs: ['hshape'], outputs: [s], attributes: [] });
+    }
+    const gemms = (m: Model) => m.graph.nodes.filter((n) => n.opType === 'Gemm').length;
+    const lowered = lowerRecurrent(model);
+    assert.equal(gemms(lowered), gemms(lowerRecurrent(buildRnn(c).model)) - 1, 'no recurrent product at the first step');
+    const want = await (await compile(model)).run(zeroFeeds);
+    const got = await (await compile(lowered)).run(zeroFeeds);
+    for (const o of outputs) assert.ok(maxRelDiff(got[o], want[o]) < 1e-5, `${op} ${o}`);
+  }
 });
 
 test('only recurrent nodes on the differentiated path are lowered', () => {

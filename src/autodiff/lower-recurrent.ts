@@ -1,5 +1,5 @@
 // Lower GRU and LSTM nodes to an unrolled graph of primitive ops, so the differentiator needs no recurrent rules.
-import { attrInt, attrString, hasAttr } from '../onnx/attributes.js';
+import { attrInt, attrString, attrTensor, hasAttr } from '../onnx/attributes.js';
 import type { AttrValue } from '../onnx/attributes.js';
 import { type Dim, GraphBuilder } from '../onnx/builder.js';
 import { cloneModel, type Model, type Node, onnxOpset } from '../onnx/ir.js';
@@ -32,7 +32,9 @@ function onPath(model: Model, of: string | undefined, wrt: readonly string[]): S
 
 /**
  * Replace GRU and LSTM nodes (ONNX semantics, static sequence length) by the equivalent unrolled graph of
- * MatMul/Add/Sub/Mul/Sigmoid/Tanh/Relu/Split/Concat/Squeeze/Unsqueeze/Transpose nodes with the same output names.
+ * Gemm/MatMul/Add/Sub/Mul/Sigmoid/Tanh/Relu/Split/Concat/Reshape/Squeeze/Unsqueeze/Transpose nodes with the same
+ * output names. Per step: one Gemm for the recurrent product of all gates (two for GRU without linear_before_reset;
+ * the step's input projection rides along as C), Splits, the activations and the state update; all-zero initial states and unread outputs cost nothing.
  * Returns the model itself when there is nothing to lower.
  *
  * @example
@@ -50,8 +52,14 @@ export function lowerRecurrent(input: Model, opts: LowerRecurrentOptions = {}): 
   const g = model.graph;
   const env = inferTypes(model);
   const b = new GraphBuilder(g);
-  const lowerer = new Lowerer(b, env, onnxOpset(model));
   const original = g.nodes;
+  const producers = new Map<string, Node>();
+  for (const n of original) for (const o of n.outputs) if (o) producers.set(o, n);
+  // Outputs nothing reads (typically Y when only Y_h is used) are not built at all; with subgraphs (which may
+  // read outer values implicitly) every output is kept.
+  const read = new Set([...original.flatMap((n) => n.inputs), ...g.outputs.map((o) => o.name)]);
+  const subgraphs = original.some((n) => n.attributes.some((a) => a.g || (a.graphs?.length ?? 0) > 0));
+  const lowerer = new Lowerer(b, env, onnxOpset(model), producers, new Set(g.inputs.map((v) => v.name)));
   g.nodes = [];
   original.forEach((n, k) => {
     if (!chosen.has(k)) {
@@ -59,11 +67,12 @@ export function lowerRecurrent(input: Model, opts: LowerRecurrentOptions = {}): 
       return;
     }
     const start = g.nodes.length;
-    const outs = n.opType === 'GRU' ? lowerer.gru(n) : lowerer.lstm(n);
+    const live: Node = { ...n, outputs: n.outputs.map((o) => (o && (subgraphs || read.has(o)) ? o : '')) };
+    const outs = n.opType === 'GRU' ? lowerer.gru(live) : lowerer.lstm(live);
     // Give the values that stand for the node's outputs the node's own output names.
     const created = g.nodes.slice(start);
     const renames = new Map<string, string>();
-    n.outputs.forEach((name, i) => {
+    live.outputs.forEach((name, i) => {
       if (name) renames.set(outs[i], name);
     });
     for (const m of created) {
@@ -87,7 +96,29 @@ type Act = (x: string) => string;
 class Lowerer {
   private readonly intsCache = new Map<string, string>();
 
-  constructor(private readonly b: GraphBuilder, private readonly env: TypeEnv, private readonly opset: number) {}
+  constructor(
+    private readonly b: GraphBuilder,
+    private readonly env: TypeEnv,
+    private readonly opset: number,
+    private readonly producers: Map<string, Node>,
+    private readonly graphInputs: Set<string>,
+  ) {}
+
+  /** Whether `v` is known to be all zeros (a zero constant, or ConstantOfShape of zero), so it can be left out. */
+  private isZero(v: string): boolean {
+    if (this.graphInputs.has(v)) return false; // an initializer that is also an input can be fed other values
+    const c = this.env.constants.get(v);
+    if (c) {
+      for (let i = 0; i < c.data.length; i++) if (Number(c.data[i]) !== 0) return false;
+      return true;
+    }
+    const p = this.producers.get(v);
+    if (!p || p.opType !== 'ConstantOfShape' || !(p.domain === '' || p.domain === 'ai.onnx')) return false;
+    const value = attrTensor(p, 'value');
+    if (!value) return true;
+    for (let i = 0; i < value.data.length; i++) if (Number(value.data[i]) !== 0) return false;
+    return true;
+  }
 
   private op(type: string, inputs: string[], attrs?: Record<string, AttrValue | undefined>): string {
     return this.b.op(type, inputs, attrs, `rnn_${type.toLowerCase()}`);
@@ -178,31 +209,49 @@ class Lowerer {
     const actNames = names && names.length > 0 ? names : Array.from({ length: dirs }, () => defaults).flat();
     if (actNames.length !== perDir * dirs) fail(`expected ${perDir * dirs} activations, got ${actNames.length}`);
     const ACT: Record<string, string> = { sigmoid: 'Sigmoid', tanh: 'Tanh', relu: 'Relu' };
-    const acts: Act[][] = Array.from({ length: dirs }, (_, d) =>
+    const actTypes: string[][] = Array.from({ length: dirs }, (_, d) =>
       actNames.slice(d * perDir, (d + 1) * perDir).map((a) => {
         const type = ACT[a];
         if (!type) fail(`activation '${a}' is not supported (Sigmoid, Tanh and Relu are)`);
-        return (x: string) => this.op(type, [x]);
+        return type;
       }),
     );
+    const acts: Act[][] = actTypes.map((types) => types.map((type) => (x: string) => this.op(type, [x])));
 
     const tAxis = layout === 0 ? 0 : 1;
     const G = gates * H!;
+    // The input projection is computed batch-major, [batch, S, G], so that its per-step pieces come out 2-D.
+    const Xb = layout === 0 ? this.op('Transpose', [X], { perm: [1, 0, 2] }) : X;
     const Ws = dirs === 1 ? [this.squeeze(W, [0])] : this.perDirection(W, 2);
     const Rs = dirs === 1 ? [this.squeeze(R, [0])] : this.perDirection(R, 2);
     const Bs = B ? (dirs === 1 ? [this.squeeze(B, [0])] : this.perDirection(B, 2)) : undefined;
-    const WT = Ws.map((w) => this.op('Transpose', [w], { perm: [1, 0] }));
-    const RT = Rs.map((r) => this.op('Transpose', [r], { perm: [1, 0] }));
+    // Recurrent products are Gemm(h, R, C, transB=1): no Transpose, and the per-step addend rides along as C.
     const biases = Bs?.map((bd) => this.split(bd, 0, [G, G]));
-    // Initial states per direction, shaped [1, batch, H] (layout 0) or [batch, 1, H] (layout 1), like every state below.
-    const states = (v: string) => (v ? this.split(v, tAxis, Array(dirs).fill(1)) : undefined);
+    // Initial states per direction, shaped [batch, H] like every state below; an all-zero state is left out.
+    const states = (v: string) =>
+      v && !this.isZero(v) ? this.split(v, tAxis, Array(dirs).fill(1)).map((s) => this.squeeze(s, [tAxis])) : undefined;
     const h0 = states(initH);
-    return { X, S, H: H!, G, dirs, direction, tAxis, acts, WT, RT, biases, h0, states };
+    const inSize = [xs![2], ws?.[2]].find((v): v is number => typeof v === 'number');
+    const dtype = this.env.get(W)?.dtype;
+    const I = dtype === 'float32' || dtype === 'float64' ? inSize : undefined;
+    const proj = { X: I === undefined ? Xb : this.op('Reshape', [Xb, this.ints([-1, I])]), S, flat: I !== undefined };
+    return { X: Xb, proj, S, H: H!, G, dirs, direction, tAxis, acts, actTypes, dtype, Ws, Rs, biases, h0, states };
   }
 
-  /** X @ Wᵀ + bias for every time step at once: [S, batch, G] (layout 0) or [batch, S, G] (layout 1). */
-  private project(X: string, wT: string, bias: string | undefined): string {
-    return this.add(this.op('MatMul', [X, wT]), bias);
+  /**
+   * X @ Wᵀ + bias for every time step at once, as [batch, S·G]. With I static (p.flat), X comes as [batch·S, I]
+   * and this is one 2-D Gemm, whose gradient is one Gemm (not a batched MatMul plus ReduceSum); else X is [batch, S, I].
+   */
+  private project(p: { X: string; S: number; flat: boolean }, w: string, bias: string | undefined, G: number): string {
+    const y = p.flat
+      ? this.op('Gemm', bias ? [p.X, w, bias] : [p.X, w], { transB: 1 })
+      : this.add(this.op('MatMul', [p.X, this.op('Transpose', [w], { perm: [1, 0] })]), bias);
+    return this.op('Reshape', [y, this.ints([-1, p.S * G])]);
+  }
+
+  /** h @ Rᵀ + c (c: [batch, G] or absent). */
+  private recur(h: string, r: string, c: string | undefined): string {
+    return this.op('Gemm', c ? [h, r, c] : [h, r], { transB: 1 });
   }
 
   /** The time steps of direction d, in the order it visits them. */
@@ -211,9 +260,29 @@ class Lowerer {
     return direction === 'reverse' || d === 1 ? fwd.reverse() : fwd;
   }
 
-  /** Y from the per-direction, per-step hidden states. */
-  private outputs(ys: string[][], tAxis: number): string {
-    return this.concat(ys.map((steps) => this.unsqueeze(this.concat(steps, tAxis), [tAxis + 1])), tAxis + 1);
+  /**
+   * The per-step pieces [batch, size] of a projection [batch, S·G] (G = Σ sizes): one Split, rather than a
+   * Split along time plus a Squeeze per step (whose gradient would be a Shape-based Reshape per step).
+   */
+  private steps(flat: string, S: number, sizes: number[]): string[][] {
+    const parts = this.split(flat, 1, Array.from({ length: S }, () => sizes).flat());
+    return Array.from({ length: S }, (_, t) => parts.slice(t * sizes.length, (t + 1) * sizes.length));
+  }
+
+  /** Y from the per-direction, per-step hidden states [batch, H]: one Concat and one Reshape per direction. */
+  private outputs(ys: string[][], tAxis: number, H: number): string {
+    const S = ys[0].length;
+    // Layout 0: [S·batch, H] -> [S, 1, batch, H];  layout 1: [batch, S·H] -> [batch, S, 1, H].
+    const shape = tAxis === 0 ? [S, 1, -1, H] : [-1, S, 1, H];
+    return this.concat(
+      ys.map((steps) => this.op('Reshape', [this.concat(steps, tAxis), this.ints(shape)])),
+      tAxis + 1,
+    );
+  }
+
+  /** Y_h / Y_c from the per-direction last states [batch, H]. */
+  private lastStates(xs: string[], tAxis: number): string {
+    return this.concat(xs.map((x) => this.unsqueeze(x, [tAxis])), tAxis);
   }
 
   // z = f(Xt Wzᵀ + Ht-1 Rzᵀ + Wbz + Rbz),  r = f(Xt Wrᵀ + Ht-1 Rrᵀ + Wbr + Rbr)
@@ -228,53 +297,43 @@ class Lowerer {
     const last: string[] = [];
     for (let d = 0; d < c.dirs; d++) {
       const [f, gAct] = c.acts[d];
-      let biasX: string | undefined;
-      let rbh: string | undefined;
-      if (c.biases) {
-        const [wb, rb] = c.biases[d];
-        if (lbr) {
-          const [wbzr, wbh] = this.split(wb, 0, [2 * H, H]);
-          const [rbzr, rbhh] = this.split(rb, 0, [2 * H, H]);
-          biasX = this.concat([this.op('Add', [wbzr, rbzr]), wbh], 0);
-          rbh = rbhh;
-        } else {
-          biasX = this.op('Add', [wb, rb]);
-        }
-      }
-      const [xzrAll, xhAll] = this.split(this.project(c.X, c.WT[d], biasX), 2, [2 * H, H]);
-      const ones = Array(S).fill(1);
-      const xzr = this.split(xzrAll, tAxis, ones);
-      const xh = this.split(xhAll, tAxis, ones);
-      const [rzrT, rhT] = lbr ? [c.RT[d], c.RT[d]] : this.split(c.RT[d], 1, [2 * H, H]);
-      let h = c.h0?.[d];
       const steps: string[] = Array(S);
-      for (const t of this.order(S, c.direction, d)) {
-        let zrPre = xzr[t];
-        let hPre = xh[t];
-        if (lbr) {
-          let hz: string | undefined;
-          let hh = rbh;
-          if (h) {
-            const [hzr, hhh] = this.split(this.op('MatMul', [h, rzrT]), 2, [2 * H, H]);
-            hz = hzr;
-            hh = this.add(hhh, rbh);
-          }
-          zrPre = this.add(zrPre, hz);
-          const [z, r] = this.split(f(zrPre), 2, [H, H]);
-          hPre = hh ? this.op('Add', [hPre, this.mul(r, hh)]) : hPre;
-          h = this.update(z, gAct(hPre), h);
-        } else {
-          if (h) zrPre = this.op('Add', [zrPre, this.op('MatMul', [h, rzrT])]);
-          const [z, r] = this.split(f(zrPre), 2, [H, H]);
-          if (h) hPre = this.op('Add', [hPre, this.op('MatMul', [this.mul(r, h), rhT])]);
-          h = this.update(z, gAct(hPre), h);
+      let h = c.h0?.[d];
+      if (lbr) {
+        // The projection gets an extra block of H columns holding Rbh (zero weights), so that per step
+        // Gemm(h, R, [Xt Wzrᵀ + Wbzr + Rbzr, Rbh]) yields the z/r pre-activations and Ht-1 Rhᵀ + Rbh in one node.
+        const [wzr, wh] = this.split(c.Ws[d], 0, [2 * H, H]);
+        const w = this.op('Concat', [wzr, this.op('Sub', [wh, wh]), wh], { axis: 0 });
+        let bias: string | undefined;
+        if (c.biases) {
+          const [wb, rb] = c.biases[d];
+          const [wbzr, wbh] = this.split(wb, 0, [2 * H, H]);
+          const [rbzr, rbh] = this.split(rb, 0, [2 * H, H]);
+          bias = this.op('Concat', [this.op('Add', [wbzr, rbzr]), rbh, wbh], { axis: 0 });
         }
-        steps[t] = h;
+        const xs = this.steps(this.project(c.proj, w, bias, 4 * H), S, [3 * H, H]);
+        for (const t of this.order(S, c.direction, d)) {
+          const [cz, xh] = xs[t];
+          const [zrPre, hh] = this.split(h ? this.recur(h, c.Rs[d], cz) : cz, 1, [2 * H, H]);
+          const [z, r] = this.split(f(zrPre), 1, [H, H]);
+          h = this.update(z, gAct(this.op('Add', [xh, this.mul(r, hh)])), h);
+          steps[t] = h;
+        }
+      } else {
+        const bias = c.biases ? this.op('Add', c.biases[d]) : undefined;
+        const xs = this.steps(this.project(c.proj, c.Ws[d], bias, 3 * H), S, [2 * H, H]);
+        const [rzr, rh] = this.split(c.Rs[d], 0, [2 * H, H]);
+        for (const t of this.order(S, c.direction, d)) {
+          const [xzr, xh] = xs[t];
+          const [z, r] = this.split(f(h ? this.recur(h, rzr, xzr) : xzr), 1, [H, H]);
+          h = this.update(z, gAct(h ? this.recur(this.mul(r, h), rh, xh) : xh), h);
+          steps[t] = h;
+        }
       }
       ys.push(steps);
       last.push(h!);
     }
-    return [n.outputs[0] ? this.outputs(ys, tAxis) : '', n.outputs[1] ? this.concat(last, tAxis) : ''];
+    return [n.outputs[0] ? this.outputs(ys, tAxis, H) : '', n.outputs[1] ? this.lastStates(last, tAxis) : ''];
   }
 
   /** Ht = (1 - z) ⊙ h + z ⊙ Ht-1, written as h + z ⊙ (Ht-1 - h); Ht-1 absent means zeros. */
@@ -288,7 +347,7 @@ class Lowerer {
   /** Lower one LSTM node; returns the values standing for [Y, Y_h, Y_c]. */
   lstm(n: Node): string[] {
     const c = this.common(n, 4);
-    const { H, S, tAxis } = c;
+    const { H, G, S, tAxis } = c;
     const [initC, P] = [n.inputs[6] ?? '', n.inputs[7] ?? ''];
     const c0 = c.states(initC);
     const Ps = P ? (c.dirs === 1 ? [this.squeeze(P, [0])] : this.perDirection(P, 2)) : undefined;
@@ -297,25 +356,55 @@ class Lowerer {
     const lastC: string[] = [];
     for (let d = 0; d < c.dirs; d++) {
       const [f, gAct, hAct] = c.acts[d];
-      const biasX = c.biases ? this.op('Add', c.biases[d]) : undefined;
-      const xs = this.split(this.project(c.X, c.WT[d], biasX), tAxis, Array(S).fill(1));
+      let biasX = c.biases ? this.op('Add', c.biases[d]) : undefined;
+      let w = c.Ws[d];
+      let rw = c.Rs[d];
+      // With the default activations and no peepholes, tanh(x) = 2σ(2x) - 1 lets one Sigmoid cover all four gates:
+      // the c rows of W, R and the biases are doubled once, and each step takes c = 2σ - 1.
+      const dt = c.dtype;
+      const fused = !Ps && c.actTypes[d][0] === 'Sigmoid' && c.actTypes[d][1] === 'Tanh' && (dt === 'float32' || dt === 'float64');
+      let two = '';
+      let one = '';
+      if (fused) {
+        const vals = Array.from({ length: G }, (_, k) => (k < 3 * H ? 1 : 2));
+        const data = dt === 'float64' ? Float64Array.from(vals) : Float32Array.from(vals);
+        const col = this.b.constant({ dtype: dt, dims: [G, 1], data }, dt, 'rnn_scale');
+        w = this.mul(w, col);
+        rw = this.mul(rw, col);
+        if (biasX) biasX = this.mul(biasX, this.b.constant({ dtype: dt, dims: [G], data }, dt, 'rnn_scale'));
+        two = this.b.constant(2, dt, 'rnn_two');
+        one = this.b.constant(1, dt, 'rnn_one');
+      }
+      const xs = this.steps(this.project(c.proj, w, biasX, G), S, [G]).map((p) => p[0]);
       const [pi, po, pf] = Ps ? this.split(Ps[d], 0, [H, H, H]) : [];
       let h = c.h0?.[d];
       let cell = c0?.[d];
       const steps: string[] = Array(S);
       for (const t of this.order(S, c.direction, d)) {
-        const pre = h ? this.op('Add', [xs[t], this.op('MatMul', [h, c.RT[d]])]) : xs[t];
-        const [ip, op, fp, cp] = this.split(pre, 2, [H, H, H, H]);
-        const peep = (x: string, p: string | undefined, state: string | undefined) => (p && state ? this.op('Add', [x, this.mul(p, state)]) : x);
-        const i = f(peep(ip, pi, cell));
-        const cand = gAct(cp);
-        if (cell) {
-          const fg = f(peep(fp, pf, cell));
-          cell = this.op('Add', [this.mul(fg, cell), this.mul(i, cand)]);
+        const pre = h ? this.recur(h, rw, xs[t]) : xs[t];
+        let i: string, fg: string, o: string, cp: string;
+        let cand = '';
+        if (fused) {
+          const [si, so, sf, sc] = this.split(f(pre), 1, [H, H, H, H]);
+          [i, o, fg, cp] = [si, so, sf, ''];
+          cand = this.op('Sub', [this.mul(sc, two), one]); // tanh(c) = 2σ(2c) - 1
+        } else if (!Ps) {
+          // Gates i, o, f are contiguous and share the activation f: apply it once to all three.
+          const [iof, cpre] = this.split(pre, 1, [3 * H, H]);
+          [i, o, fg] = this.split(f(iof), 1, [H, H, H]);
+          cp = cpre;
         } else {
-          cell = this.mul(i, cand);
+          const [ip, op, fp, cpre] = this.split(pre, 1, [H, H, H, H]);
+          const peep = (x: string, p: string, state: string | undefined) => (state ? this.op('Add', [x, this.mul(p, state)]) : x);
+          i = f(peep(ip, pi, cell));
+          fg = cell ? f(peep(fp, pf, cell)) : '';
+          // o peeks at the new cell state, computed below.
+          o = op;
+          cp = cpre;
         }
-        const o = f(peep(op, po, cell));
+        if (!fused) cand = gAct(cp);
+        cell = cell ? this.op('Add', [this.mul(fg, cell), this.mul(i, cand)]) : this.mul(i, cand);
+        if (Ps) o = f(this.op('Add', [o, this.mul(po, cell)]));
         h = this.mul(o, hAct(cell));
         steps[t] = h;
       }
@@ -323,6 +412,10 @@ class Lowerer {
       lastH.push(h!);
       lastC.push(cell!);
     }
-    return [n.outputs[0] ? this.outputs(ys, tAxis) : '', n.outputs[1] ? this.concat(lastH, tAxis) : '', n.outputs[2] ? this.concat(lastC, tAxis) : ''];
+    return [
+      n.outputs[0] ? this.outputs(ys, tAxis, H) : '',
+      n.outputs[1] ? this.lastStates(lastH, tAxis) : '',
+      n.outputs[2] ? this.lastStates(lastC, tAxis) : '',
+    ];
   }
 }
