@@ -85,6 +85,8 @@ const CASES: RuleCase[] = [
   { op: 'Gather', inputs: [X(3, 4, 2), I([0, -1, 2, 3, -4, 0], [2, 3])], attrs: { axis: 1 }, opset: 13 },
   { op: 'Gather', inputs: [X(3, 4, 2), I([0, -1, 2, 3, -4, 0], [2, 3])], attrs: { axis: 1 }, opset: 18 },
   { op: 'Gather', inputs: [X(2, 5), I([4, 4, -1, 0])], attrs: { axis: -1 }, opset: 13 },
+  { op: 'Gather', inputs: [X(3, 4, 2), I([-1], [])], attrs: { axis: 1 }, opset: 13, name: 'Gather one constant index (Pad route)' },
+  { op: 'Gather', inputs: [X(4, 3), I([2], [])], attrs: { axis: 0 }, opset: 17, name: 'Gather one constant index, axis 0' },
   { op: 'Gather', inputs: [X(4, 3), I([2], [])], attrs: { axis: 0 } },
   { op: 'Gather', inputs: [X(4, 3), I([-2], [])], attrs: { axis: 1 }, opset: 13 },
   { op: 'Gather', inputs: [X(6), I([5, 1, 5, 5, 0, 2], [3, 2])], opset: 15 },

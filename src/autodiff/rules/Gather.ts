@@ -1,5 +1,5 @@
 import type { GradRule } from '../grad-context.js';
-import { asInt64, dimsOf, scatterAddAxis, shapeOf, wrapIndices } from './tensor-helpers.js';
+import { asInt64, constInts, dimsOf, scatterAddAxis, shapeOf, wrapIndices } from './tensor-helpers.js';
 
 // Y = take(X, I, axis).  dX = scatter_add(zeros(X), I, dY; axis), repeated indices accumulating (ops: scatterAddAxis)
 export const Gather: GradRule = (g) => {
@@ -11,6 +11,17 @@ export const Gather: GradRule = (g) => {
     throw new Error(`Gather node '${g.node.name}': gradient needs the ranks of '${x}' and '${ind}', which are unknown`);
   }
   const a = g.axis(g.attrInt('axis', 0), x);
+  // One constant index (h[-1] of a recurrent net, a CLS token): dX is dY padded with zeros along the axis.
+  const single = q === 0 ? constInts(g, ind) : undefined;
+  const size = g.shape(x)?.[a];
+  if (single && typeof size === 'number') {
+    const i = single[0] < 0 ? single[0] + size : single[0];
+    const pads = new Array<number>(2 * r).fill(0);
+    pads[a] = i;
+    pads[r + a] = size - 1 - i;
+    g.setGI(0, g.op('Pad', g.unsqueeze(g.GO(0), [a]), g.ints(pads)));
+    return;
+  }
   const n = dimsOf(g, x, [a]);
   const idx = g.op('Reshape', asInt64(g, ind), g.ints([-1]));
   // dY is [X dims before a, I dims, X dims after a]: fold the I dims into one.
