@@ -11,7 +11,8 @@ import { bySource, type Profile } from './profile.js';
 import { probeTorch, TORCH_PYTHON, TorchReference, type TimingBudget } from './torch-reference.js';
 
 const USAGE = `usage: npm run bench -- [options]
-  --suite engine        suite to run: 'engine' (this runner) or 'corruption' (bench/corruption.ts, flags passed on)
+  --suite engine        suite to run: 'engine' (this runner), 'corruption' (bench/corruption.ts) or 'training'
+                        (bench/training.ts); the other suites' flags are passed on
   --threads 1,2         intra-op threads, one table per value (torch gets the same)
   --batch 64            batch size
   --models a,b          subset of ${MODELS.join(',')}
@@ -24,7 +25,7 @@ const USAGE = `usage: npm run bench -- [options]
   --write FILE          replace the generated section of FILE (e.g. BENCHMARKS.md) with the tables`;
 
 // Other suites are scripts of their own, run in a child process with the remaining flags.
-const SUITES: Record<string, string> = { corruption: 'corruption.ts' };
+const SUITES: Record<string, string> = { corruption: 'corruption.ts', training: 'training.ts' };
 {
   const argv = process.argv.slice(2);
   const at = argv.findIndex((a) => a === '--suite' || a.startsWith('--suite='));
