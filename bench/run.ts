@@ -1,6 +1,7 @@
 // Benchmark entry: `npm run bench -- [--suite engine] [--threads 1,2] [--batch 64] [--json FILE] [--write BENCHMARKS.md]`.
+import { writeSection } from './markdown.js';
 import { execSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -205,13 +206,6 @@ const report = [
 console.log(report);
 if (args.json) writeFileSync(args.json, JSON.stringify({ started, cmd, loadStart, loadEnd, batch, rows, profiles }, null, 2));
 if (args.write) {
-  const START = '<!-- bench:engine:start -->';
-  const END = '<!-- bench:engine:end -->';
-  const old = existsSync(args.write) ? readFileSync(args.write, 'utf8') : '';
-  const section = `${START}\n${report.trim()}\n${END}`;
-  const i = old.indexOf(START);
-  const j = old.indexOf(END);
-  const next = i >= 0 && j > i ? old.slice(0, i) + section + old.slice(j + END.length) : `${old}${old && !old.endsWith('\n') ? '\n' : ''}${section}\n`;
-  writeFileSync(args.write, next);
+  writeSection(args.write, 'engine', report);
   log(`wrote ${args.write}`);
 }

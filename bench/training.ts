@@ -5,8 +5,9 @@
 //      [--rounds 3] [--steps lenet5:60,resnet20:20] [--warmup 3] [--max-time 20] [--quick] [--no-torch] [--json FILE]
 //      [--write FILE]
 // (or `npm run bench -- --suite training [flags]`).
+import { writeSection } from './markdown.js';
 import { execSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -258,13 +259,6 @@ const report = [
 console.log(report);
 if (args.json) writeFileSync(args.json, JSON.stringify({ started, cmd, loadStart, loadEnd, rows }, null, 2));
 if (args.write) {
-  const START = '<!-- bench:training:start -->';
-  const END = '<!-- bench:training:end -->';
-  const old = existsSync(args.write) ? readFileSync(args.write, 'utf8') : '';
-  const section = `${START}\n${report.trim()}\n${END}`;
-  const i = old.indexOf(START);
-  const j = old.indexOf(END);
-  const next = i >= 0 && j > i ? old.slice(0, i) + section + old.slice(j + END.length) : `${old}${old && !old.endsWith('\n') ? '\n' : ''}${section}\n`;
-  writeFileSync(args.write, next);
+  writeSection(args.write, 'training', report);
   log(`wrote ${args.write}`);
 }

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { type DType, type HostTensor, sizeOf, typedArrayFor } from '../tensor/host-tensor.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 
 /** IDX type code → [dtype it decodes to, bytes per element in the file]. int16 widens to int32. */
 const IDX_TYPES: Record<number, [DType, number]> = {

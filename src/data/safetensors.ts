@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { BYTES, type DType, type HostTensor, bytesOf, fromBytes, sizeOf } from '../tensor/host-tensor.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 
 const TO_ST: Record<DType, string> = {
   float32: 'F32', float64: 'F64', int64: 'I64', int32: 'I32', int8: 'I8', uint8: 'U8', bool: 'BOOL', float16: 'F16',

@@ -1,7 +1,8 @@
 // Read and write ModelProto files: decode/encode, external data, atomic writes.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import Long from 'long';
+import { writeFileAtomicSync } from '../fs/atomic-write.js';
 import type { Graph, Initializer, Model, Node, ValueInfo } from './ir.js';
 import { ModelProtoType, type GraphProto, type ModelProto, type TensorProto, toNumber } from './proto.js';
 import { tensorFromProto, tensorToProto, type ExternalDataSource } from './tensor-proto.js';
@@ -157,27 +158,6 @@ export interface WriteModelOptions {
   externalData?: boolean;
 }
 
-/** Write bytes to `path` atomically: a temp file in the same directory, fsync, then rename. */
-export function writeFileAtomic(path: string, chunks: Uint8Array | Uint8Array[]): void {
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'w');
-    for (const c of Array.isArray(chunks) ? chunks : [chunks]) {
-      let off = 0;
-      while (off < c.length) off += writeSync(fd, c, off, c.length - off);
-    }
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
 /**
  * Write a model to `path` atomically. Refuses to overwrite the file the model was read from only if
  * the caller says so; scalpel's commands check that themselves.
@@ -187,14 +167,14 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | Uint8Array[])
 export function writeModel(m: Model, path: string, opts: WriteModelOptions = {}): void {
   const external = opts.externalData ?? initializerBytes(m) > AUTO_EXTERNAL_BYTES;
   if (!external) {
-    writeFileAtomic(path, encodeModel(m));
+    writeFileAtomicSync(path, [encodeModel(m)]);
     return;
   }
   const sink: ExternalSink = { file: `${basename(path)}.data`, chunks: [], offset: 0 };
   const proto = modelToProto(m, sink);
   const dataPath = join(dirname(path), sink.file);
-  writeFileAtomic(dataPath, sink.chunks);
-  writeFileAtomic(path, ModelProtoType.encode(ModelProtoType.fromObject(proto)).finish());
+  writeFileAtomicSync(dataPath, sink.chunks);
+  writeFileAtomicSync(path, [ModelProtoType.encode(ModelProtoType.fromObject(proto)).finish()]);
 }
 
 /** Whether two paths name the same file: the same resolved path, or (through links) the same device and inode. */

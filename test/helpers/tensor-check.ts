@@ -8,31 +8,13 @@ import { compile } from '../../src/runtime/session.js';
 import type { DType, HostTensor } from '../../src/tensor/host-tensor.js';
 import { sizeOf } from '../../src/tensor/host-tensor.js';
 import { createRng, type Rng } from '../../src/tensor/rng.js';
-import type { InputSpec, RuleCase } from './rule-check.js';
+import { draw, type InputSpec, type RuleCase } from './rule-check.js';
 
 export interface CheckOptions {
   /** Declare every dim of the float inputs symbolic ('d0', 'd1', …), so rules must take the dynamic path. */
   symbolic?: boolean;
   /** Feed the integer inputs as graph inputs instead of constants, so their values are unknown to the rules. */
   feedInts?: boolean;
-}
-
-function draw(rng: Rng, spec: InputSpec, dtype: DType): HostTensor {
-  const n = sizeOf(spec.shape);
-  const d = spec.domain ?? 'any';
-  if (dtype === 'int64') {
-    const vals = typeof d === 'object' && 'ints' in d ? d.ints : typeof d === 'object' && 'int' in d ? Array.from({ length: n }, () => rng.int((d as { int: number }).int)) : [];
-    return { dtype, dims: spec.shape, data: BigInt64Array.from(vals.map(BigInt)) };
-  }
-  const data = dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    if (typeof d === 'object' && 'values' in d) data[i] = d.values[i];
-    else if (d === 'positive') data[i] = 0.5 + 1.5 * rng.uniform();
-    else if (d === 'unit') data[i] = -0.9 + 1.8 * rng.uniform();
-    else if (d === 'nonzero') data[i] = (rng.uniform() < 0.5 ? -1 : 1) * (0.5 + rng.uniform());
-    else data[i] = rng.normal();
-  }
-  return { dtype, dims: spec.shape, data };
 }
 
 interface Built { model: Model; feeds: Record<string, HostTensor>; wrt: string[]; loss: string }

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { checkOutputPath } from '../../analysis/load.js';
 import { DEMO_MODEL, runDemo } from '../../corruption/demo.js';
-import { writeFileAtomic } from '../../data/atomic-write.js';
+import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { demoText } from '../../report/demo.js';
 import { probeHtml } from '../../report/probe-html.js';
 import type { CommandSpec } from '../command.js';

@@ -2,7 +2,7 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { checkOutputPath, loadModel } from '../../analysis/load.js';
 import { PROBE_DEFAULTS, probe, type ProbeMethod } from '../../corruption/probe.js';
-import { writeFileAtomic } from '../../data/atomic-write.js';
+import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { json } from '../../report/format.js';
 import { probeText } from '../../report/probe.js';
 import { probeHtml } from '../../report/probe-html.js';
