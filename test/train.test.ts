@@ -29,6 +29,31 @@ test('fine-tuning an ONNX model exported from PyTorch lowers its training loss',
   assert.ok(after.accuracy > before.accuracy + 0.3, `accuracy ${before.accuracy} -> ${after.accuracy}`);
 });
 
+/** The centre 16×16 of each 28×28 image (the ResNet fixture takes 16×16 inputs). */
+function centreCrop16(ds: Dataset): Dataset {
+  const n = ds.x.dims[0];
+  const src = ds.x.data as Float32Array;
+  const out = new Float32Array(n * 256);
+  for (let i = 0; i < n; i++) for (let r = 0; r < 16; r++) out.set(src.subarray(i * 784 + (r + 6) * 28 + 6, i * 784 + (r + 6) * 28 + 22), i * 256 + r * 16);
+  return { x: { dtype: 'float32', dims: [n, 1, 16, 16], data: out }, y: ds.y };
+}
+
+test('fine-tuning a PyTorch export with inference-mode BatchNorm trains its weights and leaves the running statistics alone', async () => {
+  const model = readModel(join(FIX, 'resnet.onnx'));
+  const trainSet = centreCrop16(subset(data, 512));
+  const before = await evaluate(model, trainSet);
+  const res = await train(model, trainSet, { epochs: 4, batchSize: 32, lr: 0.1, optimizer: { name: 'sgd', momentum: 0.9, weightDecay: 5e-4 }, seed: 1 });
+  const after = await evaluate(res.model, trainSet);
+  assert.ok(after.loss < before.loss * 0.9, `loss ${before.loss} -> ${after.loss}`);
+  const stats = [...model.graph.initializers.keys()].filter((k) => /running_(mean|var)$/.test(k));
+  assert.equal(stats.length, 12);
+  for (const k of stats) {
+    assert.ok(!res.params.has(k) || res.params.get(k)!.data.every((v, i) => v === model.graph.initializers.get(k)!.tensor!.data[i]), `${k} moved`);
+    assert.deepStrictEqual(res.model.graph.initializers.get(k)!.tensor!.data, model.graph.initializers.get(k)!.tensor!.data, `${k} moved`);
+  }
+  assert.notDeepStrictEqual(res.model.graph.initializers.get('conv1.weight')!.tensor!.data, model.graph.initializers.get('conv1.weight')!.tensor!.data);
+});
+
 test('a resumed run ends with the same parameters as an uninterrupted one', async () => {
   const model = readModel(join(FIX, 'mlp.onnx'));
   const trainSet = subset(data, 256);

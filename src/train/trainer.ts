@@ -1,6 +1,7 @@
 // The training loop: minibatch gradient steps on a differentiated ONNX graph, with masks and checkpoints.
 import { takeRows, type Dataset } from '../data/batches.js';
 import { differentiate } from '../autodiff/differentiate.js';
+import { describeParams } from '../models/describe-params.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import { cloneModel, floatInitializers, type Model } from '../onnx/ir.js';
 import { promoteToInputs } from '../onnx/params-as-inputs.js';
@@ -115,7 +116,10 @@ export async function train(model: Model, data: Dataset, opts: TrainOptions = {}
   const bufferOf = new Map(buffers.map((o) => [o, o.slice(0, -UPDATED_SUFFIX.length)]));
   const bufferNames = new Set(bufferOf.values());
   const allFloat = floatInitializers(trainGraph.graph).map((i) => i.name);
-  const trainable = opts.trainable ? [...opts.trainable] : allFloat.filter((n) => !bufferNames.has(n));
+  // By default every float parameter trains except buffers: a training graph's BatchNorm running statistics (updated
+  // by ':new' outputs) and, in an inference graph (a model to fine-tune), the statistics its BatchNorms read.
+  const statistics = new Set(describeParams(trainGraph).filter((p) => !p.trainable).map((p) => p.name));
+  const trainable = opts.trainable ? [...opts.trainable] : allFloat.filter((n) => !bufferNames.has(n) && !statistics.has(n));
   for (const t of trainable) if (!allFloat.includes(t)) throw new Error(`cannot train '${t}': not a float initializer of the model`);
 
   const n = data.x.dims[0];
