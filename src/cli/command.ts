@@ -5,7 +5,7 @@ import type { RuntimeOptions } from '../runtime/session.js';
 /** Where a command writes: anything with `write(string)`, such as process.stdout or a test's collector. */
 export interface Writer {
   write(chunk: string): unknown;
-  /** True for a terminal (progress bars are drawn only then). */
+  /** True for a terminal: progress is drawn as bars then, and as a line every half minute otherwise. */
   isTTY?: boolean;
 }
 
