@@ -8,6 +8,7 @@ import { loadImageDataset } from '../src/data/fashion-mnist.js';
 import { readModel } from '../src/onnx/model-io.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { train } from '../src/train/trainer.js';
+import { trainingGraph } from '../src/train/training-graph.js';
 
 const FIX = new URL('./fixtures/torch/', import.meta.url).pathname;
 
@@ -38,20 +39,37 @@ function centreCrop16(ds: Dataset): Dataset {
   return { x: { dtype: 'float32', dims: [n, 1, 16, 16], data: out }, y: ds.y };
 }
 
-test('fine-tuning a PyTorch export with inference-mode BatchNorm trains its weights and leaves the running statistics alone', async () => {
+test('fine-tuning a PyTorch export with BatchNorm trains on batch statistics and updates the running ones (frozen on request)', async () => {
   const model = readModel(join(FIX, 'resnet.onnx'));
   const trainSet = centreCrop16(subset(data, 512));
   const before = await evaluate(model, trainSet);
-  const res = await train(model, trainSet, { epochs: 4, batchSize: 32, lr: 0.1, optimizer: { name: 'sgd', momentum: 0.9, weightDecay: 5e-4 }, seed: 1 });
+  const opts = { epochs: 2, batchSize: 32, lr: 0.05, optimizer: { name: 'sgd' as const, momentum: 0.9, weightDecay: 5e-4 }, seed: 1 };
+  const res = await train(model, trainSet, opts);
   const after = await evaluate(res.model, trainSet);
-  assert.ok(after.loss < before.loss * 0.9, `loss ${before.loss} -> ${after.loss}`);
+  assert.ok(after.loss < before.loss * 0.85, `loss ${before.loss} -> ${after.loss}`);
+  assert.equal(res.model.opsetImports.find((o) => !o.domain)?.version, 13, 'the written model keeps its opset');
+  assert.ok(res.model.graph.nodes.filter((n) => n.opType === 'BatchNormalization').every((n) => n.outputs.length === 1), 'the written model is in inference mode');
   const stats = [...model.graph.initializers.keys()].filter((k) => /running_(mean|var)$/.test(k));
   assert.equal(stats.length, 12);
-  for (const k of stats) {
-    assert.ok(!res.params.has(k) || res.params.get(k)!.data.every((v, i) => v === model.graph.initializers.get(k)!.tensor!.data[i]), `${k} moved`);
-    assert.deepStrictEqual(res.model.graph.initializers.get(k)!.tensor!.data, model.graph.initializers.get(k)!.tensor!.data, `${k} moved`);
-  }
-  assert.notDeepStrictEqual(res.model.graph.initializers.get('conv1.weight')!.tensor!.data, model.graph.initializers.get('conv1.weight')!.tensor!.data);
+  const value = (m: typeof model, k: string) => Array.from(m.graph.initializers.get(k)!.tensor!.data as Float32Array);
+  for (const k of stats) assert.notDeepStrictEqual(value(res.model, k), value(model, k), `${k} should follow the batch statistics`);
+
+  const frozen = await train(model, trainSet, { ...opts, frozenBatchNorm: true });
+  for (const k of stats) assert.deepStrictEqual(value(frozen.model, k), value(model, k), `${k} moved with frozenBatchNorm`);
+  assert.notDeepStrictEqual(value(frozen.model, 'conv1.weight'), value(model, 'conv1.weight'));
+});
+
+test('trainingGraph: BatchNorms on batch statistics with updated running statistics as outputs; opset 13 lifted to 15', () => {
+  const model = readModel(join(FIX, 'resnet.onnx'));
+  const t = trainingGraph(model);
+  assert.equal(t.opsetImports.find((o) => !o.domain)?.version, 15);
+  const bns = t.graph.nodes.filter((n) => n.opType === 'BatchNormalization');
+  assert.equal(bns.length, 6);
+  for (const n of bns) assert.deepEqual(n.outputs.slice(1), [`${n.inputs[3]}:new`, `${n.inputs[4]}:new`]);
+  assert.equal(t.graph.outputs.length, 13);
+  assert.equal(model.graph.outputs.length, 1, 'the input model is untouched');
+  const mlp = readModel(join(FIX, 'mlp.onnx'));
+  assert.equal(trainingGraph(mlp), mlp, 'a model without BatchNorm comes back as it is');
 });
 
 test('a resumed run ends with the same parameters as an uninterrupted one', async () => {

@@ -22,6 +22,7 @@ export interface TrainingFlags {
   width?: number;
   checkpoint?: string;
   resume?: string;
+  frozenBatchnorm?: boolean;
   json?: boolean;
 }
 
@@ -40,13 +41,14 @@ export function addTrainingOptions(cmd: Command): Command {
     .option('--width <n>', 'zoo model width (hidden units or base channels)', integer(1))
     .option('--checkpoint <file>', 'save the run state here (every 200 steps, each epoch, and on Ctrl-C)')
     .option('--resume <file>', 'continue a run from its checkpoint')
+    .option('--frozen-batchnorm', "fine-tuning: keep BatchNorm on the model's running statistics (default: batch statistics, running ones updated)")
     .option('--json', 'print the report as JSON');
 }
 
 type LoopOptions = Pick<
   TrainClassifierOptions,
   'data' | 'epochs' | 'batchSize' | 'lr' | 'optimizer' | 'momentum' | 'weightDecay' | 'schedule' | 'seed' | 'validation' | 'width' |
-  'checkpoint' | 'resume' | 'signal' | 'runtime' | 'command' | 'onStep' | 'onEpoch'
+  'checkpoint' | 'resume' | 'frozenBatchNorm' | 'signal' | 'runtime' | 'command' | 'onStep' | 'onEpoch'
 >;
 
 /**
@@ -78,6 +80,7 @@ export async function withTrainingLoop<T>(
         width: f.width,
         checkpoint: f.checkpoint,
         resume: f.resume,
+        frozenBatchNorm: f.frozenBatchnorm,
         signal: abort.signal,
         runtime: ctx.runtime,
         command: ['scalpel', ...ctx.argv].join(' '),

@@ -17,8 +17,10 @@ import { train, type EpochInfo, type Objective, type StepInfo } from './trainer.
 export interface TrainClassifierOptions {
   /** A zoo model name (`lenet5`, `resnet20`, …) to train from scratch… */
   model?: string;
-  /** …or an ONNX model to fine-tune (BatchNormalization stays in inference mode). */
+  /** …or an ONNX model to fine-tune (its BatchNorms train on batch statistics, as PyTorch's model.train()). */
   from?: Model;
+  /** Fine-tuning: keep BatchNorm on the model's running statistics instead. */
+  frozenBatchNorm?: boolean;
   /** `--data`: see loadLabelledData (default: the embedded Fashion-MNIST subset). */
   data?: string;
   out: string;
@@ -83,6 +85,7 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
   const { train: trainSet, validation } = frac > 0 ? splitValidation(data, frac, seed) : { train: data, validation: undefined };
   const res = await train(evalModel, trainSet, {
     trainModel,
+    frozenBatchNorm: o.frozenBatchNorm,
     epochs: o.epochs,
     batchSize: o.batchSize,
     lr: o.lr,

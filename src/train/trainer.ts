@@ -11,10 +11,10 @@ import { Rng } from '../tensor/rng.js';
 import { loadCheckpoint, saveCheckpoint, type RunPosition } from './checkpoint.js';
 import { evaluate } from './evaluate.js';
 import { withLoss, type LossKind } from './losses.js';
+import { trainingGraph, UPDATED_SUFFIX } from './training-graph.js';
 import { learningRate, Optimizer, type OptimizerOptions, type ScheduleOptions } from './optimizers.js';
 
-/** Suffix of a training graph's outputs that carry updated buffers (BatchNormalization running statistics). */
-export const UPDATED_SUFFIX = ':new';
+export { UPDATED_SUFFIX };
 
 /**
  * What each step minimises on its batch B (default 'plain': the loss L(w; B)).
@@ -39,8 +39,14 @@ export type Objective =
 export interface TrainOptions {
   /** What each step minimises (default 'plain'). */
   objective?: Objective;
-  /** Training-mode graph (batch statistics, dropout) sharing parameter names with the model; default the model itself. */
+  /**
+   * Training-mode graph (batch statistics, dropout) sharing parameter names with the model; default
+   * `trainingGraph(model)`: its BatchNorms on batch statistics with their running statistics updated, as PyTorch's
+   * `model.train()`, or the model itself with `frozenBatchNorm`.
+   */
   trainModel?: Model;
+  /** Without `trainModel`: keep BatchNorm on the model's running statistics, frozen (fine-tuning with small batches). */
+  frozenBatchNorm?: boolean;
   epochs?: number;
   batchSize?: number;
   /** Base learning rate (default 0.01 for sgd, 1e-3 for adam/adamw). */
@@ -110,7 +116,7 @@ export async function train(model: Model, data: Dataset, opts: TrainOptions = {}
   const optimizer = new Optimizer(opts.optimizer);
   const lr0 = opts.lr ?? (optimizer.opts.name === 'sgd' ? 0.01 : 1e-3);
   const seed = opts.seed ?? 0;
-  const trainGraph = opts.trainModel ?? model;
+  const trainGraph = opts.trainModel ?? (opts.frozenBatchNorm ? model : trainingGraph(model));
 
   const buffers = trainGraph.graph.outputs.filter((o) => o.name.endsWith(UPDATED_SUFFIX)).map((o) => o.name);
   const bufferOf = new Map(buffers.map((o) => [o, o.slice(0, -UPDATED_SUFFIX.length)]));
