@@ -40,6 +40,7 @@ export { applyTrigger, parseTrigger, formatTrigger, poison, stampImages, type Tr
 export { type LossKind, type LossOptions, type ModelWithLoss, withLoss } from './train/losses.js';
 export { Optimizer, learningRate, type OptimizerOptions, type ScheduleOptions } from './train/optimizers.js';
 export { train, withParams, type TrainOptions, type TrainResult, type StepInfo, type EpochInfo } from './train/trainer.js';
+export { trainingGraph } from './train/training-graph.js';
 export { evaluate, type EvaluateOptions } from './train/evaluate.js';
 export { ClassificationMeter, type ClassificationReport } from './train/metrics.js';
 export { saveCheckpoint, loadCheckpoint, type Checkpoint } from './train/checkpoint.js';
