@@ -20,6 +20,8 @@ export interface InputSpec {
   dtype?: DType;
   /** An optional input left out (''). */
   absent?: boolean;
+  /** Fed as a constant initializer and never differentiated, even when of the case's float type (Resize scales). */
+  constant?: boolean;
 }
 
 export interface RuleCase {
@@ -70,7 +72,7 @@ export async function buildCase(c: RuleCase, float: DType, rng: Rng): Promise<{ 
       if (spec.absent) { names.push(''); return; }
       const dtype = spec.dtype ?? float;
       const t = draw(createRng(1000 + i), spec, dtype);
-      if (dtype !== float) names.push(b.param(`x${i}`, t));
+      if (dtype !== float || spec.constant) names.push(b.param(`x${i}`, t));
       else {
         names.push(b.input(`x${i}`, dtype, spec.shape));
         feeds[`x${i}`] = t;

@@ -45,6 +45,8 @@ import { AveragePool } from './AveragePool.js';
 import { BatchNormalization } from './BatchNormalization.js';
 import { Conv } from './Conv.js';
 import { ConvTranspose } from './ConvTranspose.js';
+import { DepthToSpace } from './DepthToSpace.js';
+import { Einsum } from './Einsum.js';
 import { Flatten } from './Flatten.js';
 import { GatherElements } from './GatherElements.js';
 import { Gemm } from './Gemm.js';
@@ -52,7 +54,9 @@ import { GlobalAveragePool } from './GlobalAveragePool.js';
 import { GlobalMaxPool } from './GlobalMaxPool.js';
 import { LayerNormalization } from './LayerNormalization.js';
 import { MaxPool } from './MaxPool.js';
+import { Resize } from './Resize.js';
 import { ScatterElements } from './ScatterElements.js';
+import { SpaceToDepth } from './SpaceToDepth.js';
 // <imports: tensor>
 import { Concat } from './Concat.js';
 import { CumSum } from './CumSum.js';
@@ -136,6 +140,8 @@ export const RULES: Record<string, GradRule | typeof NOT_DIFFERENTIABLE> = {
   BatchNormalization,
   Conv,
   ConvTranspose,
+  DepthToSpace,
+  Einsum,
   Flatten,
   GatherElements,
   Gemm,
@@ -143,7 +149,9 @@ export const RULES: Record<string, GradRule | typeof NOT_DIFFERENTIABLE> = {
   GlobalMaxPool,
   LayerNormalization,
   MaxPool,
+  Resize,
   ScatterElements,
+  SpaceToDepth,
   // <rules: tensor>
   Concat,
   CumSum,
