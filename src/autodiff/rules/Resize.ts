@@ -11,7 +11,7 @@ const f32 = Math.fround;
 // source pixels; linear: the interpolation weights, transposed).
 export const Resize: GradRule = (g) => {
   const x = g.I(0);
-  const fail = (why: string): never => {
+  const fail: (why: string) => never = (why) => {
     throw new Error(`Resize node '${g.node.name}': no gradient ${why}`);
   };
   const mode = g.attrString('mode', 'nearest');
@@ -24,9 +24,8 @@ export const Resize: GradRule = (g) => {
   if (g.attrInt('exclude_outside', 0) !== 0) fail('with exclude_outside=1');
   const policy = g.attrString('keep_aspect_ratio_policy', 'stretch');
 
-  const inShape = staticShape(g, x);
-  if (!inShape) fail(`without a static input shape ('${x}' has shape ${JSON.stringify(g.shape(x) ?? 'unknown')})`);
-  const xs = inShape!;
+  const xs = staticShape(g, x);
+  if (!xs) fail(`without a static input shape ('${x}' has shape ${JSON.stringify(g.shape(x) ?? 'unknown')})`);
   const r = xs.length;
   const axes = (g.opset >= 18 && g.hasAttr('axes') ? g.attrInts('axes', []) : xs.map((_, i) => i)).map((a) => (a < 0 ? a + r : a));
   const scalesIn = g.I(2) ? constInts(g, g.I(2)) : [];
@@ -36,22 +35,22 @@ export const Resize: GradRule = (g) => {
   // Per axis: the output length and the scale the coordinate transform divides by, as onnxruntime computes them (float32).
   const outLen = [...xs];
   const scale = xs.map(() => 1);
-  if (sizesIn!.length > 0) {
-    if (sizesIn!.length !== axes.length) fail(`for ${sizesIn!.length} sizes on ${axes.length} axes`);
+  if (sizesIn.length > 0) {
+    if (sizesIn.length !== axes.length) fail(`for ${sizesIn.length} sizes on ${axes.length} axes`);
     if (policy !== 'stretch') fail(`with keep_aspect_ratio_policy '${policy}'`);
     axes.forEach((a, i) => {
-      outLen[a] = sizesIn![i];
-      scale[a] = f32(sizesIn![i] / xs[a]);
+      outLen[a] = sizesIn[i];
+      scale[a] = f32(sizesIn[i] / xs[a]);
     });
   } else {
-    if (scalesIn!.length !== axes.length) fail(`for ${scalesIn!.length} scales on ${axes.length} axes`);
+    if (scalesIn.length !== axes.length) fail(`for ${scalesIn.length} scales on ${axes.length} axes`);
     axes.forEach((a, i) => {
-      scale[a] = f32(scalesIn![i]);
+      scale[a] = f32(scalesIn[i]);
       outLen[a] = Math.trunc(f32(scale[a] * xs[a]));
     });
   }
   const ys = staticShape(g, g.O(0));
-  if (ys && ys.some((d, i) => d !== outLen[i])) fail(`: output shape [${ys.join(',')}] differs from the expected [${outLen.join(',')}]`);
+  if (ys && ys.some((d, i) => d !== outLen[i])) fail(`when its inferred output shape [${ys.join(',')}] differs from the [${outLen.join(',')}] its scales give`);
 
   const dtype = g.dtype(g.GO(0));
   if (dtype !== 'float32' && dtype !== 'float64') fail(`for element type ${dtype}`);
