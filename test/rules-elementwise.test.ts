@@ -82,6 +82,9 @@ const CASES: RuleCase[] = [
   { op: 'Sum', inputs: [s([2, 3])], name: 'Sum of one' },
   ...binary('Mean', 'any', 'any', { float32: true }),
   { op: 'Mean', inputs: [s([2, 3]), s([3]), s([2, 1])], float32: true, name: 'Mean of three' },
+  // Mod on floats takes fmod=1: C's fmod, with the sign of A; A/B stays away from integers in these draws.
+  ...binary('Mod', 'any', 'nonzero', { attrs: { fmod: 1 } }),
+  { op: 'Mod', inputs: [vals([2, 3], [5.3, -5.3, 2.9, -0.4, 7.7, -3.1]), vals([3], [2, 1.5, -0.7])], attrs: { fmod: 1 }, opset: 13, name: 'Mod fmod=1, mixed signs, opset 13' },
   { op: 'Identity', inputs: [s([2, 3])] },
   { op: 'Cast', inputs: [s([2, 3])], attrs: { to: 11 }, name: 'Cast double to double' },
   { op: 'CastLike', inputs: [s([2, 3]), s([])], wrt: [0], opset: 15 },
@@ -139,6 +142,7 @@ const SECOND: RuleCase[] = [
   { op: 'Sum', inputs: [s([2, 3]), s([3])] },
   { op: 'PRelu', inputs: [s([2, 3], 'nonzero'), s([3])] },
   { op: 'Softsign', inputs: [s([2, 3], 'nonzero')], float32: true },
+  { op: 'Mod', inputs: [vals([2, 3], [5.3, -5.3, 2.9, -0.4, 7.7, -3.1]), vals([3], [2, 1.5, -0.7])], attrs: { fmod: 1 } },
 ];
 
 for (const c of SECOND) test(`second order: ${caseName(c)}`, () => checkSecondOrder(c));

@@ -12,6 +12,8 @@ import { checkSecondOrder, checkVariant } from './helpers/tensor-check.js';
 
 const I = (values: number[], shape: number[] = [values.length]): InputSpec => ({ shape, dtype: 'int64', domain: { ints: values } });
 const X = (...shape: number[]): InputSpec => ({ shape });
+const V = (shape: number[], values: number[]): InputSpec => ({ shape, domain: { values } });
+const B = (values: number[]): InputSpec => ({ shape: [values.length], dtype: 'bool', domain: { ints: values } });
 const OPEN = 2 ** 53 - 1;
 
 /** Reduce-op cases: keepdims 0/1, negative and absent axes, at opset 13 (axes attribute, except ReduceSum) and 18 (input). */
@@ -130,6 +132,38 @@ const CASES: RuleCase[] = [
   ...reduceCases('ReduceL1', 'nonzero'),
   ...reduceCases('ReduceLogSum', 'positive'),
   ...reduceCases('ReduceLogSumExp'),
+  ...reduceCases('ReduceProd'),
+  // Zeros, one or two per group: the product of the others is exact where dY·Y/X would divide by zero.
+  { op: 'ReduceProd', inputs: [V([2, 4], [0, 1.5, -2, 0.7, 0, 0, 1.2, -0.8])], attrs: { axes: [1], keepdims: 0 }, opset: 13, name: 'ReduceProd with zeros, opset 13' },
+  { op: 'ReduceProd', inputs: [V([2, 4], [0.5, 0, -2, 0.7, 1.1, 0, 0, -0.8]), I([0])], attrs: { keepdims: 1 }, opset: 18, name: 'ReduceProd with zeros, axis 0, opset 18' },
+  { op: 'ReduceProd', inputs: [V([2, 3], [1.3, 0, -0.6, 0.9, 1.1, -1.4])], attrs: { keepdims: 0 }, opset: 18, name: 'ReduceProd with a zero, all axes' },
+
+  // TopK: values differentiable, indices not; both outputs in the loss
+  ...[13, 17].flatMap((opset): RuleCase[] => [
+    { op: 'TopK', inputs: [X(3, 5), I([2])], outputs: 2, opset },
+    { op: 'TopK', inputs: [X(4, 3), I([3])], attrs: { axis: 0, largest: 0 }, outputs: 2, opset },
+  ]),
+  { op: 'TopK', inputs: [X(2, 4, 3), I([2])], attrs: { axis: 1, sorted: 0 }, outputs: 2 },
+  { op: 'TopK', inputs: [X(2, 5), I([5])], attrs: { axis: -1, largest: 0 }, outputs: 2, name: 'TopK k = the whole axis' },
+  { op: 'TopK', inputs: [X(6), I([1])], outputs: 2, name: 'TopK 1-D, k 1' },
+
+  // Trilu (opset 14): k absent, positive, negative; lower; batched
+  ...[14, 17].flatMap((opset): RuleCase[] => [
+    { op: 'Trilu', inputs: [X(3, 4)], opset },
+    { op: 'Trilu', inputs: [X(3, 4), I([1], [])], attrs: { upper: 0 }, opset },
+  ]),
+  { op: 'Trilu', inputs: [X(2, 3, 3), I([-1], [])], opset: 14 },
+  { op: 'Trilu', inputs: [X(4, 3), I([-2], [])], attrs: { upper: 0 } },
+
+  // ReverseSequence: time-major and batch-major, lengths from 1 to the whole sequence
+  { op: 'ReverseSequence', inputs: [X(4, 3, 2), I([4, 1, 3])], attrs: { time_axis: 0, batch_axis: 1 }, opset: 13 },
+  { op: 'ReverseSequence', inputs: [X(3, 4), I([2, 4, 1])], attrs: { time_axis: 1, batch_axis: 0 } },
+
+  // Compress: along an axis, with a condition shorter than the axis, and flattened (no axis)
+  { op: 'Compress', inputs: [X(3, 4), B([1, 0, 1])], attrs: { axis: 0 }, opset: 13 },
+  { op: 'Compress', inputs: [X(3, 4), B([0, 1, 1])], attrs: { axis: 1 } },
+  { op: 'Compress', inputs: [X(2, 3, 2), B([1, 0, 1])], attrs: { axis: -2 } },
+  { op: 'Compress', inputs: [X(3, 4), B([1, 0, 0, 1, 1, 0, 1])], name: 'Compress without axis (flattened), short condition' },
 ];
 
 for (const c of CASES) test(c.name ?? `${caseName(c)} opset ${c.opset ?? 17}`, () => checkRule(c));
@@ -157,6 +191,14 @@ const DYNAMIC: [RuleCase, { symbolic?: boolean; feedInts?: boolean }][] = [
   [{ op: 'ReduceMean', inputs: [X(3, 4, 2)], attrs: { axes: [1], keepdims: 1 }, opset: 13 }, { symbolic: true }],
   [{ op: 'ReduceMax', inputs: [X(3, 4, 2), I([1])], attrs: { keepdims: 0 }, opset: 18 }, { symbolic: true, feedInts: true }],
   [{ op: 'ReduceLogSumExp', inputs: [X(3, 4, 2)], attrs: { keepdims: 0 }, opset: 13 }, { symbolic: true }],
+  [{ op: 'ReduceProd', inputs: [X(3, 4, 2)], attrs: { axes: [0, 2], keepdims: 0 }, opset: 13 }, { symbolic: true }],
+  [{ op: 'ReduceProd', inputs: [X(3, 4, 2), I([1])], attrs: { keepdims: 1 }, opset: 18 }, { symbolic: true }],
+  [{ op: 'TopK', inputs: [X(3, 5), I([2])], outputs: 2 }, { symbolic: true }],
+  [{ op: 'TopK', inputs: [X(3, 5), I([2])], attrs: { axis: 0 }, outputs: 2 }, { symbolic: true, feedInts: true }],
+  [{ op: 'Trilu', inputs: [X(2, 3, 4), I([1], [])] }, { symbolic: true, feedInts: true }],
+  [{ op: 'ReverseSequence', inputs: [X(4, 3, 2), I([4, 1, 3])], attrs: { time_axis: 0, batch_axis: 1 } }, { symbolic: true, feedInts: true }],
+  [{ op: 'Compress', inputs: [X(3, 4), B([0, 1, 1])], attrs: { axis: 1 } }, { symbolic: true }],
+  [{ op: 'Compress', inputs: [X(3, 4), B([1, 0, 0, 1, 1, 0, 1])] }, { symbolic: true, feedInts: true }],
 ];
 for (const [c, o] of DYNAMIC) {
   test(`${caseName(c)} opset ${c.opset ?? 17}${o.symbolic ? ' symbolic shapes' : ''}${o.feedInts ? ' run-time ints' : ''}`, () => checkVariant(c, o));
@@ -187,6 +229,12 @@ const SECOND: RuleCase[] = [
   { op: 'CumSum', inputs: [X(3, 4), I([1], [])], attrs: { exclusive: 1 } },
   { op: 'ScatterND', inputs: [X(4, 3), I([1, 3], [2, 1]), X(2, 3)], opset: 13 },
   { op: 'GatherElements', inputs: [X(3, 4), I([0, 0, 3, 1, 2, 2, -1, 0, 1, 1, 1, 1], [3, 4])], attrs: { axis: 1 }, opset: 13 },
+  { op: 'ReduceProd', inputs: [X(3, 4)], attrs: { axes: [1], keepdims: 0 }, opset: 13 },
+  { op: 'ReduceProd', inputs: [V([2, 3], [1.3, 0, -0.6, 0.9, 1.1, -1.4]), I([0, 1])], attrs: { keepdims: 1 }, opset: 18 },
+  { op: 'TopK', inputs: [X(3, 5), I([2])], attrs: { axis: 1 }, outputs: 2 },
+  { op: 'Trilu', inputs: [X(3, 4), I([1], [])], attrs: { upper: 0 } },
+  { op: 'ReverseSequence', inputs: [X(4, 3, 2), I([4, 1, 3])], attrs: { time_axis: 0, batch_axis: 1 } },
+  { op: 'Compress', inputs: [X(3, 4), B([1, 0, 1])], attrs: { axis: 0 } },
 ];
 for (const c of SECOND) test(`second order: ${caseName(c)} opset ${c.opset ?? 17}`, () => checkSecondOrder(c));
 test('second order with symbolic shapes: Gather opset 13', () =>
@@ -214,6 +262,33 @@ test('ReduceMax and ReduceMin share the gradient equally among tied elements', a
   const x = f64([2, 3], [1, 3, 3, 2, 2, 2]);
   assert.deepEqual(await gradOfSum('ReduceMax', x, () => [], { axes: [1] }, 13), [0, 0.5, 0.5, 1 / 3, 1 / 3, 1 / 3]);
   assert.deepEqual(await gradOfSum('ReduceMin', x, (b) => [b.ints([1])], {}, 18), [1, 0, 0, 1 / 3, 1 / 3, 1 / 3]);
+});
+
+test('ReduceProd is exact at zeros: the product of the other elements', async () => {
+  const x = f64([2, 3], [0, 2, 3, 0, 0, 5]);
+  assert.deepEqual(await gradOfSum('ReduceProd', x, () => [], { axes: [1], keepdims: 0 }, 13), [6, 0, 0, 0, 0, 0]);
+  assert.deepEqual(await gradOfSum('ReduceProd', x, (b) => [b.ints([0])], { keepdims: 1 }, 18), [0, 0, 5, 0, 2, 3]);
+});
+
+test('TopK scatters dY to the picked positions only', async () => {
+  const b = new GraphBuilder();
+  b.input('x', 'float64', [2, 4]);
+  const [values] = b.opN('TopK', ['x', b.ints([2])], 2, { axis: 1 });
+  const r = b.param('r', f64([2, 2], [1, 2, 3, 4]));
+  const loss = b.op('ReduceSum', [b.op('Mul', [values, r])], { keepdims: 0 });
+  b.output(loss, 'float64', []);
+  const { model, gradients } = differentiate(makeModel(b.graph, 17), { of: loss, wrt: ['x'] });
+  const out = await (await compile(model)).run({ x: f64([2, 4], [0.5, 3, -1, 2, 7, 1, 4, -2]) });
+  assert.deepEqual(Array.from(out[gradients.get('x')!].data as Float64Array), [0, 1, 0, 2, 3, 0, 4, 0]);
+});
+
+test('ReduceProd with axes computed at run time says what it needs', () => {
+  const b = new GraphBuilder();
+  b.input('x', 'float64', [2, 3]);
+  b.input('axes', 'int64', [1]);
+  const loss = b.op('ReduceSum', [b.op('ReduceProd', ['x', 'axes'], { keepdims: 0 })], { keepdims: 0 });
+  b.output(loss, 'float64', []);
+  assert.throws(() => differentiate(makeModel(b.graph, 18), { of: loss, wrt: ['x'] }), /ReduceProd node .*constant axes/);
 });
 
 test('ReduceL2 has a zero gradient where the norm is zero', async () => {

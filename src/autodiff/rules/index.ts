@@ -26,6 +26,7 @@ import { LogSoftmax } from './LogSoftmax.js';
 import { Max } from './Max.js';
 import { Mean } from './Mean.js';
 import { Min } from './Min.js';
+import { Mod } from './Mod.js';
 import { Neg } from './Neg.js';
 import { PRelu } from './PRelu.js';
 import { Pow } from './Pow.js';
@@ -58,6 +59,7 @@ import { Resize } from './Resize.js';
 import { ScatterElements } from './ScatterElements.js';
 import { SpaceToDepth } from './SpaceToDepth.js';
 // <imports: tensor>
+import { Compress } from './Compress.js';
 import { Concat } from './Concat.js';
 import { CumSum } from './CumSum.js';
 import { Expand } from './Expand.js';
@@ -71,15 +73,19 @@ import { ReduceLogSumExp } from './ReduceLogSumExp.js';
 import { ReduceMax } from './ReduceMax.js';
 import { ReduceMean } from './ReduceMean.js';
 import { ReduceMin } from './ReduceMin.js';
+import { ReduceProd } from './ReduceProd.js';
 import { ReduceSum } from './ReduceSum.js';
 import { ReduceSumSquare } from './ReduceSumSquare.js';
 import { Reshape } from './Reshape.js';
+import { ReverseSequence } from './ReverseSequence.js';
 import { ScatterND } from './ScatterND.js';
 import { Slice } from './Slice.js';
 import { Split } from './Split.js';
 import { Squeeze } from './Squeeze.js';
 import { Tile } from './Tile.js';
+import { TopK } from './TopK.js';
 import { Transpose } from './Transpose.js';
+import { Trilu } from './Trilu.js';
 import { Unsqueeze } from './Unsqueeze.js';
 // <imports: recurrent>
 import { GRU } from './GRU.js';
@@ -115,6 +121,7 @@ export const RULES: Record<string, GradRule | typeof NOT_DIFFERENTIABLE> = {
   Max,
   Mean,
   Min,
+  Mod,
   Neg,
   PRelu,
   Pow,
@@ -153,6 +160,7 @@ export const RULES: Record<string, GradRule | typeof NOT_DIFFERENTIABLE> = {
   ScatterElements,
   SpaceToDepth,
   // <rules: tensor>
+  Compress,
   Concat,
   CumSum,
   Expand,
@@ -166,15 +174,19 @@ export const RULES: Record<string, GradRule | typeof NOT_DIFFERENTIABLE> = {
   ReduceMax,
   ReduceMean,
   ReduceMin,
+  ReduceProd,
   ReduceSum,
   ReduceSumSquare,
   Reshape,
+  ReverseSequence,
   ScatterND,
   Slice,
   Split,
   Squeeze,
   Tile,
+  TopK,
   Transpose,
+  Trilu,
   Unsqueeze,
   // <rules: recurrent>
   GRU,
