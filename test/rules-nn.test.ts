@@ -341,6 +341,9 @@ test('Resize: unsupported modes and dynamic shapes fail with the node named', ()
   assert.throws(differentiateOne('Resize', [1, 1, 2, 2], s, { mode: 'linear', antialias: 1 }, 18), /Resize node '.*': no gradient with antialias=1/);
   assert.throws(differentiateOne('Resize', [1, 1, 2, 2], s, { mode: 'linear', coordinate_transformation_mode: 'tf_crop_and_resize' }), /coordinate_transformation_mode 'tf_crop_and_resize'/);
   assert.throws(differentiateOne('Resize', ['n', 1, 2, 2], s, { mode: 'nearest' }), /Resize node '.*': no gradient without a static input shape/);
+  // 10 × 0.7f: the ONNX shape is floor(6.99999988) = 6, onnxruntime's kernel multiplies in float32 and makes 7 rows.
+  const s07 = (b: GraphBuilder) => ['', b.constant({ dtype: 'float32', dims: [4], data: Float32Array.from([1, 1, 1, 0.7]) })];
+  assert.throws(differentiateOne('Resize', [1, 1, 2, 10], s07, { mode: 'linear' }), /inferred output shape \[1,1,2,6\] differs from the \[1,1,2,7\] onnxruntime's kernel computes/);
 });
 
 test('Einsum: ellipses and repeated indices fail with the equation named', () => {

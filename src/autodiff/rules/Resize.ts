@@ -50,7 +50,8 @@ export const Resize: GradRule = (g) => {
     });
   }
   const ys = staticShape(g, g.O(0));
-  if (ys && ys.some((d, i) => d !== outLen[i])) fail(`when its inferred output shape [${ys.join(',')}] differs from the [${outLen.join(',')}] its scales give`);
+  // NOTE: onnxruntime's kernel truncates the float32 product scale × in (10 × 0.7f gives 7), the ONNX shape floors the exact one (6).
+  if (ys && ys.some((d, i) => d !== outLen[i])) fail(`when its inferred output shape [${ys.join(',')}] differs from the [${outLen.join(',')}] onnxruntime's kernel computes`);
 
   const dtype = g.dtype(g.GO(0));
   if (dtype !== 'float32' && dtype !== 'float64') fail(`for element type ${dtype}`);
