@@ -1,11 +1,11 @@
 import type { GradContext, GradRule } from '../grad-context.js';
-import { constInts, staticShape } from './tensor-helpers.js';
+import { constInts } from './tensor-helpers.js';
 
 const COORD_MODES = new Set(['half_pixel', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn']);
 const NEAREST_MODES = new Set(['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil']);
 const f32 = Math.fround;
 
-// Y = Resize(X) (modes nearest and linear, static shapes).  Both modes interpolate each axis separately with a fixed
+// Y = Resize(X) (modes nearest and linear, static lengths on the resized axes).  Both modes interpolate each axis separately with a fixed
 // matrix A_a (out × in), Y = X ×_a A_a for every resized axis a, so dX = dY ×_a A_aᵀ: one MatMul per resized axis
 // with a constant matrix built here from the shapes and attributes (nearest: 0/1 rows, the scatter-add of dY to its
 // source pixels; linear: the interpolation weights, transposed).
@@ -24,43 +24,40 @@ export const Resize: GradRule = (g) => {
   if (g.attrInt('exclude_outside', 0) !== 0) fail('with exclude_outside=1');
   const policy = g.attrString('keep_aspect_ratio_policy', 'stretch');
 
-  const xs = staticShape(g, x);
-  if (!xs) fail(`without a static input shape ('${x}' has shape ${JSON.stringify(g.shape(x) ?? 'unknown')})`);
-  const r = xs.length;
-  const axes = (g.opset >= 18 && g.hasAttr('axes') ? g.attrInts('axes', []) : xs.map((_, i) => i)).map((a) => (a < 0 ? a + r : a));
+  const shape = g.shape(x);
+  if (!shape) fail(`without the rank of '${x}', which is unknown`);
+  const r = shape.length;
+  const axes = (g.opset >= 18 && g.hasAttr('axes') ? g.attrInts('axes', []) : shape.map((_, i) => i)).map((a) => (a < 0 ? a + r : a));
   const scalesIn = g.I(2) ? constInts(g, g.I(2)) : [];
   const sizesIn = g.I(3) ? constInts(g, g.I(3)) : [];
   if (scalesIn === undefined || sizesIn === undefined) fail('unless its scales or sizes are constants');
+  const bySizes = sizesIn.length > 0;
+  const given = bySizes ? sizesIn : scalesIn;
+  if (given.length !== axes.length) fail(`for ${given.length} ${bySizes ? 'sizes' : 'scales'} on ${axes.length} axes`);
+  if (bySizes && policy !== 'stretch') fail(`with keep_aspect_ratio_policy '${policy}'`);
 
-  // Per axis: the output length and the scale the coordinate transform divides by, as onnxruntime computes them (float32).
-  const outLen = [...xs];
-  const scale = xs.map(() => 1);
-  if (sizesIn.length > 0) {
-    if (sizesIn.length !== axes.length) fail(`for ${sizesIn.length} sizes on ${axes.length} axes`);
-    if (policy !== 'stretch') fail(`with keep_aspect_ratio_policy '${policy}'`);
-    axes.forEach((a, i) => {
-      outLen[a] = sizesIn[i];
-      scale[a] = f32(sizesIn[i] / xs[a]);
-    });
-  } else {
-    if (scalesIn.length !== axes.length) fail(`for ${scalesIn.length} scales on ${axes.length} axes`);
-    axes.forEach((a, i) => {
-      scale[a] = f32(scalesIn[i]);
-      outLen[a] = Math.trunc(f32(scale[a] * xs[a]));
-    });
-  }
-  const ys = staticShape(g, g.O(0));
-  // NOTE: onnxruntime's kernel truncates the float32 product scale × in (10 × 0.7f gives 7), the ONNX shape floors the exact one (6).
-  if (ys && ys.some((d, i) => d !== outLen[i])) fail(`when its inferred output shape [${ys.join(',')}] differs from the [${outLen.join(',')}] onnxruntime's kernel computes`);
+  // Per resized axis: input and output lengths, and the scale the coordinate transform divides by, as onnxruntime
+  // computes them (float32). Axes with scale 1 (or size unchanged) are the identity and may have any length.
+  const resized: { axis: number; inLen: number; outLen: number; scale: number }[] = [];
+  axes.forEach((a, i) => {
+    const d = shape[a];
+    if (bySizes ? d === given[i] : f32(given[i]) === 1) return;
+    if (typeof d !== 'number') fail(`when axis ${a}, which it resizes, has no static length in '${x}' (shape ${JSON.stringify(shape)})`);
+    const scale = bySizes ? f32(given[i] / d) : f32(given[i]);
+    const outLen = bySizes ? given[i] : Math.trunc(f32(scale * d));
+    const o = g.shape(g.O(0))?.[a];
+    // NOTE: onnxruntime's kernel truncates the float32 product scale × in (10 × 0.7f gives 7), the ONNX shape floors the exact one (6).
+    if (typeof o === 'number' && o !== outLen) fail(`when its inferred output length ${o} on axis ${a} differs from the ${outLen} onnxruntime's kernel computes`);
+    resized.push({ axis: a, inLen: d, outLen, scale });
+  });
 
   const dtype = g.dtype(g.GO(0));
   if (dtype !== 'float32' && dtype !== 'float64') fail(`for element type ${dtype}`);
   let dx = g.GO(0);
-  // Innermost axis first; each step replaces one output axis length by the input's.
-  for (let a = r - 1; a >= 0; a--) {
-    const m = axisMatrix(mode, coord, nearestMode, xs[a], outLen[a], scale[a]);
-    if (!m) continue; // the identity
-    dx = applyAlong(g, dx, a, r, m, xs[a], outLen[a], dtype as 'float32' | 'float64');
+  // Each step replaces one output axis length by the input's.
+  for (const { axis, inLen, outLen, scale } of resized) {
+    const m = axisMatrix(mode, coord, nearestMode, inLen, outLen, scale);
+    if (m) dx = applyAlong(g, dx, axis, r, m, inLen, outLen, dtype);
   }
   g.setGI(0, dx);
 };
