@@ -5,10 +5,10 @@ const COORD_MODES = new Set(['half_pixel', 'pytorch_half_pixel', 'align_corners'
 const NEAREST_MODES = new Set(['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil']);
 const f32 = Math.fround;
 
-// Y = Resize(X) (modes nearest and linear, static lengths on the resized axes).  Both modes interpolate each axis separately with a fixed
-// matrix A_a (out × in), Y = X ×_a A_a for every resized axis a, so dX = dY ×_a A_aᵀ: one MatMul per resized axis
-// with a constant matrix built here from the shapes and attributes (nearest: 0/1 rows, the scatter-add of dY to its
-// source pixels; linear: the interpolation weights, transposed).
+// Y = Resize(X), modes nearest and linear.  Both interpolate each axis separately with a fixed matrix A_a (out × in),
+// Y = X ×_a A_a over the resized axes a, so dX = dY ×_a A_aᵀ: one MatMul per resized axis with a constant matrix built
+// here from the lengths and attributes (nearest: 0/1 rows, the scatter-add of dY to its source pixels; linear: the
+// interpolation weights). The resized axes need static lengths; the others (a batch) may be symbolic.
 export const Resize: GradRule = (g) => {
   const x = g.I(0);
   const fail: (why: string) => never = (why) => {
