@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { ProbeRecord, ProbeReport } from '../src/corruption/probe.js';
 import { probeHtml } from '../src/report/probe-html.js';
+import { probeText } from '../src/report/probe.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const EVIL = '<script>alert("x")</script>&<b>';
@@ -121,4 +122,10 @@ describe('probeHtml in headless Chromium', { skip: existsSync(CHROMIUM) ? false 
     for (const p of painted) assert.ok(p > 5000, `a chart canvas has only ${p} painted pixels`);
     assert.ok(!dom.includes('<script>alert'), 'the injected markup stayed text');
   });
+});
+
+test('probeText: the Theorem 1 block sets the gradient-based ΔL against the trials\' measured 99.5% quantile', () => {
+  const m = probeText(fixture()).match(/measured ΔL = [^;]+; ([\d.]+)x the random trials' measured 99\.5% quantile/);
+  assert.ok(m, 'the ratio line is printed');
+  assert.ok(Math.abs(Number(m[1]) - 2.6e-3 / 3.1e-5) < 0.1, `ratio ${m[1]}`);
 });

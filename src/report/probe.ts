@@ -108,7 +108,10 @@ export function probeText(r: ProbeReport): string {
     ];
     if (t.firstOrder) rows.push(['random |aᵀg| (first order), measured', num(t.firstOrder.q90), num(t.firstOrder.q95), num(t.firstOrder.q995)]);
     lines.push(table([{ header: '' }, { header: 'α(0.9)', right: true }, { header: 'α(0.95)', right: true }, { header: 'α(0.995)', right: true }], rows));
-    lines.push(`  gradient-based: εG = ${num(t.epsG)}${t.gradient ? `, measured ΔL = ${num(t.gradient.lossChange)}` : ''}; ${num(t.epsG / t.theoretical.q995)}x the random 99.5% quantile`);
+    // The gradient-based change (measured when probed, else its first-order value εG) against the trials' own 99.5% quantile.
+    const worst = t.gradient ? t.gradient.lossChange : t.epsG;
+    const ratio = t.empirical.q995 > 0 ? `; ${num(worst / t.empirical.q995)}x the random trials' measured 99.5% quantile` : '';
+    lines.push(`  gradient-based: εG = ${num(t.epsG)}${t.gradient ? `, measured ΔL = ${num(t.gradient.lossChange)}` : ''}${ratio}`);
     lines.push('');
   }
   if (s.seconds !== undefined) lines.push(`${r.records.length} settings in ${s.seconds.toFixed(1)} s`);
