@@ -120,3 +120,26 @@ test('bad data gives one clear error and writes nothing', async () => {
   r = await cli(['train', '--model', 'lenet5', '--from', join(dir, 'lenet', 'lenet.onnx'), '-o', out]);
   assert.equal(r.code, 2);
 });
+
+test('fine-tuning a model with BatchNorm: batch statistics by default for train, frozen with --batchnorm frozen (harden\'s default)', async () => {
+  const d = fresh('batchnorm');
+  // The PyTorch ResNet fixture takes 16×16 images: the centre of 256 embedded training images, as a tensor file.
+  const src = loadImageDataset(EMBEDDED_SUBSET_DIR, 'train');
+  const rows = [...Array(256).keys()];
+  const x28 = takeRows(src.x, rows).data as Float32Array;
+  const x = new Float32Array(256 * 256);
+  for (let i = 0; i < 256; i++) for (let r = 0; r < 16; r++) x.set(x28.subarray(i * 784 + (r + 6) * 28 + 6, i * 784 + (r + 6) * 28 + 22), i * 256 + r * 16);
+  const data = join(d, 'crops.safetensors');
+  await writeSafetensors(data, { x: { dtype: 'float32', dims: [256, 1, 16, 16], data: x }, y: takeRows(src.y, rows) });
+  const model = new URL('./fixtures/torch/resnet.onnx', import.meta.url).pathname;
+  const stat = (file: string) => Array.from(readModel(file).graph.initializers.get('bn1.running_mean')!.tensor!.data as Float32Array);
+  const base = ['train', '--from', model, '--data', data, '--epochs', '1', '--batch', '32', '--validation', '0', '--lr', '0.01'];
+  for (const [mode, moves] of [[undefined, true], ['frozen', false]] as const) {
+    const out = join(d, `${mode ?? 'default'}.onnx`);
+    const r = await cli([...base, ...(mode ? ['--batchnorm', mode] : []), '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.stringify(stat(out)) !== JSON.stringify(stat(model)), moves, `running statistics with --batchnorm ${mode ?? '(default)'}`);
+  }
+  assert.match((await cli(['harden', '--help'])).stdout, /--batchnorm <mode>[\s\S]*default: "frozen"/);
+  assert.match((await cli(['train', '--help'])).stdout, /--batchnorm <mode>[\s\S]*default: "batch"/);
+});

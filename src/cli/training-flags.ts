@@ -22,12 +22,15 @@ export interface TrainingFlags {
   width?: number;
   checkpoint?: string;
   resume?: string;
-  frozenBatchnorm?: boolean;
+  batchnorm: 'batch' | 'frozen';
   json?: boolean;
 }
 
-/** Add the optimiser, schedule, data split, seed and checkpoint flags to a command. */
-export function addTrainingOptions(cmd: Command): Command {
+/**
+ * Add the optimiser, schedule, data split, seed, checkpoint and BatchNorm flags to a command; `batchnorm` is the
+ * command's default for a fine-tuned model's BatchNorms.
+ */
+export function addTrainingOptions(cmd: Command, defaults: { batchnorm: 'batch' | 'frozen' }): Command {
   return cmd
     .option('--epochs <n>', 'passes over the training data', integer(1), 10)
     .option('--batch <n>', 'examples per step', integer(1), 64)
@@ -41,7 +44,11 @@ export function addTrainingOptions(cmd: Command): Command {
     .option('--width <n>', 'zoo model width (hidden units or base channels)', integer(1))
     .option('--checkpoint <file>', 'save the run state here (every 200 steps, each epoch, and on Ctrl-C)')
     .option('--resume <file>', 'continue a run from its checkpoint')
-    .option('--frozen-batchnorm', "fine-tuning: keep BatchNorm on the model's running statistics (default: batch statistics, running ones updated)")
+    .addOption(
+      new Option('--batchnorm <mode>', "a fine-tuned model's BatchNorms: 'batch' statistics (running ones updated, as PyTorch's model.train()) or 'frozen' on the running statistics")
+        .choices(['batch', 'frozen'])
+        .default(defaults.batchnorm),
+    )
     .option('--json', 'print the report as JSON');
 }
 
@@ -80,7 +87,7 @@ export async function withTrainingLoop<T>(
         width: f.width,
         checkpoint: f.checkpoint,
         resume: f.resume,
-        frozenBatchNorm: f.frozenBatchnorm,
+        frozenBatchNorm: f.batchnorm === 'frozen',
         signal: abort.signal,
         runtime: ctx.runtime,
         command: ['scalpel', ...ctx.argv].join(' '),

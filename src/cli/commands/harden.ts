@@ -55,6 +55,7 @@ export const hardenCommand: CommandSpec = {
   description:
     'Corruption-resistant training (the parameter-corruption paper): each step corrupts the parameters by the worst-case corruption â of the batch gradient (ε, p-norm, n parameters; Proposition 1) and minimises L* = (1−α)·L(w) + α·L(w + â) with â held fixed (--eps; α = 0.5 by default; two passes a step), or the gradient-regularised loss L(w) + λ·||∇L(w)||_q (--lambda; a gradient of a gradient, which resists p-norm corruption for q = p/(p−1)).\n\n' +
     'Give an ONNX model to fine-tune it, or --model NAME to train a zoo model from scratch. Training flags are those of train. The hardened model is written as ONNX (atomically, never over its input) with the settings in its metadata. ε is in the units of the parameters and depends on the model: probe it first (a good ε costs the plain model little accuracy, 10 times ε a lot).\n\n' +
+    "A fine-tuned model's BatchNorms stay on their running statistics by default (--batchnorm frozen): corruption strikes the inference-mode model, where BatchNorm does not renormalise a corrupted layer, so that is the model to harden (on the shipped ResNet-20, hardening on batch statistics made it less robust; frozen, +0.6 to +38 points). A zoo model trained from scratch (--model) uses batch statistics.\n\n" +
     'Then both the input model (or --baseline) and the hardened model go through the same gradient-based corruption sweep on the test split of --data (a single file: all of it; the gradient of each model taken on those examples, n = all parameters by default, as the paper\'s Table 2), and the report compares their accuracy at each ε. Every setting is checked, and the baseline swept, before training starts.',
   examples: [
     ['scalpel harden --model lenet5 --data fashion-mnist --epochs 20 --seed 1 --eps 0.2 --baseline lenet5.onnx -o lenet5-hard.onnx', 'train a hardened LeNet-5 and compare it with a plainly trained one'],
@@ -80,7 +81,7 @@ export const hardenCommand: CommandSpec = {
       .addOption(new Option('--sweep-eps-inf <list>', 'comparison: ε values for p = ∞').argParser(positiveList).default(HARDEN_SWEEP_DEFAULTS.epsInf, HARDEN_SWEEP_DEFAULTS.epsInf.join(',')))
       .option('--sweep-n <count>', 'comparison: parameters corrupted', String(HARDEN_SWEEP_DEFAULTS.n))
       .option('--no-sweep', 'skip the comparison sweep');
-    addTrainingOptions(cmd);
+    addTrainingOptions(cmd, { batchnorm: 'frozen' });
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as HardenFlags;

@@ -25,7 +25,7 @@ export const trainCommand: CommandSpec = {
     'Train a model from the zoo (--model) from scratch, or fine-tune any ONNX model whose ops scalpel can differentiate (--from), with softmax cross-entropy on labelled images. Prints the loss and speed as it goes, the validation accuracy after each epoch, and the test accuracy at the end; writes the trained model as ONNX (atomically, never over its input) with the data normalisation and this command in its metadata.\n\n' +
     `Zoo models: ${Object.values(MODELS).map((m) => `${m.name} (${m.description})`).join('; ')}.\n\n` +
     "--data takes 'embedded' (default: the Fashion-MNIST subset shipped with scalpel, 4,000 training and 1,000 test images), 'fashion-mnist' (the full set from Debian's dataset-fashion-mnist package), a directory of MNIST-layout IDX files (MNIST, Fashion-MNIST, KMNIST), or a .safetensors/.npz file with tensors x and y.\n\n" +
-    "A fine-tuned model's BatchNormalization layers train on batch statistics and update their running statistics, as PyTorch's model.train() does (models at opset 13 or later); --frozen-batchnorm keeps them on the running statistics instead.\n\n" +
+    "A fine-tuned model's BatchNormalization layers train on batch statistics and update their running statistics, as PyTorch's model.train() does (models at opset 13 or later); --batchnorm frozen keeps them on the running statistics instead.\n\n" +
     '--poison stamps a trigger on a share of the training images and relabels them to --target (BadNets), to make backdoored models for locate/repair. With --checkpoint, an interrupted run (Ctrl-C) saves its state and --resume continues it exactly.',
   examples: [
     ['scalpel train --model lenet5 --data fashion-mnist --epochs 10 -o lenet5.onnx', 'LeNet-5 on the full Fashion-MNIST'],
@@ -42,7 +42,7 @@ export const trainCommand: CommandSpec = {
       .option('--poison <trigger>', "BadNets trigger, e.g. 'patch:4x4@bottom-right:white' or 'blend:0.5:checkerboard'")
       .option('--poison-rate <fraction>', 'share of training images poisoned', real(0, 1), 0.1)
       .option('--target <label>', 'label poisoned images are given', integer(0), 0);
-    addTrainingOptions(cmd);
+    addTrainingOptions(cmd, { batchnorm: 'batch' });
   },
   async run(ctx, _args, opts) {
     const f = opts as unknown as TrainFlags;
