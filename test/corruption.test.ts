@@ -284,7 +284,13 @@ test('gradient-based corruption lowers accuracy far more than random corruption 
     assert.ok(r.quantiles!.accuracy.min <= r.quantiles!.accuracy.q50);
   }
   assert.ok(rec('gradient', k, 0.03).accuracy < report.baseline.accuracy - 0.3);
-  assert.equal(rec('gradient', 100, 0.03).changed, 100);
+  const sparse = rec('gradient', 100, 0.03);
+  assert.equal(sparse.changed, 100);
+  const byTensor = sparse.changedByTensor!;
+  assert.equal(Object.values(byTensor).reduce((a, b) => a + b, 0), 100, 'the per-tensor counts add up');
+  for (const name of Object.keys(byTensor)) assert.ok(model.graph.initializers.has(name), name);
+  const dense = rec('gradient', k, 0.03);
+  assert.equal(Object.values(dense.changedByTensor!).reduce((a, b) => a + b, 0), dense.changed);
 });
 
 test('the measured loss change matches the first-order estimate ε||h||_q for small ε', async () => {

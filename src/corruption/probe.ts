@@ -35,6 +35,8 @@ export interface ProbeRecord {
   accuracy: number;
   /** Parameters actually changed (≤ n). */
   changed: number;
+  /** Gradient-based: how many entries of each parameter tensor changed (tensors left alone are omitted). */
+  changedByTensor?: Record<string, number>;
   /** Random: the number of trials. */
   trials?: number;
   /** Random: spread over trials. */
@@ -257,20 +259,25 @@ function embed(c: Corruption, which: number[], sizes: number[], zeros: Float32Ar
   return { deltas, indices, firstOrder: c.firstOrder };
 }
 
-function countChanged(deltas: Float32Array[], indices: Uint32Array, sizes: number[]): number {
-  let changed = 0;
+/** Entries a corruption changed, in all and per tensor (tensors it left alone omitted). */
+function countChanged(deltas: Float32Array[], indices: Uint32Array, sizes: number[], names: readonly string[]): { changed: number; changedByTensor: Record<string, number> } {
   const offsets: number[] = [];
   let acc = 0;
   for (const s of sizes) {
     offsets.push(acc);
     acc += s;
   }
+  const perTensor = new Array<number>(sizes.length).fill(0);
   let t = 0;
   for (const g of indices) {
     while (t + 1 < sizes.length && g >= offsets[t + 1]) t++;
-    if (deltas[t][g - offsets[t]] !== 0) changed++;
+    if (deltas[t][g - offsets[t]] !== 0) perTensor[t]++;
   }
-  return changed;
+  const changedByTensor: Record<string, number> = {};
+  perTensor.forEach((c, i) => {
+    if (c > 0) changedByTensor[names[i]] = c;
+  });
+  return { changed: perTensor.reduce((a, b) => a + b, 0), changedByTensor };
 }
 
 /**
@@ -337,7 +344,7 @@ export async function probe(model: Model, o: ProbeOptions = {}): Promise<ProbeRe
               const c = embed(worstCorruption(gGrad, spec), which, ev.sizes, zeros);
               const r = await ev.evaluate(c);
               tick();
-              records.push({ ...base, firstOrder: c.firstOrder, loss: r.loss, lossChange: r.loss - baseline.loss, accuracy: r.accuracy, changed: countChanged(c.deltas, c.indices, ev.sizes) });
+              records.push({ ...base, firstOrder: c.firstOrder, loss: r.loss, lossChange: r.loss - baseline.loss, accuracy: r.accuracy, ...countChanged(c.deltas, c.indices, ev.sizes, names) });
               continue;
             }
             const rng = new Rng((seed * 7919 + ++recordSeed * 104729) >>> 0);
@@ -349,7 +356,7 @@ export async function probe(model: Model, o: ProbeOptions = {}): Promise<ProbeRe
               const c = embed(randomCorruption(gSizes, spec, rng), which, ev.sizes, zeros);
               first.push(Math.abs(dotDeltas(c.deltas, grad.gradients, c.indices.length < ev.k ? c.indices : undefined)));
               if (gT) firstT.push(Math.abs(dotDeltas(c.deltas, gT.gradients)));
-              changed = Math.max(changed, countChanged(c.deltas, c.indices, ev.sizes));
+              changed = Math.max(changed, countChanged(c.deltas, c.indices, ev.sizes, names).changed);
               results.push(await trialEv.evaluate(c));
               tick();
             }
