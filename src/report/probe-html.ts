@@ -1,47 +1,8 @@
 // A probe report as one self-contained HTML page: accuracy-vs-ε charts, the vulnerability map, all records.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import type { ProbeRecord, ProbeReport } from '../corruption/probe.js';
+import { BASE_CSS, chartScripts, epsText, escapeHtml, num, pct, type ChartSpec } from './html.js';
 
-let chartJs: string | undefined;
-
-/** Chart.js's UMD build, read once from node_modules (the package's exports map hides dist/, so go through its main file). */
-function chartJsSource(): string {
-  if (chartJs === undefined) {
-    const main = createRequire(import.meta.url).resolve('chart.js');
-    chartJs = readFileSync(join(dirname(main), 'chart.umd.min.js'), 'utf8');
-  }
-  return chartJs;
-}
-
-/** Text for HTML element content and quoted attribute values. */
-export function escapeHtml(s: unknown): string {
-  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
-
-/** JSON that is safe inside a <script> element: no `</script>`, `<!--` or line separators can close or break it. */
-function scriptJson(value: unknown): string {
-  return JSON.stringify(value)
-    .replace(/</g, '\\u003c')
-    .replace(/>/g, '\\u003e')
-    .replace(/&/g, '\\u0026')
-    .replace(/\u2028/g, '\\u2028')
-    .replace(/\u2029/g, '\\u2029');
-}
-
-const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(2)}%` : String(x));
-
-function num(x: number | undefined, digits = 4): string {
-  if (x === undefined) return '';
-  if (!Number.isFinite(x)) return String(x);
-  if (x === 0) return '0';
-  const a = Math.abs(x);
-  return a < 1e-3 || a >= 1e6 ? x.toExponential(digits - 1) : x.toPrecision(digits);
-}
-
-/** ε as JavaScript prints it, in 3 significant digits: 0.001, 0.05, 1e-7. */
-const epsText = (x: number) => String(Number(x.toPrecision(3)));
+export { escapeHtml };
 
 const normLabel = (p: ProbeRecord['norm']) => (p === 'inf' || p === Infinity ? 'p=∞' : `p=${p}`);
 const setting = (r: ProbeRecord) => `${normLabel(r.norm)}, n=${r.n.toLocaleString('en-US')}`;
@@ -59,16 +20,6 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
 }
 
 const COLORS = { gradient: '#c0392b', random: '#2471a3', band: 'rgba(36,113,163,0.18)', baseline: '#7f8c8d', firstOrder: '#e67e22' };
-
-interface ChartSpec {
-  id: string;
-  /** Log-scale axes, so the page can label their ticks as powers of ten. */
-  logX: boolean;
-  logY: boolean;
-  /** A y axis of shares, labelled in percent. */
-  percentY?: boolean;
-  config: unknown;
-}
 
 /** Accuracy after corruption against ε for one (norm, n): gradient-based, random (median and 5–95% band), baseline. */
 function accuracyChart(id: string, title: string, recs: ProbeRecord[], baseline: number): ChartSpec {
@@ -302,59 +253,12 @@ function header(report: ProbeReport): string {
 }
 
 const CSS = `
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1b1b;margin:0 auto;max-width:1200px;padding:16px 24px 48px}
-h1{font-size:22px;margin:8px 0}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}h3{font-size:15px;margin:16px 0 6px}
-header dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:8px 0}header dt{color:#555}header dd{margin:0;font-weight:600;overflow-wrap:anywhere}
-pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}.note{color:#444;max-width:900px}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:16px}.chart{position:relative;height:320px;border:1px solid #e5e5e5;border-radius:4px;padding:8px}
-table{border-collapse:collapse;font-variant-numeric:tabular-nums}th,td{padding:4px 8px;border:1px solid #e2e2e2;text-align:left}table.data td{white-space:nowrap}
+${BASE_CSS}
 table.heat td{text-align:center;min-width:80px}table.heat th[scope=row]{font-weight:600;white-space:nowrap}td.empty{color:#aaa}
 table.data td.num{text-align:right}table.data tr.grad td:first-child{color:${COLORS.gradient}}table.data tr.rand td:first-child{color:${COLORS.random}}
 table.data thead th{position:sticky;top:0;background:#fafafa}.scroll{overflow:auto;max-height:600px}
 .legend{display:flex;align-items:center;gap:8px;font-size:12px;color:#444;margin:4px 0 8px}.legend .ramp{display:inline-block;width:180px;height:12px;border:1px solid #ccc}
 tr.total td{font-weight:600}
-`;
-
-/**
- * The page's own script: draws each chart, then records on <body> how many were drawn (data-charts-drawn),
- * how many canvases hold painted pixels (data-charts-inked), and any error (data-chart-error), so a headless
- * browser's DOM dump shows whether the charts rendered.
- */
-const PAGE_SCRIPT = `
-(function () {
-  var body = document.body;
-  try {
-    var specs = JSON.parse(document.getElementById('probe-charts').textContent);
-    var sup = { '-': '⁻', '0': '⁰', '1': '¹', '2': '²', '3': '³', '4': '⁴', '5': '⁵', '6': '⁶', '7': '⁷', '8': '⁸', '9': '⁹' };
-    function pow10(v) {
-      var e = Math.log10(v), r = Math.round(e);
-      if (Math.abs(e - r) > 1e-9) return '';
-      if (r >= -3 && r <= 3) return String(Number(v.toPrecision(1)));
-      return '10' + String(r).split('').map(function (c) { return sup[c]; }).join('');
-    }
-    var drawn = 0, inked = 0;
-    specs.forEach(function (s) {
-      var c = s.config, canvas = document.getElementById(s.id);
-      if (s.logX) c.options.scales.x.ticks = { callback: pow10, autoSkip: false, maxRotation: 0 };
-      if (s.logY) c.options.scales.y.ticks = { callback: pow10, autoSkip: false };
-      if (s.percentY) c.options.scales.y.ticks = { callback: function (v) { return Math.round(v * 100) + '%'; } };
-      var legend = c.options.plugins.legend;
-      if (legend && legend.labels && legend.labels.filter === 'noBandEdge') legend.labels.filter = function (item) { return item.text !== 'random 5%'; };
-      c.options.plugins.tooltip = { callbacks: { title: function (items) { return items.length ? 'ε = ' + items[0].parsed.x.toExponential(2) : ''; } } };
-      var chart = new Chart(canvas, c);
-      chart.draw();
-      drawn++;
-      var ctx = canvas.getContext('2d'), img = ctx.getImageData(0, 0, canvas.width, canvas.height).data, painted = 0;
-      for (var i = 3; i < img.length; i += 4) if (img[i] !== 0) painted++;
-      canvas.dataset.painted = String(painted);
-      if (painted > 0) inked++;
-    });
-    body.dataset.chartsDrawn = String(drawn);
-    body.dataset.chartsInked = String(inked);
-  } catch (e) {
-    body.dataset.chartError = String(e && e.message || e);
-  }
-})();
 `;
 
 /**
@@ -389,9 +293,7 @@ export function probeHtml(report: ProbeReport): string {
     heatMaps(report),
     theorem1Table(report),
     recordsTable(report.records),
-    `<script type="application/json" id="probe-charts">${scriptJson(charts)}</script>`,
-    `<script>${chartJsSource().replace(/<\/(script)/gi, '<\\/$1')}</script>`,
-    `<script>${PAGE_SCRIPT}</script>`,
+    chartScripts(charts, 'probe-charts'),
     '</body></html>',
     '',
   ].join('\n');
