@@ -3,7 +3,8 @@ import type { HardenReport, HardenSide } from '../corruption/harden.js';
 import { int, num, table } from './format.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
-const points = (x: number) => `${x >= 0 ? '+' : '−'}${(100 * Math.abs(x)).toFixed(2)}`;
+/** A difference of two accuracies in percentage points, signed: '+2.80', '−3.40'. */
+export const points = (x: number) => `${x >= 0 ? '+' : '−'}${(100 * Math.abs(x)).toFixed(2)}`;
 const norm = (p: number | 'inf') => (p === 'inf' ? '∞' : String(p));
 
 function sideTable(s: HardenSide): string {
