@@ -2,9 +2,12 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { checkOutputPath, loadModel } from '../../analysis/load.js';
 import { hardenClassifier, HARDEN_SWEEP_DEFAULTS, type HardenMethod } from '../../corruption/harden.js';
+import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { MODELS } from '../../models/index.js';
+import { samePath } from '../../onnx/model-io.js';
 import { json } from '../../report/format.js';
 import { hardenText } from '../../report/harden.js';
+import { hardenHtml } from '../../report/harden-html.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { real } from '../options.js';
 import { addTrainingOptions, type TrainingFlags, withTrainingLoop } from '../training-flags.js';
@@ -24,6 +27,7 @@ interface HardenFlags extends TrainingFlags {
   sweepEpsInf: number[];
   sweepN: string;
   sweep: boolean;
+  html?: string;
 }
 
 /** A norm: a number ≥ 1, or inf. */
@@ -49,6 +53,18 @@ function positiveList(value: string): number[] {
   return parts.map(positive);
 }
 
+/** --html: not one of the files read or written, its directory there, and a sweep to draw; one clear error before any work. */
+function checkHtmlPath(html: string, f: HardenFlags, modelPath: string | undefined): void {
+  if (html.trim() === '') throw new UsageError('--html needs a file name');
+  if (!f.sweep) throw new UsageError('--html draws the comparison sweep: drop --no-sweep, or --html');
+  if (samePath(html, f.out)) throw new UsageError(`--html and -o name the same file (${html})`);
+  const files: [string, string | undefined][] = [['model', modelPath], ['baseline', f.baseline], ['data', f.data], ['checkpoint', f.checkpoint], ['resume', f.resume]];
+  for (const [what, path] of files) {
+    if (path && samePath(html, path)) throw new Error(`refusing to overwrite the ${what} file ${path} with the HTML report (--html ${html})`);
+  }
+  checkOutputPath(html, {});
+}
+
 export const hardenCommand: CommandSpec = {
   name: 'harden',
   summary: 'train a model to resist parameter corruption, and compare it with the input',
@@ -62,6 +78,7 @@ export const hardenCommand: CommandSpec = {
     ['scalpel harden lenet5.onnx --data fashion-mnist --epochs 3 --lr 0.01 --eps 0.2 -o lenet5-hard.onnx', 'fine-tune an existing model to resist corruption'],
     ['scalpel harden --model resnet20 --lambda 0.1 --q 1 -o r20-gradreg.onnx --no-sweep', 'gradient-norm regularisation (resists p = ∞ corruption)'],
     ['scalpel harden model.onnx --eps 0.01 --p inf --n 1% --params kind:conv -o hard.onnx --json', 'corrupt only the top 1% of conv weights during training'],
+    ['scalpel harden lenet5.onnx --eps 0.2 --epochs 3 -o lenet5-hard.onnx --html harden.html', 'also write the comparison as a web page (charts of accuracy against ε)'],
   ],
   configure(cmd) {
     cmd
@@ -80,7 +97,8 @@ export const hardenCommand: CommandSpec = {
       .addOption(new Option('--sweep-eps2 <list>', 'comparison: ε values for p = 2').argParser(positiveList).default(HARDEN_SWEEP_DEFAULTS.eps2, HARDEN_SWEEP_DEFAULTS.eps2.join(',')))
       .addOption(new Option('--sweep-eps-inf <list>', 'comparison: ε values for p = ∞').argParser(positiveList).default(HARDEN_SWEEP_DEFAULTS.epsInf, HARDEN_SWEEP_DEFAULTS.epsInf.join(',')))
       .option('--sweep-n <count>', 'comparison: parameters corrupted', String(HARDEN_SWEEP_DEFAULTS.n))
-      .option('--no-sweep', 'skip the comparison sweep');
+      .option('--no-sweep', 'skip the comparison sweep')
+      .option('--html <file>', 'also write the comparison as a self-contained web page (needs the sweep)');
     addTrainingOptions(cmd, { batchnorm: 'frozen' });
   },
   async run(ctx, [modelPath], opts) {
@@ -91,6 +109,7 @@ export const hardenCommand: CommandSpec = {
     if (f.eps !== undefined && f.q !== undefined) throw new UsageError('--q belongs to the gradient-norm form (--lambda); the L* form takes --p');
     const method: HardenMethod =
       f.eps !== undefined ? { kind: 'corruption', eps: f.eps, alpha: f.alpha, p: f.p, n: f.n } : { kind: 'grad-norm', lambda: f.lambda!, q: f.q };
+    if (f.html !== undefined) checkHtmlPath(f.html, f, modelPath);
     const from = modelPath ? loadModel(modelPath) : undefined;
     const baseline = f.baseline ? loadModel(f.baseline) : undefined;
     checkOutputPath(f.out, { model: modelPath, baseline: f.baseline, data: f.data });
@@ -108,7 +127,9 @@ export const hardenCommand: CommandSpec = {
         onProgress,
       }),
     );
+    if (f.html !== undefined && result.completed) await writeFileAtomic(f.html, [Buffer.from(hardenHtml(result))]);
     ctx.io.stdout.write(f.json ? json(result) : hardenText(result));
+    if (f.html !== undefined && !f.json) ctx.io.stderr.write(result.completed ? `wrote ${f.html}\n` : `nothing written to ${f.html}: the run stopped\n`);
     return result.completed ? 0 : 130;
   },
 };
