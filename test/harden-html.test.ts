@@ -242,11 +242,11 @@ describe('scalpel harden --html', () => {
     const link = join(d, 'link.onnx');
     symlinkSync(base, link);
     const cases: [string[], number, RegExp][] = [
-      [['--html', base], 1, /refusing to overwrite the model file .*base\.onnx with the HTML report \(--html .*base\.onnx\)/],
-      [['--html', link], 1, /refusing to overwrite the model file .*base\.onnx with the HTML report/],
+      [['--html', base], 1, /refusing to overwrite the input model file .*base\.onnx with the output \(--html .*base\.onnx\)/],
+      [['--html', link], 1, /refusing to overwrite the input model file .*base\.onnx with the output \(--html/],
       [['--html', out], 2, /--html and -o name the same file/],
-      [['--html', base, '--baseline', base], 1, /refusing to overwrite the model file/],
-      [['--html', join(d, 'base2.onnx'), '--baseline', join(d, 'base2.onnx')], 1, /refusing to overwrite the baseline file .*base2\.onnx/],
+      [['--html', base, '--baseline', base], 1, /refusing to overwrite the input model file/],
+      [['--html', join(d, 'base2.onnx'), '--baseline', join(d, 'base2.onnx')], 1, /refusing to overwrite the input baseline file .*base2\.onnx/],
       [['--html', join(d, 'nowhere', 'r.html')], 1, /cannot write .*r\.html: directory .*nowhere does not exist/],
       [['--html', d], 1, /cannot write .*: it is a directory/],
       [['--html', join(d, 'r.html'), '--no-sweep'], 2, /--html draws the comparison sweep/],

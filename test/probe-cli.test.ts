@@ -96,7 +96,9 @@ for (const [name, args, code, message] of BAD) {
 test('probe refuses to overwrite its inputs and a missing model', async () => {
   const r = await cli(['probe', lenet, '--json', lenet]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /refusing to overwrite the input model/);
+  assert.match(r.stderr, /refusing to overwrite the input model .*\(--json /);
+  const h = await cli(['probe', lenet, '--html', lenet]);
+  assert.match(h.stderr, /refusing to overwrite the input model .*\(--html /);
   const m = await cli(['probe', join(dir, 'absent.onnx')]);
   assert.equal(m.code, 1);
 });

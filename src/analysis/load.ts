@@ -104,9 +104,9 @@ export async function loadData(path: string): Promise<Map<string, HostTensor>> {
  *
  * @example checkOutputPath('grads.safetensors', { model: 'mlp.onnx', data: 'mlp.safetensors' });
  */
-export function checkOutputPath(out: string, inputs: Record<string, string | undefined>): void {
+export function checkOutputPath(out: string, inputs: Record<string, string | undefined>, flag = '--out'): void {
   for (const [what, path] of Object.entries(inputs)) {
-    if (path && samePath(out, path)) throw new Error(`refusing to overwrite the input ${what} file ${path} with the output (--out ${out})`);
+    if (path && samePath(out, path)) throw new Error(`refusing to overwrite the input ${what} file ${path} with the output (${flag} ${out})`);
   }
   const dir = dirname(resolve(out));
   let isDir = false;

@@ -58,11 +58,7 @@ function checkHtmlPath(html: string, f: HardenFlags, modelPath: string | undefin
   if (html.trim() === '') throw new UsageError('--html needs a file name');
   if (!f.sweep) throw new UsageError('--html draws the comparison sweep: drop --no-sweep, or --html');
   if (samePath(html, f.out)) throw new UsageError(`--html and -o name the same file (${html})`);
-  const files: [string, string | undefined][] = [['model', modelPath], ['baseline', f.baseline], ['data', f.data], ['checkpoint', f.checkpoint], ['resume', f.resume]];
-  for (const [what, path] of files) {
-    if (path && samePath(html, path)) throw new Error(`refusing to overwrite the ${what} file ${path} with the HTML report (--html ${html})`);
-  }
-  checkOutputPath(html, {});
+  checkOutputPath(html, { model: modelPath, baseline: f.baseline, data: f.data, checkpoint: f.checkpoint, resume: f.resume }, '--html');
 }
 
 export const hardenCommand: CommandSpec = {

@@ -108,8 +108,8 @@ export const probeCommand: CommandSpec = {
     const jsonFile = typeof f.json === 'string' ? f.json : undefined;
     if (jsonFile && f.html && jsonFile === f.html) throw new UsageError('--json and --html name the same file');
     const inputs = { model: modelPath, data: f.data, 'gradient data': f.gradData };
-    if (jsonFile) checkOutputPath(jsonFile, inputs);
-    if (f.html) checkOutputPath(f.html, inputs);
+    if (jsonFile) checkOutputPath(jsonFile, inputs, '--json');
+    if (f.html) checkOutputPath(f.html, inputs, '--html');
     const model = loadModel(modelPath);
     const bar = progress(ctx.io);
     let report;
