@@ -1,18 +1,16 @@
 // The harden command's HTML report: self-contained, escaped, its content, its charts really drawn in headless Chromium
 // (when installed), and `scalpel harden --html` writing it (and refusing a path it must not write) end to end.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { needsChromium, renderInChromium } from './helpers/chromium.js';
 import { cli } from './helpers/cli.js';
 import type { HardenComparisonRow, HardenReport, HardenSide } from '../src/corruption/harden.js';
 import type { ProbeRecord } from '../src/corruption/probe.js';
 import { hardenHtml } from '../src/report/harden-html.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const EVIL = '<script>alert("x")</script>&<b>';
 const N = 61706;
 const EPS2 = [0.25, 0.5, 1, 2];
@@ -156,41 +154,18 @@ describe('hardenHtml', () => {
   });
 });
 
-describe('hardenHtml in headless Chromium', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} not found (apt-get install chromium); browser check skipped` }, () => {
-  let dir: string;
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'scalpel-harden-html-'));
-  });
-  after(() => rmSync(dir, { recursive: true, force: true }));
-
-  function chromium(args: string[]): Promise<string> {
-    const flags = [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--disable-extensions', '--no-first-run', '--no-default-browser-check', '--mute-audio', `--user-data-dir=${join(dir, 'profile')}`,
-      '--window-size=1280,2400', '--virtual-time-budget=10000',
-    ];
-    return new Promise((resolve, reject) => {
-      execFile(CHROMIUM, [...flags, ...args], { timeout: 90_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-        if (err) reject(new Error(`chromium failed: ${err.message}\n${stderr}`));
-        else resolve(stdout);
-      });
-    });
-  }
-
+describe('hardenHtml in headless Chromium', needsChromium, () => {
   test('draws both charts with painted pixels', async () => {
-    const file = join(dir, 'harden.html');
-    writeFileSync(file, hardenHtml(fixture()));
-    const dom = await chromium(['--dump-dom', pathToFileURL(file).href]);
-    const body = dom.match(/<body[^>]*>/)?.[0] ?? '';
+    const { dom, body, painted } = await renderInChromium(hardenHtml(fixture()));
     assert.doesNotMatch(body, /data-chart-error/, body);
     assert.match(body, /data-charts-drawn="2"/, body);
     assert.match(body, /data-charts-inked="2"/, body);
-    const painted = [...dom.matchAll(/data-painted="(\d+)"/g)].map((m) => Number(m[1]));
     assert.equal(painted.length, 2);
     for (const p of painted) assert.ok(p > 5000, `a chart canvas has only ${p} painted pixels`);
     assert.ok(!dom.includes('<script>alert'), 'the injected markup stayed text');
   });
 });
+
 
 describe('scalpel harden --html', () => {
   let dir: string;

@@ -1,16 +1,11 @@
 // The probe's HTML report: self-contained, escaped, and (in headless Chromium, when installed) its charts really drawn.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
+import { needsChromium, renderInChromium } from './helpers/chromium.js';
 import type { ProbeRecord, ProbeReport } from '../src/corruption/probe.js';
 import { probeHtml } from '../src/report/probe-html.js';
 import { probeText } from '../src/report/probe.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const EVIL = '<script>alert("x")</script>&<b>';
 const BASE = { loss: 0.35, accuracy: 0.88 };
 const EPS = [1e-3, 1e-2, 1e-1, 1];
@@ -87,42 +82,19 @@ describe('probeHtml', () => {
   });
 });
 
-describe('probeHtml in headless Chromium', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} not found (apt-get install chromium); browser check skipped` }, () => {
-  let dir: string;
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'scalpel-probe-html-'));
-  });
-  after(() => rmSync(dir, { recursive: true, force: true }));
-
-  function chromium(args: string[]): Promise<string> {
-    const flags = [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--disable-extensions', '--no-first-run', '--no-default-browser-check', '--mute-audio', `--user-data-dir=${join(dir, 'profile')}`,
-      '--window-size=1280,2400', '--virtual-time-budget=10000',
-    ];
-    return new Promise((resolve, reject) => {
-      execFile(CHROMIUM, [...flags, ...args], { timeout: 90_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-        if (err) reject(new Error(`chromium failed: ${err.message}\n${stderr}`));
-        else resolve(stdout);
-      });
-    });
-  }
-
+describe('probeHtml in headless Chromium', needsChromium, () => {
   test('draws every chart with painted pixels', async () => {
-    const file = join(dir, 'probe.html');
-    writeFileSync(file, probeHtml(fixture()));
-    const dom = await chromium(['--dump-dom', pathToFileURL(file).href]);
-    const body = dom.match(/<body[^>]*>/)?.[0] ?? '';
+    const { dom, body, painted } = await renderInChromium(probeHtml(fixture()));
     assert.doesNotMatch(body, /data-chart-error/, body);
     // Two (norm, n) settings, each an accuracy chart and a loss chart.
     assert.match(body, /data-charts-drawn="4"/, body);
     assert.match(body, /data-charts-inked="4"/, body);
-    const painted = [...dom.matchAll(/data-painted="(\d+)"/g)].map((m) => Number(m[1]));
     assert.equal(painted.length, 4);
     for (const p of painted) assert.ok(p > 5000, `a chart canvas has only ${p} painted pixels`);
     assert.ok(!dom.includes('<script>alert'), 'the injected markup stayed text');
   });
 });
+
 
 test('probeText: the Theorem 1 block sets the gradient-based ΔL against the trials\' measured 99.5% quantile', () => {
   const m = probeText(fixture()).match(/measured ΔL = [^;]+; ([\d.]+)x the random trials' measured 99\.5% quantile/);
