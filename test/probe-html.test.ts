@@ -1,7 +1,8 @@
 // The probe's HTML report: self-contained, escaped, and (in headless Chromium, when installed) its charts really drawn.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { needsChromium, renderInChromium } from './helpers/chromium.js';
+import { assertChartsDrawn, needsChromium } from './helpers/chromium.js';
+import { assertSelfContained } from './helpers/html-page.js';
 import type { ProbeRecord, ProbeReport } from '../src/corruption/probe.js';
 import { probeHtml } from '../src/report/probe-html.js';
 import { probeText } from '../src/report/probe.js';
@@ -54,13 +55,7 @@ function fixture(): ProbeReport {
 describe('probeHtml', () => {
   const html = probeHtml(fixture());
 
-  test('is one self-contained page: Chart.js inlined, nothing fetched', () => {
-    assert.match(html, /^<!DOCTYPE html>/);
-    assert.ok(html.includes('Chart.js v4'), 'the Chart.js UMD build is inlined');
-    assert.doesNotMatch(html, /<script[^>]+src=/i);
-    assert.doesNotMatch(html, /<link[^>]+href=/i);
-    assert.doesNotMatch(html, /(src|href)=["']?(https?:)?\/\//i);
-  });
+  test('is one self-contained page: Chart.js inlined, nothing fetched', () => assertSelfContained(html));
 
   test('escapes every string from the report', () => {
     assert.ok(!html.includes(EVIL), 'raw markup from the report must not reach the page');
@@ -84,17 +79,10 @@ describe('probeHtml', () => {
 
 describe('probeHtml in headless Chromium', needsChromium, () => {
   test('draws every chart with painted pixels', async () => {
-    const { dom, body, painted } = await renderInChromium(probeHtml(fixture()));
-    assert.doesNotMatch(body, /data-chart-error/, body);
     // Two (norm, n) settings, each an accuracy chart and a loss chart.
-    assert.match(body, /data-charts-drawn="4"/, body);
-    assert.match(body, /data-charts-inked="4"/, body);
-    assert.equal(painted.length, 4);
-    for (const p of painted) assert.ok(p > 5000, `a chart canvas has only ${p} painted pixels`);
-    assert.ok(!dom.includes('<script>alert'), 'the injected markup stayed text');
+    await assertChartsDrawn(probeHtml(fixture()), 4);
   });
 });
-
 
 test('probeText: the Theorem 1 block sets the gradient-based ΔL against the trials\' measured 99.5% quantile', () => {
   const m = probeText(fixture()).match(/measured ΔL = [^;]+; ([\d.]+)x the random trials' measured 99\.5% quantile/);

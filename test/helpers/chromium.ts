@@ -1,4 +1,5 @@
 // Render a self-contained HTML report in headless Chromium (Debian's `chromium`) and read what its charts drew.
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,4 +43,15 @@ export async function renderInChromium(html: string): Promise<RenderedPage> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Render `html` and assert that its `charts` charts all drew, each with painted pixels, and that `<script>alert` markup stayed text. */
+export async function assertChartsDrawn(html: string, charts: number): Promise<void> {
+  const { dom, body, painted } = await renderInChromium(html);
+  assert.doesNotMatch(body, /data-chart-error/, body);
+  assert.match(body, new RegExp(`data-charts-drawn="${charts}"`), body);
+  assert.match(body, new RegExp(`data-charts-inked="${charts}"`), body);
+  assert.equal(painted.length, charts);
+  for (const p of painted) assert.ok(p > 5000, `a chart canvas has only ${p} painted pixels`);
+  assert.ok(!dom.includes('<script>alert'), 'the injected markup stayed text');
 }
