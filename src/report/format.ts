@@ -5,6 +5,11 @@ export function int(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
+/** A norm p as reports write it: 2 -> '2', 'inf' (or Infinity) -> '∞'. */
+export function normText(p: number | 'inf'): string {
+  return p === 'inf' || p === Infinity ? '∞' : String(p);
+}
+
 /** A real number in 4 significant digits, exponential when very small or large: 0.000012 -> '1.200e-5'. */
 export function num(x: number, digits = 4): string {
   if (!Number.isFinite(x)) return String(x);

@@ -1,13 +1,12 @@
 // A hardening report as one self-contained HTML page: both models' accuracy against ε for p = 2 and p = ∞, the
 // comparison table, and the training summary.
 import type { HardenReport } from '../corruption/harden.js';
+import { int, normText } from './format.js';
 import { points } from './harden.js';
 import { BASE_CSS, chartScripts, epsText, escapeHtml, num, pct, type ChartSpec } from './html.js';
 
 const COLORS = { baseline: '#c0392b', hardened: '#2471a3' };
 
-const int = (n: number) => n.toLocaleString('en-US');
-const normText = (p: number | 'inf') => (p === 'inf' || p === Infinity ? '∞' : String(p));
 
 /** One point of a line: a corruption setting and the accuracy and loss a model kept under it. */
 interface Point { norm: number | 'inf'; n: number; eps: number; accuracy: number; loss: number }

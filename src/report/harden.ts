@@ -1,15 +1,14 @@
 // Text report of a hardening run: the training summary, then both models under the same corruption sweep.
 import type { HardenReport, HardenSide } from '../corruption/harden.js';
-import { int, num, table } from './format.js';
+import { int, normText, num, table } from './format.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 /** A difference of two accuracies in percentage points, signed: '+2.80', '−3.40'. */
 export const points = (x: number) => `${x >= 0 ? '+' : '−'}${(100 * Math.abs(x)).toFixed(2)}`;
-const norm = (p: number | 'inf') => (p === 'inf' ? '∞' : String(p));
 
 function sideTable(s: HardenSide): string {
   const rows = [['clean', '-', pct(s.clean.accuracy), num(s.clean.loss)]];
-  for (const r of s.records) rows.push([`p = ${norm(r.norm)}`, num(r.eps), pct(r.accuracy), num(r.loss)]);
+  for (const r of s.records) rows.push([`p = ${normText(r.norm)}`, num(r.eps), pct(r.accuracy), num(r.loss)]);
   return table([{ header: 'corruption' }, { header: 'ε', right: true }, { header: 'accuracy', right: true }, { header: 'loss', right: true }], rows);
 }
 
@@ -33,7 +32,7 @@ export function hardenText(r: HardenReport): string {
     lines.push(`gradient-based corruption on ${int(c.examples)} test examples (${c.data}), n = ${c.settings.n}${n !== undefined ? ` (${int(n)} parameters)` : ''}, the gradient taken on the same examples for each model:`);
     const rows = [['clean', '-', pct(c.clean.baseline.accuracy), pct(c.clean.hardened.accuracy), points(c.clean.gain), num(c.clean.baseline.loss), num(c.clean.hardened.loss)]];
     for (const row of c.rows) {
-      rows.push([`p = ${norm(row.norm)}`, num(row.eps), pct(row.baseline.accuracy), pct(row.hardened.accuracy), points(row.gain), num(row.baseline.loss), num(row.hardened.loss)]);
+      rows.push([`p = ${normText(row.norm)}`, num(row.eps), pct(row.baseline.accuracy), pct(row.hardened.accuracy), points(row.gain), num(row.baseline.loss), num(row.hardened.loss)]);
     }
     lines.push(
       table(

@@ -1,10 +1,11 @@
 // A probe report as one self-contained HTML page: accuracy-vs-ε charts, the vulnerability map, all records.
 import type { ProbeRecord, ProbeReport } from '../corruption/probe.js';
 import { BASE_CSS, chartScripts, epsText, escapeHtml, num, pct, type ChartSpec } from './html.js';
+import { normText } from './format.js';
 
 export { escapeHtml };
 
-const normLabel = (p: ProbeRecord['norm']) => (p === 'inf' || p === Infinity ? 'p=∞' : `p=${p}`);
+const normLabel = (p: ProbeRecord['norm']) => `p=${normText(p)}`;
 const setting = (r: ProbeRecord) => `${normLabel(r.norm)}, n=${r.n.toLocaleString('en-US')}`;
 
 /** Groups records by a key, keeping first-appearance order. */
