@@ -1,6 +1,6 @@
 // The training-mode form of an inference graph: BatchNormalization on batch statistics, as PyTorch's model.train().
 import { makeAttribute } from '../onnx/attributes.js';
-import { cloneModel, floatInitializers, type Model } from '../onnx/ir.js';
+import { cloneModel, floatInitializers, type Model, type Node } from '../onnx/ir.js';
 
 /** Suffix of a training graph's outputs that carry updated buffers (BatchNormalization running statistics). */
 export const UPDATED_SUFFIX = ':new';
@@ -21,9 +21,9 @@ const BN_TRAINING_OPSET = 15;
 export function trainingGraph(model: Model): Model {
   const opset = model.opsetImports.find((o) => (o.domain ?? '') === '')?.version ?? 0;
   const g = model.graph;
-  const stats = new Set(floatInitializers(g).map((i) => i.name));
-  const convertible = (n: Model['graph']['nodes'][number]) =>
-    n.opType === 'BatchNormalization' && (n.domain ?? '') === '' && n.outputs.filter(Boolean).length === 1 && stats.has(n.inputs[3]) && stats.has(n.inputs[4]);
+  const initialized = new Set(floatInitializers(g).map((i) => i.name));
+  const convertible = (n: Node) =>
+    n.opType === 'BatchNormalization' && (n.domain ?? '') === '' && n.outputs.filter(Boolean).length === 1 && initialized.has(n.inputs[3]) && initialized.has(n.inputs[4]);
   if (opset < 13 || !g.nodes.some(convertible)) return model;
 
   const out = cloneModel(model);
