@@ -289,6 +289,7 @@ export function lowerToNchwc(model: Model, block: number): NchwcLowering {
       reorders++;
     }
   }
+  if (convs === 0) return { model, convs: 0, others: 0, reorders: 0 };
   g.nodes = final;
   out.opsetImports.push({ domain: NCHWC_DOMAIN, version: 1 });
   return { model: out, convs, others, reorders };

@@ -15,12 +15,12 @@ export interface RuntimeOptions {
   /**
    * Standard ONNX ops only (default false). On the CPU provider, compile() otherwise runs Convs whose filters
    * are fed or computed on onnxruntime's NCHWc kernels (src/runtime/nchwc.ts); other providers always get the
-   * standard graph.
+   * standard graph. The environment variable SCALPEL_PORTABLE=1 makes true the default.
    */
   portable?: boolean;
 }
 
-let defaults: Required<RuntimeOptions> = { executionProvider: 'cpu', threads: availableParallelism(), portable: false };
+let defaults: Required<RuntimeOptions> = { executionProvider: 'cpu', threads: availableParallelism(), portable: process.env.SCALPEL_PORTABLE === '1' };
 
 /** Change the runtime defaults for every session created afterwards. */
 export function configureRuntime(opts: RuntimeOptions): void {
