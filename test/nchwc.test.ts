@@ -110,6 +110,22 @@ test('values read in the standard layout get a ReorderOutput; a Relu with other 
   for (const k of ['yr', 'r']) assert.ok(maxRelDiff(got[k], want[k]) < 1e-5, k);
 });
 
+test('an inference-mode BatchNormalization after a fed Conv folds into its filter and bias (ResNet fixture forward)', async () => {
+  const B = await nchwcBlockSize();
+  const model = readModel(new URL('./fixtures/torch/resnet.onnx', import.meta.url).pathname);
+  const ref = await readSafetensors(new URL('./fixtures/torch/resnet.safetensors', import.meta.url).pathname);
+  const promoted = promoteToInputs(model, floatInitializers(model.graph).map((i) => i.name));
+  const low = lowerToNchwc(promoted.model, B);
+  const bns = count(promoted.model, 'BatchNormalization');
+  assert.ok(bns >= 6);
+  assert.equal(count(low.model, 'BatchNormalization'), 0, 'every BatchNormalization folded');
+  assert.equal(count(low.model, 'Conv'), 0);
+  const feeds = { ...Object.fromEntries(promoted.values), x: ref.get('x')! };
+  const want = (await (await compile(model, { portable: true })).run({ x: ref.get('x')! })).logits;
+  const got = (await (await compile(promoted.model)).run(feeds)).logits;
+  assert.ok(maxRelDiff(got, want) < 1e-5, `relative difference ${maxRelDiff(got, want)}`);
+});
+
 test('Convs with baked filters, grouped Convs and graphs without Convs are left to onnxruntime', async () => {
   const B = await nchwcBlockSize();
   const b = new GraphBuilder();

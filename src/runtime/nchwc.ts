@@ -9,6 +9,8 @@
 //  - every eligible Conv runs as `nchwc.Conv` on a blocked input (`ReorderInput` of its NCHW input, or the
 //    blocked value a previous NCHWc node produced; a first Conv with fewer input channels than the block size
 //    reads its NCHW input directly, with the output-blocked-only filter layout),
+//  - an inference-mode BatchNormalization that is the Conv's only consumer is folded into the filter and bias
+//    (in-graph, from the fed values), as onnxruntime does for baked weights,
 //  - a Relu that is the Conv's only consumer is fused (`activation`), and an Add of the Conv's output (its only
 //    consumer) and another blocked value becomes the kernel's `Sum` input (with a Relu after it fused too),
 //  - Relu, Add, MaxPool, AveragePool and GlobalAveragePool of blocked values stay blocked,
@@ -18,7 +20,7 @@
 // Values in the blocked layout are 4-D tensors [N, Cp, H, W] to onnxruntime, stored as [N, Cp/B, H, W, B], where
 // Cp is C rounded up to the block size B; padding channels hold zeros. The result is for onnxruntime's CPU
 // provider only: it is never written to disk (compile() applies it to a private copy just before encoding).
-import { attrInt, attrInts, attrString, makeAttributes } from '../onnx/attributes.js';
+import { attrFloat, attrInt, attrInts, attrString, makeAttributes } from '../onnx/attributes.js';
 import type { AttrValue } from '../onnx/attributes.js';
 import { type Model, type Node, cloneModel, onnxOpset } from '../onnx/ir.js';
 import { emptyGraph, makeModel, tensorValueInfo } from '../onnx/builder.js';
@@ -193,6 +195,9 @@ export function lowerToNchwc(model: Model, block: number): NchwcLowering {
     const [M, Cw, kh, kw] = ws;
     if (Cw !== C) return false;
     const have = blocked.get(x);
+    // A 1×1 Conv is one GEMM, which the standard kernel runs as fast as NCHWc's; reordering its input in would cost
+    // more than it saves (bench/nchwc-conv.ts: 8→16 1×1 stride 2, batch 64 of 16×16: 0.05 ms standard, 0.07 NCHWc).
+    if (!have && kh * kw === 1) return false;
     let input: string;
     let blockInput: boolean;
     if (have) {
@@ -207,18 +212,38 @@ export function lowerToNchwc(model: Model, block: number): NchwcLowering {
       input = b.name;
       blockInput = true;
     }
-    const filter = filterFor(w, M, C, kh, kw, blockInput);
-    const inputs = [input, filter];
-    if (bias) inputs.push(biasFor(bias, M));
-    const attrs = passAttrs(n, ['auto_pad', 'dilations', 'kernel_shape', 'pads', 'strides']);
     let y = n.outputs[0];
+    // An inference-mode BatchNormalization that is the Conv's only reader folds into the filter and bias, as
+    // onnxruntime's optimiser does for baked weights: W' = W·s, b' = (b − mean)·s + β, s = γ / √(var + ε).
+    let filterSrc = w;
+    let biasSrc: string | undefined = bias;
+    const bn = soleConsumer(y);
+    if (
+      bn && isStd(bn) && bn.opType === 'BatchNormalization' && bn.inputs[0] === y && attrInt(bn, 'training_mode', 0) === 0 &&
+      bn.outputs.length >= 1 && bn.outputs.slice(1).every((o) => !o) &&
+      bn.inputs.slice(1, 5).every((v) => v && dtypeOf(v) === 'float32' && sameDims(shapeOf(v), [M]))
+    ) {
+      const [, gamma, beta, mean, variance] = bn.inputs;
+      const eps = fresh('epsilon');
+      g.initializers.set(eps, { name: eps, tensor: tensor('float32', [], Float32Array.of(attrFloat(bn, 'epsilon', 1e-5))) });
+      const scale = emit('Div', [gamma, emit('Sqrt', [emit('Add', [variance, eps])])]);
+      filterSrc = emit('Mul', [w, emit('Reshape', [scale, ints([M, 1, 1, 1])])], {}, '', fresh(`${w}_bnfolded`));
+      biasSrc = emit('Add', [emit('Mul', [bias ? emit('Sub', [bias, mean]) : emit('Neg', [mean]), scale]), beta]);
+      skip.add(bn);
+      y = bn.outputs[0];
+      others++;
+    }
+    const filter = filterFor(filterSrc, M, C, kh, kw, blockInput);
+    const inputs = [input, filter];
+    if (biasSrc) inputs.push(biasFor(biasSrc, M));
+    const attrs = passAttrs(n, ['auto_pad', 'dilations', 'kernel_shape', 'pads', 'strides']);
     // Fusions: Conv → Add(other blocked) → Relu, or Conv → Relu.
     const next = soleConsumer(y);
-    if (next && (next.domain === '' || next.domain === 'ai.onnx') && next.opType === 'Add' && next.inputs.length === 2) {
+    if (next && isStd(next) && next.opType === 'Add' && next.inputs.length === 2) {
       const other = next.inputs[0] === y ? next.inputs[1] : next.inputs[0];
       const ob = blocked.get(other);
       if (other !== y && ob && ob.channels === M && sameDims(shapeOf(other), shapeOf(next.outputs[0])) && sameDims(shapeOf(y), shapeOf(other))) {
-        if (!bias) inputs.push('');
+        if (!biasSrc) inputs.push('');
         inputs.push(ob.name);
         skip.add(next);
         y = next.outputs[0];
@@ -226,7 +251,7 @@ export function lowerToNchwc(model: Model, block: number): NchwcLowering {
       }
     }
     const after = soleConsumer(y);
-    if (after && (after.domain === '' || after.domain === 'ai.onnx') && after.opType === 'Relu') {
+    if (after && isStd(after) && after.opType === 'Relu') {
       attrs.push(...makeAttributes({ activation: 'Relu' }));
       skip.add(after);
       y = after.outputs[0];
@@ -293,6 +318,10 @@ export function lowerToNchwc(model: Model, block: number): NchwcLowering {
   g.nodes = final;
   out.opsetImports.push({ domain: NCHWC_DOMAIN, version: 1 });
   return { model: out, convs, others, reorders };
+}
+
+function isStd(n: Node): boolean {
+  return n.domain === '' || n.domain === 'ai.onnx';
 }
 
 function sameDims(a: readonly (number | string | null)[] | undefined, b: readonly (number | string | null)[] | undefined): boolean {
