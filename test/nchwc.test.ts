@@ -88,6 +88,33 @@ test('a Conv chain with a residual add runs blocked from end to end, fused, with
   }
 });
 
+test('Conv geometries: strides, dilations, pads, auto_pad, with and without bias, either input path', async () => {
+  const B = await nchwcBlockSize();
+  const cases = [
+    { C: 3, M: 5, k: 3, attrs: { pads: [1, 0, 2, 1], strides: [2, 1] } },
+    { C: 3, M: B + 2, k: 5, attrs: { dilations: [2, 2], pads: [4, 3, 4, 3] }, bias: true },
+    { C: B + 4, M: 7, k: 3, attrs: { auto_pad: 'SAME_UPPER', strides: [2, 2] } },
+    { C: B + 4, M: 2 * B, k: 3, attrs: { strides: [2, 2], pads: [1, 1, 1, 1] }, bias: true },
+    { C: B, M: 6, k: 3, attrs: { dilations: [1, 2], pads: [0, 2, 0, 2] } },
+    { C: 2 * B, M: B, k: 2, attrs: { auto_pad: 'VALID', strides: [1, 2] } },
+  ];
+  for (const c of cases) {
+    const b = new GraphBuilder();
+    const x = b.input('x', 'float32', [3, c.C, 9, 11]);
+    const w = b.input('w', 'float32', [c.M, c.C, c.k, c.k]);
+    const ins = c.bias ? [x, w, b.input('b', 'float32', [c.M])] : [x, w];
+    b.output(b.op('Conv', ins, c.attrs, 'y'));
+    const model = makeModel(b.graph, 17);
+    assert.equal(lowerToNchwc(model, B).convs, 1, JSON.stringify(c));
+    const feeds: Record<string, HostTensor> = { x: randn([3, c.C, 9, 11]), w: randn([c.M, c.C, c.k, c.k], 0.3) };
+    if (c.bias) feeds.b = randn([c.M]);
+    const want = (await (await compile(model, { portable: true })).run(feeds)).y;
+    const got = (await (await compile(model, { portable: false })).run(feeds)).y;
+    assert.deepEqual(got.dims, want.dims);
+    assert.ok(maxRelDiff(got, want) < 1e-5, `${JSON.stringify(c)}: relative difference ${maxRelDiff(got, want)}`);
+  }
+});
+
 test('values read in the standard layout get a ReorderOutput; a Relu with other readers is not fused', async () => {
   const B = await nchwcBlockSize();
   const b = new GraphBuilder();
