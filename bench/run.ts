@@ -24,7 +24,8 @@ const USAGE = `usage: npm run bench -- [options]
   --quick               short timing budget (smoke test)
   --rounds 3            interleaved measuring rounds per cell; the best round's median counts
   --json FILE           write the raw results as JSON
-  --write FILE          replace the generated section of FILE (e.g. BENCHMARKS.md) with the tables`;
+  --write FILE          replace the generated section of FILE (e.g. BENCHMARKS.md) with the tables
+  --section NAME        the section --write replaces (default engine: between <!-- bench:engine:start/end -->)`;
 
 // Other suites are scripts of their own, run in a child process with the remaining flags.
 const SUITES: Record<string, string> = { corruption: 'corruption.ts', training: 'training.ts' };
@@ -53,6 +54,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     json: { type: 'string' },
     write: { type: 'string' },
+    section: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -208,6 +210,6 @@ const report = [
 console.log(report);
 if (args.json) writeFileSync(args.json, JSON.stringify({ started, cmd, loadStart, loadEnd, batch, rows, profiles }, null, 2));
 if (args.write) {
-  writeSection(args.write, 'engine', report);
+  writeSection(args.write, args.section ?? 'engine', report);
   log(`wrote ${args.write}`);
 }

@@ -3,7 +3,7 @@
 // same architectures trained by PyTorch on CPU (bench/torch_training.py) with the same batch, threads and data.
 // Run: node --import tsx bench/training.ts [--threads 1,2] [--cells lenet5:64,resnet20:128,resnet20:64]
 //      [--rounds 3] [--steps lenet5:60,resnet20:20] [--warmup 3] [--max-time 20] [--quick] [--no-torch] [--json FILE]
-//      [--write FILE] [--no-portable]
+//      [--write FILE] [--section training] [--no-portable]
 // Each round also trains with RuntimeOptions.portable (standard ops only, no NCHWc lowering of the fed-weight Convs)
 // unless --no-portable.
 // (or `npm run bench -- --suite training [flags]`).
@@ -37,6 +37,7 @@ const { values: args } = parseArgs({
     'no-portable': { type: 'boolean', default: false },
     json: { type: 'string' },
     write: { type: 'string' },
+    section: { type: 'string' },
   },
 });
 const threadList = args.threads.split(',').map(Number);
@@ -270,6 +271,6 @@ const report = [
 console.log(report);
 if (args.json) writeFileSync(args.json, JSON.stringify({ started, cmd, loadStart, loadEnd, rows }, null, 2));
 if (args.write) {
-  writeSection(args.write, 'training', report);
+  writeSection(args.write, args.section ?? 'training', report);
   log(`wrote ${args.write}`);
 }
