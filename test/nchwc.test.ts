@@ -63,7 +63,7 @@ test('the block size is measured once: a power of two the NCHWc kernels use', as
 test('a Conv chain with a residual add runs blocked from end to end, fused, with the standard graph’s outputs', async () => {
   const B = await nchwcBlockSize();
   // Channel counts that need padding to the block and ones that do not.
-  for (const [C1, C2] of [[B + 4, 12], [B, 2 * B]]) {
+  for (const [C1, C2] of [[2 * B - 4, 12], [B, 2 * B]]) {
     const { model, feeds } = blockNet(C1, C2);
     const before = encodeModel(model);
     const low = lowerToNchwc(model, B);
@@ -115,6 +115,19 @@ test('Conv geometries: strides, dilations, pads, auto_pad, with and without bias
   }
 });
 
+test('values with mostly padding channels go back to NCHW unless told otherwise (minFill)', async () => {
+  const B = await nchwcBlockSize();
+  const { model, feeds } = blockNet(B / 2 - 2, 4);
+  const want = (await (await compile(model, { portable: true })).run(feeds)).pooled;
+  for (const [minFill, pools] of [[0, 2], [1, 0]]) {
+    const low = lowerToNchwc(model, B, { minFill });
+    assert.equal(low.convs, 3);
+    assert.equal(count(low.model, 'MaxPool', NCHWC_DOMAIN) + count(low.model, 'GlobalAveragePool', NCHWC_DOMAIN), pools, `minFill ${minFill}`);
+    const got = (await (await compile(low.model)).run(feeds)).pooled;
+    assert.ok(maxRelDiff(got, want) < 1e-5, `minFill ${minFill}: relative difference ${maxRelDiff(got, want)}`);
+  }
+});
+
 test('values read in the standard layout get a ReorderOutput; a Relu with other readers is not fused', async () => {
   const B = await nchwcBlockSize();
   const b = new GraphBuilder();
@@ -145,8 +158,9 @@ test('an inference-mode BatchNormalization after a fed Conv folds into its filte
   const low = lowerToNchwc(promoted.model, B);
   const bns = count(promoted.model, 'BatchNormalization');
   assert.ok(bns >= 6);
-  assert.equal(count(low.model, 'BatchNormalization'), 0, 'every BatchNormalization folded');
-  assert.equal(count(low.model, 'Conv'), 0);
+  assert.ok(low.convs >= bns - 1, `Convs lowered: ${low.convs}`);
+  // Each lowered Conv took its BatchNormalization along; a Conv left standard (a 1×1 on an NCHW input) keeps its own.
+  assert.equal(count(low.model, 'BatchNormalization'), count(low.model, 'Conv'), 'BatchNormalizations folded');
   const feeds = { ...Object.fromEntries(promoted.values), x: ref.get('x')! };
   const want = (await (await compile(model, { portable: true })).run({ x: ref.get('x')! })).logits;
   const got = (await (await compile(promoted.model, { portable: false })).run(feeds)).logits;
