@@ -128,7 +128,7 @@ test('values with mostly padding channels go back to NCHW unless told otherwise 
   }
 });
 
-test('values read in the standard layout get a ReorderOutput; a Relu with other readers is not fused', async () => {
+test('values read in the standard layout get one ReorderOutput; a Relu with other readers is neither fused nor moved', async () => {
   const B = await nchwcBlockSize();
   const b = new GraphBuilder();
   const C = B + 4; // at least the block: the input is reordered (the kernel reads fewer channels as they are)
@@ -142,8 +142,9 @@ test('values read in the standard layout get a ReorderOutput; a Relu with other 
   const low = lowerToNchwc(model, B);
   assert.equal(low.convs, 1);
   assert.equal(count(low.model, 'ReorderInput', NCHWC_DOMAIN), 1, 'the input is reordered in');
-  assert.equal(count(low.model, 'Relu'), 1, 'Relu on the blocked value');
-  assert.equal(count(low.model, 'ReorderOutput', NCHWC_DOMAIN), 2, 'y for the Mul, r for the graph output');
+  assert.equal(count(low.model, 'Relu'), 1, 'the Relu is not fused');
+  // y is reordered back for the Mul anyway, so the Relu runs on that rather than blocked plus a second reorder.
+  assert.equal(count(low.model, 'ReorderOutput', NCHWC_DOMAIN), 1, 'y for the Mul and the Relu');
   const feeds = { x: randn([2, C, 6, 6]), w: randn([B, C, 3, 3], 0.2) };
   const want = await (await compile(model, { portable: true })).run(feeds);
   const got = await (await compile(model, { portable: false })).run(feeds);

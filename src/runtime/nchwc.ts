@@ -186,6 +186,15 @@ export function lowerToNchwc(model: Model, block: number, opts: NchwcOptions = {
   /** Register `y` (an original NCHW value) as produced blocked by `yb`; its ReorderOutput comes later if needed. */
   const produce = (y: string, yb: string, channels: number) => blocked.set(y, { name: yb, channels });
 
+  // Whether a value's NCHW form is read anyway (a graph output, or a reader that never runs blocked), and whether
+  // it feeds a Conv or pool that may run blocked. A Relu, Add or pool moves into the blocked layout only if that
+  // saves a reorder: when its input's NCHW form is read anyway and its output feeds nothing blocked, the standard
+  // op on the NCHW input costs less than the blocked op plus a ReorderOutput of its result.
+  const BLOCKABLE = new Set(['Conv', 'Relu', 'Add', ...POOLS]);
+  const nchwRead = (v: string) => graphOutputs.has(v) || (consumers.get(v) ?? []).some((c) => !isStd(c) || !BLOCKABLE.has(c.opType));
+  const feedsBlocked = (v: string) => (consumers.get(v) ?? []).some((c) => isStd(c) && (c.opType === 'Conv' || POOLS.has(c.opType)));
+  const worthMoving = (n: Node) => !n.inputs.some((i) => i && nchwRead(i)) || feedsBlocked(n.outputs[0]);
+
   const dense = (b: Blocked | undefined) => (b && b.channels >= minFill * roundUp(b.channels) ? b : undefined);
 
   const passAttrs = (n: Node, names: string[]) => n.attributes.filter((a) => names.includes(a.name ?? ''));
@@ -280,7 +289,7 @@ export function lowerToNchwc(model: Model, block: number, opts: NchwcOptions = {
 
   function tryElementwise(n: Node): boolean {
     const ins = n.inputs.map((i) => dense(blocked.get(i)));
-    if (ins.some((b) => !b) || n.outputs.length !== 1) return false;
+    if (ins.some((b) => !b) || n.outputs.length !== 1 || !worthMoving(n)) return false;
     if (n.opType === 'Add') {
       if (ins[0]!.channels !== ins[1]!.channels || !sameDims(shapeOf(n.inputs[0]), shapeOf(n.inputs[1]))) return false;
     }
@@ -293,7 +302,7 @@ export function lowerToNchwc(model: Model, block: number, opts: NchwcOptions = {
 
   function tryPool(n: Node): boolean {
     const b = dense(blocked.get(n.inputs[0]));
-    if (!b || n.outputs.filter(Boolean).length !== 1 || n.outputs[0] === '' || !staticDims(n.inputs[0], 4, 1)) return false;
+    if (!b || n.outputs.filter(Boolean).length !== 1 || n.outputs[0] === '' || !staticDims(n.inputs[0], 4, 1) || !worthMoving(n)) return false;
     if (n.opType === 'MaxPool' && attrInt(n, 'storage_order', 0) !== 0) return false;
     if (!n.opType.startsWith('Global')) {
       const dil = attrInts(n, 'dilations');
@@ -312,8 +321,10 @@ export function lowerToNchwc(model: Model, block: number, opts: NchwcOptions = {
 
   // ReorderOutput for every blocked value a standard consumer or a graph output reads, right after its producer.
   const needed = new Set<string>(g.outputs.map((o) => o.name));
-  // Every value a node reads by its NCHW name (blocked readers read the blocked twin).
+  // Every value a node reads by its NCHW name (blocked readers read the blocked twin); subgraphs (If/Loop/Scan
+  // bodies) may read any outer value, so with those every blocked value is reordered back.
   for (const n of nodes) for (const i of n.inputs) needed.add(i);
+  if (g.nodes.some((n) => n.attributes.some((a) => a.g || (a.graphs && a.graphs.length > 0)))) for (const v of blocked.keys()) needed.add(v);
   const producedBy = new Map<string, string>(); // blocked name → NCHW name
   for (const [v, b] of blocked) if (b.name !== v) producedBy.set(b.name, v);
   const final: Node[] = [];
