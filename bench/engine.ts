@@ -9,7 +9,8 @@ import { readSafetensors } from '../src/data/safetensors.js';
 import { floatInitializers, type Model } from '../src/onnx/ir.js';
 import { readModel } from '../src/onnx/model-io.js';
 import { promoteToInputs } from '../src/onnx/params-as-inputs.js';
-import { compile } from '../src/runtime/session.js';
+import { lowerToNchwc } from '../src/runtime/nchwc.js';
+import { compile, nchwcBlockSize } from '../src/runtime/session.js';
 import type { HostTensor } from '../src/tensor/host-tensor.js';
 import { Rng } from '../src/tensor/rng.js';
 import { withLoss } from '../src/train/losses.js';
@@ -50,6 +51,9 @@ export interface EngineRow {
   ortFwdMs?: number;
   /** Same forward with every float initializer promoted to a graph input. */
   promotedFwdMs?: number;
+  /** The same two with RuntimeOptions.portable (standard ops only, no NCHWc lowering). */
+  portableFwdMs?: number;
+  portableFwdBwdMs?: number;
   /** loss + all parameter gradients: withLoss(cross-entropy) + promoteToInputs + differentiate. */
   fwdBwdMs?: number;
   fwdBwdIters?: number;
@@ -151,6 +155,8 @@ export interface EngineOptions {
   wrt: WrtMode;
   /** PyTorch servers to measure right after scalpel's cells (e.g. one per OpenMP wait policy). */
   torch?: TorchReference[];
+  /** Also time the promoted forward and fwd+bwd with RuntimeOptions.portable (standard ops only). */
+  portable?: boolean;
 }
 
 /** Measure one model: ORT forward, promoted forward, fwd+bwd, and (when given) PyTorch's fwd+bwd right after. */
@@ -160,7 +166,7 @@ export async function benchModel(name: string, o: EngineOptions): Promise<Engine
   const row: EngineRow = { model: name, threads: o.threads, batch: o.batch, params: meta.params };
   const { x, y } = randomBatch(meta, o.batch);
   const opts = { threads: o.threads };
-  const cells: { key: 'ortFwdMs' | 'promotedFwdMs' | 'fwdBwdMs'; run: () => Promise<unknown> }[] = [];
+  const cells: { key: 'ortFwdMs' | 'promotedFwdMs' | 'fwdBwdMs' | 'portableFwdMs' | 'portableFwdBwdMs'; run: () => Promise<unknown> }[] = [];
 
   const fwd = await compile(model, opts);
   cells.push({ key: 'ortFwdMs', run: () => fwd.run({ x }) });
@@ -169,6 +175,10 @@ export async function benchModel(name: string, o: EngineOptions): Promise<Engine
   const pfeeds: Record<string, HostTensor> = { x, ...Object.fromEntries(promoted.values) };
   const pfwd = await compile(promoted.model, opts);
   cells.push({ key: 'promotedFwdMs', run: () => pfwd.run(pfeeds) });
+  if (o.portable) {
+    const std = await compile(promoted.model, { ...opts, portable: true });
+    cells.push({ key: 'portableFwdMs', run: () => std.run(pfeeds) });
+  }
 
   try {
     const tg = trainingGraph(model, wrtNames(model, meta, o.wrt));
@@ -188,6 +198,10 @@ export async function benchModel(name: string, o: EngineOptions): Promise<Engine
     }
     const feeds = { ...values, x, y };
     cells.push({ key: 'fwdBwdMs', run: () => exe.run(feeds, fetch) });
+    if (o.portable) {
+      const std = await compile(tg.model, { ...opts, portable: true });
+      cells.push({ key: 'portableFwdBwdMs', run: () => std.run(feeds, fetch) });
+    }
   } catch (e) {
     row.error = e instanceof UnsupportedOpError ? `unsupported: ${short(e)}` : `failed: ${short(e)}`;
   }
@@ -216,11 +230,15 @@ export async function benchModel(name: string, o: EngineOptions): Promise<Engine
   return row;
 }
 
-/** ORT profile of one model's fwd+bwd graph, each kernel attributed to its forward op or gradient rule. */
+/**
+ * ORT profile of one model's fwd+bwd graph, each kernel attributed to its forward op or gradient rule.
+ *  Unless `o.portable`, the graph is profiled as compile() runs it on the CPU: lowered to NCHWc (src/runtime/nchwc.ts).
+ */
 export async function profileTraining(name: string, o: Omit<EngineOptions, 'torch' | 'budget' | 'rounds'>, rules?: Record<string, GradRule>): Promise<Profile> {
   const meta = readMeta(name);
   const model = readModel(join(FIXTURES, `${name}.onnx`));
   const tg = trainingGraph(model, wrtNames(model, meta, o.wrt), { rules, tag: true });
   const { x, y } = randomBatch(meta, o.batch);
-  return profileModel(tg.model, { ...Object.fromEntries(tg.values), x, y }, [tg.loss, ...tg.gradients.values()], o.threads);
+  const run = o.portable ? tg.model : lowerToNchwc(tg.model, await nchwcBlockSize()).model;
+  return profileModel(run, { ...Object.fromEntries(tg.values), x, y }, [tg.loss, ...tg.gradients.values()], o.threads);
 }

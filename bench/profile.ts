@@ -109,7 +109,9 @@ export async function profileModel(model: Model, feeds: Record<string, HostTenso
       if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < from) continue;
       const node = e.name.slice(0, -'_kernel_time'.length);
       // onnxruntime's layout transformer names a rewritten node after its output value (`<output>_nchwc`).
-      const tag = node.includes(SEP) ? node : (byOutput.get(node.replace(/_nchwc$/, '')) ?? `ort${SEP}-`);
+      // Nodes scalpel's NCHWc pass added (reorders, filter layouts) carry '__nchwc' in their names; a lowered Conv
+      // keeps its tag in front.
+      const tag = node.includes(SEP) ? node : node.includes('__nchwc') ? `nchwc${SEP}-` : (byOutput.get(node.replace(/_nchwc$/, '')) ?? `ort${SEP}-`);
       const [phase, source] = tag.split(SEP);
       const kernel = e.args?.op_name ?? '?';
       const key = `${phase}|${source}|${kernel}`;
@@ -131,7 +133,7 @@ export async function profileModel(model: Model, feeds: Record<string, HostTenso
 export function bySource(p: Profile): { label: string; ms: number }[] {
   const m = new Map<string, number>();
   for (const e of p.entries) {
-    const label = e.phase === 'ort' ? 'ort (inserted by onnxruntime)' : `${e.phase} ${e.source}`;
+    const label = e.phase === 'ort' ? 'ort (inserted by onnxruntime)' : e.phase === 'nchwc' ? 'nchwc (layout reorders of the NCHWc pass)' : `${e.phase} ${e.source}`;
     m.set(label, (m.get(label) ?? 0) + e.msPerRun);
   }
   return [...m.entries()].map(([label, ms]) => ({ label, ms })).sort((a, b) => b.ms - a.ms);

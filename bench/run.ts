@@ -19,11 +19,13 @@ const USAGE = `usage: npm run bench -- [options]
   --models a,b          subset of ${MODELS.join(',')}
   --wrt params|all      differentiate w.r.t. PyTorch's parameters (default) or every float initializer
   --no-torch            skip the PyTorch reference
+  --no-portable         skip the cells compiled with RuntimeOptions.portable (standard ops, no NCHWc lowering)
   --profile             add an onnxruntime op profile of each fwd+bwd graph (first thread count)
   --quick               short timing budget (smoke test)
   --rounds 3            interleaved measuring rounds per cell; the best round's median counts
   --json FILE           write the raw results as JSON
-  --write FILE          replace the generated section of FILE (e.g. BENCHMARKS.md) with the tables`;
+  --write FILE          replace the generated section of FILE (e.g. BENCHMARKS.md) with the tables
+  --section NAME        the section --write replaces (default engine: between <!-- bench:engine:start/end -->)`;
 
 // Other suites are scripts of their own, run in a child process with the remaining flags.
 const SUITES: Record<string, string> = { corruption: 'corruption.ts', training: 'training.ts', diff: 'diff.ts' };
@@ -46,11 +48,13 @@ const { values: args } = parseArgs({
     models: { type: 'string', default: MODELS.join(',') },
     wrt: { type: 'string', default: 'params' },
     'no-torch': { type: 'boolean', default: false },
+    'no-portable': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
     json: { type: 'string' },
     write: { type: 'string' },
+    section: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -112,7 +116,7 @@ for (const threads of threadList) {
     : undefined;
   for (const m of models) {
     log(`${m}: ${threads} thread(s), batch ${batch} ...`);
-    const row = await benchModel(m, { threads, batch, budget, rounds, wrt, torch });
+    const row = await benchModel(m, { threads, batch, budget, rounds, wrt, torch, portable: !args['no-portable'] });
     rows.push(row);
     log(`  ort ${fmt(row.ortFwdMs)}  promoted ${fmt(row.promotedFwdMs)}  fwd+bwd ${row.error ?? fmt(row.fwdBwdMs)}  torch ${row.torchError ?? fmt(row.torch?.fwdBwdMs)}`);
   }
@@ -146,17 +150,17 @@ function ratio(v: number | undefined, ok: (r: number) => boolean): string {
 
 function table(threads: number): string {
   const out = [
-    `| model | params | ORT fwd | fwd, params as inputs | **fwd+bwd** | PyTorch fwd | PyTorch fwd+bwd | fwd+bwd / ORT fwd (target ≤ 4) | fwd+bwd / fwd with params as inputs | PyTorch / scalpel fwd+bwd (target > 1) | grad rel. err vs torch |`,
-    `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
+    `| model | params | ORT fwd | fwd, params as inputs | fwd params as inputs / ORT fwd (target ≤ 1.15) | **fwd+bwd** | PyTorch fwd | PyTorch fwd+bwd | fwd+bwd / ORT fwd (target ≤ 4) | fwd+bwd / fwd with params as inputs | PyTorch / scalpel fwd+bwd (target > 1) | fwd, portable | fwd+bwd, portable | grad rel. err vs torch |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
   ];
   for (const r of rows.filter((x) => x.threads === threads)) {
     const fb = r.error ? `${r.error.replace(/\|/g, '/')}` : `**${fmt(r.fwdBwdMs)}**`;
     const tfb = r.torch?.fwdBwdMs;
     out.push(
-      `| ${r.model} | ${r.params} | ${fmt(r.ortFwdMs)} | ${fmt(r.promotedFwdMs)} | ${fb} | ${fmt(r.torch?.fwdMs)} | ${r.torchError ? 'error' : fmt(tfb)} | ` +
+      `| ${r.model} | ${r.params} | ${fmt(r.ortFwdMs)} | ${fmt(r.promotedFwdMs)} | ${ratio(r.promotedFwdMs && r.ortFwdMs ? r.promotedFwdMs / r.ortFwdMs : undefined, (x) => x <= 1.15)} | ${fb} | ${fmt(r.torch?.fwdMs)} | ${r.torchError ? 'error' : fmt(tfb)} | ` +
         `${ratio(r.fwdBwdMs && r.ortFwdMs ? r.fwdBwdMs / r.ortFwdMs : undefined, (x) => x <= 4)} | ` +
         `${r.fwdBwdMs && r.promotedFwdMs ? (r.fwdBwdMs / r.promotedFwdMs).toFixed(2) : '–'} | ` +
-        `${ratio(tfb && r.fwdBwdMs ? tfb / r.fwdBwdMs : undefined, (x) => x > 1)} | ${r.gradRelErr === undefined ? '–' : r.gradRelErr.toExponential(1)} |`,
+        `${ratio(tfb && r.fwdBwdMs ? tfb / r.fwdBwdMs : undefined, (x) => x > 1)} | ${fmt(r.portableFwdMs)} | ${fmt(r.portableFwdBwdMs)} | ${r.gradRelErr === undefined ? '–' : r.gradRelErr.toExponential(1)} |`,
     );
   }
   return out.join('\n');
@@ -167,7 +171,7 @@ function profileSection(): string {
   const out = [`### Where the fwd+bwd time goes (onnxruntime profiler, ${profiles[0].threads} thread(s), batch ${batch})`, ''];
   out.push(
     'Kernel time per run, summed by origin: `fwd Op` = forward nodes, `bwd Op` = nodes emitted by the gradient rule of `Op`, ' +
-      '`acc` = the differentiator\'s own nodes (gradient accumulation Sums, seed, output Identities), `ort` = nodes onnxruntime\'s optimiser inserted (NCHWc layout reorders). ' +
+      '`acc` = the differentiator\'s own nodes (gradient accumulation Sums, seed, output Identities), `ort` = nodes onnxruntime\'s optimiser inserted (NCHWc layout reorders), `nchwc` = layout reorders and filter re-layouts added by scalpel\'s NCHWc pass (src/runtime/nchwc.ts; a lowered Conv keeps its origin). ' +
       'The profiler adds a little time to every kernel, so graphs of many tiny nodes (GRU, LSTM) show more kernel time than their unprofiled wall time; read the shares, not the sums.',
     '',
   );
@@ -196,7 +200,7 @@ const report = [
   `- load average (1/5/15 min) at start ${loadStart}, at end ${loadEnd}`,
   `- ms per batch of ${batch}: ${rounds} interleaved rounds per cell (scalpel's cells, then PyTorch's, round after round), ` +
     `each ${budget.warmup} warm-up runs then ≥ ${Math.ceil(budget.minIters / rounds)} timed runs and ≥ ${(budget.minTimeMs / rounds / 1000).toFixed(2)} s; ` +
-    `the table shows the best round's median. PyTorch with more than one thread is run with OpenMP's default (spinning) and passive wait policy and the faster counts; ` +
+    `the table shows the best round's median. fwd and fwd+bwd run as compile() runs them on the CPU (Convs with fed filters lowered to onnxruntime's NCHWc kernels, src/runtime/nchwc.ts); the \"portable\" columns are the same graphs with RuntimeOptions.portable (standard ops only), timed in the same rounds. PyTorch with more than one thread is run with OpenMP's default (spinning) and passive wait policy and the faster counts; ` +
     `fwd+bwd differentiates w.r.t. ${wrt === 'params' ? "PyTorch's trainable parameters (BatchNorm running statistics are fed but not differentiated)" : 'every float initializer'}`,
   '',
   ...threadList.flatMap((t) => [`### ${t} thread${t > 1 ? 's' : ''}, batch ${batch}`, '', table(t), '']),
@@ -206,6 +210,6 @@ const report = [
 console.log(report);
 if (args.json) writeFileSync(args.json, JSON.stringify({ started, cmd, loadStart, loadEnd, batch, rows, profiles }, null, 2));
 if (args.write) {
-  writeSection(args.write, 'engine', report);
+  writeSection(args.write, args.section ?? 'engine', report);
   log(`wrote ${args.write}`);
 }

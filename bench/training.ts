@@ -3,7 +3,9 @@
 // same architectures trained by PyTorch on CPU (bench/torch_training.py) with the same batch, threads and data.
 // Run: node --import tsx bench/training.ts [--threads 1,2] [--cells lenet5:64,resnet20:128,resnet20:64]
 //      [--rounds 3] [--steps lenet5:60,resnet20:20] [--warmup 3] [--max-time 20] [--quick] [--no-torch] [--json FILE]
-//      [--write FILE]
+//      [--write FILE] [--section training] [--no-portable]
+// Each round also trains with RuntimeOptions.portable (standard ops only, no NCHWc lowering of the fed-weight Convs)
+// unless --no-portable.
 // (or `npm run bench -- --suite training [flags]`).
 import { writeSection } from './markdown.js';
 import { execSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -33,8 +35,10 @@ const { values: args } = parseArgs({
     'max-time': { type: 'string', default: '20' },
     quick: { type: 'boolean', default: false },
     'no-torch': { type: 'boolean', default: false },
+    'no-portable': { type: 'boolean', default: false },
     json: { type: 'string' },
     write: { type: 'string' },
+    section: { type: 'string' },
   },
 });
 const threadList = args.threads.split(',').map(Number);
@@ -65,7 +69,7 @@ interface Timing {
 // --- scalpel: the real trainer on the embedded Fashion-MNIST subset ---
 const data = loadImageDataset();
 
-async function scalpelRound(evalModel: Model, trainModel: Model, batch: number, threads: number, steps: number): Promise<Timing> {
+async function scalpelRound(evalModel: Model, trainModel: Model, batch: number, threads: number, steps: number, portable = false): Promise<Timing> {
   const stamps: number[] = [];
   let lastLoss = NaN;
   const perEpoch = Math.floor(data.x.dims[0] / batch);
@@ -79,7 +83,7 @@ async function scalpelRound(evalModel: Model, trainModel: Model, batch: number, 
     optimizer: { name: 'sgd', momentum: 0.9, weightDecay: 5e-4 },
     seed: 0,
     maxSteps: warmup + steps,
-    runtime: { threads },
+    runtime: { threads, portable },
     signal: stop.signal,
     onStep: (s) => {
       stamps.push(performance.now());
@@ -159,6 +163,8 @@ interface Row {
   params: number;
   torchParams?: number;
   scalpel: Timing[];
+  /** The same with RuntimeOptions.portable (standard ops only). */
+  portable: Timing[];
   torch: Timing[];
   torchError?: string;
 }
@@ -185,7 +191,7 @@ for (const threads of threadList) {
   }
   for (const { model, batch } of cells) {
     const m = models.get(model)!;
-    const row: Row = { model, batch, threads, params: m.params, scalpel: [], torch: [] };
+    const row: Row = { model, batch, threads, params: m.params, scalpel: [], portable: [], torch: [] };
     const steps = timedSteps(model);
     log(`${model}, batch ${batch}, ${threads} thread(s): ${rounds} round(s) of ${warmup} + ${steps} steps ...`);
     // Rounds alternate scalpel and PyTorch so that load from elsewhere hits both; each side's best round counts.
@@ -193,6 +199,11 @@ for (const threads of threadList) {
       const s = await scalpelRound(m.evalModel, m.trainModel, batch, threads, steps);
       row.scalpel.push(s);
       const line = [`  round ${r + 1}: scalpel ${s.imagesPerS.toFixed(0)} img/s over ${s.steps} steps (setup ${(s.setupMs! / 1000).toFixed(2)} s)`];
+      if (!args['no-portable']) {
+        const p = await scalpelRound(m.evalModel, m.trainModel, batch, threads, steps, true);
+        row.portable.push(p);
+        line.push(`scalpel --portable ${p.imagesPerS.toFixed(0)} img/s`);
+      }
       for (const t of torch) {
         try {
           const res = await t.measure(model, batch, steps);
@@ -223,15 +234,16 @@ const fmt = (x: number | undefined, d = 0) => (x === undefined || !Number.isFini
 
 function table(): string {
   const out = [
-    '| model | batch | threads | trainable params (scalpel / torch) | **scalpel img/s** | scalpel ms/step (median) | PyTorch img/s | PyTorch ms/step (median) | PyTorch wait policy | scalpel / PyTorch (target ≥ 1) |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---|---:|',
+    '| model | batch | threads | trainable params (scalpel / torch) | **scalpel img/s** | scalpel ms/step (median) | scalpel --portable img/s | PyTorch img/s | PyTorch ms/step (median) | PyTorch wait policy | scalpel / PyTorch (target ≥ 1) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
   ];
   for (const r of rows) {
     const s = best(r.scalpel);
     const t = best(r.torch);
     const ratio = s && t ? s.imagesPerS / t.imagesPerS : undefined;
+    const p = best(r.portable);
     out.push(
-      `| ${r.model} | ${r.batch} | ${r.threads} | ${r.params.toLocaleString('en')} / ${r.torchParams?.toLocaleString('en') ?? '–'} | **${fmt(s?.imagesPerS)}** | ${fmt(s?.stepMsMedian, 1)} | ` +
+      `| ${r.model} | ${r.batch} | ${r.threads} | ${r.params.toLocaleString('en')} / ${r.torchParams?.toLocaleString('en') ?? '–'} | **${fmt(s?.imagesPerS)}** | ${fmt(s?.stepMsMedian, 1)} | ${fmt(p?.imagesPerS)} | ` +
         `${r.torchError && !t ? 'error' : fmt(t?.imagesPerS)} | ${fmt(t?.stepMsMedian, 1)} | ${t?.waitPolicy ?? '–'} | ${ratio === undefined ? '–' : `${ratio.toFixed(2)} ${ratio >= 1 ? '✓' : '✗'}`} |`,
     );
   }
@@ -249,7 +261,7 @@ const report = [
   `- load average (1/5/15 min) at start ${loadStart}, at end ${loadEnd}`,
   `- data: the embedded Fashion-MNIST subset (${data.x.dims[0]} images, 1×28×28, normalised); SGD lr ${lr}, momentum 0.9, weight decay 5e-4; models in training mode (BatchNorm on batch statistics, running statistics updated)`,
   `- images/s over whole steps after ${warmup} warm-up steps (${cells.map((c) => `${c.model} ${timedSteps(c.model)}`).filter((v, i, a) => a.indexOf(v) === i).join(', ')} timed steps per round), ` +
-    `${rounds} interleaved round(s) per cell (scalpel, then PyTorch); the best round counts on each side. ` +
+    `${rounds} interleaved round(s) per cell (scalpel, ${args['no-portable'] ? '' : 'scalpel with `portable` (standard ops, no NCHWc lowering), '}then PyTorch); the best round counts on each side. ` +
     `PyTorch with more than one thread runs with OpenMP's default (spinning) and passive wait policy and the faster counts. ` +
     `A round stops early once its timed steps took ${maxTime} s. ` +
     `scalpel's one-off setup per train() call (differentiate, compile unless the session is cached, first step) took up to ${setup.length ? `${(Math.max(...setup) / 1000).toFixed(1)} s` : '–'} and is not counted`,
@@ -260,6 +272,6 @@ const report = [
 console.log(report);
 if (args.json) writeFileSync(args.json, JSON.stringify({ started, cmd, loadStart, loadEnd, rows }, null, 2));
 if (args.write) {
-  writeSection(args.write, 'training', report);
+  writeSection(args.write, args.section ?? 'training', report);
   log(`wrote ${args.write}`);
 }

@@ -82,6 +82,7 @@ function examples(spec: CommandSpec): string {
 interface GlobalFlags {
   threads?: number;
   provider?: string;
+  portable?: boolean;
 }
 
 function buildProgram(io: CliIO, argv: readonly string[], started: (name: string) => void, done: (code: number) => void): Command {
@@ -94,6 +95,7 @@ function buildProgram(io: CliIO, argv: readonly string[], started: (name: string
     .helpCommand('help [command]', 'print help for a command')
     .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)', integer(1))
     .option('--provider <name>', 'execution provider: cpu (default), cuda, coreml, …')
+    .option('--portable', "standard ONNX ops only: no onnxruntime NCHWc kernels for Convs with fed weights on the CPU")
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .configureOutput({
       writeOut: (s) => void io.stdout.write(s),
@@ -112,8 +114,8 @@ function buildProgram(io: CliIO, argv: readonly string[], started: (name: string
       const self = args[args.length - 1] as Command;
       started(spec.name);
       const g = self.optsWithGlobals<GlobalFlags>();
-      const runtime: RuntimeOptions = { threads: g.threads, executionProvider: g.provider };
-      if (g.threads !== undefined || g.provider !== undefined) configureRuntime(runtime);
+      const runtime: RuntimeOptions = { threads: g.threads, executionProvider: g.provider, portable: g.portable };
+      if (g.threads !== undefined || g.provider !== undefined || g.portable !== undefined) configureRuntime(runtime);
       done(await spec.run({ io, runtime, argv }, self.args.slice(0, self.registeredArguments.length), self.opts()));
     });
   }

@@ -5,15 +5,22 @@ import * as ort from 'onnxruntime-node';
 import type { DType, HostTensor } from '../tensor/host-tensor.js';
 import type { Model } from '../onnx/ir.js';
 import { encodeModel } from '../onnx/model-io.js';
+import { blockProbeModel, lowerToNchwc } from './nchwc.js';
 
 export interface RuntimeOptions {
   /** Execution provider: 'cpu' (default) or any other the installed onnxruntime offers ('cuda', 'coreml', 'dml', …). */
   executionProvider?: string;
   /** Intra-op threads (default: the number of cores). */
   threads?: number;
+  /**
+   * Standard ONNX ops only (default false). On the CPU provider, compile() otherwise runs Convs whose filters
+   * are fed or computed on onnxruntime's NCHWc kernels (src/runtime/nchwc.ts); other providers always get the
+   * standard graph. The environment variable SCALPEL_PORTABLE=1 makes true the default.
+   */
+  portable?: boolean;
 }
 
-let defaults: Required<RuntimeOptions> = { executionProvider: 'cpu', threads: availableParallelism() };
+let defaults: Required<RuntimeOptions> = { executionProvider: 'cpu', threads: availableParallelism(), portable: process.env.SCALPEL_PORTABLE === '1' };
 
 /** Change the runtime defaults for every session created afterwards. */
 export function configureRuntime(opts: RuntimeOptions): void {
@@ -81,10 +88,10 @@ const cache = new Map<string, Promise<Executable>>();
 export function compile(model: Model, opts: RuntimeOptions = {}): Promise<Executable> {
   const o = { ...defaults, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<RuntimeOptions>;
   const bytes = encodeModel(model);
-  const key = createHash('sha1').update(bytes).update(`${o.executionProvider}/${o.threads}`).digest('hex');
+  const key = createHash('sha1').update(bytes).update(`${o.executionProvider}/${o.threads}/${fastPath(o) ? 'nchwc' : 'portable'}`).digest('hex');
   let exe = cache.get(key);
   if (!exe) {
-    exe = createSession(bytes, o).catch((e: Error) => {
+    exe = lowered(model, bytes, o).then((b) => createSession(b, o)).catch((e: Error) => {
       cache.delete(key);
       throw e;
     });
@@ -119,7 +126,42 @@ function createSession(bytes: Uint8Array, o: Required<RuntimeOptions>, oneOff = 
  */
 export function compileUncached(model: Model, opts: RuntimeOptions = {}): Promise<Executable> {
   const o = { ...defaults, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<RuntimeOptions>;
-  return createSession(encodeModel(model), o, true);
+  return lowered(model, undefined, o).then((b) => createSession(b, o, true));
+}
+
+function fastPath(o: Required<RuntimeOptions>): boolean {
+  return o.executionProvider === 'cpu' && !o.portable;
+}
+
+/** The bytes onnxruntime gets: the model as it is, or on the CPU fast path with fed-filter Convs lowered to NCHWc. */
+async function lowered(model: Model, bytes: Uint8Array | undefined, o: Required<RuntimeOptions>): Promise<Uint8Array> {
+  if (fastPath(o) && model.graph.nodes.some((n) => n.opType === 'Conv')) {
+    const low = lowerToNchwc(model, await nchwcBlockSize());
+    if (low.convs > 0) return encodeModel(low.model);
+  }
+  return bytes ?? encodeModel(model);
+}
+
+let blockSize: Promise<number> | undefined;
+
+/**
+ * The channel block size of onnxruntime's NCHWc kernels on this CPU (8 with AVX2, 16 with AVX-512), measured once
+ * per process: ReorderInput of a 4-channel tensor pads its channels to one block.
+ *
+ * @example const B = await nchwcBlockSize(); // 16 on an AVX-512 machine
+ */
+export function nchwcBlockSize(): Promise<number> {
+  blockSize ??= (async () => {
+    const bytes = encodeModel(blockProbeModel());
+    const s = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1 });
+    try {
+      const r = await s.run({ x: new ort.Tensor('float32', new Float32Array(4), [1, 4, 1, 1]) });
+      return Number((r[s.outputNames[0]] as ort.Tensor).dims[1]);
+    } finally {
+      await s.release();
+    }
+  })();
+  return blockSize;
 }
 
 /** Drop every cached session (for long-running processes and tests). */
