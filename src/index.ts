@@ -50,6 +50,7 @@ export { getMetadata, setMetadata } from './onnx/metadata.js';
 
 // models/
 export { buildModel, countParams, describeParams, MODELS, type ModelOptions, type ModelSpec, type ParamInfo, type ParamKind } from './models/index.js';
+export { SHIPPED_MODELS } from './models/shipped.js';
 
 // corruption/: worst-case and random parameter corruption (probe).
 export { checkSpec, type Corruption, type CorruptionSpec, dualNorm, resolveN, worstCorruption } from './corruption/closed-form.js';
