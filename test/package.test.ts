@@ -52,3 +52,10 @@ test("the README's library example runs against the installed package", () => {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   assert.ok(readme.includes(readFileSync(join(root, 'examples/gradient.mjs'), 'utf8').split('\n').find((l) => l.includes('differentiate(m'))!), 'the README shows the example');
 });
+
+test('npm ci needs no network: the onnxruntime-node download is denied (npm 11) and skipped (npm 10)', () => {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { allowScripts: Record<string, boolean>; devDependencies: Record<string, string> };
+  assert.equal(pkg.allowScripts['onnxruntime-node'], false);
+  assert.match(readFileSync(join(root, '.npmrc'), 'utf8'), /^onnxruntime-node-install=skip$/m);
+  for (const dev of ['typescript', 'tsx', '@types/node']) assert.ok(dev in pkg.devDependencies);
+});

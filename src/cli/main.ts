@@ -14,6 +14,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { probeCommand } from './commands/probe.js';
 import { trainCommand } from './commands/train.js';
 import { integer } from './options.js';
+import { checkProvider } from './provider-check.js';
 
 export { type CliIO, type CommandContext, type CommandSpec, UsageError, type Writer } from './command.js';
 
@@ -110,6 +111,7 @@ function buildProgram(io: CliIO, argv: readonly string[], started: (name: string
       started(spec.name);
       const g = self.optsWithGlobals<GlobalFlags>();
       const runtime: RuntimeOptions = { threads: g.threads, executionProvider: g.provider };
+      checkProvider(g.provider);
       if (g.threads !== undefined || g.provider !== undefined) configureRuntime(runtime);
       done(await spec.run({ io, runtime, argv }, self.args.slice(0, self.registeredArguments.length), self.opts()));
     });
