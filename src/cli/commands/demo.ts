@@ -1,6 +1,6 @@
 // scalpel demo: probe the shipped LeNet-5 on the embedded Fashion-MNIST subset and write the HTML report.
 import { existsSync } from 'node:fs';
-import { checkOutputPath } from '../../analysis/load.js';
+import { checkOutputPath } from '../output-path.js';
 import { DEMO_MODEL, runDemo } from '../../corruption/demo.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { demoText } from '../../report/demo.js';

@@ -1,6 +1,7 @@
 // scalpel harden: corruption-resistant training (from scratch or fine-tuning), compared with the input model.
 import { InvalidArgumentError, Option } from 'commander';
-import { checkOutputPath, loadModel } from '../../analysis/load.js';
+import { checkOutputPath } from '../output-path.js';
+import { openForCommand } from '../open-model.js';
 import { hardenClassifier, HARDEN_SWEEP_DEFAULTS, type HardenMethod } from '../../corruption/harden.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { MODELS } from '../../models/index.js';
@@ -106,8 +107,8 @@ export const hardenCommand: CommandSpec = {
     const method: HardenMethod =
       f.eps !== undefined ? { kind: 'corruption', eps: f.eps, alpha: f.alpha, p: f.p, n: f.n } : { kind: 'grad-norm', lambda: f.lambda!, q: f.q };
     if (f.html !== undefined) checkHtmlPath(f.html, f, modelPath);
-    const from = modelPath ? loadModel(modelPath) : undefined;
-    const baseline = f.baseline ? loadModel(f.baseline) : undefined;
+    const from = modelPath ? (await openForCommand(ctx, modelPath)).model : undefined;
+    const baseline = f.baseline ? (await openForCommand(ctx, f.baseline)).model : undefined;
     checkOutputPath(f.out, { model: modelPath, baseline: f.baseline, data: f.data });
     const result = await withTrainingLoop(ctx, f, (loop, onProgress) =>
       hardenClassifier({

@@ -1,6 +1,7 @@
 // scalpel probe MODEL: worst-case (gradient-based) vs random parameter corruption, and vulnerability maps.
 import { InvalidArgumentError, Option } from 'commander';
-import { checkOutputPath, loadModel } from '../../analysis/load.js';
+import { checkOutputPath } from '../output-path.js';
+import { openForCommand } from '../open-model.js';
 import { PROBE_DEFAULTS, probe, type ProbeMethod } from '../../corruption/probe.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { json } from '../../report/format.js';
@@ -110,7 +111,7 @@ export const probeCommand: CommandSpec = {
     const inputs = { model: modelPath, data: f.data, 'gradient data': f.gradData };
     if (jsonFile) checkOutputPath(jsonFile, inputs, '--json');
     if (f.html) checkOutputPath(f.html, inputs, '--html');
-    const model = loadModel(modelPath);
+    const model = (await openForCommand(ctx, modelPath)).model;
     const bar = progress(ctx.io);
     let report;
     try {

@@ -1,6 +1,7 @@
 // scalpel train: train a zoo model, or fine-tune an ONNX model, on image data.
 import { Option } from 'commander';
-import { checkOutputPath, loadModel } from '../../analysis/load.js';
+import { checkOutputPath } from '../output-path.js';
+import { openForCommand } from '../open-model.js';
 import { MODELS } from '../../models/index.js';
 import { json } from '../../report/format.js';
 import { trainText } from '../../report/train.js';
@@ -47,7 +48,7 @@ export const trainCommand: CommandSpec = {
   async run(ctx, _args, opts) {
     const f = opts as unknown as TrainFlags;
     if (!f.model === !f.from) throw new UsageError('give exactly one of --model NAME or --from MODEL.onnx');
-    const from = f.from ? loadModel(f.from) : undefined;
+    const from = f.from ? (await openForCommand(ctx, f.from)).model : undefined;
     checkOutputPath(f.out, { model: f.from, data: f.data });
     const result = await withTrainingLoop(ctx, f, (loop) =>
       trainClassifier({
