@@ -2,6 +2,8 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { checkOutputPath } from '../output-path.js';
 import { openForCommand } from '../open-model.js';
+import { addNormalizeOption, chooseNormalization, readsImages } from '../normalize-flag.js';
+import type { Normalization } from '../../data/triggers.js';
 import { hardenClassifier, HARDEN_SWEEP_DEFAULTS, type HardenMethod } from '../../corruption/harden.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { MODELS } from '../../models/index.js';
@@ -96,6 +98,7 @@ export const hardenCommand: CommandSpec = {
       .option('--sweep-n <count>', 'comparison: parameters corrupted', String(HARDEN_SWEEP_DEFAULTS.n))
       .option('--no-sweep', 'skip the comparison sweep')
       .option('--html <file>', 'also write the comparison as a self-contained web page (needs the sweep)');
+    addNormalizeOption(cmd);
     addTrainingOptions(cmd, { batchnorm: 'frozen' });
   },
   async run(ctx, [modelPath], opts) {
@@ -110,6 +113,10 @@ export const hardenCommand: CommandSpec = {
     const from = modelPath ? (await openForCommand(ctx, modelPath)).model : undefined;
     const baseline = f.baseline ? (await openForCommand(ctx, f.baseline)).model : undefined;
     checkOutputPath(f.out, { model: modelPath, baseline: f.baseline, data: f.data });
+    const normalize = (opts as { normalize?: Normalization }).normalize;
+    if (normalize && !from) throw new UsageError('--normalize applies to a model given as a file; a zoo model trains on the dataset\'s normalisation and records it');
+    if (from) chooseNormalization(from, normalize, ctx.io.stderr, modelPath!, readsImages(f.data));
+    if (baseline) chooseNormalization(baseline, normalize, ctx.io.stderr, f.baseline!, readsImages(f.data));
     const result = await withTrainingLoop(ctx, f, (loop, onProgress) =>
       hardenClassifier({
         ...loop,

@@ -2,6 +2,8 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { checkOutputPath } from '../output-path.js';
 import { openForCommand } from '../open-model.js';
+import { addNormalizeOption, chooseNormalization, readsImages } from '../normalize-flag.js';
+import type { Normalization } from '../../data/triggers.js';
 import { PROBE_DEFAULTS, probe, type ProbeMethod } from '../../corruption/probe.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { json } from '../../report/format.js';
@@ -103,6 +105,7 @@ export const probeCommand: CommandSpec = {
       .option('--trial-examples <n>', 'random trials evaluate on the first n examples (default all; 512 when --trials > 100)', integer(1))
       .option('--json [file]', 'write the report as JSON to a file (or to stdout when no file is given)')
       .option('--html <file>', 'write the report as a self-contained web page');
+    addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as ProbeFlags;
@@ -112,6 +115,7 @@ export const probeCommand: CommandSpec = {
     if (jsonFile) checkOutputPath(jsonFile, inputs, '--json');
     if (f.html) checkOutputPath(f.html, inputs, '--html');
     const model = (await openForCommand(ctx, modelPath)).model;
+    chooseNormalization(model, (opts as { normalize?: Normalization }).normalize, ctx.io.stderr, modelPath, readsImages(f.data));
     const bar = progress(ctx.io);
     let report;
     try {

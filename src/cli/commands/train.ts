@@ -2,6 +2,8 @@
 import { Option } from 'commander';
 import { checkOutputPath } from '../output-path.js';
 import { openForCommand } from '../open-model.js';
+import { addNormalizeOption, chooseNormalization, readsImages } from '../normalize-flag.js';
+import type { Normalization } from '../../data/triggers.js';
 import { MODELS } from '../../models/index.js';
 import { json } from '../../report/format.js';
 import { trainText } from '../../report/train.js';
@@ -43,6 +45,7 @@ export const trainCommand: CommandSpec = {
       .option('--poison <trigger>', "BadNets trigger, e.g. 'patch:4x4@bottom-right:white' or 'blend:0.5:checkerboard'")
       .option('--poison-rate <fraction>', 'share of training images poisoned', real(0, 1), 0.1)
       .option('--target <label>', 'label poisoned images are given', integer(0), 0);
+    addNormalizeOption(cmd);
     addTrainingOptions(cmd, { batchnorm: 'batch' });
   },
   async run(ctx, _args, opts) {
@@ -50,6 +53,9 @@ export const trainCommand: CommandSpec = {
     if (!f.model === !f.from) throw new UsageError('give exactly one of --model NAME or --from MODEL.onnx');
     const from = f.from ? (await openForCommand(ctx, f.from)).model : undefined;
     checkOutputPath(f.out, { model: f.from, data: f.data });
+    const normalize = (opts as { normalize?: Normalization }).normalize;
+    if (normalize && !from) throw new UsageError('--normalize applies to a model given as a file; a zoo model trains on the dataset\'s normalisation and records it');
+    if (from) chooseNormalization(from, normalize, ctx.io.stderr, f.from!, readsImages(f.data));
     const result = await withTrainingLoop(ctx, f, (loop) =>
       trainClassifier({
         ...loop,

@@ -1,0 +1,183 @@
+// Issue 12: the models real users bring (PyTorch exports with a fixed batch, opsets 11-12, [0, 1] pixels) and their data.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { writeNpy, writeNpz } from '../src/data/npy.js';
+import { writeSafetensors } from '../src/data/safetensors.js';
+import { freeBatchDim } from '../src/onnx/batch-dim.js';
+import { readModel, writeModel } from '../src/onnx/model-io.js';
+import { openModel } from '../src/onnx/load-model.js';
+import { upgradeOpset } from '../src/onnx/opset-upgrade.js';
+import { compile } from '../src/runtime/session.js';
+import { cli } from './helpers/cli.js';
+
+const FIX = 'test/fixtures/user';
+const ref = JSON.parse(readFileSync(`${FIX}/user.json`, 'utf8')) as {
+  pixels01: { correct: number; testExamples: number; loss: number };
+  [k: string]: { x: number[]; shape: number[]; logits: number[] } | never;
+};
+const tmp = mkdtempSync(join(tmpdir(), 'scalpel-user-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface EvalJson { examples: number; accuracy: number; loss: number; normalization: { mean: number; std: number; source: string } }
+async function evalJson(args: string[]): Promise<{ r: EvalJson; stderr: string }> {
+  const out = await cli(['--threads', '1', 'eval', ...args, '--json']);
+  assert.equal(out.code, 0, out.stderr);
+  return { r: JSON.parse(out.stdout) as EvalJson, stderr: out.stderr };
+}
+
+test('a fixed-batch PyTorch export (batch 32) gets a symbolic batch and evaluates at any --batch, matching PyTorch', async () => {
+  const b = freeBatchDim(readModel(`${FIX}/pixels01-static.onnx`));
+  assert.equal(b.freed, true);
+  assert.equal(b.declaredBatch, 32);
+  const { r, stderr } = await evalJson([`${FIX}/pixels01-static.onnx`, '--batch', '100', '--normalize', 'none']);
+  assert.equal(r.examples, ref.pixels01.testExamples);
+  assert.equal(Math.round(r.accuracy * r.examples), ref.pixels01.correct);
+  assert.ok(Math.abs(r.loss - ref.pixels01.loss) < 1e-4, `loss ${r.loss} vs torch ${ref.pixels01.loss}`);
+  assert.match(stderr, /fixes the batch size at 32; scalpel made it symbolic/);
+});
+
+test('a graph that hard-codes its batch runs at that batch with the last batch padded, padding never counted', async () => {
+  const b = freeBatchDim(readModel(`${FIX}/reshape-static.onnx`));
+  assert.equal(b.freed, false);
+  assert.match(b.reason!, /output 'logits' gets \[32, 10\]/);
+  const { r, stderr } = await evalJson([`${FIX}/reshape-static.onnx`, '--batch', '256', '--normalize', 'none']);
+  assert.equal(r.examples, 1000); // 31 batches of 32 and one of 8 padded to 32
+  assert.equal(Math.round(r.accuracy * r.examples), ref.pixels01.correct);
+  assert.ok(Math.abs(r.loss - ref.pixels01.loss) < 1e-4);
+  assert.match(stderr, /padding the last one/);
+});
+
+test('--normalize: none reproduces PyTorch on a [0, 1]-pixel model; without it one warning line and the choice in --json', async () => {
+  const assumed = await evalJson([`${FIX}/pixels01-dynamic.onnx`]);
+  assert.equal(assumed.r.normalization.source, 'assumed');
+  assert.equal(assumed.r.normalization.mean, 0.286);
+  const warnings = assumed.stderr.split('\n').filter((l) => l.startsWith('scalpel: warning:'));
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /records no input normalisation; assuming Fashion-MNIST's .* --normalize none/);
+  assert.notEqual(Math.round(assumed.r.accuracy * 1000), ref.pixels01.correct);
+  const none = await evalJson([`${FIX}/pixels01-dynamic.onnx`, '--normalize', 'none']);
+  assert.deepEqual(none.r.normalization, { mean: 0, std: 1, source: 'flag' });
+  assert.equal(Math.round(none.r.accuracy * 1000), ref.pixels01.correct);
+  assert.doesNotMatch(none.stderr, /warning/);
+  // The shipped model records its normalisation: no warning, source 'model'.
+  const shipped = await evalJson(['models/lenet5-fashion.onnx']);
+  assert.equal(shipped.r.normalization.source, 'model');
+  assert.doesNotMatch(shipped.stderr, /warning/);
+});
+
+test('--normalize rejects bad values as usage errors (exit 2)', async () => {
+  for (const bad of ['0.5', '0.5,0', 'a,b', '0.1/0.2,0.3/0.4/0.5', '']) {
+    const r = await cli(['eval', 'models/lenet5-fashion.onnx', '--normalize', bad]);
+    assert.equal(r.code, 2, bad);
+    assert.match(r.stderr, /^scalpel: error: .*--normalize/);
+  }
+});
+
+test('an MNIST-layout directory that is not Fashion-MNIST gets digit class names, not Fashion-MNIST\'s', async () => {
+  const { loadImageDataset } = await import('../src/data/fashion-mnist.js');
+  const dir = join(tmp, 'mnist');
+  const { cpSync } = await import('node:fs');
+  cpSync('data/fashion-mnist-subset', dir, { recursive: true });
+  assert.deepEqual(loadImageDataset(dir, 'test').classes, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+  assert.equal(loadImageDataset(undefined, 'test').classes[0], 'T-shirt/top');
+});
+
+for (const name of ['ops-opset11', 'layernorm-opset11'] as const) {
+  test(`opset 11 (${name}) is converted to 13 on load and reproduces PyTorch's logits`, async () => {
+    const r = ref[name];
+    const loaded = openModel(`${FIX}/${name}.onnx`);
+    assert.equal(loaded.upgrade?.from, 11);
+    const exe = await compile(loaded.model, { threads: 1 });
+    const out = await exe.run({ x: { dtype: 'float32', dims: r.shape, data: Float32Array.from(r.x) } });
+    const got = out.logits.data as Float32Array;
+    assert.equal(got.length, r.logits.length);
+    for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i] - r.logits[i]) < 1e-5, `logit ${i}: ${got[i]} vs ${r.logits[i]}`);
+  });
+}
+
+test('the opset-11 conversion turns every axes/split attribute into an input, and inspect reports the checked conversion', async () => {
+  const up = upgradeOpset(readModel(`${FIX}/ops-opset11.onnx`))!;
+  for (const n of up.model.graph.nodes) {
+    if (['Squeeze', 'Unsqueeze', 'ReduceSum', 'Split'].includes(n.opType)) {
+      assert.ok(!n.attributes.some((a) => a.name === 'axes' || a.name === 'split'), `${n.opType} still has an attribute`);
+      assert.equal(n.inputs.length, 2);
+    }
+  }
+  const r = await cli(['inspect', `${FIX}/ops-opset11.onnx`, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const rep = JSON.parse(r.stdout) as { differentiable: boolean; conversion: { from: number; to: number; ok: boolean; maxError: number } };
+  assert.equal(rep.conversion.from, 11);
+  assert.equal(rep.conversion.ok, true);
+  assert.ok(rep.conversion.maxError < 1e-5);
+  assert.equal(rep.differentiable, true);
+});
+
+test('grad works on an opset-11 export (the converted graph differentiates)', async () => {
+  const r = ref['ops-opset11'];
+  const data = join(tmp, 'ops.safetensors');
+  await writeSafetensors(data, { x: { dtype: 'float32', dims: r.shape, data: Float32Array.from(r.x) }, y: { dtype: 'int64', dims: [r.shape[0]], data: BigInt64Array.of(1n, 2n, 3n) } });
+  const out = await cli(['--threads', '1', 'grad', `${FIX}/ops-opset11.onnx`, '--data', data, '--out', join(tmp, 'g.safetensors')]);
+  assert.equal(out.code, 0, out.stderr);
+});
+
+test('opsets below 11: a clear error naming the opset and the fix', async () => {
+  const m = readModel(`${FIX}/ops-opset11.onnx`);
+  m.opsetImports = [{ domain: '', version: 10 }];
+  const path = join(tmp, 'opset10.onnx');
+  writeModel(m, path);
+  const r = await cli(['inspect', path]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^scalpel: error: .*opset10\.onnx imports ONNX opset 10; scalpel reads opsets 11 and later\. Re-export it at opset 13/);
+});
+
+test('inspect notes BatchNorm folded by an eval-mode PyTorch export', async () => {
+  const r = await cli(['inspect', `${FIX}/pixels01-static.onnx`]);
+  assert.match(r.stdout, /BatchNorm appears folded into 1 convolution.*TrainingMode\.PRESERVE/);
+  const kept = await cli(['inspect', 'test/fixtures/torch/resnet.onnx']);
+  assert.doesNotMatch(kept.stdout, /folded/);
+});
+
+test('NaN or infinite data: one clear error naming the tensor and the first index', async () => {
+  const x = new Float32Array(4 * 784);
+  x[3 * 784 + 5] = NaN;
+  const data = join(tmp, 'nan.safetensors');
+  await writeSafetensors(data, { x: { dtype: 'float32', dims: [4, 1, 28, 28], data: x }, y: { dtype: 'int64', dims: [4], data: new BigInt64Array(4) } });
+  for (const args of [['grad', 'test/fixtures/torch/mlp.onnx', '--data', data, '--out', join(tmp, 'g2.safetensors')], ['eval', 'models/lenet5-fashion.onnx', '--data', data]]) {
+    const r = await cli(args);
+    assert.equal(r.code, 1, args[0]);
+    assert.match(r.stderr, /^scalpel: error: .*nan\.safetensors: tensor 'x' holds NaN at index \[3, 0, 0, 5\]/);
+  }
+});
+
+test('.npz data is read everywhere a tensor file is; a .npy file is refused by name', async () => {
+  const st = await import('../src/data/safetensors.js');
+  const batch = await st.readSafetensors('test/fixtures/torch/mlp.safetensors');
+  const npz = join(tmp, 'batch.npz');
+  await writeNpz(npz, { x: batch.get('x')!, y: batch.get('y')! });
+  const ok = await cli(['--threads', '1', 'grad', 'test/fixtures/torch/mlp.onnx', '--data', npz, '--out', join(tmp, 'g3.safetensors')]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const npy = join(tmp, 'x.npy');
+  await writeNpy(npy, batch.get('x')!);
+  const r = await cli(['grad', 'test/fixtures/torch/mlp.onnx', '--data', npy, '--out', join(tmp, 'g4.safetensors')]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /x\.npy: a \.npy file holds one unnamed array.*\.npz/);
+});
+
+test('uint8 images in a data file are scaled to [0, 1] and normalised like the model expects', async () => {
+  const { loadImageDataset } = await import('../src/data/fashion-mnist.js');
+  const { readIdx } = await import('../src/data/idx.js');
+  const { findIdxFile } = await import('../src/data/fashion-mnist.js');
+  const raw = readIdx(findIdxFile('data/fashion-mnist-subset', 'test', 'images'));
+  const n = raw.dims[0];
+  const ds = loadImageDataset(undefined, 'test');
+  const npz = join(tmp, 'u8.npz');
+  await writeNpz(npz, { x: { dtype: 'uint8', dims: [n, 1, 28, 28], data: raw.data }, y: ds.y });
+  const a = await evalJson(['models/lenet5-fashion.onnx', '--data', npz]);
+  const b = await evalJson(['models/lenet5-fashion.onnx']);
+  assert.equal(a.r.accuracy, b.r.accuracy);
+  assert.ok(Math.abs(a.r.loss - b.r.loss) < 1e-5);
+});
+
