@@ -64,8 +64,8 @@ test('probe runs on a PyTorch export with its own tensor file', async () => {
 });
 
 const BAD: [string, string[], number, RegExp][] = [
-  ['ε = 0', ['--eps', '0'], 1, /ε must be a finite number > 0, got 0/],
-  ['negative ε', ['--eps', '1e-3,-1e-3'], 1, /ε must be a finite number > 0, got -0\.001/],
+  ['ε = 0', ['--eps', '0'], 2, /argument '0' is invalid. expected comma-separated numbers > 0/],
+  ['negative ε', ['--eps', '1e-3,-1e-3'], 2, /argument '1e-3,-1e-3' is invalid. expected comma-separated numbers > 0/],
   ['ε not a number', ['--eps', 'big'], 2, /expected comma-separated numbers/],
   ['n too large', ['--n', '61707'], 1, /n = 61707 is out of range: only 61706 parameters are selected/],
   ['n = 0', ['--n', '0'], 1, /out of range/],

@@ -14,9 +14,11 @@ import { compile } from '../src/runtime/session.js';
 import { cli } from './helpers/cli.js';
 
 const FIX = 'test/fixtures/user';
+type Logits = { x: number[]; shape: number[]; logits: number[] };
 const ref = JSON.parse(readFileSync(`${FIX}/user.json`, 'utf8')) as {
   pixels01: { correct: number; testExamples: number; loss: number };
-  [k: string]: { x: number[]; shape: number[]; logits: number[] } | never;
+  'ops-opset11': Logits;
+  'layernorm-opset11': Logits;
 };
 const tmp = mkdtempSync(join(tmpdir(), 'scalpel-user-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -181,3 +183,15 @@ test('uint8 images in a data file are scaled to [0, 1] and normalised like the m
   assert.ok(Math.abs(a.r.loss - b.r.loss) < 1e-5);
 });
 
+
+test('usage errors exit 2 everywhere: probe --eps -1, help for a command that does not exist; demo takes --json', async () => {
+  const probe = await cli(['probe', 'models/lenet5-fashion.onnx', '--eps', '-1']);
+  assert.equal(probe.code, 2);
+  assert.match(probe.stderr, /^scalpel: error: option '--eps <list>' argument '-1' is invalid/);
+  const help = await cli(['help', 'nosuch']);
+  assert.equal(help.code, 2);
+  assert.match(help.stderr, /^scalpel: error: there is no command 'nosuch'; the commands are demo, inspect/);
+  assert.equal(help.stdout, '');
+  const demo = await cli(['help', 'demo']);
+  assert.match(demo.stdout, /--json/);
+});

@@ -137,6 +137,9 @@ export async function run(argv: readonly string[], io: CliIO = { stdout: process
   const program = buildProgram(io, argv, (name) => (command = `scalpel ${name}`), (c) => (code = c));
   const env = io.env ?? process.env;
   try {
+    if (argv[0] === 'help' && argv[1] !== undefined && !argv[1].startsWith('-') && !COMMANDS.some((c) => c.name === argv[1])) {
+      throw new UsageError(`there is no command '${argv[1]}'; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`);
+    }
     await program.parseAsync([...argv], { from: 'user' });
     return code;
   } catch (e) {

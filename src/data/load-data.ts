@@ -9,7 +9,7 @@ import { readSafetensors } from './safetensors.js';
 export const TENSOR_FILE_KINDS = '.safetensors or .npz (NumPy: np.savez(path, x=…, y=…))';
 
 /**
- * Read a .safetensors or .npz data file, with a clear error when it is missing, of another kind, malformed, or holds
+ * Read a .npz or safetensors data file (any other name is read as safetensors), with a clear error when it is missing, of another kind, malformed, or holds
  * a NaN or an infinity.
  *
  * @example const data = await loadData('test/fixtures/torch/mlp.safetensors'); data.get('x')
@@ -26,16 +26,15 @@ export async function loadData(path: string): Promise<Map<string, HostTensor>> {
     data = readNpz(path);
   } else if (lower.endsWith('.npy')) {
     throw new Error(`${path}: a .npy file holds one unnamed array, but the data must name a tensor per model input and the labels; save them together as ${TENSOR_FILE_KINDS}`);
-  } else if (lower.endsWith('.safetensors')) {
+  } else {
+    // .safetensors, or any other name: read as safetensors, whose header check names a file of another kind.
     try {
       data = await readSafetensors(path);
     } catch (e) {
       const msg = (e as Error).message;
       const prefix = `safetensors ${path}: `;
-      throw new Error(msg.startsWith(prefix) ? `${path} is not a valid safetensors file (${msg.slice(prefix.length)})` : msg);
+      throw new Error(msg.startsWith(prefix) ? `${path} is not a valid safetensors file (${msg.slice(prefix.length)}); data files are ${TENSOR_FILE_KINDS}` : msg);
     }
-  } else {
-    throw new Error(`cannot read data from ${path}: expected ${TENSOR_FILE_KINDS}`);
   }
   checkFinite(data, path);
   return data;

@@ -39,7 +39,7 @@ const items = (value: string) => value.split(',').map((s) => s.trim());
 function numbers(value: string): number[] {
   return items(value).map((s) => {
     const x = Number(s);
-    if (s === '' || !Number.isFinite(x)) throw new InvalidArgumentError(`expected comma-separated numbers, got '${value}'`);
+    if (s === '' || !Number.isFinite(x) || x <= 0) throw new InvalidArgumentError(`expected comma-separated numbers > 0, got '${value}'`);
     return x;
   });
 }
