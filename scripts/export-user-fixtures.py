@@ -14,8 +14,10 @@ Writes into test/fixtures/user/:
   pixels01-dynamic.onnx  the same model with a dynamic batch axis
   pixels01-opset11.onnx  the same model at opset 11 (fixed batch 32)
   pixels01-opset12.onnx  the same model at opset 12 (dynamic batch)
-  reshape-static.onnx    a model whose graph hard-codes its batch size (Reshape to a constant [32, -1]):
-                         the batch dimension cannot be made symbolic
+  reshape-static.onnx    the same model reshaping to a literal [32, -1] (x.reshape(32, -1)): scalpel frees the
+                         batch by writing 0 ("copy the input's dim") for the 32
+  merged-static.onnx     the same model merging batch and channels in a Reshape to a literal [128, 144]: the
+                         batch dimension cannot be made symbolic
   ops-opset11.onnx       a small model at opset 11 that uses the ops whose form changed at opset 13
                          (Squeeze, Unsqueeze, ReduceSum, ReduceMean, Split, Softmax on a 3-D tensor)
   layernorm-opset11.onnx a LayerNorm model at opset 11 (LayerNorm decomposed into ReduceMean/Pow/Sqrt/Div)
@@ -74,6 +76,16 @@ class ReshapeCNN(SmallCNN):
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.bn(self.conv(x))), 2)
+        x = x.reshape(32, -1)
+        return self.fc2(F.relu(self.fc1(x)))
+
+
+class MergedCNN(SmallCNN):
+    """Merges batch and channels in one Reshape (to a literal [32 * 4, 144]): no symbolic batch can replace that."""
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn(self.conv(x))), 2)
+        x = x.reshape(32 * 4, 144) * 1.0
         x = x.reshape(32, -1)
         return self.fc2(F.relu(self.fc1(x)))
 
@@ -155,6 +167,10 @@ def main():
     rs.load_state_dict(model.state_dict())
     rs.eval()
     export(rs, x32, "reshape-static.onnx", 13, False)
+    mg = MergedCNN()
+    mg.load_state_dict(model.state_dict())
+    mg.eval()
+    export(mg, x32, "merged-static.onnx", 13, False)
 
     torch.manual_seed(2)
     ops = OpsNet().eval()

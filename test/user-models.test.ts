@@ -41,15 +41,38 @@ test('a fixed-batch PyTorch export (batch 32) gets a symbolic batch and evaluate
   assert.match(stderr, /fixes the batch size at 32; scalpel made it symbolic/);
 });
 
-test('a graph that hard-codes its batch runs at that batch with the last batch padded, padding never counted', async () => {
+test('a Reshape to a literal batch (x.reshape(32, -1)) is freed by copying the input\'s batch dim', async () => {
   const b = freeBatchDim(readModel(`${FIX}/reshape-static.onnx`));
+  assert.equal(b.freed, true);
+  assert.equal(b.reshapes?.length, 1);
+  const { r, stderr } = await evalJson([`${FIX}/reshape-static.onnx`, '--batch', '7', '--normalize', 'none']);
+  assert.equal(Math.round(r.accuracy * r.examples), ref.pixels01.correct);
+  assert.match(stderr, /made it symbolic \('batch'\) \(and the literal batch of 1 Reshape 0/);
+});
+
+test('a graph that hard-codes its batch runs at that batch with the last batch padded, padding never counted', async () => {
+  const b = freeBatchDim(readModel(`${FIX}/merged-static.onnx`));
   assert.equal(b.freed, false);
   assert.match(b.reason!, /output 'logits' gets \[32, 10\]/);
-  const { r, stderr } = await evalJson([`${FIX}/reshape-static.onnx`, '--batch', '256', '--normalize', 'none']);
+  const { r, stderr } = await evalJson([`${FIX}/merged-static.onnx`, '--batch', '256', '--normalize', 'none']);
   assert.equal(r.examples, 1000); // 31 batches of 32 and one of 8 padded to 32
   assert.equal(Math.round(r.accuracy * r.examples), ref.pixels01.correct);
   assert.ok(Math.abs(r.loss - ref.pixels01.loss) < 1e-4);
   assert.match(stderr, /padding the last one/);
+});
+
+test('such a model trains at its own batch size (and validates with padding); probe refuses it before any work', async () => {
+  const out = join(tmp, 'merged-trained.onnx');
+  const t = await cli(['--threads', '1', 'train', '--from', `${FIX}/merged-static.onnx`, '--epochs', '1', '--batch', '50', '--normalize', 'none', '--lr', '0.01', '-o', out, '--json']);
+  assert.equal(t.code, 0, t.stderr);
+  assert.match(t.stderr, /training uses batches of 32/);
+  const res = JSON.parse(t.stdout) as { steps: number; trainExamples: number; history: { validationAccuracy?: number }[]; test: { examples: number; accuracy: number } };
+  assert.equal(res.steps, Math.floor(res.trainExamples / 32)); // batches of 32, not of 50
+  assert.ok(res.history[0].validationAccuracy! > 0.5);
+  assert.equal(res.test.examples, 1000);
+  const p = await cli(['probe', `${FIX}/merged-static.onnx`, '--eps', '0.01', '--n', '10']);
+  assert.equal(p.code, 1);
+  assert.match(p.stderr, /^scalpel: error: .*merged-static\.onnx fixes its batch size at 32 and its graph depends on it .*probe needs a free batch dimension: re-export with dynamic_axes/);
 });
 
 test('--normalize: none reproduces PyTorch on a [0, 1]-pixel model; without it one warning line and the choice in --json', async () => {

@@ -42,7 +42,7 @@ export function openModel(path: string): LoadedModel {
     model = b.model;
     notes.push(
       b.freed
-        ? `the file fixes the batch size at ${b.declaredBatch}; scalpel made it symbolic ('batch'), which shape inference carries to every output, so any batch size works`
+        ? `the file fixes the batch size at ${b.declaredBatch}; scalpel made it symbolic ('batch')${b.reshapes ? ` (and the literal batch of ${b.reshapes.length} Reshape${b.reshapes.length > 1 ? 's' : ''} 0, "copy the input's")` : ''}, which shape inference carries to every output, so any batch size works`
         : `the file fixes the batch size at ${b.declaredBatch} and the graph depends on it (${b.reason}); evaluation runs batches of ${b.declaredBatch}, padding the last one (padding is never counted), and training uses batches of ${b.declaredBatch}`,
     );
   }

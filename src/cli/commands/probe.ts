@@ -114,7 +114,7 @@ export const probeCommand: CommandSpec = {
     const inputs = { model: modelPath, data: f.data, 'gradient data': f.gradData };
     if (jsonFile) checkOutputPath(jsonFile, inputs, '--json');
     if (f.html) checkOutputPath(f.html, inputs, '--html');
-    const model = (await openForCommand(ctx, modelPath)).model;
+    const model = (await openForCommand(ctx, modelPath, { freeBatchFor: 'probe' })).model;
     chooseNormalization(model, (opts as { normalize?: Normalization }).normalize, ctx.io.stderr, modelPath, readsImages(f.data));
     const bar = progress(ctx.io);
     let report;
