@@ -115,7 +115,7 @@ export const hardenCommand: CommandSpec = {
     checkOutputPath(f.out, { model: modelPath, baseline: f.baseline, data: f.data });
     const normalize = (opts as { normalize?: Normalization }).normalize;
     if (normalize && !from) throw new UsageError('--normalize applies to a model given as a file; a zoo model trains on the dataset\'s normalisation and records it');
-    if (from) chooseNormalization(from, normalize, ctx.io.stderr, modelPath!, readsImages(f.data));
+    const normalization = from ? chooseNormalization(from, normalize, ctx.io.stderr, modelPath!, readsImages(f.data)) : undefined;
     if (baseline) chooseNormalization(baseline, normalize, ctx.io.stderr, f.baseline!, readsImages(f.data));
     const result = await withTrainingLoop(ctx, f, (loop, onProgress) =>
       hardenClassifier({
@@ -132,7 +132,7 @@ export const hardenCommand: CommandSpec = {
       }),
     );
     if (f.html !== undefined && result.completed) await writeFileAtomic(f.html, [Buffer.from(hardenHtml(result))]);
-    ctx.io.stdout.write(f.json ? json(result) : hardenText(result));
+    ctx.io.stdout.write(f.json ? json(normalization ? { ...result, normalization } : result) : hardenText(result));
     if (f.html !== undefined && !f.json) ctx.io.stderr.write(result.completed ? `wrote ${f.html}\n` : `nothing written to ${f.html}: the run stopped\n`);
     return result.completed ? 0 : 130;
   },

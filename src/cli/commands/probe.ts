@@ -115,7 +115,7 @@ export const probeCommand: CommandSpec = {
     if (jsonFile) checkOutputPath(jsonFile, inputs, '--json');
     if (f.html) checkOutputPath(f.html, inputs, '--html');
     const model = (await openForCommand(ctx, modelPath, { freeBatchFor: 'probe' })).model;
-    chooseNormalization(model, (opts as { normalize?: Normalization }).normalize, ctx.io.stderr, modelPath, readsImages(f.data));
+    const normalization = chooseNormalization(model, (opts as { normalize?: Normalization }).normalize, ctx.io.stderr, modelPath, readsImages(f.data));
     const bar = progress(ctx.io);
     let report;
     try {
@@ -143,9 +143,9 @@ export const probeCommand: CommandSpec = {
       bar.stop();
     }
     report.settings.command = ['scalpel', ...ctx.argv].join(' ');
-    if (jsonFile) await writeFileAtomic(jsonFile, [Buffer.from(json(report))]);
+    if (jsonFile) await writeFileAtomic(jsonFile, [Buffer.from(json({ ...report, normalization }))]);
     if (f.html) await writeFileAtomic(f.html, [Buffer.from(probeHtml(report))]);
-    ctx.io.stdout.write(f.json === true ? json(report) : probeText(report));
+    ctx.io.stdout.write(f.json === true ? json({ ...report, normalization }) : probeText(report));
     if (jsonFile || f.html) {
       if (f.json !== true) ctx.io.stderr.write(`wrote ${[jsonFile, f.html].filter(Boolean).join(' and ')}\n`);
     }

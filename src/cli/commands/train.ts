@@ -55,7 +55,7 @@ export const trainCommand: CommandSpec = {
     checkOutputPath(f.out, { model: f.from, data: f.data });
     const normalize = (opts as { normalize?: Normalization }).normalize;
     if (normalize && !from) throw new UsageError('--normalize applies to a model given as a file; a zoo model trains on the dataset\'s normalisation and records it');
-    if (from) chooseNormalization(from, normalize, ctx.io.stderr, f.from!, readsImages(f.data));
+    const normalization = from ? chooseNormalization(from, normalize, ctx.io.stderr, f.from!, readsImages(f.data)) : undefined;
     const result = await withTrainingLoop(ctx, f, (loop) =>
       trainClassifier({
         ...loop,
@@ -65,7 +65,7 @@ export const trainCommand: CommandSpec = {
         poison: f.poison ? { trigger: f.poison, target: f.target, rate: f.poisonRate } : undefined,
       }),
     );
-    ctx.io.stdout.write(f.json ? json(result) : trainText(result));
+    ctx.io.stdout.write(f.json ? json(normalization ? { ...result, normalization } : result) : trainText(result));
     return result.completed ? 0 : 130;
   },
 };
