@@ -50,7 +50,7 @@ test("the README's library example runs against the installed package", () => {
   assert.match(out, /d loss \/ d conv1\.weight: float32 \[6, 1, 5, 5\], L2 norm \d\.\d{3}e[-+]\d+/);
   assert.match(out, /d loss \/ d fc1\.weight: float32 \[120, 400\], L2 norm /);
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  assert.ok(readme.includes(readFileSync(join(root, 'examples/gradient.mjs'), 'utf8').split('\n').find((l) => l.includes('differentiate(m'))!), 'the README shows the example');
+  assert.ok(readme.includes(readFileSync(join(root, 'examples/gradient.mjs'), 'utf8')), 'the README shows examples/gradient.mjs verbatim');
 });
 
 test('npm ci needs no network: the onnxruntime-node download is denied (npm 11) and skipped (npm 10)', () => {

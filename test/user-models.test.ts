@@ -218,3 +218,31 @@ test('usage errors exit 2 everywhere: probe --eps -1, help for a command that do
   const demo = await cli(['help', 'demo']);
   assert.match(demo.stdout, /--json/);
 });
+
+test('opset 11 Softmax/LogSoftmax on a middle axis (2-D coercion) converts to Flatten, op, Reshape, confirmed by onnxruntime', async () => {
+  const { GraphBuilder, makeModel } = await import('../src/onnx/builder.js');
+  const { verifyUpgrade } = await import('../src/analysis/verify-upgrade.js');
+  const b = new GraphBuilder();
+  const x = b.input('x', 'float32', ['batch', 3, 4]);
+  const s = b.op('Softmax', [x], { axis: 1 });
+  const l = b.op('LogSoftmax', [x], { axis: -2 });
+  const sq = b.op('Squeeze', [b.op('ReduceSum', [b.op('Add', [s, l])], { axes: [2], keepdims: 1 })], { axes: [2] });
+  b.graph.outputs.push({ name: sq });
+  const model = makeModel(b.graph, 11);
+  const up = upgradeOpset(model)!;
+  assert.deepEqual(up.changes.sort(), [
+    'LogSoftmax ×1: 2-D coercion at axis 1 → Flatten, LogSoftmax, Reshape',
+    'ReduceSum ×1: axes attribute → input',
+    'Softmax ×1: 2-D coercion at axis 1 → Flatten, Softmax, Reshape',
+    'Squeeze ×1: axes attribute → input',
+  ]);
+  const check = await verifyUpgrade(model, up.model);
+  assert.equal(check.ok, true, check.reason);
+  // Without the explicit coercion (a plain axis-1 Softmax at opset 13) the outputs differ, and the check says so.
+  const naive = upgradeOpset(model)!.model;
+  naive.graph.nodes = naive.graph.nodes.filter((n) => n.opType !== 'Flatten' && n.opType !== 'Shape' && n.opType !== 'Reshape');
+  for (const n of naive.graph.nodes) if (n.opType === 'Softmax' || n.opType === 'LogSoftmax') { n.inputs = [x]; n.outputs = [n.opType === 'Softmax' ? s : l]; }
+  const bad = await verifyUpgrade(model, naive);
+  assert.equal(bad.ok, false);
+  assert.match(bad.reason!, /outputs differ by up to/);
+});

@@ -39,8 +39,8 @@ export function parseNormalize(value: string): Normalization {
 /** Add `--normalize` to a command that reads images. */
 export function addNormalizeOption(cmd: Command): Command {
   return cmd.option(
-    '--normalize <mean,std|none>',
-    "the input normalisation the model expects, (pixel/255 - mean) / std; 'none' for [0, 1] pixels; per channel as M1/M2/M3,S1/S2/S3 " +
+    '--normalize <spec>',
+    "MEAN,STD: the input normalisation the model expects, (pixel/255 - mean) / std; 'none' for [0, 1] pixels; per channel M1/M2/M3,S1/S2/S3 " +
       "(default: the model's metadata, else Fashion-MNIST's mean 0.286, std 0.353, with a warning)",
     parseNormalize,
   );
