@@ -35,7 +35,7 @@ export function openModel(path: string): LoadedModel {
   const upgrade = upgradeOpset(model, path);
   if (upgrade) {
     model = upgrade.model;
-    notes.push(`converted from opset ${upgrade.from} to ${upgrade.to} on load (${upgrade.changes.length ? upgrade.changes.join(', ') : 'no node changed'})`);
+    notes.push(`converted from opset ${upgrade.from} to ${upgrade.to} on load (${upgrade.changes.length ? upgrade.changes.join(', ') : 'no node needed a change'})`);
   }
   const b = freeBatchDim(model);
   if (b.declaredBatch !== undefined) {
