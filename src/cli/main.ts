@@ -29,9 +29,10 @@ onnxruntime: gradients, timings and more for any model, with no Python.`;
 
 const FOOTER = `
 Data files:
-  Batches are safetensors files with one tensor per model input, named after the
-  input, plus the labels: an int64 tensor \`y\` of class indices (or a float target
-  tensor for --loss mse|kl). Extra tensors are ignored.
+  Batches are safetensors or NumPy .npz files with one tensor per model input, named
+  after the input, plus the labels: an int64 tensor \`y\` of class indices (or a float
+  target tensor for --loss mse|kl). Extra tensors are ignored; NaN or infinite values
+  are an error.
 
 Examples:
   # what a model holds, and whether scalpel can differentiate it
