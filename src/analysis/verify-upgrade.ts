@@ -76,8 +76,9 @@ export async function verifyUpgrade(original: Model, converted: Model, opts: { r
     const db = Array.from(tb.data as ArrayLike<number | bigint>, Number);
     const scale = 1 + da.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     for (let i = 0; i < da.length; i++) {
+      if (Number.isNaN(da[i]) && Number.isNaN(db[i])) continue; // both NaN: the same
       const err = Math.abs(da[i] - db[i]) / scale;
-      if (!(err <= maxError)) maxError = Number.isNaN(err) && Number.isNaN(da[i]) && Number.isNaN(db[i]) ? maxError : Math.max(maxError, Number.isNaN(err) ? Infinity : err);
+      maxError = Number.isNaN(err) ? Infinity : Math.max(maxError, err);
     }
   }
   return maxError <= tolerance ? { ok: true, maxError } : { ok: false, maxError, reason: `outputs differ by up to ${maxError.toExponential(2)} (relative)` };
