@@ -254,3 +254,11 @@ test('LayerNorm parameters are kind layer-norm at opsets 11 and 13 (decomposed) 
     assert.deepEqual(kinds, { 'fc.weight': 'fc', 'fc.bias': 'bias', 'ln.weight': 'layer-norm', 'ln.bias': 'layer-norm', 'out.weight': 'fc', 'out.bias': 'bias' }, f);
   }
 });
+
+test('bad trigger specs are usage errors in eval and train (exit 2)', async () => {
+  for (const args of [['eval', 'models/lenet5-fashion.onnx', '--trigger', 'nonsense'], ['train', '--model', 'lenet5', '--poison', 'x', '-o', join(tmp, 'p.onnx')]]) {
+    const r = await cli(args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, /^scalpel: error: option '--(trigger|poison) <[a-z]+>' argument '[a-z]+' is invalid\. bad trigger/);
+  }
+});

@@ -1,5 +1,6 @@
 // scalpel probe MODEL: worst-case (gradient-based) vs random parameter corruption, and vulnerability maps.
 import { InvalidArgumentError, Option } from 'commander';
+import { parseGrouping } from '../../corruption/select.js';
 import { checkOutputPath } from '../output-path.js';
 import { openForCommand } from '../open-model.js';
 import { addNormalizeOption, chooseNormalization, readsImages } from '../normalize-flag.js';
@@ -10,7 +11,7 @@ import { json } from '../../report/format.js';
 import { probeText } from '../../report/probe.js';
 import { probeHtml } from '../../report/probe-html.js';
 import { UsageError, type CommandSpec } from '../command.js';
-import { integer } from '../options.js';
+import { checkedBy, integer } from '../options.js';
 import { progress } from '../progress.js';
 
 interface ProbeFlags {
@@ -35,7 +36,7 @@ interface ProbeFlags {
 
 const items = (value: string) => value.split(',').map((s) => s.trim());
 
-/** A comma-separated list of numbers (syntax only: ranges are checked by the probe, with exit status 1). */
+/** A comma-separated list of numbers > 0 (ranges that depend on the model are checked by the probe, with exit status 1). */
 function numbers(value: string): number[] {
   return items(value).map((s) => {
     const x = Number(s);
@@ -46,9 +47,15 @@ function numbers(value: string): number[] {
 
 function counts(value: string): (number | string)[] {
   return items(value).map((s) => {
-    if (s === 'all' || /%$/.test(s)) return s;
+    const bad = () => new InvalidArgumentError(`expected counts (10), fractions (0.01), percentages in (0%, 100%] or 'all', got '${value}'`);
+    if (s === 'all') return s;
+    if (/%$/.test(s)) {
+      const pc = Number(s.slice(0, -1));
+      if (!(pc > 0 && pc <= 100)) throw bad();
+      return s;
+    }
     const x = Number(s);
-    if (s === '' || !Number.isFinite(x)) throw new InvalidArgumentError(`expected counts (10), fractions (0.01), percentages (1%) or 'all', got '${value}'`);
+    if (s === '' || !Number.isFinite(x) || x <= 0 || (x > 1 && !Number.isInteger(x))) throw bad();
     return x;
   });
 }
@@ -57,7 +64,7 @@ function norms(value: string): number[] {
   return items(value).map((s) => {
     if (/^(inf|infinity|∞|max)$/i.test(s)) return Infinity;
     const x = Number(s);
-    if (s === '' || !Number.isFinite(x)) throw new InvalidArgumentError(`expected norms such as inf,2,1, got '${value}'`);
+    if (s === '' || !Number.isFinite(x) || x < 1) throw new InvalidArgumentError(`expected norms p ≥ 1 such as inf,2,1, got '${value}'`);
     return x;
   });
 }
@@ -99,7 +106,7 @@ export const probeCommand: CommandSpec = {
       .option('--method <list>', 'gradient, random (default both; gradient only with --by)', methods)
       .option('--trials <k>', 'random corruptions per setting', integer(1), PROBE_DEFAULTS.trials)
       .option('--params <selector>', 'which parameters to corrupt (default every trainable one)')
-      .option('--by <grouping>', 'vulnerability map: kind, layer, tensor, prefix:N or name=glob,…;…')
+      .option('--by <grouping>', 'vulnerability map: kind, layer, tensor, prefix:N or name=glob,…;…', checkedBy((v) => parseGrouping(v)))
       .option('--batch <n>', 'examples per onnxruntime run', integer(1), PROBE_DEFAULTS.batchSize)
       .option('--seed <n>', 'seed of the random corruptions', integer(0), 0)
       .option('--trial-examples <n>', 'random trials evaluate on the first n examples (default all; 512 when --trials > 100)', integer(1))
