@@ -262,3 +262,38 @@ test('bad trigger specs are usage errors in eval and train (exit 2)', async () =
     assert.match(r.stderr, /^scalpel: error: option '--(trigger|poison) <[a-z]+>' argument '[a-z]+' is invalid\. bad trigger/);
   }
 });
+
+/** An opset-11 model whose If branches hold `op` (with `attrs`) reading `x` [1, 3, 4]. */
+async function ifModel(op: string, attrs: Record<string, number[] | number>): Promise<import('../src/onnx/ir.js').Model> {
+  const { GraphBuilder, makeModel } = await import('../src/onnx/builder.js');
+  const { makeAttribute } = await import('../src/onnx/attributes.js');
+  const b = new GraphBuilder();
+  b.input('x', 'float32', [1, 3, 4]);
+  const cond = b.param('cond', { dtype: 'bool', dims: [], data: Uint8Array.of(1) });
+  const branch = (name: string) => ({
+    name,
+    node: [{ opType: op, input: ['x'], output: [`${name}_y`], attribute: Object.entries(attrs).map(([k, v]) => makeAttribute(k, v)) }],
+    output: [{ name: `${name}_y`, type: { tensorType: { elemType: 1 } } }],
+  });
+  const y = b.op('If', [cond], { then_branch: branch('then') as never, else_branch: branch('else') as never });
+  b.graph.outputs.push({ name: y });
+  return makeModel(b.graph, 11);
+}
+
+test('opset 11 subgraphs: attribute → input moves inside If branches are confirmed; a Softmax whose meaning changed is caught and inspect says so', async () => {
+  const { verifyUpgrade } = await import('../src/analysis/verify-upgrade.js');
+  const sq = await ifModel('Squeeze', { axes: [0] });
+  const up = upgradeOpset(sq)!;
+  assert.deepEqual(up.changes, ['Squeeze in a subgraph ×2: axes attribute → input']);
+  assert.equal((await verifyUpgrade(sq, up.model)).ok, true);
+
+  const sm = await ifModel('Softmax', { axis: 1 });
+  const path = join(tmp, 'if-softmax11.onnx');
+  writeModel(sm, path);
+  const r = await cli(['inspect', path]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Differentiable: no, the conversion from opset 11 to 13 was not confirmed by onnxruntime \(outputs differ by up to [\d.e+-]+ \(relative\)\)\.$/m);
+  const e = await cli(['eval', path]);
+  assert.equal(e.code, 1);
+  assert.match(e.stderr, /^scalpel: error: .*if-softmax11\.onnx: the conversion from opset 11 to 13 does not reproduce onnxruntime's outputs on the original \(outputs differ/);
+});

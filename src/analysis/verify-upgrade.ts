@@ -14,6 +14,8 @@ export interface UpgradeCheck {
   reason?: string;
 }
 
+const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
+
 function sampleInput(v: ValueInfo, rng: Rng, batch: number): HostTensor {
   const { dtype, shape } = declaredType(v);
   if (!shape) throw new Error(`input '${v.name}' has no declared shape`);
@@ -61,12 +63,12 @@ export async function verifyUpgrade(original: Model, converted: Model, opts: { r
   try {
     a = await run(original);
   } catch (e) {
-    return { ok: false, maxError: NaN, reason: `onnxruntime could not run the original model: ${(e as Error).message}` };
+    return { ok: false, maxError: NaN, reason: `onnxruntime could not run the original model: ${oneLine((e as Error).message)}` };
   }
   try {
     b = await run(converted);
   } catch (e) {
-    return { ok: false, maxError: NaN, reason: `onnxruntime could not run the converted model: ${(e as Error).message}` };
+    return { ok: false, maxError: NaN, reason: `onnxruntime could not run the converted model: ${oneLine((e as Error).message)}` };
   }
   let maxError = 0;
   for (const [name, ta] of Object.entries(a)) {

@@ -1,7 +1,11 @@
 // Opsets 11 and 12 (older PyTorch, tf2onnx/Keras) converted to opset 13, the opset the differentiator works in.
 import { attrFloat, attrInt, attrInts, hasAttr, makeAttribute } from './attributes.js';
 import { cloneModel, type Model, type Node, onnxOpset } from './ir.js';
+import { type GraphProto, toNumber } from './proto.js';
 import { inferTypes } from './shapes.js';
+
+/** The ops whose attribute became an input at opset 13, with that attribute. */
+const ATTR_TO_INPUT: Record<string, string> = { Squeeze: 'axes', Unsqueeze: 'axes', ReduceSum: 'axes', Split: 'split' };
 
 /** The oldest opset scalpel converts, and the one it converts to. */
 export const OLDEST_OPSET = 11;
@@ -19,7 +23,8 @@ export interface OpsetUpgrade {
  * Convert a model importing ONNX opset 11 or 12 to opset 13: the `axes` attributes of Squeeze, Unsqueeze and
  * ReduceSum and the `split` attribute of Split become inputs; Softmax, LogSoftmax and Hardmax, which took the 2-D
  * coercion of their input before 13, get it explicitly (Flatten, op on axis 1, Reshape back) unless the axis is the
- * last one, where both forms agree; Dropout's `ratio` becomes an input. Returns undefined for opset 13 and later;
+ * last one, where both forms agree; Dropout's `ratio` becomes an input. Inside subgraphs (If, Loop, Scan) only the
+ * attribute → input moves are made. Returns undefined for opset 13 and later;
  * throws below opset 11. Check the result against onnxruntime with `verifyUpgrade`.
  *
  * @example const up = upgradeOpset(readModel('keras-opset11.onnx')); up?.changes // ['Squeeze ×1: axes attribute → input']
@@ -110,6 +115,25 @@ export function upgradeOpset(model: Model, source = 'model'): OpsetUpgrade | und
       }
       default:
         nodes.push(n);
+    }
+  }
+  // Subgraphs (If, Loop, Scan bodies): the same attribute → input moves, with the new inputs as outer initializers
+  // (visible inside). Softmax-like ops there keep their form; the check against onnxruntime catches a difference.
+  const convertSubgraph = (sg: GraphProto): GraphProto => ({
+    ...sg,
+    node: (sg.node ?? []).map((np) => {
+      const attrs = (np.attribute ?? []).map((a) => (a.g ? { ...a, g: convertSubgraph(a.g) } : a.graphs ? { ...a, graphs: a.graphs.map(convertSubgraph) } : a));
+      const moved = (np.domain ?? '') === '' ? ATTR_TO_INPUT[np.opType ?? ''] : undefined;
+      const attr = moved && attrs.find((a) => a.name === moved);
+      if (!moved || !attr) return { ...np, attribute: attrs };
+      note(`${np.opType} in a subgraph: ${moved} attribute → input`);
+      const vals = (attr.ints ?? []).map(toNumber);
+      return { ...np, input: [(np.input ?? [])[0], int64s(vals)], attribute: attrs.filter((a) => a !== attr) };
+    }),
+  });
+  for (const n of nodes) {
+    if (n.attributes.some((a) => a.g || a.graphs)) {
+      n.attributes = n.attributes.map((a) => (a.g ? { ...a, g: convertSubgraph(a.g) } : a.graphs ? { ...a, graphs: a.graphs.map(convertSubgraph) } : a));
     }
   }
   g.nodes = nodes;

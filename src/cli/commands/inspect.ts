@@ -14,7 +14,6 @@ interface InspectFlags {
 function loadFacts(o: OpenedModel, differentiable: boolean): Pick<InspectReport, 'differentiable' | 'notes' | 'conversion'> {
   const notes = [...o.notes, ...exportNotes(o.original)];
   const conversion = o.upgrade && o.conversion ? { from: o.upgrade.from, to: o.upgrade.to, changes: o.upgrade.changes, ...o.conversion } : undefined;
-  if (conversion && !conversion.ok) notes.push(`the opset conversion does not reproduce onnxruntime's outputs (${conversion.reason}), so scalpel cannot use this model`);
   return { differentiable: differentiable && (conversion?.ok ?? true), notes, conversion };
 }
 
