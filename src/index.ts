@@ -56,6 +56,7 @@ export { topN } from './params/top-n.js';
 
 // models/
 export { buildModel, MODELS, type ModelOptions, type ModelSpec } from './models/index.js';
+export { SHIPPED_MODELS } from './models/shipped.js';
 
 // corruption/: worst-case and random parameter corruption (probe).
 export { checkSpec, type Corruption, type CorruptionSpec, dualNorm, resolveN, worstCorruption } from './corruption/closed-form.js';
@@ -68,7 +69,12 @@ export { empiricalQuantiles, etaCdf, etaDensity, etaQuantile, type Quantiles3, t
 export { probeText } from './report/probe.js';
 
 // analysis: what the inspect, grad and bench commands compute.
-export { checkGraphComplete, checkOutputPath, declaredType, feedInputs, loadData, loadModel } from './analysis/load.js';
+export { checkGraphComplete, declaredType, feedInputs, loadData, loadModel, openModel, type LoadedModel } from './analysis/load.js';
+export { checkOutputPath } from './cli/output-path.js';
+export { freeBatchDim, fixedBatch, type BatchDimResult } from './onnx/batch-dim.js';
+export { upgradeOpset, type OpsetUpgrade } from './onnx/opset-upgrade.js';
+export { verifyUpgrade, type UpgradeCheck } from './analysis/verify-upgrade.js';
+export { checkFinite } from './data/check-finite.js';
 export { checkFeeds, type CheckedFeeds, type CheckFeedsOptions, type TargetSpec } from './analysis/feeds.js';
 export { inspectModel, type InspectReport, type OpSummary, type ParameterGroup, type ParameterTensor, type ValueSummary } from './analysis/inspect.js';
 export {

@@ -89,3 +89,17 @@ test('probeText: the Theorem 1 block sets the gradient-based ΔL against the tri
   assert.ok(m, 'the ratio line is printed');
   assert.ok(Math.abs(Number(m[1]) - 2.6e-3 / 3.1e-5) < 0.1, `ratio ${m[1]}`);
 });
+
+test('probeHtml: the ε axes are ticked at the swept ε (0.003, 0.01, 0.03 each get a label)', () => {
+  const m = probeHtml(fixture()).match(/<script type="application\/json" id="[^"]*">(.*?)<\/script>/s);
+  assert.ok(m, 'the chart specs are embedded');
+  const specs = JSON.parse(m[1]) as { xTicks?: number[] }[];
+  assert.ok(specs.length > 0);
+  for (const s of specs) assert.deepStrictEqual(s.xTicks, EPS);
+});
+
+test('probeText: a group smaller than n is marked, and a note names the groups the larger-n tables leave out', () => {
+  const text = probeText(fixture());
+  assert.match(text, /^ {2}bias .*%\*/m);
+  assert.match(text, /\* the group has fewer parameters than n, so all of them were corrupted; .* leave out bias/);
+});

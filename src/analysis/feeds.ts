@@ -4,7 +4,7 @@ import type { Model } from '../onnx/ir.js';
 import { inferTypes } from '../onnx/shapes.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import type { LossKind } from '../train/losses.js';
-import { declaredType, feedInputs, formatShape } from './load.js';
+import { declaredType, feedInputs, formatShape } from '../onnx/declared-type.js';
 
 export interface TargetSpec {
   /** Name of the label (cross-entropy) or target (mse, kl) tensor in the data. */

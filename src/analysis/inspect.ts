@@ -8,7 +8,7 @@ import { inferTypes } from '../onnx/shapes.js';
 import { dtypeFromOnnx } from '../onnx/tensor-proto.js';
 import { describeParams, type ParamKind } from '../params/describe.js';
 import { BYTES, sizeOf } from '../tensor/host-tensor.js';
-import { declaredType, feedInputs } from './load.js';
+import { declaredType, feedInputs } from '../onnx/declared-type.js';
 
 export interface ValueSummary {
   name: string;
@@ -80,6 +80,10 @@ export interface InspectReport {
   differentiable: boolean;
   /** Op types without a gradient rule, with the nodes that use them. */
   unsupportedOps: { opType: string; nodes: string[] }[];
+  /** What loading changes (opset conversion, fixed batch) and what the export did (folded BatchNorm), one sentence each. */
+  notes?: string[];
+  /** The opset conversion on load and its check against onnxruntime, for opsets 11–12. */
+  conversion?: { from: number; to: number; changes: string[]; ok: boolean; maxError: number; reason?: string };
 }
 
 /** Inputs of ops that hold state or settings rather than parameters (gradients are not taken for them). */

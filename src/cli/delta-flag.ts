@@ -1,6 +1,6 @@
 // The --delta FILE flag of every editing command: check the path before the work, write the change after it.
 import type { Command } from 'commander';
-import { checkOutputPath } from '../analysis/load.js';
+import { checkOutputPath } from './output-path.js';
 import type { Model } from '../onnx/ir.js';
 import { samePath } from '../onnx/model-io.js';
 import { changedCount, deltaBetween } from '../params/delta.js';

@@ -17,6 +17,7 @@ import { paramsCommand } from './commands/params.js';
 import { probeCommand } from './commands/probe.js';
 import { trainCommand } from './commands/train.js';
 import { integer } from './options.js';
+import { checkProvider } from './provider-check.js';
 
 export { type CliIO, type CommandContext, type CommandSpec, UsageError, type Writer } from './command.js';
 
@@ -31,9 +32,10 @@ onnxruntime: gradients, timings and more for any model, with no Python.`;
 
 const FOOTER = `
 Data files:
-  Batches are safetensors files with one tensor per model input, named after the
-  input, plus the labels: an int64 tensor \`y\` of class indices (or a float target
-  tensor for --loss mse|kl). Extra tensors are ignored.
+  Batches are safetensors or NumPy .npz files with one tensor per model input, named
+  after the input, plus the labels: an int64 tensor \`y\` of class indices (or a float
+  target tensor for --loss mse|kl). Extra tensors are ignored; NaN or infinite values
+  are an error.
 
 Examples:
   # what a model holds, and whether scalpel can differentiate it
@@ -115,6 +117,7 @@ function buildProgram(io: CliIO, argv: readonly string[], started: (name: string
       started(spec.name);
       const g = self.optsWithGlobals<GlobalFlags>();
       const runtime: RuntimeOptions = { threads: g.threads, executionProvider: g.provider, portable: g.portable };
+      checkProvider(g.provider);
       if (g.threads !== undefined || g.provider !== undefined || g.portable !== undefined) configureRuntime(runtime);
       done(await spec.run({ io, runtime, argv }, self.args.slice(0, self.registeredArguments.length), self.opts()));
     });
@@ -140,6 +143,9 @@ export async function run(argv: readonly string[], io: CliIO = { stdout: process
   const program = buildProgram(io, argv, (name) => (command = `scalpel ${name}`), (c) => (code = c));
   const env = io.env ?? process.env;
   try {
+    if (argv[0] === 'help' && argv[1] !== undefined && !argv[1].startsWith('-') && !COMMANDS.some((c) => c.name === argv[1])) {
+      throw new UsageError(`there is no command '${argv[1]}'; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`);
+    }
     await program.parseAsync([...argv], { from: 'user' });
     return code;
   } catch (e) {

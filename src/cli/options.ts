@@ -27,12 +27,22 @@ export function real(min: number, max = Infinity): (value: string) => number {
   };
 }
 
-/** A parameter selector (`scalpel help params`), checked when the flags are parsed. */
-export function selector(value: string): string {
-  try {
-    parseSelector(value);
-  } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
-  }
-  return value;
+/**
+ * A flag value checked by a library parser (a trigger spec, a grouping, …): the parser's error becomes a usage error
+ * (exit status 2); the value itself is kept as given.
+ *
+ * @example cmd.option('--trigger <spec>', 'backdoor trigger', checkedBy(parseTrigger))
+ */
+export function checkedBy(parse: (value: string) => unknown): (value: string) => string {
+  return (value) => {
+    try {
+      parse(value);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
+    return value;
+  };
 }
+
+/** A parameter selector (`scalpel help params`), checked when the flags are parsed. */
+export const selector = checkedBy(parseSelector);

@@ -84,7 +84,9 @@ export function loadImageDataset(dir?: string, split: Split = 'train'): ImageDat
   if (labels.dims[0] !== n) {
     throw new Error(`${imagesPath} has ${n} images but ${labelsPath} has ${labels.dims[0]} labels`);
   }
-  const classes = [...FASHION_MNIST_CLASSES];
+  // Fashion-MNIST's class names for its directories; digits for any other MNIST-layout set (MNIST, KMNIST, …).
+  const fashion = source === EMBEDDED_SUBSET_DIR || /fashion/i.test(source);
+  const classes = fashion ? [...FASHION_MNIST_CLASSES] : Array.from({ length: 10 }, (_, i) => String(i));
   const y = new BigInt64Array(n);
   const lab = labels.data as Uint8Array;
   for (let i = 0; i < n; i++) {

@@ -2,15 +2,17 @@
 import { existsSync, statSync } from 'node:fs';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import type { Dataset } from './batches.js';
+import type { Normalization } from './triggers.js';
 import { DEFAULT_FULL_DATASET_DIR, EMBEDDED_SUBSET_DIR, loadImageDataset, type Split } from './fashion-mnist.js';
-import { readNpz } from './npy.js';
-import { readSafetensors } from './safetensors.js';
+import { loadData, TENSOR_FILE_KINDS } from './load-data.js';
 
 export interface LabelledData extends Dataset {
   /** Number of classes (from the dataset's class names, or the largest label + 1). */
   classes: number;
   /** The normalisation applied to image pixels, when known. */
-  normalization?: { mean: number; std: number };
+  normalization?: Normalization;
+  /** Class names, when the dataset has them (Fashion-MNIST's for its directories, digits for other IDX directories). */
+  classNames?: string[];
   /** Where the data came from, for messages and reports. */
   source: string;
 }
@@ -38,6 +40,13 @@ function fromTensors(t: Map<string, HostTensor>, source: string): LabelledData {
     if (v < 0n) throw new Error(`${source}: negative label ${v}`);
     if (Number(v) > max) max = Number(v);
   }
+  if (x.dtype === 'uint8') {
+    // 8-bit images: pixels / 255, a known normalisation (mean 0, std 1) that --normalize or the model can change.
+    const px = x.data as Uint8Array;
+    const f = new Float32Array(px.length);
+    for (let i = 0; i < px.length; i++) f[i] = px[i] / 255;
+    return { x: { dtype: 'float32', dims: x.dims, data: f }, y: labels, classes: max + 1, normalization: { mean: 0, std: 1 }, source };
+  }
   return { x, y: labels, classes: max + 1, source };
 }
 
@@ -58,9 +67,8 @@ export async function loadLabelledData(spec: string | undefined, split: Split): 
   }
   if (statSync(path).isDirectory()) {
     const d = loadImageDataset(path, split);
-    return { x: d.x, y: d.y, classes: d.classes.length, normalization: d.normalization, source: d.source };
+    return { x: d.x, y: d.y, classes: d.classes.length, classNames: d.classes, normalization: d.normalization, source: d.source };
   }
-  if (path.endsWith('.safetensors')) return fromTensors(await readSafetensors(path), path);
-  if (path.endsWith('.npz')) return fromTensors(readNpz(path), path);
-  throw new Error(`cannot read data from ${path}: expected a directory of IDX files, a .safetensors or a .npz file`);
+  if (/\.(safetensors|npz|npy)$/i.test(path)) return fromTensors(await loadData(path), path);
+  throw new Error(`cannot read data from ${path}: expected a directory of IDX files, or ${TENSOR_FILE_KINDS}`);
 }

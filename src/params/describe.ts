@@ -1,6 +1,7 @@
 // What each parameter of any ONNX model is, worked out from the graph: the op consuming it and the input slot.
 import { floatInitializers, type Graph, type Model, type Node } from '../onnx/ir.js';
 import { sizeOf } from '../tensor/host-tensor.js';
+import { decomposedLayerNormParams } from './layer-norm-pattern.js';
 
 /** The role of a parameter. */
 export type ParamKind = 'conv' | 'fc' | 'embedding' | 'attention' | 'batch-norm' | 'layer-norm' | 'bias' | 'recurrent' | 'other';
@@ -203,10 +204,11 @@ function classify(ix: GraphIndex, use: Use, dims: readonly number[]): { kind: Pa
 export function describeParams(model: Model): ParamInfo[] {
   const g = model.graph;
   const ix = new GraphIndex(g);
+  const layerNorm = decomposedLayerNormParams(g); // LayerNorm written out in elementary ops (opsets before 17)
   return floatInitializers(g).map((init) => {
     const uses = ix.paramUses(init.name);
-    let chosen: { kind: ParamKind; trainable: boolean; order: number } = { kind: 'other', trainable: true, order: uses[0]?.node ?? -1 };
-    for (const u of uses) {
+    let chosen: { kind: ParamKind; trainable: boolean; order: number } = { kind: layerNorm.has(init.name) ? 'layer-norm' : 'other', trainable: true, order: uses[0]?.node ?? -1 };
+    for (const u of layerNorm.has(init.name) ? [] : uses) {
       const c = classify(ix, u, init.tensor!.dims);
       if (c.kind !== 'other') {
         chosen = { ...c, order: u.node };

@@ -44,7 +44,10 @@ export function inspectText(r: InspectReport, source: string): string {
 
   out.push(`Ops (${int(r.nodes)} nodes)`);
   out.push(table([{ header: 'op type' }, { header: 'nodes', right: true }, { header: 'gradient' }], r.ops.map((o) => [o.opType, String(o.nodes), o.gradient])));
-  if (r.differentiable) {
+  if (r.notes?.length) out.push(`Notes\n${r.notes.map((n) => `  - ${n}`).join('\n')}\n`);
+  if (r.conversion && !r.conversion.ok) {
+    out.push(`Differentiable: no, the conversion from opset ${r.conversion.from} to ${r.conversion.to} was not confirmed by onnxruntime (${r.conversion.reason}).\n`);
+  } else if (r.differentiable) {
     out.push('Differentiable: yes, every op has a gradient rule or carries no gradient.\n');
   } else {
     out.push(`Differentiable: no, ${r.unsupportedOps.length} op type${r.unsupportedOps.length > 1 ? 's have' : ' has'} no gradient rule:`);

@@ -51,7 +51,7 @@ function accuracyChart(id: string, title: string, recs: ProbeRecord[], baseline:
     borderColor: COLORS.baseline, backgroundColor: COLORS.baseline, borderDash: [6, 4], borderWidth: 1, pointRadius: 0,
   });
   return {
-    id, logX: true, logY: false, percentY: true,
+    id, logX: true, logY: false, percentY: true, xTicks: eps,
     config: {
       type: 'line',
       data: { datasets },
@@ -77,6 +77,7 @@ function lossChart(id: string, title: string, recs: ProbeRecord[]): ChartSpec | 
   const byEps = (rs: ProbeRecord[]) => [...rs].sort((a, b) => a.eps - b.eps);
   const grad = byEps(recs.filter((r) => r.method === 'gradient'));
   const rand = byEps(recs.filter((r) => r.method === 'random'));
+  const eps = [...new Set(recs.map((r) => r.eps))].sort((a, b) => a - b);
   const datasets: unknown[] = [];
   if (grad.length > 0) {
     datasets.push(
@@ -93,7 +94,7 @@ function lossChart(id: string, title: string, recs: ProbeRecord[]): ChartSpec | 
   const any = datasets.some((d) => (d as { data: { y: number | null }[] }).data.some((p) => p.y !== null));
   if (!any) return undefined;
   return {
-    id, logX: true, logY: true,
+    id, logX: true, logY: true, xTicks: eps,
     config: {
       type: 'line',
       data: { datasets },

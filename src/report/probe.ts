@@ -43,12 +43,14 @@ function sweep(recs: ProbeRecord[]): string {
 function maps(recs: ProbeRecord[], report: ProbeReport): string {
   const out: string[] = [];
   const sizes = new Map((report.groups ?? []).map((g) => [g.group, g.count]));
+  const clamped = new Set<string>();
   for (const [, rs] of groupBy(recs, (r) => `${r.method}|${r.norm}|${r.nSpec ?? r.n}`)) {
     const { method, norm, n, nSpec } = rs[0];
     const eps = [...new Set(rs.map((r) => r.eps))];
     const groups = [...new Set(rs.map((r) => r.group!))];
     const cell = new Map(rs.map((r) => [`${r.group}|${r.eps}`, r]));
-    const nText = nSpec === undefined ? int(n) : typeof nSpec === 'number' && nSpec >= 1 ? `${int(nSpec)} (at most the group's size)` : `${nSpec} (of each group)`;
+    const nominal = typeof nSpec === 'number' && nSpec >= 1 ? nSpec : undefined;
+    const nText = nSpec === undefined ? int(n) : nominal !== undefined ? `${int(nominal)} (at most the group's size)` : `${nSpec} (of each group)`;
     out.push(`${method} corruption, p = ${normText(norm)}, n = ${nText}: accuracy after corrupting one group`);
     const cols = [{ header: 'group' }, { header: 'params', right: true }, ...eps.map((e) => ({ header: `ε=${epsText(e)}`, right: true })), { header: 'ΔL at largest ε', right: true }];
     const last = eps[eps.length - 1];
@@ -57,7 +59,8 @@ function maps(recs: ProbeRecord[], report: ProbeReport): string {
       sizes.has(g) ? int(sizes.get(g)!) : '',
       ...eps.map((e) => {
         const r = cell.get(`${g}|${e}`);
-        return r ? pct(r.accuracy) : '';
+        if (r && nominal !== undefined && r.n < nominal) clamped.add(g);
+        return r ? `${pct(r.accuracy)}${nominal !== undefined && r.n < nominal ? '*' : ''}` : '';
       }),
       num(cell.get(`${g}|${last}`)?.lossChange ?? NaN),
     ]);
@@ -65,6 +68,12 @@ function maps(recs: ProbeRecord[], report: ProbeReport): string {
     // The most vulnerable group at the largest ε.
     const worst = groups.map((g) => cell.get(`${g}|${last}`)).filter((r): r is ProbeRecord => !!r).sort((a, b) => a.accuracy - b.accuracy || b.lossChange - a.lossChange)[0];
     if (worst && groups.length > 1) out.push(`  most vulnerable at ε=${epsText(last)}: ${worst.group} (accuracy ${pct(worst.accuracy)})\n`);
+  }
+  if (clamped.size) {
+    out.push(
+      `  * the group has fewer parameters than n, so all of them were corrupted; the same setting is not probed again for a larger n ` +
+        `(or 'all'), whose tables leave out ${[...clamped].join(', ')}\n`,
+    );
   }
   return out.join('\n');
 }

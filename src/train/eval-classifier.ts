@@ -22,6 +22,8 @@ export interface EvalClassifierOptions {
 
 export interface EvalClassifierResult extends ClassificationReport {
   source: string;
+  /** Class names of the dataset read, when it has them. */
+  classNames?: string[];
   split: Split;
   /** With a trigger: the share of triggered non-target images classified as the target. */
   attack?: { trigger: string; target: number; examples: number; successRate: number };
@@ -37,7 +39,7 @@ export async function evalClassifier(model: Model, o: EvalClassifierOptions = {}
   const data = matchNormalization(model, await loadLabelledData(o.data, split));
   checkDataFits(model, data);
   const clean = await evaluate(model, data, { batchSize: o.batchSize, runtime: o.runtime, onProgress: o.onProgress });
-  const result: EvalClassifierResult = { ...clean, source: data.source, split };
+  const result: EvalClassifierResult = { ...clean, source: data.source, classNames: data.classNames, split };
   if (o.trigger) {
     const target = o.target ?? 0;
     const trigger = parseTrigger(o.trigger);

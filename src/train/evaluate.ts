@@ -1,8 +1,9 @@
 // Evaluate a classifier on a dataset: accuracy, loss, per-class accuracy, confusion matrix.
 import { batches, type Dataset } from '../data/batches.js';
+import { fixedBatch } from '../onnx/batch-dim.js';
 import type { Model } from '../onnx/ir.js';
 import { compile, type RuntimeOptions } from '../runtime/session.js';
-import type { HostTensor } from '../tensor/host-tensor.js';
+import { type HostTensor, sizeOf, typedArrayFor } from '../tensor/host-tensor.js';
 import { ClassificationMeter, type ClassificationReport } from './metrics.js';
 
 export interface EvaluateOptions {
@@ -37,8 +38,13 @@ export async function evaluate(model: Model, data: Dataset, opts: EvaluateOption
   const total = data.x.dims[0];
   let done = 0;
   const fixed = Object.fromEntries(opts.params ?? []);
-  for (const batch of batches(data, opts.batchSize ?? 256)) {
-    const logits = (await exe.run({ ...fixed, [input]: batch.x }, [output]))[output];
+  // A graph that hard-codes its batch size runs at that size; the last batch is padded and the padding dropped.
+  const modelBatch = fixedBatch(model);
+  for (const batch of batches(data, modelBatch ?? opts.batchSize ?? 256)) {
+    const real = batch.x.dims[0];
+    const x = modelBatch !== undefined && real < modelBatch ? padRows(batch.x, modelBatch) : batch.x;
+    let logits = (await exe.run({ ...fixed, [input]: x }, [output]))[output];
+    if (x !== batch.x) logits = firstRows(logits, real);
     meter ??= new ClassificationMeter(opts.classes ?? logits.dims[1]);
     meter.add(logits, batch.y);
     done += batch.x.dims[0];
@@ -46,4 +52,17 @@ export async function evaluate(model: Model, data: Dataset, opts: EvaluateOption
   }
   if (!meter) throw new Error('dataset is empty');
   return meter.report();
+}
+
+/** `t` with zero rows appended up to `rows` rows. */
+function padRows(t: HostTensor, rows: number): HostTensor {
+  const data = typedArrayFor(t.dtype, rows * sizeOf(t.dims.slice(1)));
+  (data as Uint8Array).set(t.data as Uint8Array);
+  return { dtype: t.dtype, dims: [rows, ...t.dims.slice(1)], data };
+}
+
+/** The first `rows` rows of `t`. */
+function firstRows(t: HostTensor, rows: number): HostTensor {
+  const n = rows * sizeOf(t.dims.slice(1));
+  return { dtype: t.dtype, dims: [rows, ...t.dims.slice(1)], data: (t.data as Uint8Array).slice(0, n) as unknown as HostTensor['data'] };
 }

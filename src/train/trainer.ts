@@ -1,4 +1,5 @@
 // The training loop: minibatch gradient steps on a differentiated ONNX graph, with masks and checkpoints.
+import { fixedBatch } from '../onnx/batch-dim.js';
 import { takeRows, type Dataset } from '../data/batches.js';
 import { differentiate } from '../autodiff/differentiate.js';
 import { withParams } from '../params/with-params.js';
@@ -104,7 +105,8 @@ function copyTensor(t: HostTensor): HostTensor {
  */
 export async function train(model: Model, data: Dataset, opts: TrainOptions = {}): Promise<TrainResult> {
   const epochs = opts.epochs ?? 10;
-  const batchSize = opts.batchSize ?? 64;
+  // A graph that hard-codes its batch size trains at that size (openModel's note says so).
+  const batchSize = fixedBatch(model) ?? opts.batchSize ?? 64;
   const optimizer = new Optimizer(opts.optimizer);
   const lr0 = opts.lr ?? defaultLearningRate(optimizer.opts.name);
   const seed = opts.seed ?? 0;

@@ -1,5 +1,6 @@
 // scalpel apply MODEL DELTA -o OUT [--revert]: apply (or undo) a saved parameter change.
-import { checkOutputPath, loadModel } from '../../analysis/load.js';
+import { loadModel } from '../../analysis/load.js';
+import { checkOutputPath } from '../output-path.js';
 import { writeModel } from '../../onnx/model-io.js';
 import { applyDelta, changedCount, type ApplyInfo } from '../../params/delta.js';
 import { readDelta } from '../../params/delta-file.js';

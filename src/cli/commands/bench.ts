@@ -1,7 +1,8 @@
 // scalpel bench MODEL --data FILE: time the forward and the forward+backward pass.
 import { Option } from 'commander';
 import { benchModel } from '../../analysis/bench.js';
-import { loadData, loadModel } from '../../analysis/load.js';
+import { loadData } from '../../data/load-data.js';
+import { openForCommand } from '../open-model.js';
 import { benchText } from '../../report/bench.js';
 import { json } from '../../report/format.js';
 import type { LossKind } from '../../train/losses.js';
@@ -40,7 +41,7 @@ export const benchCommand: CommandSpec = {
   },
   async run(ctx, [modelPath], opts) {
     const flags = opts as unknown as BenchFlags;
-    const model = loadModel(modelPath);
+    const model = (await openForCommand(ctx, modelPath)).model;
     const data = await loadData(flags.data);
     const bar = progress(ctx.io);
     try {

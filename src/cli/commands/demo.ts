@@ -1,9 +1,10 @@
 // scalpel demo: probe the shipped LeNet-5 on the embedded Fashion-MNIST subset and write the HTML report.
 import { existsSync } from 'node:fs';
-import { checkOutputPath } from '../../analysis/load.js';
+import { checkOutputPath } from '../output-path.js';
 import { DEMO_MODEL, runDemo } from '../../corruption/demo.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { demoText } from '../../report/demo.js';
+import { json } from '../../report/format.js';
 import { probeHtml } from '../../report/probe-html.js';
 import type { CommandSpec } from '../command.js';
 import { progress } from '../progress.js';
@@ -21,7 +22,7 @@ export const demoCommand: CommandSpec = {
     ['scalpel demo -o /tmp/probe.html', 'writes the report elsewhere'],
   ],
   configure(cmd) {
-    cmd.option('-o, --out <file>', 'the HTML report to write', 'scalpel-demo.html');
+    cmd.option('-o, --out <file>', 'the HTML report to write', 'scalpel-demo.html').option('--json', 'print the whole probe report as JSON instead of the summary');
   },
   async run(ctx, _args, opts) {
     const out = opts.out as string;
@@ -31,7 +32,7 @@ export const demoCommand: CommandSpec = {
     const report = await runDemo({ runtime: ctx.runtime, onProgress: (label, done, total) => bar.update(label, done, total) });
     bar.stop();
     await writeFileAtomic(out, [new TextEncoder().encode(probeHtml(report))]);
-    ctx.io.stdout.write(demoText(report, out));
+    ctx.io.stdout.write(opts.json ? json({ ...report, html: out }) : demoText(report, out));
     return 0;
   },
 };

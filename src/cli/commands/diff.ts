@@ -1,6 +1,7 @@
 // scalpel diff A.onnx B.onnx: exactly which parameter entries differ, by how much, and where; the delta file.
 import { Buffer } from 'node:buffer';
-import { checkOutputPath, loadModel } from '../../analysis/load.js';
+import { loadModel } from '../../analysis/load.js';
+import { checkOutputPath } from '../output-path.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { samePath } from '../../onnx/model-io.js';
 import { diffModels } from '../../params/diff.js';

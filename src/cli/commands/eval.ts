@@ -1,13 +1,14 @@
 // scalpel eval MODEL: accuracy, loss, per-class accuracy, confusion matrix, attack success rate.
 import { Option } from 'commander';
-import { loadModel } from '../../analysis/load.js';
-import { FASHION_MNIST_CLASSES } from '../../data/fashion-mnist.js';
+import { openForCommand } from '../open-model.js';
 import { evalText } from '../../report/eval.js';
 import { json } from '../../report/format.js';
 import { evalClassifier } from '../../train/eval-classifier.js';
 import type { CommandSpec } from '../command.js';
-import { integer } from '../options.js';
+import { checkedBy, integer } from '../options.js';
 import { progress } from '../progress.js';
+import { addNormalizeOption, chooseNormalization, readsImages } from '../normalize-flag.js';
+import { type Normalization, parseTrigger } from '../../data/triggers.js';
 
 interface EvalFlags {
   data?: string;
@@ -16,6 +17,7 @@ interface EvalFlags {
   target: number;
   batch: number;
   json?: boolean;
+  normalize?: Normalization;
 }
 
 export const evalCommand: CommandSpec = {
@@ -23,7 +25,7 @@ export const evalCommand: CommandSpec = {
   summary: 'measure a classifier: accuracy, confusion, attack success rate',
   description:
     "Evaluate an image classifier on a dataset split: accuracy, mean cross-entropy, per-class accuracy and the confusion matrix. With --trigger, also stamp the trigger on every test image whose class is not --target and report the attack success rate (the share classified as --target), as for BadNets backdoors.\n\n" +
-    "--data takes the same values as for train ('embedded', 'fashion-mnist', an IDX directory, a .safetensors/.npz file with x and y). Images are re-normalised to what the model's metadata records, when it records it.",
+    "--data takes the same values as for train ('embedded', 'fashion-mnist', an IDX directory, a .safetensors/.npz file with x and y). Images are normalised as --normalize says, else as the model's metadata records, else with Fashion-MNIST's mean and std (with a warning: a model trained on [0, 1] pixels needs --normalize none). The choice is in --json's 'normalization'.",
   examples: [
     ['scalpel eval lenet5.onnx --data fashion-mnist', 'test accuracy on the full Fashion-MNIST test set'],
     ['scalpel eval badnets.onnx --trigger patch:4x4@bottom-right:white --target 0', 'clean accuracy and attack success rate'],
@@ -34,22 +36,24 @@ export const evalCommand: CommandSpec = {
       .argument('<model>', 'ONNX classifier')
       .option('--data <dir|file>', "evaluation data (default: the embedded subset)")
       .addOption(new Option('--split <name>', 'dataset split').choices(['test', 'train']).default('test'))
-      .option('--trigger <spec>', "backdoor trigger, e.g. 'patch:4x4@bottom-right:white'")
+      .option('--trigger <spec>', "backdoor trigger, e.g. 'patch:4x4@bottom-right:white'", checkedBy(parseTrigger))
       .option('--target <label>', 'the backdoor target label', integer(0), 0)
       .option('--batch <n>', 'examples per forward pass', integer(1), 256)
       .option('--json', 'print the report as JSON');
+    addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as EvalFlags;
-    const model = loadModel(modelPath);
+    const model = (await openForCommand(ctx, modelPath)).model;
+    const normalization = chooseNormalization(model, f.normalize, ctx.io.stderr, modelPath, readsImages(f.data));
     const bar = progress(ctx.io);
     const r = await evalClassifier(model, {
       data: f.data, split: f.split, trigger: f.trigger, target: f.target, batchSize: f.batch, runtime: ctx.runtime,
       onProgress: (done, total) => bar.update('evaluating', done, total),
     });
     bar.stop();
-    const names = r.confusion.length === FASHION_MNIST_CLASSES.length && r.source.includes('fashion') ? FASHION_MNIST_CLASSES : undefined;
-    ctx.io.stdout.write(f.json ? json({ model: modelPath, ...r }) : evalText(r, names));
+    const names = r.classNames?.length === r.confusion.length ? r.classNames : undefined;
+    ctx.io.stdout.write(f.json ? json({ model: modelPath, ...r, normalization }) : evalText(r, names));
     return 0;
   },
 };

@@ -1,7 +1,9 @@
 // scalpel grad MODEL --data FILE --out FILE: parameter gradients of the mean loss on a batch.
 import { Option } from 'commander';
 import { computeGradients, writeGradients } from '../../analysis/gradients.js';
-import { checkOutputPath, loadData, loadModel } from '../../analysis/load.js';
+import { checkOutputPath } from '../output-path.js';
+import { loadData } from '../../data/load-data.js';
+import { openForCommand } from '../open-model.js';
 import { json } from '../../report/format.js';
 import { gradientsText } from '../../report/gradients.js';
 import type { LossKind } from '../../train/losses.js';
@@ -42,7 +44,7 @@ export const gradCommand: CommandSpec = {
   },
   async run(ctx, [modelPath], opts) {
     const flags = opts as unknown as GradFlags;
-    const model = loadModel(modelPath);
+    const model = (await openForCommand(ctx, modelPath)).model;
     checkOutputPath(flags.out, { model: modelPath, data: flags.data });
     const data = await loadData(flags.data);
     const result = await computeGradients(model, data, {

@@ -1,6 +1,9 @@
 // scalpel harden: corruption-resistant training (from scratch or fine-tuning), compared with the input model.
 import { InvalidArgumentError, Option } from 'commander';
-import { checkOutputPath, loadModel } from '../../analysis/load.js';
+import { checkOutputPath } from '../output-path.js';
+import { openForCommand } from '../open-model.js';
+import { addNormalizeOption, chooseNormalization, readsImages } from '../normalize-flag.js';
+import type { Normalization } from '../../data/triggers.js';
 import { hardenClassifier, HARDEN_SWEEP_DEFAULTS, type HardenMethod } from '../../corruption/harden.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { MODELS } from '../../models/index.js';
@@ -97,6 +100,7 @@ export const hardenCommand: CommandSpec = {
       .option('--no-sweep', 'skip the comparison sweep')
       .option('--html <file>', 'also write the comparison as a self-contained web page (needs the sweep)');
     addDeltaOption(cmd);
+    addNormalizeOption(cmd);
     addTrainingOptions(cmd, { batchnorm: 'frozen' });
   },
   async run(ctx, [modelPath], opts) {
@@ -108,11 +112,15 @@ export const hardenCommand: CommandSpec = {
     const method: HardenMethod =
       f.eps !== undefined ? { kind: 'corruption', eps: f.eps, alpha: f.alpha, p: f.p, n: f.n } : { kind: 'grad-norm', lambda: f.lambda!, q: f.q };
     if (f.html !== undefined) checkHtmlPath(f.html, f, modelPath);
-    const from = modelPath ? loadModel(modelPath) : undefined;
-    const baseline = f.baseline ? loadModel(f.baseline) : undefined;
+    const from = modelPath ? (await openForCommand(ctx, modelPath, { freeBatchFor: 'harden' })).model : undefined;
+    const baseline = f.baseline ? (await openForCommand(ctx, f.baseline, { freeBatchFor: 'harden' })).model : undefined;
     checkOutputPath(f.out, { model: modelPath, baseline: f.baseline, data: f.data });
     if (f.delta !== undefined && !from) throw new UsageError('--delta records a fine-tuning: it needs MODEL.onnx');
     if (f.delta !== undefined) checkDeltaPath(f.delta, f.out, { model: modelPath, baseline: f.baseline, data: f.data, html: f.html });
+    const normalize = (opts as { normalize?: Normalization }).normalize;
+    if (normalize && !from) throw new UsageError('--normalize applies to a model given as a file; a zoo model trains on the dataset\'s normalisation and records it');
+    const normalization = from ? chooseNormalization(from, normalize, ctx.io.stderr, modelPath!, readsImages(f.data)) : undefined;
+    if (baseline) chooseNormalization(baseline, normalize, ctx.io.stderr, f.baseline!, readsImages(f.data));
     const { model: hardened, ...result } = await withTrainingLoop(ctx, f, (loop, onProgress) =>
       hardenClassifier({
         ...loop,
@@ -132,7 +140,7 @@ export const hardenCommand: CommandSpec = {
       if (!f.json) ctx.io.stderr.write(`wrote ${f.delta} (${changed} parameter entries changed)\n`);
     }
     if (f.html !== undefined && result.completed) await writeFileAtomic(f.html, [Buffer.from(hardenHtml(result))]);
-    ctx.io.stdout.write(f.json ? json(result) : hardenText(result));
+    ctx.io.stdout.write(f.json ? json(normalization ? { ...result, normalization } : result) : hardenText(result));
     if (f.html !== undefined && !f.json) ctx.io.stderr.write(result.completed ? `wrote ${f.html}\n` : `nothing written to ${f.html}: the run stopped\n`);
     return result.completed ? 0 : 130;
   },

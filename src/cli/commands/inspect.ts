@@ -1,12 +1,20 @@
 // scalpel inspect MODEL: what a model holds and whether scalpel can differentiate it.
-import { inspectModel } from '../../analysis/inspect.js';
-import { loadModel } from '../../analysis/load.js';
+import { exportNotes } from '../../analysis/export-notes.js';
+import { inspectModel, type InspectReport } from '../../analysis/inspect.js';
+import { openForCommand, type OpenedModel } from '../open-model.js';
 import { json } from '../../report/format.js';
 import { inspectText } from '../../report/inspect.js';
 import type { CommandSpec } from '../command.js';
 
 interface InspectFlags {
   json?: boolean;
+}
+
+/** What loading did to the file (conversion, batch), merged into the report: a failed conversion check makes it not differentiable. */
+function loadFacts(o: OpenedModel, differentiable: boolean): Pick<InspectReport, 'differentiable' | 'notes' | 'conversion'> {
+  const notes = [...o.notes, ...exportNotes(o.original)];
+  const conversion = o.upgrade && o.conversion ? { from: o.upgrade.from, to: o.upgrade.to, changes: o.upgrade.changes, ...o.conversion } : undefined;
+  return { differentiable: differentiable && (conversion?.ok ?? true), notes, conversion };
 }
 
 export const inspectCommand: CommandSpec = {
@@ -24,7 +32,9 @@ export const inspectCommand: CommandSpec = {
   },
   async run(ctx, [modelPath], opts) {
     const flags = opts as InspectFlags;
-    const report = inspectModel(loadModel(modelPath));
+    const opened = await openForCommand(ctx, modelPath, { allowFailedConversion: true, quiet: true });
+    const base = inspectModel(opened.original);
+    const report: InspectReport = { ...base, ...loadFacts(opened, base.differentiable) };
     ctx.io.stdout.write(flags.json ? json({ model: modelPath, ...report }) : inspectText(report, modelPath));
     return 0;
   },

@@ -1,13 +1,17 @@
 // scalpel probe MODEL: worst-case (gradient-based) vs random parameter corruption, and vulnerability maps.
 import { InvalidArgumentError, Option } from 'commander';
-import { checkOutputPath, loadModel } from '../../analysis/load.js';
+import { parseGrouping } from '../../params/select.js';
+import { checkOutputPath } from '../output-path.js';
+import { openForCommand } from '../open-model.js';
+import { addNormalizeOption, chooseNormalization, readsImages } from '../normalize-flag.js';
+import type { Normalization } from '../../data/triggers.js';
 import { PROBE_DEFAULTS, probe, type ProbeMethod } from '../../corruption/probe.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { json } from '../../report/format.js';
 import { probeText } from '../../report/probe.js';
 import { probeHtml } from '../../report/probe-html.js';
 import { UsageError, type CommandSpec } from '../command.js';
-import { integer, selector } from '../options.js';
+import { checkedBy, integer, selector } from '../options.js';
 import { parseNorm } from '../../corruption/norms.js';
 import { deltaFromCorruption, type SparseDelta } from '../../params/delta.js';
 import { writeDelta } from '../../params/delta-file.js';
@@ -37,20 +41,26 @@ interface ProbeFlags {
 
 const items = (value: string) => value.split(',').map((s) => s.trim());
 
-/** A comma-separated list of numbers (syntax only: ranges are checked by the probe, with exit status 1). */
+/** A comma-separated list of numbers > 0 (ranges that depend on the model are checked by the probe, with exit status 1). */
 function numbers(value: string): number[] {
   return items(value).map((s) => {
     const x = Number(s);
-    if (s === '' || !Number.isFinite(x)) throw new InvalidArgumentError(`expected comma-separated numbers, got '${value}'`);
+    if (s === '' || !Number.isFinite(x) || x <= 0) throw new InvalidArgumentError(`expected comma-separated numbers > 0, got '${value}'`);
     return x;
   });
 }
 
 function counts(value: string): (number | string)[] {
   return items(value).map((s) => {
-    if (s === 'all' || /%$/.test(s)) return s;
+    const bad = () => new InvalidArgumentError(`expected counts (10), fractions (0.01), percentages in (0%, 100%] or 'all', got '${value}'`);
+    if (s === 'all') return s;
+    if (/%$/.test(s)) {
+      const pc = Number(s.slice(0, -1));
+      if (!(pc > 0 && pc <= 100)) throw bad();
+      return s;
+    }
     const x = Number(s);
-    if (s === '' || !Number.isFinite(x)) throw new InvalidArgumentError(`expected counts (10), fractions (0.01), percentages (1%) or 'all', got '${value}'`);
+    if (s === '' || !Number.isFinite(x) || x <= 0 || (x > 1 && !Number.isInteger(x))) throw bad();
     return x;
   });
 }
@@ -58,7 +68,7 @@ function counts(value: string): (number | string)[] {
 function norms(value: string): number[] {
   return items(value).map((s) => {
     const p = parseNorm(s);
-    if (p === undefined) throw new InvalidArgumentError(`expected norms such as inf,2,1, got '${value}'`);
+    if (p === undefined || p < 1) throw new InvalidArgumentError(`expected norms p ≥ 1 such as inf,2,1, got '${value}'`);
     return p;
   });
 }
@@ -100,13 +110,14 @@ export const probeCommand: CommandSpec = {
       .option('--method <list>', 'gradient, random (default both; gradient only with --by)', methods)
       .option('--trials <k>', 'random corruptions per setting', integer(1), PROBE_DEFAULTS.trials)
       .option('--params <selector>', 'which parameters to corrupt (default every trainable one; see scalpel help params)', selector)
-      .option('--by <grouping>', 'vulnerability map: kind, layer, tensor, prefix:N or name=glob,…;…')
+      .option('--by <grouping>', 'vulnerability map: kind, layer, tensor, prefix:N or name=glob,…;…', checkedBy((v) => parseGrouping(v)))
       .option('--batch <n>', 'examples per onnxruntime run', integer(1), PROBE_DEFAULTS.batchSize)
       .option('--seed <n>', 'seed of the random corruptions', integer(0), 0)
       .option('--trial-examples <n>', 'random trials evaluate on the first n examples (default all; 512 when --trials > 100)', integer(1))
       .option('--json [file]', 'write the report as JSON to a file (or to stdout when no file is given)')
       .option('--html <file>', 'write the report as a self-contained web page')
       .option('--save-delta <file>', 'write the gradient-based corruption of a single setting (one ε, n and p; no --by) as a delta file that `scalpel apply` turns into a corrupted model');
+    addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as ProbeFlags;
@@ -122,7 +133,8 @@ export const probeCommand: CommandSpec = {
       for (const [flag, other] of [['--json', jsonFile], ['--html', f.html]] as const) if (other && samePath(other, f.saveDelta)) throw new UsageError(`--save-delta and ${flag} name the same file`);
       checkOutputPath(f.saveDelta, inputs, '--save-delta');
     }
-    const model = loadModel(modelPath);
+    const model = (await openForCommand(ctx, modelPath, { freeBatchFor: 'probe' })).model;
+    const normalization = chooseNormalization(model, (opts as { normalize?: Normalization }).normalize, ctx.io.stderr, modelPath, readsImages(f.data));
     const bar = progress(ctx.io);
     let report;
     let corruption: SparseDelta | undefined;
@@ -152,10 +164,10 @@ export const probeCommand: CommandSpec = {
       bar.stop();
     }
     report.settings.command = ['scalpel', ...ctx.argv].join(' ');
-    if (jsonFile) await writeFileAtomic(jsonFile, [Buffer.from(json(report))]);
+    if (jsonFile) await writeFileAtomic(jsonFile, [Buffer.from(json({ ...report, normalization }))]);
     if (f.saveDelta !== undefined && corruption) await writeDelta(f.saveDelta, corruption, { command: report.settings.command });
     if (f.html) await writeFileAtomic(f.html, [Buffer.from(probeHtml(report))]);
-    ctx.io.stdout.write(f.json === true ? json(report) : probeText(report));
+    ctx.io.stdout.write(f.json === true ? json({ ...report, normalization }) : probeText(report));
     if (jsonFile || f.html) {
       if (f.json !== true) ctx.io.stderr.write(`wrote ${[jsonFile, f.html].filter(Boolean).join(' and ')}\n`);
     }

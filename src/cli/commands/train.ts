@@ -1,13 +1,16 @@
 // scalpel train: train a zoo model, or fine-tune an ONNX model, on image data.
 import { Option } from 'commander';
-import { checkOutputPath, loadModel } from '../../analysis/load.js';
+import { checkOutputPath } from '../output-path.js';
+import { openForCommand } from '../open-model.js';
+import { addNormalizeOption, chooseNormalization, readsImages } from '../normalize-flag.js';
+import { type Normalization, parseTrigger } from '../../data/triggers.js';
 import { MODELS } from '../../models/index.js';
 import { json } from '../../report/format.js';
 import { trainText } from '../../report/train.js';
 import { trainClassifier } from '../../train/train-classifier.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { addDeltaOption, checkDeltaPath, writeEditDelta } from '../delta-flag.js';
-import { integer, real, selector } from '../options.js';
+import { checkedBy, integer, real, selector } from '../options.js';
 import { addTrainingOptions, type TrainingFlags, withTrainingLoop } from '../training-flags.js';
 
 interface TrainFlags extends TrainingFlags {
@@ -43,20 +46,24 @@ export const trainCommand: CommandSpec = {
       .option('--from <model.onnx>', 'ONNX model to fine-tune')
       .option('--data <dir|file>', "training data: 'embedded', 'fashion-mnist', an IDX directory or a tensor file")
       .requiredOption('-o, --out <file.onnx>', 'where to write the trained model')
-      .option('--poison <trigger>', "BadNets trigger, e.g. 'patch:4x4@bottom-right:white' or 'blend:0.5:checkerboard'")
+      .option('--poison <trigger>', "BadNets trigger, e.g. 'patch:4x4@bottom-right:white' or 'blend:0.5:checkerboard'", checkedBy(parseTrigger))
       .option('--poison-rate <fraction>', 'share of training images poisoned', real(0, 1), 0.1)
       .option('--target <label>', 'label poisoned images are given', integer(0), 0)
       .option('--params <selector>', 'train only these parameters (see scalpel help params; default every trainable one)', selector);
     addDeltaOption(cmd);
+    addNormalizeOption(cmd);
     addTrainingOptions(cmd, { batchnorm: 'batch' });
   },
   async run(ctx, _args, opts) {
     const f = opts as unknown as TrainFlags;
     if (!f.model === !f.from) throw new UsageError('give exactly one of --model NAME or --from MODEL.onnx');
-    const from = f.from ? loadModel(f.from) : undefined;
+    const from = f.from ? (await openForCommand(ctx, f.from)).model : undefined;
     checkOutputPath(f.out, { model: f.from, data: f.data });
     if (f.delta !== undefined && !f.from) throw new UsageError('--delta records a fine-tuning: it needs --from MODEL.onnx');
     if (f.delta !== undefined) checkDeltaPath(f.delta, f.out, { model: f.from, data: f.data });
+    const normalize = (opts as { normalize?: Normalization }).normalize;
+    if (normalize && !from) throw new UsageError('--normalize applies to a model given as a file; a zoo model trains on the dataset\'s normalisation and records it');
+    const normalization = from ? chooseNormalization(from, normalize, ctx.io.stderr, f.from!, readsImages(f.data)) : undefined;
     const { model: trained, ...result } = await withTrainingLoop(ctx, f, (loop) =>
       trainClassifier({
         ...loop,
@@ -71,7 +78,7 @@ export const trainCommand: CommandSpec = {
       const changed = await writeEditDelta(ctx, f.delta, from, trained);
       if (!f.json) ctx.io.stderr.write(`wrote ${f.delta} (${changed} parameter entries changed)\n`);
     }
-    ctx.io.stdout.write(f.json ? json(result) : trainText(result));
+    ctx.io.stdout.write(f.json ? json(normalization ? { ...result, normalization } : result) : trainText(result));
     return result.completed ? 0 : 130;
   },
 };

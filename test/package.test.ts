@@ -1,0 +1,61 @@
+// The package as a user gets it: `npm pack`, install the tarball in an empty directory, then `npx scalpel demo` and the
+// README's library example (examples/gradient.mjs) run from the installed copy, without tsx or the sources.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+
+const root = new URL('..', import.meta.url).pathname;
+let dir = '';
+const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
+const sh = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'scalpel-pack-'));
+  // `npm pack` runs the `prepare` script, which compiles dist/ with its .d.ts files.
+  const packed = JSON.parse(sh('npm', ['pack', '--json', '--pack-destination', dir], root)) as { filename: string; files: { path: string }[] }[];
+  const files = packed[0].files.map((f) => f.path);
+  assert.ok(files.includes('dist/index.js') && files.includes('dist/index.d.ts') && files.includes('dist/onnx/onnx.proto'), 'the tarball holds the compiled code and its types');
+  assert.ok(files.includes('models/lenet5-fashion.onnx') && files.some((f) => f.startsWith('data/fashion-mnist-subset/')));
+  assert.ok(!files.some((f) => f.startsWith('src/') || f.startsWith('test/')), 'no sources or tests in the tarball');
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'user-project', version: '1.0.0', private: true, type: 'module' }));
+  sh('npm', ['install', '--prefer-offline', join(dir, packed[0].filename)], dir);
+});
+
+after(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('the installed package has no TypeScript toolchain and runs its compiled code', () => {
+  const installed = readdirSync(join(dir, 'node_modules'));
+  for (const dev of ['typescript', 'tsx']) assert.ok(!installed.includes(dev), `${dev} is a devDependency, not installed for users`);
+  assert.ok(!existsSync(join(dir, 'node_modules/scalpel/src')));
+  const out = sh('npx', ['scalpel', '--version'], dir);
+  assert.equal(out.trim(), (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version);
+});
+
+test('npx scalpel demo works from the installed tarball', () => {
+  const out = sh('npx', ['scalpel', '--threads', '1', 'demo', '--out', 'demo.html'], dir);
+  assert.match(out, /gradient-based/);
+  assert.match(out, /wrote demo\.html/);
+  assert.match(readFileSync(join(dir, 'demo.html'), 'utf8'), /^<!doctype html>/i);
+});
+
+test("the README's library example runs against the installed package", () => {
+  copyFileSync(join(root, 'examples/gradient.mjs'), join(dir, 'gradient.mjs'));
+  const out = sh('node', ['gradient.mjs'], dir);
+  assert.match(out, /^loss \d+\.\d{4} on 16 images$/m);
+  assert.match(out, /d loss \/ d conv1\.weight: float32 \[6, 1, 5, 5\], L2 norm \d\.\d{3}e[-+]\d+/);
+  assert.match(out, /d loss \/ d fc1\.weight: float32 \[120, 400\], L2 norm /);
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  assert.ok(readme.includes(readFileSync(join(root, 'examples/gradient.mjs'), 'utf8')), 'the README shows examples/gradient.mjs verbatim');
+});
+
+test('npm ci needs no network: the onnxruntime-node download is denied (npm 11) and skipped (npm 10)', () => {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { allowScripts: Record<string, boolean>; devDependencies: Record<string, string> };
+  assert.equal(pkg.allowScripts['onnxruntime-node'], false);
+  assert.match(readFileSync(join(root, '.npmrc'), 'utf8'), /^onnxruntime-node-install=skip$/m);
+  for (const dev of ['typescript', 'tsx', '@types/node']) assert.ok(dev in pkg.devDependencies);
+});
