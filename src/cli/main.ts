@@ -10,6 +10,7 @@ import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { gradCommand } from './commands/grad.js';
 import { hardenCommand } from './commands/harden.js';
+import { injectCommand } from './commands/inject.js';
 import { inspectCommand } from './commands/inspect.js';
 import { probeCommand } from './commands/probe.js';
 import { trainCommand } from './commands/train.js';
@@ -18,7 +19,7 @@ import { integer } from './options.js';
 export { type CliIO, type CommandContext, type CommandSpec, UsageError, type Writer } from './command.js';
 
 /** Every command, in the order `scalpel --help` lists them. Add new commands here. */
-export const COMMANDS: readonly CommandSpec[] = [demoCommand, inspectCommand, gradCommand, benchCommand, trainCommand, evalCommand, probeCommand, hardenCommand];
+export const COMMANDS: readonly CommandSpec[] = [demoCommand, inspectCommand, gradCommand, benchCommand, trainCommand, evalCommand, probeCommand, hardenCommand, injectCommand];
 
 const DESCRIPTION = `Open up trained neural networks at the level of single parameters.
 
