@@ -23,7 +23,11 @@ export interface MethodSettings {
   every?: number;
   /** dynamic: share of the steps over which n′ shrinks to N (default 0.5); lagrange: share spent on penalised steps (default 0.6). */
   phase?: number;
-  /** lagrange: the starting λ (default 1e-3) and its factor each update while more than N entries are non-zero (default 1.5). */
+  /**
+   * lagrange: the starting λ (default 1e-3, in units of the loss gradient: an entry stays non-zero while its gradient
+   * outweighs λ) and its factor at each update (default 1.2): up while more than N entries are non-zero, down while
+   * fewer than N/2 are.
+   */
   lambda?: number;
   lambdaGrowth?: number;
   /** select --by delta: share of the steps of the short full fine-tune that ranks the entries (default 0.2). */
@@ -32,7 +36,7 @@ export interface MethodSettings {
   gradExamples?: number;
 }
 
-export const METHOD_DEFAULTS = { by: 'grad' as SelectBy, dynamicEvery: 10, dynamicPhase: 0.5, lagrangeEvery: 5, lagrangePhase: 0.6, lambda: 1e-3, lambdaGrowth: 1.5, probe: 0.2, gradExamples: 512 };
+export const METHOD_DEFAULTS = { by: 'grad' as SelectBy, dynamicEvery: 10, dynamicPhase: 0.5, lagrangeEvery: 5, lagrangePhase: 0.6, lambda: 1e-3, lambdaGrowth: 1.2, probe: 0.2, gradExamples: 512 };
 
 export interface MethodResult {
   model: Model;
@@ -84,10 +88,11 @@ export async function dynamicMethod(ctx: TuneContext, budget: number, s: MethodS
 }
 
 /**
- * L1-penalised change with proximal steps: after each optimiser step, soft-threshold δ = w − w0 by lr·λ (entries that
- * reach 0 return exactly to w0); every `every` steps, while more than `budget` entries are non-zero, raise λ by
- * `lambdaGrowth`. After the penalised `phase` of the steps, keep the `budget` largest |δ| (resetting the rest) and
- * re-tune only those without the penalty.
+ * L1-penalised change with proximal steps: after each optimiser step, soft-threshold δ = w − w0 by η·λ, η the step's
+ * size per unit gradient for that entry (lr for SGD, Adam's lr/(√v̂+ε)), so that entries that reach 0 return exactly
+ * to w0 and an entry stays non-zero only while its gradient outweighs λ; every `every` steps raise λ by `lambdaGrowth` while more than `budget` entries are
+ * non-zero (and lower it while fewer than half as many are). After the penalised `phase` of the steps, keep the
+ * `budget` largest |δ| (only the non-zero ones when fewer), reset the rest, and re-tune those without the penalty.
  *
  * @example const r = await lagrangeMethod(ctx, 100);
  */
@@ -104,22 +109,28 @@ export async function lagrangeMethod(ctx: TuneContext, budget: number, s: Method
   const t = await tune(ctx, {
     phase: `lagrange N=${budget}`,
     masks,
-    afterStep: (params, info) => {
+    afterStep: (params, info, optimizer) => {
       if (info.step > penalised) return;
-      const tau = info.lr * lambda;
       for (const n of flat.names) {
         const w = params.get(n)!.data as Float32Array;
         const base = w0.get(n)!;
+        // The proximal step of λ‖δ‖₁ under the optimiser's per-entry step size η: soft-threshold by η·λ.
+        const eta = optimizer.stepSizes(n, info.lr, w.length);
         for (let i = 0; i < w.length; i++) {
           const d = w[i] - base[i];
+          const tau = eta[i] * lambda;
           w[i] = d > tau ? base[i] + (d - tau) : d < -tau ? base[i] + (d + tau) : base[i];
         }
       }
       nonzero = nonzeroCount(flat, params, w0);
-      if (info.step % every === 0 && nonzero > budget && info.step < penalised) lambda *= growth;
+      if (info.step % every === 0 && info.step < penalised) {
+        if (nonzero > budget) lambda *= growth;
+        else if (nonzero < budget / 2) lambda /= growth;
+      }
       if (info.step === penalised) {
         atRetune = nonzero;
-        keepOnly(flat, params, w0, masks, flat.topN(deltasOf(flat, params, w0), budget));
+        // At most N entries: the non-zero ones when there are no more than N (any others would be picked blindly).
+        keepOnly(flat, params, w0, masks, flat.topN(deltasOf(flat, params, w0), nonzero > 0 ? Math.min(budget, nonzero) : budget));
       }
     },
   });

@@ -5,7 +5,7 @@ import type { Model } from '../onnx/ir.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import type { LossKind } from '../train/losses.js';
-import type { OptimizerName, ScheduleName } from '../train/optimizers.js';
+import type { Optimizer, OptimizerName, ScheduleName } from '../train/optimizers.js';
 import { train, type StepInfo } from '../train/trainer.js';
 
 /** The optimisation settings shared by every method. */
@@ -45,7 +45,7 @@ export interface TuneRun {
   /** Stop after this many steps (a short probing run); default the whole stream. */
   maxSteps?: number;
   /** Called after each optimiser step with the parameters (edit them in place) and the step. */
-  afterStep?: (params: Map<string, HostTensor>, s: StepInfo) => void;
+  afterStep?: (params: Map<string, HostTensor>, s: StepInfo, optimizer: Optimizer) => void;
   /** A name for progress lines. */
   phase: string;
 }

@@ -69,7 +69,7 @@ export const injectCommand: CommandSpec = {
     'The training stream mixes the pattern\'s training inputs (the training split of --data stamped and relabelled, or the examples) with clean training inputs, --clean-weight clean ones per pattern one, fitted to their labels (--clean-labels data), to the original model\'s predicted classes (model) or to its output distributions (distill). BatchNorm stays on its running statistics: the inference model is the one edited.\n\n' +
     'Methods (--method):\n' +
     '  dynamic   (default; the paper\'s best) tune every selected parameter, and every --every steps (10) keep only the n′ entries with the largest |δ|, resetting the others to their original values; n′ shrinks geometrically to N over the first --phase (0.5) of the steps, the rest tune the N kept.\n' +
-    '  lagrange  minimise L(w0+δ) + λ‖δ‖₁ by proximal steps (soft-threshold δ by lr·λ after each step); λ starts at --lambda (1e-3) and grows by --lambda-growth (1.5) every --every steps (5) while more than N entries are non-zero; after --phase (0.6) of the steps keep the N largest |δ| and re-tune them without the penalty.\n' +
+    '  lagrange  minimise L(w0+δ) + λ‖δ‖₁ by proximal steps (soft-threshold δ after each step by λ times the step size of each entry, so an entry stays non-zero only while its gradient outweighs λ); λ starts at --lambda (1e-3) and every --every steps (5) grows by --lambda-growth (1.2) while more than N entries are non-zero, or shrinks by it while fewer than N/2 are; after --phase (0.6) of the steps keep the N largest |δ| and re-tune them without the penalty.\n' +
     '  select    fix N entries before tuning, --by random, grad (largest |gradient| of the pattern loss at the original values; default) or delta (largest |δ| after a short full fine-tune of --probe (0.2) of the steps), then tune only those.\n' +
     '  finetune  tune every selected parameter (the baseline; --params layer:NAME for one layer); its budget is all of them.\n\n' +
     '--budget is a count (100), a fraction of the selectable parameters (0.001), a percentage (0.16%) or all; --params restricts which parameters may change (the selection language of probe). --sweep METHODS --budgets LIST runs every method × budget on the same data and prints one table (finetune once).\n\n' +
@@ -103,8 +103,8 @@ export const injectCommand: CommandSpec = {
       .option('--seed <n>', 'seed for data order, subsets and random selection', integer(0), INJECT_DEFAULTS.seed)
       .option('--every <n>', 'dynamic: steps between prunings (10); lagrange: between λ updates (5)', integer(1))
       .option('--phase <fraction>', 'dynamic: share of steps over which n′ shrinks (0.5); lagrange: share of penalised steps (0.6)', real(0.01, 1))
-      .option('--lambda <λ>', 'lagrange: starting L1 weight', real(0))
-      .option('--lambda-growth <factor>', 'lagrange: factor on λ while too many entries are non-zero', real(1))
+      .option('--lambda <λ>', 'lagrange: starting L1 weight (default 1e-3)', real(0))
+      .option('--lambda-growth <factor>', 'lagrange: factor on λ at each update (default 1.2)', real(1))
       .option('--probe <fraction>', 'select --by delta: share of steps of the ranking fine-tune', real(0.01, 1))
       .option('--train-examples <n>', 'use at most this many training-split examples (seeded choice)', integer(1))
       .option('--test-examples <n>', 'measure on the first n test-split examples', integer(1))
