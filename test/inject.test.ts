@@ -17,6 +17,7 @@ import { flipMatrix, meanKl, predictions } from '../src/surgery/measure.js';
 import { changedCount, deltaBetween } from '../src/surgery/params-shim.js';
 import { classifierClasses, mixTraining, parsePattern } from '../src/surgery/pattern.js';
 import { trainClassifier } from '../src/train/train-classifier.js';
+import { Optimizer } from '../src/train/optimizers.js';
 import { train } from '../src/train/trainer.js';
 
 let dir: string;
@@ -96,6 +97,16 @@ describe('metrics', () => {
   });
 });
 
+test('Optimizer.stepSizes: lr for SGD, lr / (√v̂ + ε) for Adam after its steps', () => {
+  const params = new Map([['w', { dtype: 'float32' as const, dims: [2], data: Float32Array.of(1, 1) }]]);
+  const grads = new Map([['w', { dtype: 'float32' as const, dims: [2], data: Float32Array.of(0.5, -2) }]]);
+  const adam = new Optimizer({ name: 'adam' });
+  adam.step(params, grads, 0.01);
+  const eta = adam.stepSizes('w', 0.01, 2);
+  assert.ok(Math.abs(eta[0] - 0.01 / 0.5) < 1e-6 && Math.abs(eta[1] - 0.01 / 2) < 1e-7, String(eta));
+  assert.deepEqual(Array.from(new Optimizer({ name: 'sgd' }).stepSizes('w', 0.05, 2)), [0.05, 0.05].map((x) => Math.fround(x)));
+});
+
 test("the trainer's afterStep hook runs after every step and its edits stick", async () => {
   const data = loadImageDataset(undefined, 'test');
   const small = { x: takeRows(data.x, Array.from({ length: 64 }, (_, i) => i)), y: takeRows(data.y, Array.from({ length: 64 }, (_, i) => i)) };
@@ -136,6 +147,7 @@ describe('every method end to end', () => {
       assert.equal(r.measures.changed.byTensor.reduce((a, t) => a + t.count, 0), r.measures.changed.count, method);
       assert.equal(r.measures.changed.byLayer.reduce((a, t) => a + t.count, 0), r.measures.changed.count, method);
       if (method === 'finetune') assert.ok(r.measures.changed.count > 1000, `finetune changed ${r.measures.changed.count}`);
+      else if (method === 'lagrange') assert.ok(r.measures.changed.count <= Math.min(200, r.details.nonzeroBeforeRetune as number) && r.measures.changed.count > 0, `lagrange changed ${r.measures.changed.count}`);
       else assert.ok(r.measures.changed.count <= 200 && r.measures.changed.count >= 150, `${method} changed ${r.measures.changed.count}`);
       let sq = 0;
       let inf = 0;
