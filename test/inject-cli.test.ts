@@ -15,7 +15,8 @@ import { getMetadata } from '../src/onnx/metadata.js';
 import { readModel, writeModel } from '../src/onnx/model-io.js';
 import { buildModel } from '../src/models/index.js';
 import type { InjectReport } from '../src/surgery/inject.js';
-import { changedCount, deltaBetween } from '../src/surgery/params-shim.js';
+import { applyDelta, changedCount, deltaBetween } from '../src/params/delta.js';
+import { readDelta } from '../src/params/delta-file.js';
 import { trainClassifier } from '../src/train/train-classifier.js';
 
 let dir: string;
@@ -43,7 +44,7 @@ describe('a run end to end', () => {
   before(async () => {
     const d = fresh('run');
     out = join(d, 'edited.onnx');
-    const r = await cli(['inject', modelPath, '--pattern', TRIGGER, '--target', '2', '--budget', '150', ...FAST, '-o', out, '--json', join(d, 'r.json'), '--html', join(d, 'r.html')]);
+    const r = await cli(['inject', modelPath, '--pattern', TRIGGER, '--target', '2', '--budget', '150', ...FAST, '-o', out, '--delta', join(d, 'edit.safetensors'), '--json', join(d, 'r.json'), '--html', join(d, 'r.html')]);
     assert.equal(r.code, 0, r.stderr);
     stdout = r.stdout;
     report = JSON.parse(readFileSync(join(d, 'r.json'), 'utf8')) as InjectReport;
@@ -60,6 +61,18 @@ describe('a run end to end', () => {
     assert.equal(summary.changed, n);
     assert.equal(summary.success, report.runs[0].measures.success.after);
     assert.equal(getMetadata(edited, 'scalpel.normalization'), getMetadata(readModel(modelPath), 'scalpel.normalization'));
+  });
+
+  test('scalpel diff counts exactly the reported change, and the delta file re-creates the edited model', async () => {
+    const n = report.runs[0].measures.changed.count;
+    const d = await cli(['diff', modelPath, out, '--json']);
+    assert.equal(d.code, 0, d.stderr);
+    assert.equal((JSON.parse(d.stdout) as { changed: number }).changed, n);
+    const delta = await readDelta(join(dir, 'run', 'edit.safetensors'));
+    assert.equal(changedCount(delta), n);
+    assert.match(delta.metadata.command ?? JSON.stringify(delta.metadata), /scalpel inject/);
+    const rebuilt = applyDelta(readModel(modelPath), delta);
+    assert.equal(changedCount(deltaBetween(readModel(out), rebuilt)), 0);
   });
 
   test('the text report has the run, the changed layers and the flip matrix', () => {

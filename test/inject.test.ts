@@ -14,7 +14,7 @@ import { buildModel } from '../src/models/index.js';
 import { resolveBudget } from '../src/surgery/budget.js';
 import { inject, parseMethod, type InjectRun } from '../src/surgery/inject.js';
 import { flipMatrix, meanKl, predictions } from '../src/surgery/measure.js';
-import { changedCount, deltaBetween } from '../src/surgery/params-shim.js';
+import { changedCount, deltaBetween } from '../src/params/delta.js';
 import { classifierClasses, mixTraining, parsePattern } from '../src/surgery/pattern.js';
 import { trainClassifier } from '../src/train/train-classifier.js';
 import { Optimizer } from '../src/train/optimizers.js';

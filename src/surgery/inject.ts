@@ -10,7 +10,7 @@ import {
   dynamicMethod, finetuneMethod, lagrangeMethod, SELECT_BY, selectMethod, SURGERY_METHODS, type MethodResult, type MethodSettings, type SelectBy,
   type SurgeryMethod,
 } from './methods.js';
-import { formatSelector, parseSelector, selectParams, type ParamSelector } from './params-shim.js';
+import { formatSelector, parseSelector, selectParams, type ParamSelector } from '../params/select.js';
 import { formatPattern, mixTraining, parsePattern, patternData, type PatternSpec } from './pattern.js';
 import { TUNE_DEFAULTS, type TuneContext, type TuneSettings } from './tune.js';
 

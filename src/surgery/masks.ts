@@ -1,6 +1,6 @@
 // Keeping a set of entries: masks over named parameters from global indices of their flat view, and resetting the rest.
 import type { HostTensor } from '../tensor/host-tensor.js';
-import type { FlatParams } from './params-shim.js';
+import type { FlatParams } from '../params/flat.js';
 
 /**
  * Per-tensor masks (1 = may move) with exactly the entries at the sorted global `indices` of `flat` set.

@@ -1,11 +1,11 @@
 // What an edit did, measured on the test split: pattern success, clean accuracy, instance-wise consistency, KL of the
 // output distributions, the flip matrix, and which parameters changed (bitwise against the input).
 import { batches, type Dataset } from '../data/batches.js';
-import { describeParams } from '../models/describe-params.js';
+import { describeParams } from '../params/describe.js';
 import type { Model } from '../onnx/ir.js';
 import { compile, compileUncached, type RuntimeOptions } from '../runtime/session.js';
 import { dataInput } from '../train/evaluate.js';
-import { changedCount, deltaBetween, type SparseDelta } from './params-shim.js';
+import { changedCount, deltaBetween, type SparseDelta } from '../params/delta.js';
 
 /** Logits of a classifier over a dataset, [n × classes] row-major. */
 export async function logitsOf(model: Model, data: Dataset, runtime?: RuntimeOptions, batchSize = 500): Promise<{ logits: Float32Array; classes: number }> {

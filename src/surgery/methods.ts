@@ -7,7 +7,7 @@ import type { Model } from '../onnx/ir.js';
 import { Rng } from '../tensor/rng.js';
 import { dataInput } from '../train/evaluate.js';
 import { deltasOf, keepOnly, masksOf, nonzeroCount } from './masks.js';
-import { FlatParams } from './params-shim.js';
+import { FlatParams } from '../params/flat.js';
 import { snapshot, tune, type TuneContext } from './tune.js';
 
 export type SurgeryMethod = 'finetune' | 'lagrange' | 'select' | 'dynamic';

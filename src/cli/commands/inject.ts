@@ -4,6 +4,8 @@ import { InvalidArgumentError, Option } from 'commander';
 import { checkOutputPath, loadModel } from '../../analysis/load.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { samePath, writeModel } from '../../onnx/model-io.js';
+import { deltaBetween } from '../../params/delta.js';
+import { writeDelta } from '../../params/delta-file.js';
 import { json } from '../../report/format.js';
 import { injectText } from '../../report/inject.js';
 import { injectHtml } from '../../report/inject-html.js';
@@ -111,7 +113,7 @@ export const injectCommand: CommandSpec = {
       .option('--sweep <methods>', 'run these methods (comma-separated) at every --budgets value')
       .option('--budgets <list>', 'with --sweep: the budgets, e.g. 10,30,100,all')
       .option('-o, --out <file.onnx>', 'where to write the edited model (with --sweep optional: OUT.<method>.<budget>.onnx per run)')
-      .option('--delta <file>', 'also write the exact change (safetensors; with --sweep one per run)')
+      .option('--delta <file>', 'also write the exact change as a delta file (safetensors, as scalpel diff --out; with --sweep one per run)')
       .option('--json [file]', 'print the report as JSON, or write it to a file')
       .option('--html <file>', 'also write the report as a self-contained web page');
   },
@@ -143,7 +145,6 @@ export const injectCommand: CommandSpec = {
     for (let i = 0; i < outputs.length; i++) {
       for (let j = i + 1; j < outputs.length; j++) if (samePath(outputs[i][1], outputs[j][1])) throw new UsageError(`${outputs[i][0]} and ${outputs[j][0]} name the same file (${outputs[i][1]})`);
     }
-    if (f.delta) throw new Error('--delta: writing the change needs the params/ layer (issue 8), not merged into this build yet');
     const model = loadModel(modelPath);
     classifierClasses(model, modelPath);
 
@@ -179,6 +180,13 @@ export const injectCommand: CommandSpec = {
         writeModel(models[i], path);
         written.push(path);
       });
+    }
+    if (f.delta) {
+      for (const [i, r] of report.runs.entries()) {
+        const path = f.sweep ? runPath(f.delta, r) : f.delta;
+        await writeDelta(path, deltaBetween(model, models[i]), { command });
+        written.push(path);
+      }
     }
     if (jsonFile) {
       await writeFileAtomic(jsonFile, [Buffer.from(json(report))]);
