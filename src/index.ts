@@ -89,3 +89,19 @@ export { benchText } from './report/bench.js';
 
 // cli/
 export { run, COMMANDS, type CliIO, type CommandSpec } from './cli/main.js';
+
+// surgery/: neural network surgery (inject): teach a pattern by changing at most N parameters.
+export { resolveBudget } from './surgery/budget.js';
+export { classifierClasses, formatPattern, mixTraining, parsePattern, patternData, type PatternDataOptions, type PatternSpec, type SurgeryData } from './surgery/pattern.js';
+export {
+  dynamicMethod, finetuneMethod, lagrangeMethod, METHOD_DEFAULTS, SELECT_BY, selectMethod, SURGERY_METHODS, type MethodResult, type MethodSettings, type SelectBy, type SurgeryMethod,
+} from './surgery/methods.js';
+export { tune, TUNE_DEFAULTS, type TuneContext, type TuneRun, type TuneSettings, type Tuned } from './surgery/tune.js';
+export {
+  flipMatrix, logitsOf, meanKl, measureBaseline, measureEdit, predictions, summariseChange, type Baseline, type ChangeSummary, type EditMeasures,
+} from './surgery/measure.js';
+export {
+  CLEAN_LABELS, inject, INJECT_DEFAULTS, parseMethod, runSummary, type CleanLabels, type InjectOptions, type InjectReport, type InjectResult, type InjectRun, type MethodChoice,
+} from './surgery/inject.js';
+export { injectText } from './report/inject.js';
+export { injectHtml } from './report/inject-html.js';

@@ -14,8 +14,8 @@ export interface GradientOptions {
   loss?: LossKind;
   /** Name of the label/target tensor in the data (default 'y'). */
   labels?: string;
-  /** Differentiate only the floating-point initializers this selector picks (default: all of them). */
-  params?: string | ParamSelector;
+  /** Differentiate only the floating-point initializers this selector (or list of names) picks (default: all of them). */
+  params?: string | ParamSelector | readonly string[];
   /** The model output the loss is taken of (default: the first). */
   output?: string;
   /** Execution provider and threads for this computation. */
@@ -70,11 +70,16 @@ export interface GradientResult {
  *
  * @example selectParameters(model, '/^fc2\\./'); // ['fc2.weight', 'fc2.bias']
  */
-export function selectParameters(model: Model, params?: string | ParamSelector): string[] {
+export function selectParameters(model: Model, params?: string | ParamSelector | readonly string[]): string[] {
   const all = floatInitializers(model.graph).map((i) => i.name);
   if (all.length === 0) throw new Error('model has no floating-point initializers to differentiate');
   if (params === undefined) return all;
-  const sel = typeof params === 'string' ? parseSelector(params) : params;
+  if (Array.isArray(params)) {
+    const missing = params.filter((n) => !all.includes(n));
+    if (missing.length) throw new Error(`not floating-point initializers of the model: ${missing.join(', ')}`);
+    return [...params];
+  }
+  const sel = typeof params === 'string' ? parseSelector(params) : (params as ParamSelector);
   return selectParams(model, { trainableOnly: false, ...sel }).map((p) => p.name);
 }
 

@@ -12,6 +12,7 @@ import { diffCommand } from './commands/diff.js';
 import { evalCommand } from './commands/eval.js';
 import { gradCommand } from './commands/grad.js';
 import { hardenCommand } from './commands/harden.js';
+import { injectCommand } from './commands/inject.js';
 import { inspectCommand } from './commands/inspect.js';
 import { paramsCommand } from './commands/params.js';
 import { probeCommand } from './commands/probe.js';
@@ -22,7 +23,7 @@ import { checkProvider } from './provider-check.js';
 export { type CliIO, type CommandContext, type CommandSpec, UsageError, type Writer } from './command.js';
 
 /** Every command, in the order `scalpel --help` lists them. Add new commands here. */
-export const COMMANDS: readonly CommandSpec[] = [demoCommand, inspectCommand, paramsCommand, gradCommand, benchCommand, trainCommand, evalCommand, probeCommand, hardenCommand, diffCommand, applyCommand];
+export const COMMANDS: readonly CommandSpec[] = [demoCommand, inspectCommand, paramsCommand, gradCommand, benchCommand, trainCommand, evalCommand, probeCommand, hardenCommand, injectCommand, diffCommand, applyCommand];
 
 const DESCRIPTION = `Open up trained neural networks at the level of single parameters.
 

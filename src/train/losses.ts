@@ -1,6 +1,7 @@
 // Losses fused onto a model's output, built from primitive ops so the differentiator needs no loss rules.
 import { GraphBuilder, tensorValueInfo } from '../onnx/builder.js';
 import { cloneModel, type Model, onnxOpset } from '../onnx/ir.js';
+import { inferTypes } from '../onnx/shapes.js';
 
 export type LossKind = 'cross-entropy' | 'kl' | 'mse';
 
@@ -52,7 +53,8 @@ export function withLoss(input: Model, opts: LossOptions): ModelWithLoss {
     const onehot = b.op('OneHot', [target, classes, b.constant([0, 1], 'float32')], { axis: -1 });
     loss = b.op('Neg', [meanAll(lastAxisSum(b.op('Mul', [onehot, logp])))]);
   } else if (opts.kind === 'kl') {
-    b.input(target, 'float32');
+    // The target has the output's shape; declaring it lets gradient rules that need a rank (negative axes) see one.
+    b.input(target, 'float32', inferTypes(input).get(output)?.shape);
     const t = opts.temperature ?? 1;
     const scale = (x: string) => (t === 1 ? x : b.op('Div', [x, b.constant(t)]));
     const logq = b.op('LogSoftmax', [scale(output)], { axis: -1 });

@@ -67,6 +67,22 @@ export class Optimizer {
     return s;
   }
 
+  /**
+   * The size of the last step per unit of gradient for each entry of a parameter: `lr` for SGD (momentum aside),
+   * lr / (√v̂ + ε) for Adam/AdamW (its diagonal preconditioner) — what a proximal step scales a penalty's threshold by.
+   *
+   * @example const eta = opt.stepSizes('fc1.weight', 1e-3, 48000);
+   */
+  stepSizes(name: string, lr: number, n: number): Float32Array {
+    const out = new Float32Array(n).fill(lr);
+    if (this.opts.name === 'sgd') return out;
+    const v = this.state.slots.get(name)?.[1];
+    if (!v) return out;
+    const bc2 = 1 - this.opts.beta2 ** Math.max(1, this.state.step);
+    for (let i = 0; i < n; i++) out[i] = lr / (Math.sqrt(v[i] / bc2) + this.opts.eps);
+    return out;
+  }
+
   /** One step at learning rate `lr` over every parameter that has a gradient. */
   step(params: Map<string, HostTensor>, grads: Map<string, HostTensor>, lr: number, masks?: Map<string, Uint8Array>): void {
     this.state.step++;

@@ -76,6 +76,12 @@ export interface TrainOptions {
   runtime?: RuntimeOptions;
   onStep?: (s: StepInfo) => void;
   onEpoch?: (e: EpochInfo) => void;
+  /**
+   * Called after each optimiser step with the parameters (host tensors the next step reads; edit them in place, e.g.
+   * a proximal step or resetting entries), the step's info and the optimiser (its per-entry state, for step sizes);
+   * `masks` may be edited in place too. Runs before `onStep`.
+   */
+  afterStep?: (params: Map<string, HostTensor>, s: StepInfo, optimizer: Optimizer) => void;
 }
 
 /** `loss` is the clean batch loss L(w; B); `objective` the value minimised, when that differs (a non-plain objective). */
@@ -199,6 +205,7 @@ export async function train(model: Model, data: Dataset, opts: TrainOptions = {}
       optimizer.step(params, grads, lr, opts.masks);
       for (const b of buffers) params.set(bufferOf.get(b)!, out[b]);
       position = { ...position, step: position.step + 1, epoch, stepInEpoch: s + 1 };
+      if (opts.afterStep) opts.afterStep(params, { epoch, step: position.step, totalSteps, loss: lossValue, objective: objectiveValue, lr, examplesPerSecond: 0 }, optimizer);
       lossSum += lossValue;
       objectiveSum += objectiveValue ?? lossValue;
       count++;
