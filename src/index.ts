@@ -77,5 +77,11 @@ export { inspectText } from './report/inspect.js';
 export { gradientsText } from './report/gradients.js';
 export { benchText } from './report/bench.js';
 
+// backdoor defences: the defender's data, trigger files, and how a defence is judged
+export { defenderData, loadDefenderData, parseDefenderSpec, DEFAULT_DEFENDER_FRACTION, type DefenderData, type DefenderDataOptions, type DefenderSpec } from './data/defender.js';
+export { readTriggerFile, writeTriggerFile } from './data/trigger-file.js';
+export { type MaskTrigger } from './data/triggers.js';
+export { defenceMetrics, attackRates, der, type DefenceMetrics, type DefenceMetricsOptions } from './train/defence-metrics.js';
+
 // cli/
 export { run, COMMANDS, type CliIO, type CommandSpec } from './cli/main.js';
