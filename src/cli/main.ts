@@ -13,12 +13,13 @@ import { hardenCommand } from './commands/harden.js';
 import { inspectCommand } from './commands/inspect.js';
 import { probeCommand } from './commands/probe.js';
 import { trainCommand } from './commands/train.js';
+import { locateCommand } from './commands/locate.js';
 import { integer } from './options.js';
 
 export { type CliIO, type CommandContext, type CommandSpec, UsageError, type Writer } from './command.js';
 
 /** Every command, in the order `scalpel --help` lists them. Add new commands here. */
-export const COMMANDS: readonly CommandSpec[] = [demoCommand, inspectCommand, gradCommand, benchCommand, trainCommand, evalCommand, probeCommand, hardenCommand];
+export const COMMANDS: readonly CommandSpec[] = [demoCommand, inspectCommand, gradCommand, benchCommand, trainCommand, evalCommand, probeCommand, hardenCommand, locateCommand];
 
 const DESCRIPTION = `Open up trained neural networks at the level of single parameters.
 

@@ -10,10 +10,11 @@ export const LOCATED_FORMAT = 'scalpel-located/1';
 
 /** The defender data the pairs were drawn from, so that a repair can draw the same data and hold the pairs out. */
 export interface LocatedData {
-  /** `--data` as given. */
-  spec: string;
-  /** Share of the training split the defender holds (1 for a data file used whole). */
-  fraction: number;
+  /** `--data` as given (undefined: the embedded subset). */
+  data?: string;
+  /** `--defender-data` as given (undefined: 5% of the training split). */
+  defenderData?: string;
+  /** `--seed` of the defender's draw. */
   seed: number;
 }
 
@@ -47,7 +48,7 @@ export interface LocatedFile {
 /**
  * The located.json content for a locate result.
  *
- * @example const file = locatedFile(result, model, 'lenet5-badnets.onnx', { spec: 'fashion-mnist', fraction: 0.05, seed: 0 });
+ * @example const file = locatedFile(result, model, 'lenet5-badnets.onnx', { data: 'fashion-mnist', seed: 0 });
  */
 export function locatedFile(r: LocateResult, model: Model, modelPath: string, data: LocatedData, command?: string): LocatedFile {
   const chosen = r.layers.find((l) => l.layer === r.chosen)!;
