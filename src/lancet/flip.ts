@@ -1,7 +1,7 @@
 // AI-Lancet's neuron flip: negate the located weights, most often located first, the fewest that fix the errors.
 import type { Model } from '../onnx/ir.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { withParams } from '../train/trainer.js';
+import { withParams } from '../params/with-params.js';
 import { LayerEditor } from './ablation.js';
 import { findLayer } from './layers.js';
 import type { LocatedWeight } from './locate.js';

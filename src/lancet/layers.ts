@@ -1,5 +1,5 @@
 // The layers AI-Lancet can locate in: a weight tensor, the node that consumes it, and that node's output.
-import { describeParams } from '../models/describe-params.js';
+import { describeParams } from '../params/describe.js';
 import type { Model } from '../onnx/ir.js';
 
 /** A layer whose weights can be located: its weight parameter and the feature map it produces. */

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import type { Model } from '../onnx/ir.js';
-import { modelParamsHash } from './deps.js';
+import { paramsHash } from '../params/delta.js';
 import { findLayer } from './layers.js';
 import type { LayerLocation, LocatedWeight, LocateResult } from './locate.js';
 
@@ -54,7 +54,7 @@ export function locatedFile(r: LocateResult, model: Model, modelPath: string, da
   const chosen = r.layers.find((l) => l.layer === r.chosen)!;
   return {
     format: LOCATED_FORMAT,
-    paramsHash: modelParamsHash(model),
+    paramsHash: paramsHash(model),
     model: modelPath,
     source: r.source,
     oracle: r.oracle,
@@ -95,7 +95,7 @@ export function readLocated(path: string, model: Model): LocatedFile {
     throw new Error(err.code === 'ENOENT' ? `located file not found: ${path}` : `${path} is not a located.json (${err.message})`);
   }
   if (!f || f.format !== LOCATED_FORMAT) throw new Error(`${path} is not a located.json written by scalpel locate (format '${String(f?.format)}')`);
-  if (f.paramsHash !== modelParamsHash(model)) throw new Error(`${path} was made for another model (${f.model}): its parameters differ from this model's`);
+  if (f.paramsHash !== paramsHash(model)) throw new Error(`${path} was made for another model (${f.model}): its parameters differ from this model's`);
   const layer = findLayer(model, f.layer);
   if (layer.shape.join() !== f.shape.join()) throw new Error(`${path}: layer '${f.layer}' has shape [${layer.shape.join(', ')}] in the model but [${f.shape.join(', ')}] in the file`);
   if (!Array.isArray(f.weights) || f.weights.some((w) => !Number.isInteger(w.index) || w.index < 0 || w.index >= layer.size || !(w.count >= 1))) {
