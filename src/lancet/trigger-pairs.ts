@@ -7,21 +7,32 @@ import { Rng } from '../tensor/rng.js';
 import { dataInput } from '../train/evaluate.js';
 import { argmaxRows, type LancetPair, type PairSet } from './pairs.js';
 
-/** Predicted classes of a whole set of inputs (batches of 256). */
-export async function predictAll(model: Model, x: HostTensor, runtime?: RuntimeOptions): Promise<Int32Array> {
+/** The logits of a whole set of inputs (batches of 256). */
+export async function predictLogits(model: Model, x: HostTensor, runtime?: RuntimeOptions): Promise<HostTensor> {
   const exe = await compile(model, runtime);
   const input = dataInput(model);
   const output = model.graph.outputs[0].name;
   const n = x.dims[0];
-  const out = new Int32Array(n);
-  let at = 0;
   const y: HostTensor = { dtype: 'int64', dims: [n], data: new BigInt64Array(n) };
+  const parts: Float32Array[] = [];
+  let classes = 0;
   for (const b of batches({ x, y }, 256)) {
-    const p = argmaxRows((await exe.run({ [input]: b.x }, [output]))[output]);
-    out.set(p, at);
+    const z = (await exe.run({ [input]: b.x }, [output]))[output];
+    classes = z.dims[1];
+    parts.push(z.data as Float32Array);
+  }
+  const data = new Float32Array(n * classes);
+  let at = 0;
+  for (const p of parts) {
+    data.set(p, at);
     at += p.length;
   }
-  return out;
+  return { dtype: 'float32', dims: [n, classes], data };
+}
+
+/** Predicted classes of a whole set of inputs. */
+export async function predictAll(model: Model, x: HostTensor, runtime?: RuntimeOptions): Promise<Int32Array> {
+  return argmaxRows(await predictLogits(model, x, runtime));
 }
 
 export interface TriggerPairOptions {
