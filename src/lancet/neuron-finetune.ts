@@ -1,6 +1,6 @@
 // AI-Lancet's neuron fine-tuning: train only the located weights, on the errors plus clean samples, with distillation.
 import type { Dataset } from '../data/batches.js';
-import { GraphBuilder, tensorValueInfo } from '../onnx/builder.js';
+import { GraphBuilder } from '../onnx/builder.js';
 import { cloneModel, type Model } from '../onnx/ir.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
@@ -122,6 +122,6 @@ function scaledLogits(model: Model, t: number): Model {
   const b = new GraphBuilder(m.graph);
   const out = m.graph.outputs[0];
   const scaled = b.op('Div', [out.name, b.constant(t)], undefined, `${out.name}_over_t`);
-  m.graph.outputs = [tensorValueInfo(scaled, 'float32', undefined), ...m.graph.outputs.slice(1)];
+  m.graph.outputs = [{ ...out, name: scaled }, ...m.graph.outputs.slice(1)];
   return m;
 }

@@ -52,7 +52,10 @@ export function withLoss(input: Model, opts: LossOptions): ModelWithLoss {
     const onehot = b.op('OneHot', [target, classes, b.constant([0, 1], 'float32')], { axis: -1 });
     loss = b.op('Neg', [meanAll(lastAxisSum(b.op('Mul', [onehot, logp])))]);
   } else if (opts.kind === 'kl') {
-    b.input(target, 'float32');
+    // The target has the output's type (its rank lets the differentiator reduce over the last axis).
+    const typed = g.outputs.find((o) => o.name === output)?.type;
+    if (typed) g.inputs.push({ name: target, type: typed });
+    else b.input(target, 'float32');
     const t = opts.temperature ?? 1;
     const scale = (x: string) => (t === 1 ? x : b.op('Div', [x, b.constant(t)]));
     const logq = b.op('LogSoftmax', [scale(output)], { axis: -1 });
