@@ -1,5 +1,6 @@
 // Proposition 1 of the parameter-corruption paper: argmax aᵀv over S = { ||a||_p = ε, ||a||_0 ≤ n } in closed form.
-import { topN } from './top-n.js';
+import { FlatParams } from '../params/flat.js';
+import { topN } from '../params/top-n.js';
 
 /** The corruption constraint set S = { a : ||a||_p = eps, ||a||_0 ≤ n }. */
 export interface CorruptionSpec {
@@ -95,26 +96,22 @@ export function worstCorruption(v: Float32Array[], spec: CorruptionSpec): Corrup
   const indices = topN(v, n);
   const deltas = v.map((t) => new Float32Array(t.length));
 
-  // Gather h (the kept entries) with a cursor over the chunks: indices are increasing.
+  // Gather h (the kept entries) and where each sits.
   const h = new Float64Array(n);
-  const where = new Uint32Array(n); // chunk of each index
-  const at = new Uint32Array(n); // offset within its chunk
-  let chunk = 0;
-  let base = 0;
+  const where = new Uint32Array(n); // tensor of each index
+  const at = new Uint32Array(n); // offset within its tensor
   let maxAbs = 0;
   let argMax = 0;
-  for (let j = 0; j < n; j++) {
-    const g = indices[j];
-    while (g >= base + v[chunk].length) base += v[chunk++].length;
-    where[j] = chunk;
-    at[j] = g - base;
-    const x = v[chunk][g - base];
+  FlatParams.ofSizes(v.map((t) => t.length)).forEach(indices, (t, o, j) => {
+    where[j] = t;
+    at[j] = o;
+    const x = v[t][o];
     h[j] = x;
     if (Math.abs(x) > maxAbs) {
       maxAbs = Math.abs(x);
       argMax = j;
     }
-  }
+  });
   const set = (j: number, a: number) => {
     deltas[where[j]][at[j]] = a;
   };

@@ -10,7 +10,7 @@ import { trainClassifier, type TrainClassifierOptions, type TrainClassifierResul
 import { train, type Objective, type TrainOptions, type TrainResult } from '../train/trainer.js';
 import { resolveN, worstCorruption } from './closed-form.js';
 import { planProbe, probe, type ProbeOptions, type ProbeRecord, type ProbeReport } from './probe.js';
-import { formatSelector, parseSelector, selectParams, type ParamSelector } from './select.js';
+import { formatSelector, parseSelector, selectParams, type ParamSelector } from '../params/select.js';
 
 /** How to harden: the corruption-resistant loss L* (the paper's default, α = 0.5), or gradient-norm regularisation. */
 export type HardenMethod =

@@ -2,14 +2,15 @@
 // per-group vulnerability maps (its Figure 4), and the numerical check of Theorem 1 (its Table 3).
 import { loadLabelledData, type LabelledData } from '../data/load-dataset.js';
 import type { Split } from '../data/fashion-mnist.js';
-import type { ParamInfo } from '../models/describe-params.js';
+import type { ParamInfo } from '../params/describe.js';
+import { FlatParams } from '../params/flat.js';
 import type { Model } from '../onnx/ir.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { Rng } from '../tensor/rng.js';
 import { checkDataFits, matchNormalization } from '../train/data-fit.js';
 import { checkSpec, type Corruption, resolveN, worstCorruption } from './closed-form.js';
 import { CorruptionEvaluator, type DatasetGradient, dotDeltas, type EvalResult, gradientOf, randomCorruption } from './corrupt.js';
-import { formatSelector, groupParams, type Grouping, type ParamSelector, parseGrouping, parseSelector, selectParams } from './select.js';
+import { formatSelector, groupParams, type Grouping, type ParamSelector, parseGrouping, parseSelector, selectParams } from '../params/select.js';
 import { empiricalQuantiles, quantile, type Quantiles3, sortedCopy, theoreticalQuantiles } from './theorem1.js';
 
 export type ProbeMethod = 'gradient' | 'random';
@@ -230,49 +231,25 @@ export async function loadProbeData(model: Model, o: ProbeOptions): Promise<{ da
 }
 
 /** Place a corruption of some of the evaluator's tensors (`which`) into all of them (zeros elsewhere). */
-function embed(c: Corruption, which: number[], sizes: number[], zeros: Float32Array[]): Corruption {
+function embed(c: Corruption, which: number[], sizes: readonly number[], zeros: Float32Array[]): Corruption {
   if (which.length === sizes.length && which.every((t, i) => t === i)) return c;
-  const offsets: number[] = [];
-  let acc = 0;
-  for (const s of sizes) {
-    offsets.push(acc);
-    acc += s;
-  }
   const deltas = zeros.slice();
   which.forEach((t, i) => (deltas[t] = c.deltas[i]));
-  // Local indices are increasing over the group's tensors in `which` order; map each to the global space.
-  const local: number[] = [];
-  let base = 0;
-  for (const t of which) {
-    local.push(base);
-    base += sizes[t];
-  }
+  // Indices are global over the group's tensors in `which` order; map each to the evaluator's global space.
+  const all = FlatParams.ofSizes(sizes);
   const indices = new Uint32Array(c.indices.length);
-  let t = 0;
-  for (let j = 0; j < c.indices.length; j++) {
-    const x = c.indices[j];
-    while (t + 1 < which.length && x >= local[t + 1]) t++;
-    indices[j] = offsets[which[t]] + (x - local[t]);
-  }
+  FlatParams.ofSizes(which.map((t) => sizes[t])).forEach(c.indices, (t, o, j) => (indices[j] = all.offsets[which[t]] + o));
   // Tensors of a named group need not be in evaluator order; keep indices increasing for the evaluator.
   if (which.some((t, i) => i > 0 && t < which[i - 1])) indices.sort();
   return { deltas, indices, firstOrder: c.firstOrder };
 }
 
 /** Entries a corruption changed, in all and per tensor (tensors it left alone omitted). */
-function countChanged(deltas: Float32Array[], indices: Uint32Array, sizes: number[], names: readonly string[]): { changed: number; changedByTensor: Record<string, number> } {
-  const offsets: number[] = [];
-  let acc = 0;
-  for (const s of sizes) {
-    offsets.push(acc);
-    acc += s;
-  }
+function countChanged(deltas: Float32Array[], indices: Uint32Array, sizes: readonly number[], names: readonly string[]): { changed: number; changedByTensor: Record<string, number> } {
   const perTensor = new Array<number>(sizes.length).fill(0);
-  let t = 0;
-  for (const g of indices) {
-    while (t + 1 < sizes.length && g >= offsets[t + 1]) t++;
-    if (deltas[t][g - offsets[t]] !== 0) perTensor[t]++;
-  }
+  FlatParams.ofSizes(sizes).forEach(indices, (t, o) => {
+    if (deltas[t][o] !== 0) perTensor[t]++;
+  });
   const changedByTensor: Record<string, number> = {};
   perTensor.forEach((c, i) => {
     if (c > 0) changedByTensor[names[i]] = c;

@@ -1,7 +1,8 @@
 // The training loop: minibatch gradient steps on a differentiated ONNX graph, with masks and checkpoints.
 import { takeRows, type Dataset } from '../data/batches.js';
 import { differentiate } from '../autodiff/differentiate.js';
-import { describeParams } from '../models/describe-params.js';
+import { withParams } from '../params/with-params.js';
+import { describeParams } from '../params/describe.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import { cloneModel, floatInitializers, type Model } from '../onnx/ir.js';
 import { promoteToInputs } from '../onnx/params-as-inputs.js';
@@ -15,6 +16,7 @@ import { trainingGraph, UPDATED_SUFFIX } from './training-graph.js';
 import { learningRate, Optimizer, type OptimizerOptions, type ScheduleOptions } from './optimizers.js';
 
 export { UPDATED_SUFFIX };
+export { withParams };
 
 /**
  * What each step minimises on its batch B (default 'plain': the loss L(w; B)).
@@ -87,16 +89,6 @@ export interface TrainResult {
   /** False when the run stopped early (signal or maxSteps). */
   completed: boolean;
   steps: number;
-}
-
-/** Replace a model's initializers with the given values (copying nothing else). */
-export function withParams(model: Model, params: Map<string, HostTensor>): Model {
-  const m = cloneModel(model);
-  for (const [k, v] of params) {
-    const init = m.graph.initializers.get(k);
-    if (init) m.graph.initializers.set(k, { ...init, tensor: v, opaque: undefined });
-  }
-  return m;
 }
 
 function copyTensor(t: HostTensor): HostTensor {

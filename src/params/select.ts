@@ -1,5 +1,5 @@
 // Which parameters to corrupt (selectors), and how to split them into groups for vulnerability maps.
-import { describeParams, type ParamInfo, type ParamKind } from '../models/describe-params.js';
+import { describeParams, type ParamInfo, type ParamKind } from './describe.js';
 import type { Model } from '../onnx/ir.js';
 
 /** A subset of a model's parameters; every given field must match (an empty selector takes every trainable parameter). */
