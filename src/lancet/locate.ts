@@ -5,7 +5,7 @@ import type { HostTensor } from '../tensor/host-tensor.js';
 import { LayerEditor, rankByImportance, searchRatio, zeroTop, type AblationSearch } from './ablation.js';
 import { importanceGraph } from './importance-graph.js';
 import { findLayer, lancetLayers, type LancetLayer } from './layers.js';
-import { isFixed, stack, type LancetPair, type PairSet } from './pairs.js';
+import { isFixed, pairKey, stack, type LancetPair, type PairSet } from './pairs.js';
 
 export interface LocateOptions {
   /** A layer name, or 'auto' (default): try every conv/fc layer and keep the one that fixes most pairs with the smallest share of its weights. */
@@ -49,8 +49,10 @@ export interface LocateResult {
   oracle: boolean;
   fix: PairSet['fix'];
   search: AblationSearch;
-  /** Rows (in the data the pairs were drawn from) of the pairs used, so that a repair can hold them out. */
+  /** Rows (in the data the pairs were drawn from) of the pairs used. */
   rows: number[];
+  /** Keys of the defender images the pairs were made from (pairKey), so that a repair can hold those pairs out. */
+  images: string[];
   /** Every layer tried, in graph order. */
   layers: LayerLocation[];
   /** The layer chosen (the only one unless --layer auto). */
@@ -153,6 +155,7 @@ export async function locate(model: Model, set: PairSet, opts: LocateOptions = {
     fix: set.fix,
     search: opts.search ?? 'coarse-to-fine',
     rows: set.pairs.map((p) => p.row),
+    images: set.pairs.map((p) => pairKey(p, set.fix)),
     layers,
     chosen: best.layer,
   };

@@ -31,6 +31,8 @@ export interface LocatedFile {
   data: LocatedData;
   /** Rows of the defender data used as pairs. */
   rows: number[];
+  /** Keys of the defender images the pairs were made from (pairKey): a repair judges on other pairs. */
+  images: string[];
   /** The chosen layer and its located weights, most often located first. */
   layer: string;
   param: string;
@@ -62,6 +64,7 @@ export function locatedFile(r: LocateResult, model: Model, modelPath: string, da
     search: r.search,
     data,
     rows: r.rows,
+    images: r.images,
     layer: chosen.layer,
     param: chosen.param,
     shape: chosen.shape,

@@ -1,4 +1,5 @@
 // Pairs ⟨x, x′⟩ for AI-Lancet: an input that shows an error and the same input without its error-inducing region.
+import { createHash } from 'node:crypto';
 import type { HostTensor } from '../tensor/host-tensor.js';
 
 /** What "fixed" means for a pair: predicted as its true label, or (a backdoor) no longer as the wrong class. */
@@ -53,4 +54,14 @@ export function argmaxRows(logits: HostTensor): Int32Array {
     out[i] = best;
   }
   return out;
+}
+
+/** A short content key of one image (sha1 of its float bytes): how a repair recognises the pairs that located. */
+export function imageKey(x: Float32Array): string {
+  return createHash('sha1').update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength)).digest('hex').slice(0, 16);
+}
+
+/** The key of the defender image a pair was made from: the clean image of a trigger pair, the input of a misclassified one. */
+export function pairKey(p: LancetPair, fix: FixRule): string {
+  return imageKey(fix === 'not-wrong' ? p.clean : p.x);
 }
