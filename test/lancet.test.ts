@@ -157,4 +157,34 @@ describe('scalpel locate', () => {
       assert.equal(existsSync(out), false);
     });
   }
+
+  test('repair --method flip lowers the attack success; neuron-finetune changes only located weights', async () => {
+    const loc = join(dir, 'flip-loc.json');
+    assert.equal((await cli(['--threads', '1', 'locate', BADNETS, '--oracle-trigger', TRIGGER, '--layer', 'fc1', '--pairs', '20', '-o', loc])).code, 0);
+    const out = join(dir, 'flipped.onnx');
+    const r = await cli(['--threads', '1', 'repair', BADNETS, '--method', 'flip', '--located', loc, '--oracle-trigger', TRIGGER, '--target', '0', '-o', out, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const rep = JSON.parse(r.stdout);
+    assert.equal(rep.oracle, true);
+    assert.ok(rep.before.asr > 0.9 && rep.after.asr < 0.3, `ASR ${rep.before.asr} -> ${rep.after.asr}`);
+    assert.ok(rep.changedParams >= 1 && rep.changedParams === rep.details.flipped, JSON.stringify(rep.details));
+    assert.ok(existsSync(out));
+    const tuned = join(dir, 'tuned.onnx');
+    const t = await cli(['--threads', '1', 'repair', BADNETS, '--method', 'neuron-finetune', '--located', loc, '--epochs', '1', '--clean', '200', '-o', tuned, '--json']);
+    assert.equal(t.code, 0, t.stderr);
+    const tr = JSON.parse(t.stdout);
+    const locatedCount = JSON.parse(readFileSync(loc, 'utf8')).weights.length;
+    assert.ok(tr.changedParams >= 1 && tr.changedParams <= locatedCount, `changed ${tr.changedParams} of ${locatedCount} located`);
+  });
+
+  test('repair with a located.json made for another model: one error line, exit 1, nothing written', async () => {
+    const loc = join(dir, 'other-loc.json');
+    assert.equal((await cli(['--threads', '1', 'locate', BADNETS, '--oracle-trigger', TRIGGER, '--layer', 'fc3', '--pairs', '3', '-o', loc])).code, 0);
+    const out = join(dir, 'never.onnx');
+    const r = await cli(['--threads', '1', 'repair', 'models/lenet5-fashion.onnx', '--method', 'flip', '--located', loc, '--oracle-trigger', TRIGGER, '-o', out]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^scalpel: error: .*made for another model/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.equal(existsSync(out), false);
+  });
 });
