@@ -86,5 +86,21 @@ export { readTriggerFile, writeTriggerFile } from './data/trigger-file.js';
 export { type MaskTrigger } from './data/triggers.js';
 export { defenceMetrics, attackRates, der, type DefenceMetrics, type DefenceMetricsOptions } from './train/defence-metrics.js';
 
+// lancet/: AI-Lancet (locate the weights behind an error; repair by flip or neuron fine-tuning)
+export { findLayer, lancetLayers, type LancetLayer } from './lancet/layers.js';
+export { importanceGraph, type ImportanceGraph } from './lancet/importance-graph.js';
+export { coarseGrid, LayerEditor, rankByImportance, searchRatio, zeroTop, type AblationResult, type AblationSearch } from './lancet/ablation.js';
+export { argmaxRows, isFixed, pairKey, type FixRule, type LancetPair, type PairSet } from './lancet/pairs.js';
+export { predictAll, predictLogits, triggerPairs, type TriggerPairOptions } from './lancet/trigger-pairs.js';
+export { BLUR_MASK_DEFAULTS, gaussianKernel, misclassifiedPairs, type BlurMaskOptions } from './lancet/blur-pairs.js';
+export { locate, locateInLayer, type LayerLocation, type LocatedWeight, type LocateOptions, type LocateResult } from './lancet/locate.js';
+export { errorPairs, locateErrors, parseErrorSource, type ErrorSource, type LocateErrorsOptions, type LocateErrorsResult } from './lancet/locate-errors.js';
+export { LOCATED_FORMAT, locatedFile, readLocated, writeLocated, type LocatedData, type LocatedFile } from './lancet/located-file.js';
+export { flipCounts, flipRepair, type FlipOptions, type FlipResult, type FlipStep } from './lancet/flip.js';
+export { concatData, NEURON_FINETUNE_DEFAULTS, neuronFinetune, randomIndices, type NeuronFinetuneOptions, type TunedWeights } from './lancet/neuron-finetune.js';
+export { flip as flipMethod, LANCET_REPAIR_METHODS, neuronFinetuneMethod } from './lancet/repair-methods.js';
+export { locateText } from './report/locate.js';
+export { locateHtml } from './report/locate-html.js';
+
 // cli/
 export { run, COMMANDS, type CliIO, type CommandSpec } from './cli/main.js';

@@ -25,6 +25,8 @@ import { matchNormalization } from '../src/train/data-fit.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { applyTrigger } from '../src/data/triggers.js';
 import { cli } from './helpers/cli.js';
+import { assertChartsDrawn, needsChromium } from './helpers/chromium.js';
+import { assertSelfContained } from './helpers/html-page.js';
 
 const BADNETS = 'models/lenet5-badnets.onnx';
 const TRIGGER = 'patch:4x4@bottom-right:white';
@@ -138,6 +140,17 @@ describe('scalpel locate', () => {
     const model = readModel(BADNETS);
     assert.equal(readLocated(out, model).weights.length, f.weights.length);
     assert.throws(() => readLocated(out, readModel('models/lenet5-fashion.onnx')), /made for another model/);
+  });
+
+  test('--html: a self-contained page whose two charts draw in Chromium', needsChromium, async () => {
+    const out = join(dir, 'html-loc.json');
+    const html = join(dir, 'loc.html');
+    const r = await cli(['--threads', '1', 'locate', BADNETS, '--oracle-trigger', TRIGGER, '--layer', 'fc3', '--pairs', '5', '-o', out, '--html', html]);
+    assert.equal(r.code, 0, r.stderr);
+    const page = readFileSync(html, 'utf8');
+    assertSelfContained(page);
+    assert.match(page, /ORACLE/);
+    await assertChartsDrawn(page, 2);
   });
 
   const bad: [string, string[], RegExp][] = [
