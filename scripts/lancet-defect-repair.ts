@@ -6,7 +6,8 @@
 // gets wrong.
 //
 //   node --import tsx scripts/lancet-defect-repair.ts MODEL [--data fashion-mnist] [--seed 1] [--pairs 100] [--layer auto]
-//        [--clean 1000] [--epochs 10] [--lr 1e-3] [--top N] [--json]
+//        [--clean 1000] [--epochs 10] [--lr 1e-2] [--min-count 1] [--top N] [--json]
+// --min-count keeps the weights located by at least that many pairs; --top the N most often located.
 import { parseArgs } from 'node:util';
 import { takeRows, type Dataset } from '../src/data/batches.js';
 import { loadLabelledData } from '../src/data/load-dataset.js';
@@ -25,7 +26,7 @@ const { values: a, positionals } = parseArgs({
   options: {
     data: { type: 'string', default: 'fashion-mnist' }, seed: { type: 'string', default: '1' }, pairs: { type: 'string', default: '100' },
     layer: { type: 'string', default: 'auto' }, clean: { type: 'string', default: '1000' }, epochs: { type: 'string', default: '10' },
-    lr: { type: 'string', default: '1e-3' }, top: { type: 'string' }, threads: { type: 'string', default: '1' }, json: { type: 'boolean' },
+    lr: { type: 'string', default: '1e-2' }, top: { type: 'string' }, 'min-count': { type: 'string', default: '1' }, threads: { type: 'string', default: '1' }, json: { type: 'boolean' },
   },
 });
 configureRuntime({ threads: Number(a.threads) });
@@ -54,7 +55,7 @@ const t0 = performance.now();
 const set = await misclassifiedPairs(model, A, { limit: Number(a.pairs), seed });
 const loc = await locate(model, set, { layer: a.layer });
 const chosen = loc.layers.find((l) => l.layer === loc.chosen)!;
-const located = chosen.weights.slice(0, a.top ? Number(a.top) : undefined).map((w) => w.index);
+const located = chosen.weights.filter((w) => w.count >= Number(a['min-count'])).slice(0, a.top ? Number(a.top) : undefined).map((w) => w.index);
 const locateSeconds = (performance.now() - t0) / 1000;
 
 const cleanRows = new Rng(seed + 1).shuffle([...rightA]).slice(0, Number(a.clean));

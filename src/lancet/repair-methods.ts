@@ -44,13 +44,17 @@ function allDefender(ctx: RepairContext): LabelledData {
 /**
  * `repair --method flip`: negate the located weights in order of their count, the fewest that fix the error on the
  * defender's pairs held out from those that located them (pairs made with the defence's trigger: reconstructed, or
- * the oracle's). No training.
+ * the oracle's) within an accuracy budget on the defender's validation images. No training.
  */
 export const flip: RepairMethod = {
   name: 'flip',
   summary: "AI-Lancet's neuron flip: negate the fewest located weights (by count) that fix the trigger's errors on held-out defender pairs",
   needsTrigger: true,
-  flags: [LOCATED_FLAG, { flags: '--flip-goal <share>', description: 'flip: share of held-out pairs to fix (default 0.99); the fewest flips reaching it', parse: share(0.01, 1) }],
+  flags: [
+    LOCATED_FLAG,
+    { flags: '--flip-goal <share>', description: 'flip: share of held-out pairs to fix (default 0.99); the fewest flips reaching it', parse: share(0.01, 1) },
+    { flags: '--flip-max-drop <share>', description: "flip: most accuracy the flip may cost on the held-out pairs' clean images and on the defender's validation images (default 0.01)", parse: share(0, 1) },
+  ],
   check: checkLocated,
   async run(ctx) {
     const loc = located(ctx);
@@ -63,13 +67,13 @@ export const flip: RepairMethod = {
       pairs.push(...set.pairs.filter((p) => !used.has(pairKey(p, set!.fix))));
     }
     const heldOut: PairSet = { ...set!, pairs: pairs.slice(0, FLIP_HELD_OUT) };
-    const r = await flipRepair(ctx.model, loc.layer, loc.weights, heldOut, { goal: ctx.options.flipGoal as number | undefined, runtime: ctx.runtime, onProgress: (d, n) => ctx.onProgress?.('flip', d, n) });
+    const r = await flipRepair(ctx.model, loc.layer, loc.weights, heldOut, { goal: ctx.options.flipGoal as number | undefined, maxDrop: ctx.options.flipMaxDrop as number | undefined, clean: ctx.defender.validation, runtime: ctx.runtime, onProgress: (d, n) => ctx.onProgress?.('flip', d, n) });
     return {
       model: r.model,
       completed: true,
       details: {
         located: ctx.options.located, locatedFrom: loc.source, locatedOracle: loc.oracle, layer: r.param, locatedWeights: loc.weights.length,
-        flipped: r.flipped.length, heldOutPairs: r.pairs, goal: r.goal, fixedShare: r.chosen.fixedShare, heldOutCleanAccuracy: r.chosen.cleanAccuracy, curve: r.curve,
+        flipped: r.flipped.length, heldOutPairs: r.pairs, goal: r.goal, maxDrop: r.maxDrop, fixedShare: r.chosen.fixedShare, heldOutCleanAccuracy: r.chosen.cleanAccuracy, defenderValidationAccuracy: r.chosen.defenderAccuracy, curve: r.curve,
       },
     };
   },
