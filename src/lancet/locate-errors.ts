@@ -7,6 +7,7 @@ import type { RuntimeOptions } from '../runtime/session.js';
 import { checkDataFits, matchNormalization } from '../train/data-fit.js';
 import type { AblationSearch } from './ablation.js';
 import { misclassifiedPairs, type BlurMaskOptions } from './blur-pairs.js';
+import { findLayer } from './layers.js';
 import { locatedFile, type LocatedFile } from './located-file.js';
 import { locate, type LocateResult } from './locate.js';
 import type { PairSet } from './pairs.js';
@@ -82,6 +83,7 @@ export async function locateErrors(model: Model, o: LocateErrorsOptions): Promis
   const t0 = performance.now();
   const k = o.pairs ?? 100;
   if (!Number.isInteger(k) || k < 1) throw new Error(`--pairs must be at least 1, got ${k}`);
+  if (o.layer !== undefined && o.layer !== 'auto') findLayer(model, o.layer);
   const defender = matchNormalization(model, await loadDefenderData({ data: o.data, defenderData: o.defenderData, seed: o.seed }));
   checkDataFits(model, defender);
   o.onProgress?.('pairs', 0, 1);
