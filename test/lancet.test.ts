@@ -15,7 +15,8 @@ import { readLocated } from '../src/lancet/located-file.js';
 import { locateInLayer } from '../src/lancet/locate.js';
 import { errorPairs, stamper } from '../src/lancet/locate-errors.js';
 import { isFixed, stack } from '../src/lancet/pairs.js';
-import { triggerPairs } from '../src/lancet/trigger-pairs.js';
+import { predictAll, triggerPairs } from '../src/lancet/trigger-pairs.js';
+import { misclassifiedPairs } from '../src/lancet/blur-pairs.js';
 import { buildModel } from '../src/models/index.js';
 import { readModel } from '../src/onnx/model-io.js';
 import { compile } from '../src/runtime/session.js';
@@ -99,6 +100,25 @@ describe('progressive ablation', () => {
       assert.ok(!isFixed(p, (await editor.predict(x1, zeroTop(editor.original, order, n - 1)))[0], set.fix), `pair ${k}: zeroing ${n - 1} does not`);
     }
     assert.ok(loc.weights.length > 0 && loc.weights[0].count >= loc.weights[loc.weights.length - 1].count);
+  });
+});
+
+describe('misclassified pairs', () => {
+  test('the blur-mask search pairs a misclassified image with a blurred copy the model gets right', async () => {
+    const model = readModel('models/lenet5-fashion.onnx');
+    const defender = matchNormalization(model, await loadDefenderData({ seed: 0 }));
+    const set = await misclassifiedPairs(model, defender, { limit: 12, steps: 40 });
+    assert.equal(set.fix, 'true-label');
+    assert.ok(set.pairs.length >= 3, `${set.pairs.length} of 12 misclassified images paired`);
+    const wrong = await predictAll(model, stack(set.pairs.map((p) => p.x), set.dims));
+    const right = await predictAll(model, stack(set.pairs.map((p) => p.clean), set.dims));
+    set.pairs.forEach((p, i) => {
+      assert.notEqual(wrong[i], p.label);
+      assert.equal(right[i], p.label);
+      let changed = 0;
+      for (let k = 0; k < p.x.length; k++) if (Math.abs(p.x[k] - p.clean[k]) > 1e-3) changed++;
+      assert.ok(changed > 0 && changed < p.x.length, `pair ${i}: ${changed} pixels changed`);
+    });
   });
 });
 
