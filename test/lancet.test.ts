@@ -77,6 +77,14 @@ describe('progressive ablation', () => {
     assert.deepEqual([never.count, never.ratio], [0, null]);
   });
 
+  test('the ranking by importance is a descending sort with ties broken by index', () => {
+    const rng = createRng(2);
+    const iv = new Float32Array(5000).map(() => (rng.uniform() < 0.2 ? 0 : rng.uniform() ** 4));
+    iv[10] = iv[20] = iv[30];
+    const ref = Uint32Array.from({ length: iv.length }, (_, i) => i).sort((a, b) => iv[b] - iv[a] || a - b);
+    assert.deepEqual(rankByImportance(iv), ref);
+  });
+
   test('on the BadNets LeNet-5, the located count fixes each pair and one fewer does not', async () => {
     const model = readModel(BADNETS);
     const defender = matchNormalization(model, await loadDefenderData({ seed: 0 }));

@@ -128,9 +128,20 @@ export async function searchRatio(size: number, fixes: (count: number) => Promis
 
 /** Indices of a layer's weights by importance, largest first (ties by index). */
 export function rankByImportance(iv: Float32Array): Uint32Array {
-  const order = new Uint32Array(iv.length);
-  for (let i = 0; i < order.length; i++) order[i] = i;
-  return order.sort((a, b) => iv[b] - iv[a] || a - b);
+  const n = iv.length;
+  const order = new Uint32Array(n);
+  if (n >= 2 ** 21) {
+    for (let i = 0; i < n; i++) order[i] = i;
+    return order.sort((a, b) => iv[b] - iv[a] || a - b);
+  }
+  // A native numeric sort of exact float64 keys (the value's bits, then the index reversed): a comparator sort of
+  // a 48,000-weight layer cost ~40 ms a pair.
+  const bits = new Uint32Array(iv.buffer, iv.byteOffset, n);
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = (iv[i] > 0 ? bits[i] : 0) * 2 ** 21 + (2 ** 21 - 1 - i);
+  keys.sort();
+  for (let k = 0; k < n; k++) order[k] = 2 ** 21 - 1 - (keys[n - 1 - k] % 2 ** 21);
+  return order;
 }
 
 /** A copy of `w` with the entries `order[0..count)` set to zero. */
