@@ -6,8 +6,9 @@
 // gets wrong.
 //
 //   node --import tsx scripts/lancet-defect-repair.ts MODEL [--data fashion-mnist] [--seed 1] [--pairs 100] [--layer auto]
-//        [--clean 1000] [--epochs 10] [--lr 1e-2] [--min-count 1] [--top N] [--json]
-// --min-count keeps the weights located by at least that many pairs; --top the N most often located.
+//        [--clean 1000] [--epochs 10] [--lr 1e-2] [--min-count 1] [--top N] [--plain-lr R] [--json]
+// --min-count keeps the weights located by at least that many pairs; --top the N most often located; --plain-lr adds
+// a plain fine-tuning row at another learning rate.
 import { parseArgs } from 'node:util';
 import { takeRows, type Dataset } from '../src/data/batches.js';
 import { loadLabelledData } from '../src/data/load-dataset.js';
@@ -26,7 +27,7 @@ const { values: a, positionals } = parseArgs({
   options: {
     data: { type: 'string', default: 'fashion-mnist' }, seed: { type: 'string', default: '1' }, pairs: { type: 'string', default: '100' },
     layer: { type: 'string', default: 'auto' }, clean: { type: 'string', default: '1000' }, epochs: { type: 'string', default: '10' },
-    lr: { type: 'string', default: '1e-2' }, top: { type: 'string' }, 'min-count': { type: 'string', default: '1' }, threads: { type: 'string', default: '1' }, json: { type: 'boolean' },
+    lr: { type: 'string', default: '1e-2' }, top: { type: 'string' }, 'min-count': { type: 'string', default: '1' }, 'plain-lr': { type: 'string' }, threads: { type: 'string', default: '1' }, json: { type: 'boolean' },
   },
 });
 configureRuntime({ threads: Number(a.threads) });
@@ -70,9 +71,9 @@ async function measure(m: Model) {
   return { accB: right / yB.length, accBWrong: fixed / wrongB.length };
 }
 const rows: Record<string, unknown>[] = [];
-const run = async (name: string, w: TunedWeights, count: number) => {
+const run = async (name: string, w: TunedWeights, count: number, lr = Number(a.lr)) => {
   const t = performance.now();
-  const r = await neuronFinetune(model, w, tuneData, { epochs: Number(a.epochs), lr: Number(a.lr), seed });
+  const r = await neuronFinetune(model, w, tuneData, { epochs: Number(a.epochs), lr, seed });
   rows.push({ method: name, weights: count, ...(await measure(r.model)), seconds: (performance.now() - t) / 1000 });
 };
 rows.push({ method: 'original', weights: 0, ...(await measure(model)), seconds: 0 });
@@ -81,6 +82,7 @@ await run('random weights, same layer and count', { param: chosen.param, indices
 let total = 0;
 for (const i of model.graph.initializers.values()) if (i.tensor?.dtype === 'float32') total += i.tensor.data.length;
 await run('plain fine-tuning (every weight)', 'all', total);
+if (a['plain-lr']) await run(`plain fine-tuning (every weight), lr ${a['plain-lr']}`, 'all', total, Number(a['plain-lr']));
 
 const report = {
   model: modelPath, seed, halves: { A: rowsA.length, B: rowsB.length }, misclassifiedA: wrongA.length, misclassifiedB: wrongB.length,
