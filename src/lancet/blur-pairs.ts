@@ -8,8 +8,8 @@ import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
 import { dataInput } from '../train/evaluate.js';
 import { Optimizer } from '../train/optimizers.js';
-import { argmaxRows, type LancetPair, type PairSet } from './pairs.js';
-import { predictAll } from './trigger-pairs.js';
+import { argmaxRows, type PairSet } from './pairs.js';
+import { predictLogits } from './trigger-pairs.js';
 
 /** Settings of the blur-mask search (every one has a default). */
 export interface BlurMaskOptions {
@@ -28,6 +28,9 @@ export interface BlurMaskOptions {
   runtime?: RuntimeOptions;
   onProgress?: (done: number, total: number) => void;
 }
+
+/** The mask logits' starting value. */
+const THETA0 = -3;
 
 export const BLUR_MASK_DEFAULTS = { lambda: 0.01, steps: 100, lr: 0.1, maskSigma: 1, imageSigma: 3, limit: 200 } as const;
 
@@ -92,7 +95,9 @@ export async function misclassifiedPairs(model: Model, data: Dataset, opts: Blur
   const dims = data.x.dims.slice(1);
   if (dims.length !== 3) throw new Error(`misclassified pairs need images [N, C, H, W]; the data is [${data.x.dims.join(', ')}]`);
   const len = dims.reduce((a, b) => a * b, 1);
-  const pred = await predictAll(model, data.x, o.runtime);
+  const logits = await predictLogits(model, data.x, o.runtime);
+  const classes = logits.dims[1];
+  const pred = argmaxRows(logits);
   const wrong: number[] = [];
   for (const row of new Rng(o.seed ?? 0).permutation(data.x.dims[0])) if (pred[row] !== Number(data.y.data[row])) wrong.push(row);
   const rows = wrong.slice(0, o.limit);
@@ -104,14 +109,13 @@ export async function misclassifiedPairs(model: Model, data: Dataset, opts: Blur
   const [, H, W] = dims;
   const xs = new Float32Array(n * len);
   rows.forEach((r, i) => xs.set((data.x.data as Float32Array).subarray(r * len, (r + 1) * len), i * len));
-  const probe = await compile(model, o.runtime);
-  const C = (await probe.run({ [dataInput(model)]: { dtype: 'float32', dims: [1, ...dims], data: xs.subarray(0, len) } }, [model.graph.outputs[0].name]))[model.graph.outputs[0].name].dims[1];
-  const hot = new Float32Array(n * C);
-  rows.forEach((r, i) => (hot[i * C + Number(data.y.data[r])] = 1));
-  const theta: HostTensor = { dtype: 'float32', dims: [n, 1, H, W], data: new Float32Array(n * H * W).fill(-3) };
+  const hot = new Float32Array(n * classes);
+  rows.forEach((r, i) => (hot[i * classes + Number(data.y.data[r])] = 1));
+  // θ starts at −3 everywhere: a faint mask (sigmoid(−3) ≈ 0.05) that the descent grows where it helps.
+  const theta: HostTensor = { dtype: 'float32', dims: [n, 1, H, W], data: new Float32Array(n * H * W).fill(THETA0) };
   const params = new Map([['theta', theta]]);
   const adam = new Optimizer({ name: 'adam' });
-  const feeds = () => ({ [g.theta]: params.get('theta')!, [g.image]: { dtype: 'float32' as const, dims: [n, ...dims], data: xs }, [g.onehot]: { dtype: 'float32' as const, dims: [n, C], data: hot } });
+  const feeds = () => ({ [g.theta]: params.get('theta')!, [g.image]: { dtype: 'float32' as const, dims: [n, ...dims], data: xs }, [g.onehot]: { dtype: 'float32' as const, dims: [n, classes], data: hot } });
   for (let s = 0; s < o.steps; s++) {
     const out = await exe.run(feeds(), [g.gradient]);
     adam.step(params, new Map([['theta', out[g.gradient]]]), o.lr);
