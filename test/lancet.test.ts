@@ -33,10 +33,10 @@ const BADNETS = 'models/lenet5-badnets.onnx';
 const TRIGGER = 'patch:4x4@bottom-right:white';
 
 describe('importance values', () => {
-  test('the second-order graph of ‖EIf‖₂ matches central finite differences along random directions', async () => {
+  for (const weighting of ['authors', 'paper'] as const) test(`${weighting} weighting: the second-order graph of ‖EIf‖₂ matches central finite differences along random directions`, async () => {
     const model = buildModel('mlp', { inputShape: [1, 4, 4], width: 8, classes: 3, seed: 3 });
     const layer = findLayer(model, 'fc2');
-    const ig = importanceGraph(model, layer);
+    const ig = importanceGraph(model, layer, { weighting, alpha: 0.7 });
     const exe = await compile(ig.model);
     const rng = createRng(5);
     const pair = new Float32Array(32).map(() => rng.normal());

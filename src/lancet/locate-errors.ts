@@ -6,6 +6,7 @@ import type { Model } from '../onnx/ir.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { checkDataFits, matchNormalization } from '../train/data-fit.js';
 import type { AblationSearch } from './ablation.js';
+import type { Weighting } from './importance-graph.js';
 import { misclassifiedPairs, type BlurMaskOptions } from './blur-pairs.js';
 import { findLayer } from './layers.js';
 import { locatedFile, type LocatedFile } from './located-file.js';
@@ -59,6 +60,8 @@ export interface LocateErrorsOptions {
   pairs?: number;
   layer?: string;
   search?: AblationSearch;
+  weighting?: Weighting;
+  alpha?: number;
   blur?: BlurMaskOptions;
   runtime?: RuntimeOptions;
   command?: string;
@@ -92,7 +95,7 @@ export async function locateErrors(model: Model, o: LocateErrorsOptions): Promis
     throw new Error(`no errors to locate: on the ${defender.x.dims[0]} defender examples, ${o.errors.kind === 'misclassified' ? 'no misclassified example could be paired' : 'the trigger changes no correctly classified prediction'}`);
   }
   const set = { ...all, pairs: all.pairs.slice(0, k) };
-  const r = await locate(model, set, { layer: o.layer, search: o.search, runtime: o.runtime, onProgress: (l, d, t) => o.onProgress?.(`locating in ${l}`, d, t) });
+  const r = await locate(model, set, { layer: o.layer, search: o.search, weighting: o.weighting, alpha: o.alpha, runtime: o.runtime, onProgress: (l, d, t) => o.onProgress?.(`locating in ${l}`, d, t) });
   const file = locatedFile(r, model, o.modelPath, { data: o.data, defenderData: o.defenderData, seed: o.seed ?? 0 }, o.command);
   return { ...r, file, available: all.pairs.length, defender: defender.source, seconds: (performance.now() - t0) / 1000 };
 }

@@ -3,7 +3,7 @@ import type { Model } from '../onnx/ir.js';
 import { compile, type RuntimeOptions } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { LayerEditor, rankByImportance, searchRatio, zeroTop, type AblationSearch } from './ablation.js';
-import { importanceGraph } from './importance-graph.js';
+import { importanceGraph, type Weighting } from './importance-graph.js';
 import { findLayer, lancetLayers, type LancetLayer } from './layers.js';
 import { isFixed, pairKey, stack, type LancetPair, type PairSet } from './pairs.js';
 
@@ -12,6 +12,9 @@ export interface LocateOptions {
   layer?: string;
   /** How the smallest fixing ratio is searched (default 'coarse-to-fine'). */
   search?: AblationSearch;
+  /** The feature weighting of IV (default 'authors') and the paper's α. */
+  weighting?: Weighting;
+  alpha?: number;
   runtime?: RuntimeOptions;
   /** Called after each pair of each layer tried. */
   onProgress?: (layer: string, done: number, total: number) => void;
@@ -49,6 +52,7 @@ export interface LocateResult {
   oracle: boolean;
   fix: PairSet['fix'];
   search: AblationSearch;
+  weighting: Weighting;
   /** Rows (in the data the pairs were drawn from) of the pairs used. */
   rows: number[];
   /** Keys of the defender images the pairs were made from (pairKey), so that a repair can hold those pairs out. */
@@ -68,7 +72,7 @@ export async function locateInLayer(model: Model, layer: LancetLayer, set: PairS
   const t0 = performance.now();
   const search = opts.search ?? 'coarse-to-fine';
   const editor = await LayerEditor.create(model, layer, opts.runtime);
-  const ig = importanceGraph(model, layer);
+  const ig = importanceGraph(model, layer, { weighting: opts.weighting, alpha: opts.alpha });
   const exe = await compile(ig.model, opts.runtime);
   const w: HostTensor = { dtype: 'float32', dims: layer.shape, data: editor.original };
   const classes = (await editor.logits(stack([set.pairs[0].x], set.dims))).dims[1];
@@ -76,7 +80,7 @@ export async function locateInLayer(model: Model, layer: LancetLayer, set: PairS
   const ratios: (number | null)[] = [];
   let evaluations = 0;
   for (const [k, p] of set.pairs.entries()) {
-    const iv = await importanceOf(exe, ig, w, p, set.dims, classes);
+    const iv = await importanceOf(exe, ig, w, p, set.dims, classes, opts.weighting === 'paper' ? p.wrong : p.label);
     const order = rankByImportance(iv);
     const x1 = stack([p.x], set.dims);
     const r = await searchRatio(layer.size, async (n) => isFixed(p, (await editor.predict(x1, zeroTop(editor.original, order, n)))[0], set.fix), search);
@@ -112,9 +116,10 @@ async function importanceOf(
   p: LancetPair,
   dims: number[],
   classes: number,
+  hotClass: number,
 ): Promise<Float32Array> {
   const hot = new Float32Array(2 * classes);
-  hot[p.label] = 1;
+  hot[hotClass] = 1;
   const out = await exe.run({ [ig.input]: stack([p.x, p.clean], dims), [ig.onehot]: { dtype: 'float32', dims: [2, classes], data: hot }, [ig.weight]: w }, [ig.gradient]);
   const g = out[ig.gradient].data as Float32Array;
   const iv = new Float32Array(g.length);
@@ -154,6 +159,7 @@ export async function locate(model: Model, set: PairSet, opts: LocateOptions = {
     oracle: set.oracle,
     fix: set.fix,
     search: opts.search ?? 'coarse-to-fine',
+    weighting: opts.weighting ?? 'authors',
     rows: set.pairs.map((p) => p.row),
     images: set.pairs.map((p) => pairKey(p, set.fix)),
     layers,

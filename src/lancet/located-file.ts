@@ -28,6 +28,7 @@ export interface LocatedFile {
   oracle: boolean;
   fix: LocateResult['fix'];
   search: LocateResult['search'];
+  weighting: LocateResult['weighting'];
   data: LocatedData;
   /** Rows of the defender data used as pairs. */
   rows: number[];
@@ -62,6 +63,7 @@ export function locatedFile(r: LocateResult, model: Model, modelPath: string, da
     oracle: r.oracle,
     fix: r.fix,
     search: r.search,
+    weighting: r.weighting,
     data,
     rows: r.rows,
     images: r.images,
