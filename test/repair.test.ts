@@ -172,3 +172,16 @@ describe('repair: bad input', () => {
     assert.ok(!readdirSync(dir).some((f) => f.endsWith('.tmp')));
   });
 });
+
+describe('help', () => {
+  test('repair --help lists every method of the table and the methods\' own flags; reconstruct --help explains the defender data', async () => {
+    const r = await cli(['help', 'repair']);
+    assert.equal(r.code, 0);
+    for (const m of ['unlearn', 'fine-prune', 'finetune']) assert.match(r.stdout, new RegExp(`${m}: `));
+    assert.match(r.stdout, /--max-drop <points>/);
+    assert.match(r.stdout, /ORACLE/);
+    const n = await cli(['reconstruct', '--help']);
+    assert.match(n.stdout, /5% of\s+the\s+clean\s+training\s+split/);
+    assert.match(n.stdout, /anomaly\s+index/);
+  });
+});
