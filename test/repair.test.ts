@@ -1,6 +1,6 @@
 // scalpel repair end to end on the shipped BadNets LeNet-5 with the embedded data: each method, the judging, bad input.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,6 +14,7 @@ import { readModel } from '../src/onnx/model-io.js';
 import { applyDelta, paramsHash } from '../src/params/delta.js';
 import { readDelta } from '../src/params/delta-file.js';
 import { assertSelfContained } from './helpers/html-page.js';
+import { assertChartsDrawn, needsChromium } from './helpers/chromium.js';
 
 const BADNETS = 'models/lenet5-badnets.onnx';
 const PATCH = 'patch:4x4@bottom-right:white';
@@ -90,7 +91,10 @@ describe('repair methods, end to end', () => {
     assert.equal(j.details.stamped, 72);
     assert.ok(j.after.asr < j.before.asr - 0.3, `ASR ${j.before.asr} → ${j.after.asr}`);
     checkDer(j);
-    assertSelfContained((await import('node:fs')).readFileSync(html, 'utf8'));
+    const page = readFileSync(html, 'utf8');
+    assertSelfContained(page);
+    assert.match(page, /ORACLE/);
+    if (!needsChromium.skip) await assertChartsDrawn(page, 1);
     assert.match(getMetadata(readModel(out), 'scalpel.repair')!, /"oracle":true/);
     const text = await cli(['repair', BADNETS, '--method', 'unlearn', '--defender-data', '200', '--epochs', '1', '--oracle-trigger', PATCH, '-o', join(dir, 'ul2.onnx')]);
     assert.match(text.stdout, /ORACLE/);
@@ -152,7 +156,7 @@ describe('repair: bad input', () => {
     assert.match(r2.stderr, /^scalpel: error: .*nowhere\/reconstruct.json not found/);
     const clean = join(dir, 'nc-clean');
     await cli(['reconstruct', 'models/lenet5-fashion.onnx', '--defender-data', '100', '--labels', '1,2,3', '--steps', '30', '-o', clean]);
-    const flagged = JSON.parse((await import('node:fs')).readFileSync(join(clean, 'reconstruct.json'), 'utf8')).flagged as number[];
+    const flagged = JSON.parse(readFileSync(join(clean, 'reconstruct.json'), 'utf8')).flagged as number[];
     if (flagged.length === 0) {
       const r3 = await cli(['repair', 'models/lenet5-fashion.onnx', '--method', 'unlearn', '--triggers', clean, '--defender-data', '100', '-o', ok]);
       assert.equal(r3.code, 1);
