@@ -85,6 +85,22 @@ export { defenderData, loadDefenderData, parseDefenderSpec, DEFAULT_DEFENDER_FRA
 export { readTriggerFile, writeTriggerFile } from './data/trigger-file.js';
 export { type MaskTrigger } from './data/triggers.js';
 export { defenceMetrics, attackRates, der, type DefenceMetrics, type DefenceMetricsOptions } from './train/defence-metrics.js';
+export { reconstruct, modelNormalization, type ReconstructOptions, type ReconstructResult, type LabelTrigger } from './backdoor/neural-cleanse.js';
+export { anomalyIndex, ANOMALY_THRESHOLD, type AnomalyResult } from './backdoor/anomaly.js';
+export { triggerGraph, imageShape, type TriggerGraph } from './backdoor/trigger-graph.js';
+export { writeReconstruction, readReconstruction } from './backdoor/reconstruct-output.js';
+export { repairModel, type RepairOptions, type RepairReport } from './backdoor/repair.js';
+export type { RepairMethod, RepairContext, RepairOutcome, RepairFlag, DefenderTrigger, FineTuneSettings } from './backdoor/repair-method.js';
+export { BACKDOOR_REPAIR_METHODS } from './backdoor/repair-methods.js';
+export { unlearn, unlearningSet } from './backdoor/unlearn.js';
+export { finePrune, lastConv, pruneChannels, meanActivations } from './backdoor/fine-prune.js';
+export { finetune } from './backdoor/finetune.js';
+export { fineTune } from './backdoor/fine-tune.js';
+export { encodePng } from './data/png.js';
+export { reconstructText } from './report/reconstruct.js';
+export { reconstructHtml } from './report/reconstruct-html.js';
+export { repairText } from './report/repair.js';
+export { repairHtml } from './report/repair-html.js';
 
 // lancet/: AI-Lancet (locate the weights behind an error; repair by flip or neuron fine-tuning)
 export { findLayer, lancetLayers, type LancetLayer } from './lancet/layers.js';

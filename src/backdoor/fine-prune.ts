@@ -1,6 +1,5 @@
 // Repair by fine-pruning (Liu et al., RAID 2018): prune the last convolution's channels least active on clean data
 // until the defender's own validation accuracy drops by more than --max-drop, then fine-tune with them held at zero.
-import { InvalidArgumentError } from 'commander';
 import { batches, type Dataset } from '../data/batches.js';
 import { cloneModel, type Model, type Node } from '../onnx/ir.js';
 import { compile, type RuntimeOptions } from '../runtime/session.js';
@@ -114,7 +113,7 @@ export function checkMaxDrop(points: number): void {
 function maxDropFlag(value: string): number {
   const n = Number(value);
   // A negative number parses; the method refuses it before any work (exit status 1, as for other bad values).
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number of accuracy points, got '${value}'`);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new Error(`expected a number of accuracy points, got '${value}'`);
   return n;
 }
 

@@ -54,7 +54,7 @@ export interface RepairFlag {
   /** Commander flags, e.g. '--max-drop <points>'. */
   flags: string;
   description: string;
-  /** Parses the value (throw commander's InvalidArgumentError for bad values). */
+  /** Parses the value; an Error it throws becomes a usage error (exit status 2). */
   parse?: (value: string) => unknown;
   default?: unknown;
 }

@@ -13,6 +13,7 @@ import { evalCommand } from './commands/eval.js';
 import { gradCommand } from './commands/grad.js';
 import { hardenCommand } from './commands/harden.js';
 import { inspectCommand } from './commands/inspect.js';
+import { paramsCommand } from './commands/params.js';
 import { probeCommand } from './commands/probe.js';
 import { reconstructCommand } from './commands/reconstruct.js';
 import { repairCommand } from './commands/repair.js';
@@ -23,7 +24,7 @@ import { integer } from './options.js';
 export { type CliIO, type CommandContext, type CommandSpec, UsageError, type Writer } from './command.js';
 
 /** Every command, in the order `scalpel --help` lists them. Add new commands here. */
-export const COMMANDS: readonly CommandSpec[] = [demoCommand, inspectCommand, gradCommand, benchCommand, trainCommand, evalCommand, probeCommand, hardenCommand, diffCommand, applyCommand, reconstructCommand, repairCommand, locateCommand];
+export const COMMANDS: readonly CommandSpec[] = [demoCommand, inspectCommand, paramsCommand, gradCommand, benchCommand, trainCommand, evalCommand, probeCommand, hardenCommand, diffCommand, applyCommand, reconstructCommand, repairCommand, locateCommand];
 
 const DESCRIPTION = `Open up trained neural networks at the level of single parameters.
 

@@ -367,7 +367,7 @@ function parsePattern(parts: string[], where: string): { pattern: Pattern; seed?
  */
 export function parseTrigger(spec: string): Trigger {
   const fail = (why: string): never => {
-    throw new Error(`bad trigger '${spec}': ${why}. Examples: patch:4x4@bottom-right:white, blend:0.5:checkerboard`);
+    throw new Error(`bad trigger '${spec}': ${why}. Examples: patch:4x4@bottom-right:white, blend:0.5:checkerboard, file:nc/label-0.safetensors`);
   };
   if (spec.trim().startsWith('file:')) {
     const path = spec.trim().slice('file:'.length);

@@ -1,9 +1,9 @@
 // AI-Lancet's methods of `scalpel repair`: flip and neuron-finetune, behind the defences' RepairMethod contract.
-import { InvalidArgumentError } from 'commander';
 import { takeRows, type Dataset } from '../data/batches.js';
 import type { LabelledData } from '../data/load-dataset.js';
-import { parseTrigger } from '../data/triggers.js';
-import type { RepairContext, RepairMethod } from '../backdoor/repair-method.js';
+import { parseTrigger, type Trigger } from '../data/triggers.js';
+import type { Model } from '../onnx/ir.js';
+import type { RuntimeOptions } from '../runtime/session.js';
 import { Rng } from '../tensor/rng.js';
 import { flipRepair } from './flip.js';
 import { readLocated, type LocatedFile } from './located-file.js';
@@ -12,20 +12,48 @@ import { pairKey, type PairSet } from './pairs.js';
 import { predictAll, triggerPairs } from './trigger-pairs.js';
 import { stamper } from './locate-errors.js';
 
+/**
+ * What a repair method is given: the fields of `scalpel repair`'s method context these methods read (the contract
+ * is the defences' LancetRepairContext; it is restated here by shape, since method folders do not import each other).
+ */
+export interface LancetRepairContext {
+  model: Model;
+  /** The defender's clean data: a training part and the defender's own validation part. */
+  defender: { train: LabelledData; validation: LabelledData };
+  /** The defence's triggers (reconstructed, or the oracle's), with the label each sends images to. */
+  triggers: { label: number; trigger: Trigger }[];
+  seed: number;
+  training: { epochs: number; lr: number; batchSize: number };
+  /** The method's own flags, parsed, by option name. */
+  options: Record<string, unknown>;
+  runtime?: RuntimeOptions;
+  onProgress?: (label: string, done: number, total: number, status?: string) => void;
+}
+
+/** A repair method of `scalpel repair --method NAME`, by the shape the command's method table takes. */
+export interface LancetRepairMethod {
+  name: string;
+  summary: string;
+  needsTrigger: boolean;
+  flags?: { flags: string; description: string; parse?: (value: string) => unknown; default?: unknown }[];
+  check?(options: Record<string, unknown>): void;
+  run(ctx: LancetRepairContext): Promise<{ model: Model; details: Record<string, unknown>; completed: boolean }>;
+}
+
 /** Most held-out pairs a flip is judged on. */
 export const FLIP_HELD_OUT = 1000;
 
 function share(min: number, max: number) {
   return (v: string) => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`expected a number in [${min}, ${max}], got '${v}'`);
+    if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new Error(`expected a number in [${min}, ${max}], got '${v}'`);
     return n;
   };
 }
 
 const LOCATED_FLAG = { flags: '--located <located.json>', description: 'flip, neuron-finetune: what `scalpel locate` found for this model' };
 
-function located(ctx: RepairContext): LocatedFile {
+function located(ctx: LancetRepairContext): LocatedFile {
   const path = ctx.options.located as string | undefined;
   if (!path) throw new Error('this method needs --located located.json (from scalpel locate)');
   return readLocated(path, ctx.model);
@@ -36,7 +64,7 @@ function checkLocated(options: Record<string, unknown>): void {
 }
 
 /** The defender's whole data (training and validation parts) as one set, normalization kept. */
-function allDefender(ctx: RepairContext): LabelledData {
+function allDefender(ctx: LancetRepairContext): LabelledData {
   const { train, validation } = ctx.defender;
   return { ...train, ...concatData([train, validation]) };
 }
@@ -46,7 +74,7 @@ function allDefender(ctx: RepairContext): LabelledData {
  * defender's pairs held out from those that located them (pairs made with the defence's trigger: reconstructed, or
  * the oracle's) within an accuracy budget on the defender's validation images. No training.
  */
-export const flip: RepairMethod = {
+export const flip: LancetRepairMethod = {
   name: 'flip',
   summary: "AI-Lancet's neuron flip: negate the fewest located weights (by count) that fix the trigger's errors on held-out defender pairs",
   needsTrigger: true,
@@ -80,7 +108,7 @@ export const flip: RepairMethod = {
 };
 
 /** The errors a located.json was made from, as inputs with their true labels, drawn from the defender's data. */
-async function errorSet(ctx: RepairContext, loc: LocatedFile, data: LabelledData): Promise<Dataset> {
+async function errorSet(ctx: LancetRepairContext, loc: LocatedFile, data: LabelledData): Promise<Dataset> {
   if (loc.fix === 'true-label') {
     const pred = await predictAll(ctx.model, data.x, ctx.runtime);
     const rows = Array.from(pred.keys()).filter((i) => pred[i] !== Number(data.y.data[i]));
@@ -102,7 +130,7 @@ async function errorSet(ctx: RepairContext, loc: LocatedFile, data: LabelledData
  * that show the located error, with their true labels) plus `--clean` of the defender's correctly classified
  * images, distilling the original model (β = --distill, T = --temperature; Adam at --lr for --epochs).
  */
-export const neuronFinetuneMethod: RepairMethod = {
+export const neuronFinetuneMethod: LancetRepairMethod = {
   name: 'neuron-finetune',
   summary: "AI-Lancet's neuron fine-tuning: train only the located weights on the errors plus some clean defender images, distilling the original model",
   needsTrigger: false,
@@ -110,7 +138,7 @@ export const neuronFinetuneMethod: RepairMethod = {
     LOCATED_FLAG,
     { flags: '--distill <β>', description: `neuron-finetune: weight of the distillation target (default ${NEURON_FINETUNE_DEFAULTS.beta})`, parse: share(0, 0.999) },
     { flags: '--temperature <T>', description: `neuron-finetune: softmax temperature (default ${NEURON_FINETUNE_DEFAULTS.temperature})`, parse: share(0.01, 100) },
-    { flags: '--clean <n>', description: 'neuron-finetune: clean defender images added to the errors (default 1000)', parse: (v) => { const n = Number(v); if (!/^\d+$/.test(v.trim()) || n < 0) throw new InvalidArgumentError(`expected a whole number ≥ 0, got '${v}'`); return n; } },
+    { flags: '--clean <n>', description: 'neuron-finetune: clean defender images added to the errors (default 1000)', parse: (v) => { const n = Number(v); if (!/^\d+$/.test(v.trim()) || n < 0) throw new Error(`expected a whole number ≥ 0, got '${v}'`); return n; } },
   ],
   check: checkLocated,
   async run(ctx) {
@@ -135,4 +163,4 @@ export const neuronFinetuneMethod: RepairMethod = {
 };
 
 /** flip, neuron-finetune. */
-export const LANCET_REPAIR_METHODS: readonly RepairMethod[] = [flip, neuronFinetuneMethod];
+export const LANCET_REPAIR_METHODS: readonly LancetRepairMethod[] = [flip, neuronFinetuneMethod];

@@ -1,7 +1,8 @@
 // A locate report as one self-contained HTML page: the ablation curves of every layer tried and where the located weights sit.
 import type { LocateErrorsResult } from '../lancet/locate-errors.js';
 import type { LayerLocation } from '../lancet/locate.js';
-import { BASE_CSS, chartScripts, escapeHtml, num, pct, type ChartSpec } from './html.js';
+import { num, pct } from './format.js';
+import { BASE_CSS, chartScripts, escapeHtml, type ChartSpec } from './html.js';
 
 const PALETTE = ['#c0392b', '#2471a3', '#27ae60', '#8e44ad', '#e67e22', '#16a085', '#7f8c8d', '#d35400', '#2c3e50', '#f1c40f'];
 

@@ -2,7 +2,8 @@
 import type { ReconstructResult } from '../backdoor/neural-cleanse.js';
 import { triggerPngs } from '../backdoor/reconstruct-output.js';
 import { MAD_CONSISTENCY } from '../backdoor/anomaly.js';
-import { BASE_CSS, chartScripts, escapeHtml, num, pct, type ChartSpec } from './html.js';
+import { num, pct } from './format.js';
+import { BASE_CSS, chartScripts, escapeHtml, type ChartSpec } from './html.js';
 
 const dataUri = (png: Uint8Array) => `data:image/png;base64,${Buffer.from(png).toString('base64')}`;
 

@@ -1,7 +1,6 @@
 // Text report of a trigger reconstruction: one row per label, the anomaly threshold, the flagged labels.
 import type { ReconstructResult } from '../backdoor/neural-cleanse.js';
-import { table } from './format.js';
-import { num, pct } from './html.js';
+import { num, pct, table } from './format.js';
 
 /** The per-label table and verdict of `scalpel reconstruct`. */
 export function reconstructText(r: ReconstructResult): string {

@@ -1,7 +1,7 @@
 // A repair as one self-contained HTML page: ACC, ASR and RA before and after as a chart and a table, and the facts.
 import type { RepairReport } from '../backdoor/repair.js';
-import { int } from './format.js';
-import { BASE_CSS, chartScripts, escapeHtml, pct, type ChartSpec } from './html.js';
+import { int, pct } from './format.js';
+import { BASE_CSS, chartScripts, escapeHtml, type ChartSpec } from './html.js';
 
 function metricsChart(r: RepairReport): ChartSpec {
   const keys = (['acc', 'asr', 'ra'] as const).filter((k) => r.before[k] !== undefined);

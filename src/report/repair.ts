@@ -1,7 +1,6 @@
 // Text report of a repair: the defence's table (ACC, ASR, RA before and after), DER, parameters changed, time.
 import type { RepairReport } from '../backdoor/repair.js';
-import { int, table } from './format.js';
-import { pct } from './html.js';
+import { int, pct, table } from './format.js';
 
 const share = (x: number | undefined) => (x === undefined ? '—' : pct(x));
 

@@ -1,6 +1,6 @@
 // scalpel repair MODEL --method NAME: remove a backdoor with the defender's data only, and judge the result.
 import { Buffer } from 'node:buffer';
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { checkOutputPath, loadModel } from '../../analysis/load.js';
 import { repairModel } from '../../backdoor/repair.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
@@ -74,7 +74,16 @@ export const repairCommand: CommandSpec = {
         if (seen.has(fl.flags)) continue;
         seen.add(fl.flags);
         const opt = new Option(fl.flags, fl.description);
-        if (fl.parse) opt.argParser(fl.parse);
+        const parse = fl.parse;
+        if (parse) {
+          opt.argParser((v: string) => {
+            try {
+              return parse(v);
+            } catch (e) {
+              throw new InvalidArgumentError((e as Error).message);
+            }
+          });
+        }
         if (fl.default !== undefined) opt.default(fl.default);
         cmd.addOption(opt);
       }
