@@ -87,6 +87,44 @@ export { inspectText } from './report/inspect.js';
 export { gradientsText } from './report/gradients.js';
 export { benchText } from './report/bench.js';
 
+// backdoor defences: the defender's data, trigger files, and how a defence is judged
+export { defenderData, loadDefenderData, parseDefenderSpec, DEFAULT_DEFENDER_FRACTION, type DefenderData, type DefenderDataOptions, type DefenderSpec } from './data/defender.js';
+export { readTriggerFile, writeTriggerFile } from './data/trigger-file.js';
+export { type MaskTrigger } from './data/triggers.js';
+export { defenceMetrics, attackRates, der, type DefenceMetrics, type DefenceMetricsOptions } from './train/defence-metrics.js';
+export { reconstruct, modelNormalization, type ReconstructOptions, type ReconstructResult, type LabelTrigger } from './backdoor/neural-cleanse.js';
+export { anomalyIndex, ANOMALY_THRESHOLD, type AnomalyResult } from './backdoor/anomaly.js';
+export { triggerGraph, imageShape, type TriggerGraph } from './backdoor/trigger-graph.js';
+export { writeReconstruction, readReconstruction } from './backdoor/reconstruct-output.js';
+export { repairModel, type RepairOptions, type RepairReport } from './backdoor/repair.js';
+export type { RepairMethod, RepairContext, RepairOutcome, RepairFlag, DefenderTrigger, FineTuneSettings } from './backdoor/repair-method.js';
+export { BACKDOOR_REPAIR_METHODS } from './backdoor/repair-methods.js';
+export { unlearn, unlearningSet } from './backdoor/unlearn.js';
+export { finePrune, lastConv, pruneChannels, meanActivations } from './backdoor/fine-prune.js';
+export { finetune } from './backdoor/finetune.js';
+export { fineTune } from './backdoor/fine-tune.js';
+export { encodePng } from './data/png.js';
+export { reconstructText } from './report/reconstruct.js';
+export { reconstructHtml } from './report/reconstruct-html.js';
+export { repairText } from './report/repair.js';
+export { repairHtml } from './report/repair-html.js';
+
+// lancet/: AI-Lancet (locate the weights behind an error; repair by flip or neuron fine-tuning)
+export { findLayer, lancetLayers, type LancetLayer } from './lancet/layers.js';
+export { importanceGraph, type ImportanceGraph } from './lancet/importance-graph.js';
+export { coarseGrid, LayerEditor, rankByImportance, searchRatio, zeroTop, type AblationResult, type AblationSearch } from './lancet/ablation.js';
+export { argmaxRows, isFixed, pairKey, type FixRule, type LancetPair, type PairSet } from './lancet/pairs.js';
+export { predictAll, predictLogits, triggerPairs, type TriggerPairOptions } from './lancet/trigger-pairs.js';
+export { BLUR_MASK_DEFAULTS, gaussianKernel, misclassifiedPairs, type BlurMaskOptions } from './lancet/blur-pairs.js';
+export { locate, locateInLayer, type LayerLocation, type LocatedWeight, type LocateOptions, type LocateResult } from './lancet/locate.js';
+export { errorPairs, locateErrors, parseErrorSource, type ErrorSource, type LocateErrorsOptions, type LocateErrorsResult } from './lancet/locate-errors.js';
+export { LOCATED_FORMAT, locatedFile, readLocated, writeLocated, type LocatedData, type LocatedFile } from './lancet/located-file.js';
+export { flipCounts, flipRepair, type FlipOptions, type FlipResult, type FlipStep } from './lancet/flip.js';
+export { concatData, NEURON_FINETUNE_DEFAULTS, neuronFinetune, randomIndices, type NeuronFinetuneOptions, type TunedWeights } from './lancet/neuron-finetune.js';
+export { flip as flipMethod, LANCET_REPAIR_METHODS, neuronFinetuneMethod } from './lancet/repair-methods.js';
+export { locateText } from './report/locate.js';
+export { locateHtml } from './report/locate-html.js';
+
 // cli/
 export { run, COMMANDS, type CliIO, type CommandSpec } from './cli/main.js';
 

@@ -179,7 +179,7 @@ describe('parseTrigger', () => {
   });
 
   test('errors name the problem', () => {
-    assert.throws(() => parseTrigger('sticker:3'), /kind 'sticker' is not patch or blend/);
+    assert.throws(() => parseTrigger('sticker:3'), /kind 'sticker' is not patch, blend or file/);
     assert.throws(() => parseTrigger('patch:4y4'), /size '4y4'/);
     assert.throws(() => parseTrigger('patch:4x4@middle'), /position 'middle'/);
     assert.throws(() => parseTrigger('patch:4x4@top-left:stripes'), /unknown trigger pattern 'stripes'/);

@@ -16,14 +16,20 @@ import { injectCommand } from './commands/inject.js';
 import { inspectCommand } from './commands/inspect.js';
 import { paramsCommand } from './commands/params.js';
 import { probeCommand } from './commands/probe.js';
+import { reconstructCommand } from './commands/reconstruct.js';
+import { repairCommand } from './commands/repair.js';
 import { trainCommand } from './commands/train.js';
+import { locateCommand } from './commands/locate.js';
 import { integer } from './options.js';
 import { checkProvider } from './provider-check.js';
 
 export { type CliIO, type CommandContext, type CommandSpec, UsageError, type Writer } from './command.js';
 
 /** Every command, in the order `scalpel --help` lists them. Add new commands here. */
-export const COMMANDS: readonly CommandSpec[] = [demoCommand, inspectCommand, paramsCommand, gradCommand, benchCommand, trainCommand, evalCommand, probeCommand, hardenCommand, injectCommand, diffCommand, applyCommand];
+export const COMMANDS: readonly CommandSpec[] = [
+  demoCommand, inspectCommand, paramsCommand, gradCommand, benchCommand, trainCommand, evalCommand, probeCommand, hardenCommand,
+  injectCommand, reconstructCommand, locateCommand, repairCommand, diffCommand, applyCommand,
+];
 
 const DESCRIPTION = `Open up trained neural networks at the level of single parameters.
 

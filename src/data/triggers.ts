@@ -2,10 +2,12 @@
  * Backdoor triggers as data transforms: a patch stamped onto images (BadNets) or a pattern blended in
  * (Chen et al. 2017), poisoning of a training set, and triggered copies of a test set for attack success.
  * Images are normalized float32 [N, C, H, W]; triggers act in pixel space [0, 1] and the result is normalized again.
+ * Reconstructed triggers (a mask and a pattern, from a file) stamp the same way.
  */
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
 import type { Dataset } from './batches.js';
+import { readTriggerFile } from './trigger-file.js';
 
 /** A named corner (or the centre) of the image. */
 export type Corner = 'top-left' | 'top-right' | 'bottom-left' | 'bottom-right' | 'center';
@@ -41,7 +43,25 @@ export interface BlendTrigger {
   seed?: number;
 }
 
-export type Trigger = PatchTrigger | BlendTrigger;
+/**
+ * A mask-and-pattern trigger, as Neural Cleanse reconstructs one: x' = (1 − m)⊙x + m⊙p in pixel space, with the
+ * mask m [H, W] shared by every channel and the pattern p [C, H, W], both in [0, 1]. Read from a file with
+ * `parseTrigger('file:PATH')` (see trigger-file.ts).
+ */
+export interface MaskTrigger {
+  type: 'mask';
+  /** [height, width] of the mask and pattern. */
+  size: [number, number];
+  channels: number;
+  /** Row-major [H, W] values in [0, 1]. */
+  mask: Float32Array;
+  /** Row-major [C, H, W] pixel values in [0, 1]. */
+  pattern: Float32Array;
+  /** The file it came from, when it did. */
+  path?: string;
+}
+
+export type Trigger = PatchTrigger | BlendTrigger | MaskTrigger;
 
 /** The normalization of the images: x = (pixel - mean) / std, per channel when arrays. */
 export interface Normalization {
@@ -119,6 +139,9 @@ function checkTrigger(t: Trigger): void {
     if (!t.size.every((s) => Number.isInteger(s) && s >= 1)) throw new Error(`patch size must be positive integers, got ${t.size.join('×')}`);
   } else if (t.type === 'blend') {
     if (!(t.alpha >= 0 && t.alpha <= 1)) throw new Error(`blend alpha must be in [0, 1], got ${t.alpha}`);
+  } else if (t.type === 'mask') {
+    const [h, w] = t.size;
+    if (t.mask.length !== h * w || t.pattern.length !== t.channels * h * w) throw new Error(`mask trigger of ${h}×${w}×${t.channels} holds ${t.mask.length} mask and ${t.pattern.length} pattern values`);
   } else {
     throw new Error(`unknown trigger type '${String((t as { type: unknown }).type)}'`);
   }
@@ -134,7 +157,7 @@ function stampRows(data: Float32Array, dims: readonly number[], trigger: Trigger
   const [, C, H, W] = dims;
   const mean = Array.from({ length: C }, (_, c) => channelValue(norm.mean, c, 'mean'));
   const std = Array.from({ length: C }, (_, c) => channelValue(norm.std, c, 'std'));
-  const seed = trigger.seed ?? 0;
+  const seed = trigger.type === 'mask' ? 0 : (trigger.seed ?? 0);
   if (trigger.type === 'patch') {
     const [ph, pw] = trigger.size;
     const { row, col } = patchOrigin(trigger, H, W);
@@ -144,6 +167,26 @@ function stampRows(data: Float32Array, dims: readonly number[], trigger: Trigger
       for (let c = 0; c < C; c++) {
         for (let i = 0; i < ph; i++) {
           for (let j = 0; j < pw; j++) data[base + (c * H + row + i) * W + col + j] = (p[(c * ph + i) * pw + j] - mean[c]) / std[c];
+        }
+      }
+    }
+    return;
+  }
+  if (trigger.type === 'mask') {
+    const [h, w] = trigger.size;
+    if (h !== H || w !== W || trigger.channels !== C) {
+      throw new Error(`trigger ${trigger.path ?? '(mask)'} is ${h}×${w} with ${trigger.channels} channel(s) but the images are ${H}×${W} with ${C}`);
+    }
+    const { mask, pattern } = trigger;
+    for (let r = 0; r < rows.length; r++) {
+      const base = rows[r] * C * H * W;
+      for (let c = 0; c < C; c++) {
+        for (let k = 0; k < H * W; k++) {
+          const m = mask[k];
+          if (m === 0) continue;
+          const idx = base + c * H * W + k;
+          const pixel = data[idx] * std[c] + mean[c];
+          data[idx] = ((1 - m) * pixel + m * pattern[c * H * W + k] - mean[c]) / std[c];
         }
       }
     }
@@ -315,6 +358,8 @@ function parsePattern(parts: string[], where: string): { pattern: Pattern; seed?
  *   `patch:2x2@20,5:0,1,1,0` (position x,y = column,row of the top-left pixel; `bottom-right+1` keeps a 1-pixel margin).
  *   Defaults: size 3x3, bottom-right, white.
  * - `blend:ALPHA:PATTERN`, e.g. `blend:0.5:checkerboard`, `blend:0.1:noise:7`. Defaults: alpha 0.2, checkerboard.
+ * - `file:PATH`: a mask-and-pattern trigger file (safetensors `mask` [H, W] and `pattern` [C, H, W], both in [0, 1]),
+ *   as `scalpel reconstruct` writes them.
  *
  * @example
  * parseTrigger('patch:4x4@bottom-right:white');
@@ -322,8 +367,13 @@ function parsePattern(parts: string[], where: string): { pattern: Pattern; seed?
  */
 export function parseTrigger(spec: string): Trigger {
   const fail = (why: string): never => {
-    throw new Error(`bad trigger '${spec}': ${why}. Examples: patch:4x4@bottom-right:white, blend:0.5:checkerboard`);
+    throw new Error(`bad trigger '${spec}': ${why}. Examples: patch:4x4@bottom-right:white, blend:0.5:checkerboard, file:nc/label-0.safetensors`);
   };
+  if (spec.trim().startsWith('file:')) {
+    const path = spec.trim().slice('file:'.length);
+    if (!path) fail('file: needs a path, e.g. file:reconstructed/label-0.safetensors');
+    return readTriggerFile(path);
+  }
   const [kind, ...parts] = spec.trim().split(':');
   if (kind === 'patch') {
     const [geometry = '', ...patternParts] = parts;
@@ -371,7 +421,7 @@ export function parseTrigger(spec: string): Trigger {
     if (pat.seed !== undefined) t.seed = pat.seed;
     return t;
   }
-  return fail(`kind '${kind}' is not patch or blend`);
+  return fail(`kind '${kind}' is not patch, blend or file`);
 }
 
 /**
@@ -380,6 +430,7 @@ export function parseTrigger(spec: string): Trigger {
  * @example formatTrigger({ type: 'blend', alpha: 0.5, pattern: 'checkerboard' }); // 'blend:0.5:checkerboard'
  */
 export function formatTrigger(t: Trigger): string {
+  if (t.type === 'mask') return t.path ? `file:${t.path}` : `mask:${t.size[0]}x${t.size[1]}`;
   const pattern = Array.isArray(t.pattern) ? t.pattern.join(',') : t.pattern === 'noise' && t.seed !== undefined ? `noise:${t.seed}` : t.pattern;
   if (t.type === 'blend') return `blend:${t.alpha}:${pattern}`;
   const pos = typeof t.position === 'object' ? `${t.position.x},${t.position.y}` : `${t.position}${t.margin ? `+${t.margin}` : ''}`;

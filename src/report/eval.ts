@@ -16,6 +16,7 @@ export function evalText(r: EvalClassifierResult, classNames?: readonly string[]
   r.confusion.forEach((row, k) => out.push(String(k).padStart(4) + '  ' + row.map((v) => String(v).padStart(w)).join('')));
   if (r.attack) {
     out.push('', `attack success rate ${cell(r.attack.successRate)} (trigger ${r.attack.trigger} -> class ${r.attack.target}, ${r.attack.examples} images of other classes)`);
+    out.push(`robust accuracy ${cell(r.attack.robustAccuracy)} (the same triggered images classified as their true class)`);
   }
   return out.join('\n') + '\n';
 }

@@ -5,6 +5,7 @@ import type { Split } from '../data/fashion-mnist.js';
 import type { Model } from '../onnx/ir.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { checkDataFits, matchNormalization } from './data-fit.js';
+import { attackRates } from './defence-metrics.js';
 import { evaluate } from './evaluate.js';
 import type { ClassificationReport } from './metrics.js';
 
@@ -26,7 +27,11 @@ export interface EvalClassifierResult extends ClassificationReport {
   classNames?: string[];
   split: Split;
   /** With a trigger: the share of triggered non-target images classified as the target. */
-  attack?: { trigger: string; target: number; examples: number; successRate: number };
+  /**
+   * With a trigger: on triggered copies of the images whose class is not the target, the share classified as the
+   * target (attack success rate, ASR) and the share still classified as their true class (robust accuracy, RA).
+   */
+  attack?: { trigger: string; target: number; examples: number; successRate: number; robustAccuracy: number };
 }
 
 /**
@@ -44,9 +49,8 @@ export async function evalClassifier(model: Model, o: EvalClassifierOptions = {}
     const target = o.target ?? 0;
     const trigger = parseTrigger(o.trigger);
     const stamped = applyTrigger(data, trigger, { excludeClass: target });
-    const predictedTarget = { ...stamped, y: { dtype: 'int64' as const, dims: [stamped.x.dims[0]], data: new BigInt64Array(stamped.x.dims[0]).fill(BigInt(target)) } };
-    const r = await evaluate(model, predictedTarget, { batchSize: o.batchSize, runtime: o.runtime, classes: clean.confusion.length });
-    result.attack = { trigger: formatTrigger(trigger), target, examples: r.examples, successRate: r.accuracy };
+    const r = await attackRates(model, stamped, target, { batchSize: o.batchSize, runtime: o.runtime, classes: clean.confusion.length });
+    result.attack = { trigger: formatTrigger(trigger), target, examples: r.examples, successRate: r.asr, robustAccuracy: r.ra };
   }
   return result;
 }

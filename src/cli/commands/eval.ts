@@ -24,11 +24,12 @@ export const evalCommand: CommandSpec = {
   name: 'eval',
   summary: 'measure a classifier: accuracy, confusion, attack success rate',
   description:
-    "Evaluate an image classifier on a dataset split: accuracy, mean cross-entropy, per-class accuracy and the confusion matrix. With --trigger, also stamp the trigger on every test image whose class is not --target and report the attack success rate (the share classified as --target), as for BadNets backdoors.\n\n" +
+    "Evaluate an image classifier on a dataset split: accuracy, mean cross-entropy, per-class accuracy and the confusion matrix. With --trigger, also stamp the trigger on every test image whose class is not --target and report the attack success rate (ASR: the share classified as --target) and the robust accuracy (RA: the share still classified as their true class), as for BadNets backdoors. --trigger takes patch:…, blend:… or file:PATH, a mask-and-pattern file as `scalpel reconstruct` writes.\n\n" +
     "--data takes the same values as for train ('embedded', 'fashion-mnist', an IDX directory, a .safetensors/.npz file with x and y). Images are normalised as --normalize says, else as the model's metadata records, else with Fashion-MNIST's mean and std (with a warning: a model trained on [0, 1] pixels needs --normalize none). The choice is in --json's 'normalization'.",
   examples: [
     ['scalpel eval lenet5.onnx --data fashion-mnist', 'test accuracy on the full Fashion-MNIST test set'],
     ['scalpel eval badnets.onnx --trigger patch:4x4@bottom-right:white --target 0', 'clean accuracy and attack success rate'],
+    ['scalpel eval badnets.onnx --trigger file:nc/label-0.safetensors --target 0', 'how well a reconstructed trigger works'],
     ['scalpel eval model.onnx --data batch.safetensors --json', 'machine-readable report'],
   ],
   configure(cmd) {

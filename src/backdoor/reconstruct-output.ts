@@ -1,0 +1,86 @@
+// What `reconstruct -o DIR` writes: per label a trigger file and PNG images of its mask, pattern and m⊙p, plus a summary.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodePng } from '../data/png.js';
+import { readTriggerFile, writeTriggerFile } from '../data/trigger-file.js';
+import type { MaskTrigger } from '../data/triggers.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
+import type { LabelTrigger, ReconstructResult } from './neural-cleanse.js';
+
+/** Name of the summary file in a reconstruction directory. */
+export const SUMMARY_FILE = 'reconstruct.json';
+
+/** Files of one label in a reconstruction directory. */
+export function labelFiles(label: number): { trigger: string; mask: string; pattern: string; stamp: string } {
+  const base = `label-${label}`;
+  return { trigger: `${base}.safetensors`, mask: `${base}-mask.png`, pattern: `${base}-pattern.png`, stamp: `${base}-stamp.png` };
+}
+
+/** m⊙p: what the trigger adds, per channel. */
+export function stampOf(t: MaskTrigger): Float32Array {
+  const hw = t.size[0] * t.size[1];
+  return Float32Array.from(t.pattern, (p, i) => p * t.mask[i % hw]);
+}
+
+/** PNG images of a trigger's mask, pattern and m⊙p (scaled up `scale` times). */
+export function triggerPngs(t: MaskTrigger, scale = 4): { mask: Uint8Array; pattern: Uint8Array; stamp: Uint8Array } {
+  const [height, width] = t.size;
+  const channels = t.channels === 3 ? 3 : 1;
+  const first = (v: Float32Array) => (t.channels === channels ? v : v.subarray(0, height * width));
+  return {
+    mask: encodePng(t.mask, { channels: 1, height, width, scale }),
+    pattern: encodePng(first(t.pattern), { channels, height, width, scale }),
+    stamp: encodePng(first(stampOf(t)), { channels, height, width, scale }),
+  };
+}
+
+/** The summary of a reconstruction without the tensors: what `--json` prints and reconstruct.json holds. */
+export function reconstructSummary(r: ReconstructResult, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    ...extra,
+    flagged: r.flagged, median: r.median, mad: r.mad, threshold: r.threshold, source: r.source, examples: r.examples, seconds: r.seconds,
+    labels: r.labels.map(({ trigger: _t, ...rest }) => ({ ...rest, files: labelFiles(rest.label) })),
+  };
+}
+
+/**
+ * Write a reconstruction into `dir` (created if missing): per label `label-T.safetensors` (a trigger file that
+ * `eval --trigger file:…`, `train --poison`, `repair` and `locate` accept) and `label-T-{mask,pattern,stamp}.png`,
+ * then `reconstruct.json`. Each file is written atomically.
+ *
+ * @example await writeReconstruction('nc', result, { model: 'models/lenet5-badnets.onnx' });
+ */
+export async function writeReconstruction(dir: string, r: ReconstructResult, extra: Record<string, unknown> = {}): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  for (const l of r.labels) {
+    const f = labelFiles(l.label);
+    await writeTriggerFile(join(dir, f.trigger), l.trigger, labelMetadata(l));
+    const png = triggerPngs(l.trigger);
+    await writeFileAtomic(join(dir, f.mask), [png.mask]);
+    await writeFileAtomic(join(dir, f.pattern), [png.pattern]);
+    await writeFileAtomic(join(dir, f.stamp), [png.stamp]);
+  }
+  await writeFileAtomic(join(dir, SUMMARY_FILE), [Buffer.from(`${JSON.stringify(reconstructSummary(r, extra), null, 2)}\n`)]);
+}
+
+function labelMetadata(l: LabelTrigger): Record<string, string> {
+  return { label: String(l.label), l1: String(l.l1), anomaly_index: String(l.anomalyIndex), flagged: String(l.flagged) };
+}
+
+/**
+ * The flagged labels of a reconstruction directory and their triggers, as `repair` reads them.
+ *
+ * @example const { flagged } = readReconstruction('nc'); // [{ label: 0, trigger: { type: 'mask', … } }]
+ */
+export function readReconstruction(dir: string): { flagged: { label: number; trigger: MaskTrigger }[]; labels: number } {
+  let summary: { flagged?: unknown; labels?: unknown };
+  const path = join(dir, SUMMARY_FILE);
+  try {
+    summary = JSON.parse(readFileSync(path, 'utf8')) as typeof summary;
+  } catch {
+    throw new Error(`${path} not found or not JSON: give a directory written by 'scalpel reconstruct -o DIR'`);
+  }
+  if (!Array.isArray(summary.flagged) || !summary.flagged.every((x) => Number.isInteger(x))) throw new Error(`${path}: no list of flagged labels`);
+  const labels = Array.isArray(summary.labels) ? summary.labels.length : 0;
+  return { flagged: (summary.flagged as number[]).map((label) => ({ label, trigger: readTriggerFile(join(dir, labelFiles(label).trigger)) })), labels };
+}

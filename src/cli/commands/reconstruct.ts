@@ -1,0 +1,103 @@
+// scalpel reconstruct MODEL: Neural Cleanse trigger reconstruction and outlier detection, on the defender's data only.
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import { loadModel } from '../../analysis/load.js';
+import { checkOutputPath } from '../output-path.js';
+import { reconstruct } from '../../backdoor/neural-cleanse.js';
+import { reconstructSummary, writeReconstruction } from '../../backdoor/reconstruct-output.js';
+import { imageShape } from '../../backdoor/trigger-graph.js';
+import { writeFileAtomic } from '../../fs/atomic-write.js';
+import { json } from '../../report/format.js';
+import { reconstructHtml } from '../../report/reconstruct-html.js';
+import { reconstructText } from '../../report/reconstruct.js';
+import type { CommandSpec } from '../command.js';
+import { addDefenderOptions, DEFENDER_DATA_HELP, defenderDataFromFlags, type DefenderFlags } from '../defender-flags.js';
+import { integer } from '../options.js';
+import { progress } from '../progress.js';
+
+interface ReconstructFlags extends DefenderFlags {
+  labels?: number[];
+  steps: number;
+  batch: number;
+  out?: string;
+  json?: boolean;
+  html?: string;
+}
+
+/** A comma-separated list of labels (whole numbers ≥ 0). */
+function labelList(value: string): number[] {
+  const parts = value.split(',').map((s) => s.trim());
+  if (parts.some((p) => !/^\d+$/.test(p))) throw new InvalidArgumentError(`expected labels as whole numbers separated by commas, got '${value}'`);
+  return [...new Set(parts.map(Number))];
+}
+
+/** Refuse an output directory that is a file or whose parent does not exist. */
+export function checkOutputDir(dir: string): void {
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error(`cannot write into ${dir}: it is a file, not a directory`);
+    return;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const parent = dirname(resolve(dir));
+  let ok = false;
+  try {
+    ok = statSync(parent).isDirectory();
+  } catch {
+    /* reported below */
+  }
+  if (!ok) throw new Error(`cannot create ${dir}: directory ${parent} does not exist`);
+}
+
+export const reconstructCommand: CommandSpec = {
+  name: 'reconstruct',
+  summary: 'reverse-engineer backdoor triggers per label (Neural Cleanse)',
+  description:
+    "For every label t (or --labels), find the smallest trigger that sends the defender's clean images to t, as Neural Cleanse does: a mask m = tanh(θm)/2 + 1/2 (one channel, image-sized) and a pattern p = tanh(θp)/2 + 1/2 in raw pixel space, stamped x' = (1 − m)⊙x + m⊙p and normalised as the model expects (its metadata's normalisation), minimising CE(M(x'), t) + c·‖m‖₁ with Adam (lr 0.1, β = (0.5, 0.9)). The cost c starts at 1e-3 once a batch reaches t at 99%, doubles after 5 successful steps and shrinks by 2^1.5 after 5 failing ones; the best mask is the smallest among successful steps; a label stops after 25 steps without a 1% smaller mask (or --steps). Only the inputs are differentiated: the weights stay constant initializers.\n\n" +
+    'Then the anomaly index of each label\'s ‖m‖₁, |x − median| / (1.4826 · MAD): labels below the median with an index above 2 are flagged as backdoor targets.\n\n' +
+    `${DEFENDER_DATA_HELP}\n\n` +
+    "-o DIR writes per label a trigger file label-T.safetensors (mask [H, W] and pattern [C, H, W]; give it to eval --trigger file:DIR/label-T.safetensors, train --poison, or repair --triggers DIR) and PNG images of the mask, the pattern and m⊙p, plus reconstruct.json (the table and the flagged labels). --html FILE writes a page with the images and a chart of the norms.",
+  examples: [
+    ['scalpel reconstruct models/lenet5-badnets.onnx --data fashion-mnist -o nc', 'every label of the BadNets LeNet-5, triggers and images into nc/'],
+    ['scalpel reconstruct model.onnx --data fashion-mnist --labels 0,3 --json', 'two labels, machine-readable'],
+    ['scalpel reconstruct model.onnx --data fashion-mnist --defender-data 1000 --html nc.html', '1,000 defender images, a web page'],
+  ],
+  configure(cmd) {
+    cmd.argument('<model>', 'ONNX image classifier');
+    addDefenderOptions(cmd)
+      .option('--labels <list>', 'labels to reconstruct, comma-separated (default: all)', labelList)
+      .option('--steps <n>', 'most optimisation steps per label', integer(1), 1000)
+      .option('--batch <n>', 'images per step', integer(1), 64)
+      .option('-o, --out <dir>', 'write trigger files, PNG images and reconstruct.json into this directory')
+      .option('--html <file>', 'write the report as a self-contained web page')
+      .option('--json', 'print the report as JSON');
+  },
+  async run(ctx, [modelPath], opts) {
+    const f = opts as unknown as ReconstructFlags;
+    const model = loadModel(modelPath);
+    imageShape(model);
+    if (f.out) checkOutputDir(f.out);
+    if (f.html) checkOutputPath(f.html, { model: modelPath, data: f.data, 'defender data': f.defenderData }, '--html');
+    const defender = await defenderDataFromFlags(f);
+    const abort = new AbortController();
+    const onSigint = () => abort.abort();
+    process.once('SIGINT', onSigint);
+    const bar = progress(ctx.io);
+    let r;
+    try {
+      r = await reconstruct(model, defender, {
+        labels: f.labels, steps: f.steps, batchSize: f.batch, seed: f.seed, runtime: ctx.runtime, signal: abort.signal,
+        onProgress: (label, step, steps, status) => bar.update(`label ${label}`, step, steps, status),
+      });
+    } finally {
+      bar.stop();
+      process.removeListener('SIGINT', onSigint);
+    }
+    const command = ['scalpel', ...ctx.argv].join(' ');
+    if (f.out) await writeReconstruction(f.out, r, { model: modelPath, command });
+    if (f.html) await writeFileAtomic(f.html, [Buffer.from(reconstructHtml(r, modelPath))]);
+    ctx.io.stdout.write(f.json ? json(reconstructSummary(r, { model: modelPath, command, out: f.out })) : reconstructText(r));
+    return 0;
+  },
+};
