@@ -248,7 +248,7 @@ test('opset 11 Softmax/LogSoftmax on a middle axis (2-D coercion) converts to Fl
 });
 
 test('LayerNorm parameters are kind layer-norm at opsets 11 and 13 (decomposed) as at 17 (LayerNormalization)', async () => {
-  const { describeParams } = await import('../src/models/describe-params.js');
+  const { describeParams } = await import('../src/params/describe.js');
   for (const f of [`${FIX}/layernorm-opset11.onnx`, `${FIX}/layernorm-opset13.onnx`]) {
     const kinds = Object.fromEntries(describeParams(readModel(f)).map((p) => [p.name, p.kind]));
     assert.deepEqual(kinds, { 'fc.weight': 'fc', 'fc.bias': 'bias', 'ln.weight': 'layer-norm', 'ln.bias': 'layer-norm', 'out.weight': 'fc', 'out.bias': 'bias' }, f);
