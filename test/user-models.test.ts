@@ -297,3 +297,15 @@ test('opset 11 subgraphs: attribute → input moves inside If branches are confi
   assert.equal(e.code, 1);
   assert.match(e.stderr, /^scalpel: error: .*if-softmax11\.onnx: the conversion from opset 11 to 13 does not reproduce onnxruntime's outputs on the original \(outputs differ/);
 });
+
+test('gradients of the converted opset-11 models match central finite differences', async () => {
+  const { gradcheck } = await import('../src/autodiff/gradcheck.js');
+  for (const name of ['ops-opset11', 'layernorm-opset11'] as const) {
+    const r = ref[name];
+    const { model } = openModel(`${FIX}/${name}.onnx`);
+    const wrt = [...model.graph.initializers.values()].filter((i) => i.tensor?.dtype === 'float32').map((i) => i.name);
+    const res = await gradcheck(model, { of: 'logits', wrt, feeds: { x: { dtype: 'float32', dims: r.shape, data: Float32Array.from(r.x) } }, seed: 3 });
+    assert.equal(res.length, wrt.length);
+    for (const g of res) assert.ok(g.relError < 2e-3, `${name} ${g.name}: analytic ${g.analytic}, numeric ${g.numeric}`);
+  }
+});

@@ -2,5 +2,5 @@
 // cli/); re-exported here for the modules that still import them from this path.
 export { type DeclaredType, declaredType, feedInputs, formatShape } from '../onnx/declared-type.js';
 export { checkGraphComplete } from '../onnx/graph-check.js';
-export { loadModel, openModel, type LoadedModel } from '../onnx/load-model.js';
+export { loadModel, openModel, readCheckedModel, type LoadedModel } from '../onnx/load-model.js';
 export { loadData } from '../data/load-data.js';

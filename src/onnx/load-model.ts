@@ -57,3 +57,15 @@ export function openModel(path: string): LoadedModel {
 export function loadModel(path: string): Model {
   return openModel(path).model;
 }
+
+/**
+ * Read an ONNX model file and check that its graph is complete, changing nothing (for commands that write the file
+ * back or compare files as they are: apply, diff).
+ *
+ * @example const model = readCheckedModel('base.onnx');
+ */
+export function readCheckedModel(path: string): Model {
+  const model = readModel(path);
+  checkGraphComplete(model, path);
+  return model;
+}

@@ -1,5 +1,5 @@
 // scalpel apply MODEL DELTA -o OUT [--revert]: apply (or undo) a saved parameter change.
-import { loadModel } from '../../analysis/load.js';
+import { readCheckedModel } from '../../onnx/load-model.js';
 import { checkOutputPath } from '../output-path.js';
 import { writeModel } from '../../onnx/model-io.js';
 import { applyDelta, changedCount, type ApplyInfo } from '../../params/delta.js';
@@ -39,7 +39,7 @@ export const applyCommand: CommandSpec = {
   async run(ctx, [modelPath, deltaPath], opts) {
     const f = opts as unknown as ApplyFlags;
     checkOutputPath(f.out, { model: modelPath, delta: deltaPath }, '--out');
-    const model = loadModel(modelPath);
+    const model = readCheckedModel(modelPath);
     const delta = await readDelta(deltaPath);
     const info: ApplyInfo = { hashMismatch: false };
     const out = applyDelta(model, delta, { revert: f.revert, force: f.force, info });

@@ -1,6 +1,6 @@
 // scalpel diff A.onnx B.onnx: exactly which parameter entries differ, by how much, and where; the delta file.
 import { Buffer } from 'node:buffer';
-import { loadModel } from '../../analysis/load.js';
+import { readCheckedModel } from '../../onnx/load-model.js';
 import { checkOutputPath } from '../output-path.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { samePath } from '../../onnx/model-io.js';
@@ -48,8 +48,8 @@ export const diffCommand: CommandSpec = {
     if (f.out && f.html && samePath(f.out, f.html)) throw new UsageError(`--out and --html name the same file (${f.out})`);
     if (f.out) checkOutputPath(f.out, inputs, '--out');
     if (f.html) checkOutputPath(f.html, inputs, '--html');
-    const a = loadModel(aPath);
-    const b = loadModel(bPath);
+    const a = readCheckedModel(aPath);
+    const b = readCheckedModel(bPath);
     const { report, delta } = diffModels(a, b, { atol: f.atol, top: f.top, names: [aPath, bPath], hash: f.out !== undefined });
     if (f.out) await writeDelta(f.out, delta, { command: ['scalpel', ...ctx.argv].join(' ') });
     if (f.html) await writeFileAtomic(f.html, [Buffer.from(diffHtml(report))]);

@@ -99,8 +99,8 @@ export const hardenCommand: CommandSpec = {
       .option('--sweep-n <count>', 'comparison: parameters corrupted', String(HARDEN_SWEEP_DEFAULTS.n))
       .option('--no-sweep', 'skip the comparison sweep')
       .option('--html <file>', 'also write the comparison as a self-contained web page (needs the sweep)');
-    addDeltaOption(cmd);
     addNormalizeOption(cmd);
+    addDeltaOption(cmd);
     addTrainingOptions(cmd, { batchnorm: 'frozen' });
   },
   async run(ctx, [modelPath], opts) {
@@ -115,12 +115,12 @@ export const hardenCommand: CommandSpec = {
     const from = modelPath ? (await openForCommand(ctx, modelPath, { freeBatchFor: 'harden' })).model : undefined;
     const baseline = f.baseline ? (await openForCommand(ctx, f.baseline, { freeBatchFor: 'harden' })).model : undefined;
     checkOutputPath(f.out, { model: modelPath, baseline: f.baseline, data: f.data });
-    if (f.delta !== undefined && !from) throw new UsageError('--delta records a fine-tuning: it needs MODEL.onnx');
-    if (f.delta !== undefined) checkDeltaPath(f.delta, f.out, { model: modelPath, baseline: f.baseline, data: f.data, html: f.html });
     const normalize = (opts as { normalize?: Normalization }).normalize;
     if (normalize && !from) throw new UsageError('--normalize applies to a model given as a file; a zoo model trains on the dataset\'s normalisation and records it');
     const normalization = from ? chooseNormalization(from, normalize, ctx.io.stderr, modelPath!, readsImages(f.data)) : undefined;
     if (baseline) chooseNormalization(baseline, normalize, ctx.io.stderr, f.baseline!, readsImages(f.data));
+    if (f.delta !== undefined && !from) throw new UsageError('--delta records a fine-tuning: it needs MODEL.onnx');
+    if (f.delta !== undefined) checkDeltaPath(f.delta, f.out, { model: modelPath, baseline: f.baseline, data: f.data, html: f.html });
     const { model: hardened, ...result } = await withTrainingLoop(ctx, f, (loop, onProgress) =>
       hardenClassifier({
         ...loop,

@@ -50,8 +50,8 @@ export const trainCommand: CommandSpec = {
       .option('--poison-rate <fraction>', 'share of training images poisoned', real(0, 1), 0.1)
       .option('--target <label>', 'label poisoned images are given', integer(0), 0)
       .option('--params <selector>', 'train only these parameters (see scalpel help params; default every trainable one)', selector);
-    addDeltaOption(cmd);
     addNormalizeOption(cmd);
+    addDeltaOption(cmd);
     addTrainingOptions(cmd, { batchnorm: 'batch' });
   },
   async run(ctx, _args, opts) {
@@ -59,11 +59,11 @@ export const trainCommand: CommandSpec = {
     if (!f.model === !f.from) throw new UsageError('give exactly one of --model NAME or --from MODEL.onnx');
     const from = f.from ? (await openForCommand(ctx, f.from)).model : undefined;
     checkOutputPath(f.out, { model: f.from, data: f.data });
-    if (f.delta !== undefined && !f.from) throw new UsageError('--delta records a fine-tuning: it needs --from MODEL.onnx');
-    if (f.delta !== undefined) checkDeltaPath(f.delta, f.out, { model: f.from, data: f.data });
     const normalize = (opts as { normalize?: Normalization }).normalize;
     if (normalize && !from) throw new UsageError('--normalize applies to a model given as a file; a zoo model trains on the dataset\'s normalisation and records it');
     const normalization = from ? chooseNormalization(from, normalize, ctx.io.stderr, f.from!, readsImages(f.data)) : undefined;
+    if (f.delta !== undefined && !f.from) throw new UsageError('--delta records a fine-tuning: it needs --from MODEL.onnx');
+    if (f.delta !== undefined) checkDeltaPath(f.delta, f.out, { model: f.from, data: f.data });
     const { model: trained, ...result } = await withTrainingLoop(ctx, f, (loop) =>
       trainClassifier({
         ...loop,
