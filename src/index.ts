@@ -49,13 +49,16 @@ export { trainClassifier, type TrainClassifierOptions, type TrainClassifierResul
 export { evalClassifier, type EvalClassifierOptions, type EvalClassifierResult } from './train/eval-classifier.js';
 export { getMetadata, setMetadata } from './onnx/metadata.js';
 
+// params/: naming, selecting and editing parameters.
+export { countParams, describeParams, type ParamInfo, type ParamKind } from './params/describe.js';
+export { formatSelector, type Grouping, groupParams, type ParamSelector, parseGrouping, parseSelector, selectParams } from './params/select.js';
+export { topN } from './params/top-n.js';
+
 // models/
-export { buildModel, countParams, describeParams, MODELS, type ModelOptions, type ModelSpec, type ParamInfo, type ParamKind } from './models/index.js';
+export { buildModel, MODELS, type ModelOptions, type ModelSpec } from './models/index.js';
 
 // corruption/: worst-case and random parameter corruption (probe).
 export { checkSpec, type Corruption, type CorruptionSpec, dualNorm, resolveN, worstCorruption } from './corruption/closed-form.js';
-export { topN } from './corruption/top-n.js';
-export { formatSelector, type Grouping, groupParams, type ParamSelector, parseGrouping, parseSelector, selectParams } from './corruption/select.js';
 export {
   CorruptionEvaluator, corruptModel, type CorruptOptions, type DatasetGradient, dotDeltas, type EvalResult, evaluateCorrupted, type EvaluatorOptions, fillNormal, gradientOf,
   randomCorruption,

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/tensor/rng.js';
-import { topN } from '../src/corruption/top-n.js';
+import { topN } from '../src/params/top-n.js';
 import { dualNorm, resolveN, worstCorruption } from '../src/corruption/closed-form.js';
-import { formatSelector, groupParams, parseGrouping, parseSelector, selectParams } from '../src/corruption/select.js';
+import { formatSelector, groupParams, parseGrouping, parseSelector, selectParams } from '../src/params/select.js';
 import { buildModel } from '../src/models/index.js';
 import { readModel } from '../src/onnx/model-io.js';
 import { readSafetensors } from '../src/data/safetensors.js';

@@ -6,7 +6,7 @@ import type { Initializer, Model, Node } from '../onnx/ir.js';
 import { toNumber } from '../onnx/proto.js';
 import { inferTypes } from '../onnx/shapes.js';
 import { dtypeFromOnnx } from '../onnx/tensor-proto.js';
-import { describeParams, type ParamKind } from '../models/describe-params.js';
+import { describeParams, type ParamKind } from '../params/describe.js';
 import { BYTES, sizeOf } from '../tensor/host-tensor.js';
 import { declaredType, feedInputs } from './load.js';
 

@@ -5,12 +5,15 @@ import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { configureRuntime, type RuntimeOptions } from '../runtime/session.js';
 import { type CliIO, type CommandSpec, UsageError } from './command.js';
+import { applyCommand } from './commands/apply.js';
 import { benchCommand } from './commands/bench.js';
 import { demoCommand } from './commands/demo.js';
+import { diffCommand } from './commands/diff.js';
 import { evalCommand } from './commands/eval.js';
 import { gradCommand } from './commands/grad.js';
 import { hardenCommand } from './commands/harden.js';
 import { inspectCommand } from './commands/inspect.js';
+import { paramsCommand } from './commands/params.js';
 import { probeCommand } from './commands/probe.js';
 import { trainCommand } from './commands/train.js';
 import { integer } from './options.js';
@@ -18,7 +21,7 @@ import { integer } from './options.js';
 export { type CliIO, type CommandContext, type CommandSpec, UsageError, type Writer } from './command.js';
 
 /** Every command, in the order `scalpel --help` lists them. Add new commands here. */
-export const COMMANDS: readonly CommandSpec[] = [demoCommand, inspectCommand, gradCommand, benchCommand, trainCommand, evalCommand, probeCommand, hardenCommand];
+export const COMMANDS: readonly CommandSpec[] = [demoCommand, inspectCommand, paramsCommand, gradCommand, benchCommand, trainCommand, evalCommand, probeCommand, hardenCommand, diffCommand, applyCommand];
 
 const DESCRIPTION = `Open up trained neural networks at the level of single parameters.
 

@@ -1,5 +1,6 @@
 // Proposition 1 of the parameter-corruption paper: argmax aᵀv over S = { ||a||_p = ε, ||a||_0 ≤ n } in closed form.
-import { topN } from './top-n.js';
+import { FlatParams } from '../params/flat.js';
+import { topN } from '../params/top-n.js';
 
 /** The corruption constraint set S = { a : ||a||_p = eps, ||a||_0 ≤ n }. */
 export interface CorruptionSpec {
@@ -32,6 +33,16 @@ export function dualNorm(p: number): number {
   return p / (p - 1);
 }
 
+/** Throws unless ε is a finite number > 0. */
+export function checkEps(eps: number): void {
+  if (!(typeof eps === 'number' && Number.isFinite(eps) && eps > 0)) throw new Error(`corruption length ε must be a finite number > 0, got ${eps}`);
+}
+
+/** Throws unless p ≥ 1 (Infinity allowed). */
+export function checkNorm(p: number): void {
+  if (!(typeof p === 'number' && p >= 1)) throw new Error(`norm p must be ≥ 1 (or inf), got ${p}`);
+}
+
 /**
  * Check a corruption spec against a parameter count `k`; throws a message naming the bad value.
  *
@@ -39,8 +50,8 @@ export function dualNorm(p: number): number {
  */
 export function checkSpec(spec: CorruptionSpec, k: number): void {
   const { eps, p, n } = spec;
-  if (!(typeof eps === 'number' && Number.isFinite(eps) && eps > 0)) throw new Error(`corruption length ε must be a finite number > 0, got ${eps}`);
-  if (!(typeof p === 'number' && p >= 1)) throw new Error(`norm p must be ≥ 1 (or inf), got ${p}`);
+  checkEps(eps);
+  checkNorm(p);
   if (!Number.isInteger(k) || k < 1) throw new Error(`no parameters to corrupt (k = ${k})`);
   if (!Number.isInteger(n) || n < 1 || n > k) throw new Error(`n must be an integer in [1, ${k}] (the number of selected parameters), got ${n}`);
 }
@@ -95,26 +106,22 @@ export function worstCorruption(v: Float32Array[], spec: CorruptionSpec): Corrup
   const indices = topN(v, n);
   const deltas = v.map((t) => new Float32Array(t.length));
 
-  // Gather h (the kept entries) with a cursor over the chunks: indices are increasing.
+  // Gather h (the kept entries) and where each sits.
   const h = new Float64Array(n);
-  const where = new Uint32Array(n); // chunk of each index
-  const at = new Uint32Array(n); // offset within its chunk
-  let chunk = 0;
-  let base = 0;
+  const where = new Uint32Array(n); // tensor of each index
+  const at = new Uint32Array(n); // offset within its tensor
   let maxAbs = 0;
   let argMax = 0;
-  for (let j = 0; j < n; j++) {
-    const g = indices[j];
-    while (g >= base + v[chunk].length) base += v[chunk++].length;
-    where[j] = chunk;
-    at[j] = g - base;
-    const x = v[chunk][g - base];
+  FlatParams.ofSizes(v.map((t) => t.length)).forEach(indices, (t, o, j) => {
+    where[j] = t;
+    at[j] = o;
+    const x = v[t][o];
     h[j] = x;
     if (Math.abs(x) > maxAbs) {
       maxAbs = Math.abs(x);
       argMax = j;
     }
-  }
+  });
   const set = (j: number, a: number) => {
     deltas[where[j]][at[j]] = a;
   };

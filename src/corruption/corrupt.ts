@@ -1,7 +1,9 @@
 // Gradient-based and random corruption of a model's parameters, evaluated on a dataset with one session.
 import { differentiate } from '../autodiff/differentiate.js';
 import { batches, type Batch, type Dataset } from '../data/batches.js';
-import { describeParams } from '../models/describe-params.js';
+import { describeParams } from '../params/describe.js';
+import { applyDelta, deltaFromCorruption } from '../params/delta.js';
+import { FlatParams } from '../params/flat.js';
 import { floatInitializers, type Model } from '../onnx/ir.js';
 import { promoteToInputs } from '../onnx/params-as-inputs.js';
 import { compile, compileUncached, type Executable, type RuntimeOptions } from '../runtime/session.js';
@@ -9,7 +11,7 @@ import type { HostTensor } from '../tensor/host-tensor.js';
 import type { Rng } from '../tensor/rng.js';
 import { dataInput } from '../train/evaluate.js';
 import { withLoss } from '../train/losses.js';
-import { withParams } from '../train/trainer.js';
+import { withParams } from '../params/with-params.js';
 import { ClassificationMeter } from '../train/metrics.js';
 import { type Corruption, type CorruptionSpec, worstCorruption } from './closed-form.js';
 
@@ -145,8 +147,10 @@ const PREPACKED = new Set(['Conv', 'ConvTranspose', 'BatchNormalization']);
  */
 export class CorruptionEvaluator {
   /** Element count of each parameter, and their total k. */
-  readonly sizes: number[];
+  readonly sizes: readonly number[];
   readonly k: number;
+  /** The flat view over the parameters (global index ↔ tensor, offset). */
+  readonly flat: FlatParams;
   private readonly scratch: HostTensor[] = [];
   private readonly feeds: Record<string, HostTensor> = {};
   private readonly sessions = new Map<string, Promise<Executable>>();
@@ -169,8 +173,9 @@ export class CorruptionEvaluator {
     private readonly runtime: RuntimeOptions | undefined,
     private readonly strategy: 'auto' | 'inputs' | 'bake',
   ) {
-    this.sizes = original.map((o) => o.length);
-    this.k = this.sizes.reduce((a, b) => a + b, 0);
+    this.flat = new FlatParams(names, original.map((o) => o.length));
+    this.sizes = this.flat.sizes;
+    this.k = this.flat.k;
   }
 
   /**
@@ -223,13 +228,9 @@ export class CorruptionEvaluator {
   private touched(deltas: Float32Array[], sparse: Uint32Array | undefined): boolean[] {
     const out = this.names.map(() => false);
     if (sparse) {
-      let t = 0;
-      let base = 0;
-      for (let j = 0; j < sparse.length; j++) {
-        const g = sparse[j];
-        while (g >= base + this.sizes[t]) base += this.sizes[t++];
-        if (deltas[t][g - base] !== 0) out[t] = true;
-      }
+      this.flat.forEach(sparse, (t, o) => {
+        if (deltas[t][o] !== 0) out[t] = true;
+      });
       return out;
     }
     deltas.forEach((d, i) => {
@@ -334,14 +335,9 @@ export class CorruptionEvaluator {
 
   /** Write w + δ at the given global indices (or restore w there). */
   private applySparse(deltas: Float32Array[], indices: Uint32Array, restore: boolean): void {
-    let t = 0;
-    let base = 0;
-    for (let j = 0; j < indices.length; j++) {
-      const g = indices[j];
-      while (g >= base + this.sizes[t]) base += this.sizes[t++];
-      const o = g - base;
+    this.flat.forEach(indices, (t, o) => {
       (this.scratch[t].data as Float32Array)[o] = restore ? this.original[t][o] : this.original[t][o] + deltas[t][o];
-    }
+    });
   }
 }
 
@@ -400,22 +396,7 @@ export function randomCorruption(sizes: readonly number[], spec: CorruptionSpec,
  * @example dotDeltas(a.deltas, grad.gradients);
  */
 export function dotDeltas(a: Float32Array[], g: Float32Array[], indices?: Uint32Array): number {
-  let s = 0;
-  if (indices) {
-    let t = 0;
-    let base = 0;
-    for (let j = 0; j < indices.length; j++) {
-      const x = indices[j];
-      while (x >= base + a[t].length) base += a[t++].length;
-      s += a[t][x - base] * g[t][x - base];
-    }
-    return s;
-  }
-  a.forEach((d, i) => {
-    const gi = g[i];
-    for (let j = 0; j < d.length; j++) s += d[j] * gi[j];
-  });
-  return s;
+  return FlatParams.ofSizes(a.map((t) => t.length)).dot(a, g, indices);
 }
 
 /**
@@ -424,17 +405,5 @@ export function dotDeltas(a: Float32Array[], g: Float32Array[], indices?: Uint32
  * @example writeModel(corruptModel(model, ['fc1.weight'], [delta]), 'corrupted.onnx');
  */
 export function corruptModel(model: Model, params: readonly string[], deltas: Float32Array[]): Model {
-  const inits = model.graph.initializers;
-  const values = new Map<string, HostTensor>();
-  params.forEach((name, i) => {
-    const t = inits.get(name)?.tensor;
-    if (!t || t.dtype !== 'float32') throw new Error(`'${name}' is not a float32 parameter of the model`);
-    const w = t.data as Float32Array;
-    const d = deltas[i];
-    if (d.length !== w.length) throw new Error(`corruption of '${name}' has ${d.length} values, the parameter ${w.length}`);
-    const out = new Float32Array(w.length);
-    for (let j = 0; j < w.length; j++) out[j] = w[j] + d[j];
-    values.set(name, { dtype: 'float32', dims: [...t.dims], data: out });
-  });
-  return withParams(model, values);
+  return applyDelta(model, deltaFromCorruption(model, params, deltas));
 }

@@ -10,7 +10,6 @@ import { buildTransformer, TRANSFORMER_SPEC } from './transformer.js';
 import { buildVggSmall, VGG_SMALL_SPEC } from './vgg-small.js';
 
 export type { ModelMode, ModelOptions, ModelSpec } from './layers.js';
-export { countParams, describeParams, type ParamInfo, type ParamKind } from './describe-params.js';
 
 /** Every zoo model by name. */
 export const MODELS: Record<string, ModelSpec> = {

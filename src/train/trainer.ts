@@ -1,7 +1,8 @@
 // The training loop: minibatch gradient steps on a differentiated ONNX graph, with masks and checkpoints.
 import { takeRows, type Dataset } from '../data/batches.js';
 import { differentiate } from '../autodiff/differentiate.js';
-import { describeParams } from '../models/describe-params.js';
+import { withParams } from '../params/with-params.js';
+import { describeParams } from '../params/describe.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import { cloneModel, floatInitializers, type Model } from '../onnx/ir.js';
 import { promoteToInputs } from '../onnx/params-as-inputs.js';
@@ -12,9 +13,10 @@ import { loadCheckpoint, saveCheckpoint, type RunPosition } from './checkpoint.j
 import { evaluate } from './evaluate.js';
 import { withLoss, type LossKind } from './losses.js';
 import { trainingGraph, UPDATED_SUFFIX } from './training-graph.js';
-import { learningRate, Optimizer, type OptimizerOptions, type ScheduleOptions } from './optimizers.js';
+import { defaultLearningRate, learningRate, Optimizer, type OptimizerOptions, type ScheduleOptions } from './optimizers.js';
 
 export { UPDATED_SUFFIX };
+export { withParams };
 
 /**
  * What each step minimises on its batch B (default 'plain': the loss L(w; B)).
@@ -49,7 +51,7 @@ export interface TrainOptions {
   frozenBatchNorm?: boolean;
   epochs?: number;
   batchSize?: number;
-  /** Base learning rate (default 0.01 for sgd, 1e-3 for adam/adamw). */
+  /** Base learning rate (default: defaultLearningRate, 0.05 for sgd, 1e-3 for adam/adamw). */
   lr?: number;
   optimizer?: OptimizerOptions;
   schedule?: ScheduleOptions;
@@ -89,16 +91,6 @@ export interface TrainResult {
   steps: number;
 }
 
-/** Replace a model's initializers with the given values (copying nothing else). */
-export function withParams(model: Model, params: Map<string, HostTensor>): Model {
-  const m = cloneModel(model);
-  for (const [k, v] of params) {
-    const init = m.graph.initializers.get(k);
-    if (init) m.graph.initializers.set(k, { ...init, tensor: v, opaque: undefined });
-  }
-  return m;
-}
-
 function copyTensor(t: HostTensor): HostTensor {
   return { dtype: t.dtype, dims: [...t.dims], data: t.data.slice() as HostTensor['data'] };
 }
@@ -114,7 +106,7 @@ export async function train(model: Model, data: Dataset, opts: TrainOptions = {}
   const epochs = opts.epochs ?? 10;
   const batchSize = opts.batchSize ?? 64;
   const optimizer = new Optimizer(opts.optimizer);
-  const lr0 = opts.lr ?? (optimizer.opts.name === 'sgd' ? 0.01 : 1e-3);
+  const lr0 = opts.lr ?? defaultLearningRate(optimizer.opts.name);
   const seed = opts.seed ?? 0;
   const trainGraph = opts.trainModel ?? (opts.frozenBatchNorm ? model : trainingGraph(model));
 

@@ -1,5 +1,5 @@
 // Which parameters to corrupt (selectors), and how to split them into groups for vulnerability maps.
-import { describeParams, type ParamInfo, type ParamKind } from '../models/describe-params.js';
+import { describeParams, type ParamInfo, type ParamKind } from './describe.js';
 import type { Model } from '../onnx/ir.js';
 
 /** A subset of a model's parameters; every given field must match (an empty selector takes every trainable parameter). */
@@ -118,7 +118,7 @@ export function selectParams(model: Model, sel: ParamSelector = {}): ParamInfo[]
       (!layerRes || layerRes.some((r) => r.test(p.layer))) &&
       (!re || re.test(p.name)),
   );
-  if (chosen.length === 0) throw new Error(`selector '${formatSelector(sel)}' matches no parameter; the model has: ${summarise(all)}`);
+  if (chosen.length === 0) throw new Error(`selector '${formatSelector({ ...sel, trainableOnly: undefined })}' matches no parameter; the model has: ${summarise(all)}`);
   return stableGraphOrder(chosen);
 }
 
