@@ -76,14 +76,17 @@ for (const spec of args.shapes.split(',').filter(Boolean)) {
     };
     const feeds: Record<Variant, Record<string, HostTensor>> = { baked: { x }, fed: { x, w, b: bias }, nchwc: { x, w, b: bias } };
     const outs = await Promise.all(VARIANTS.map(async (v) => (await exes[v].run(feeds[v]))[exes[v].outputNames[0]].data as Float32Array));
+    // Largest difference from the baked output, relative to the largest baked output magnitude.
     let maxAbsDiff = 0;
-    for (const o of outs.slice(1)) for (let i = 0; i < o.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(o[i] - outs[0][i]));
+    let scale = 0;
+    for (const v of outs[0]) scale = Math.max(scale, Math.abs(v));
+    for (const o of outs.slice(1)) for (let i = 0; i < o.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(o[i] - outs[0][i]) / scale);
     const ms = { baked: Infinity, fed: Infinity, nchwc: Infinity };
     for (let r = 0; r < rounds; r++) {
       for (const v of VARIANTS) ms[v] = Math.min(ms[v], (await timeIt(() => exes[v].run(feeds[v]), budget)).medianMs);
     }
     rows.push({ shape: s.label, threads, ms, maxAbsDiff, convs });
-    console.error(`${s.label}, ${threads} thr: baked ${ms.baked.toFixed(2)}  fed ${ms.fed.toFixed(2)}  nchwc ${ms.nchwc.toFixed(2)} ms (max |Δ| ${maxAbsDiff.toExponential(1)})`);
+    console.error(`${s.label}, ${threads} thr: baked ${ms.baked.toFixed(2)}  fed ${ms.fed.toFixed(2)}  nchwc ${ms.nchwc.toFixed(2)} ms (max |Δ| / max |y| ${maxAbsDiff.toExponential(1)})`);
   }
 }
 
@@ -96,9 +99,9 @@ const lines = [
   '',
   `- machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), NCHWc block size ${block}; Node ${process.version}`,
   `- load average (1/5/15 min) at start ${loadStart.map((l) => l.toFixed(2)).join(' ')}, at end ${loadEnd.map((l) => l.toFixed(2)).join(' ')}`,
-  `- ms per run, ${rounds} interleaved rounds (baked, fed, NCHWc, round after round), each ${budget.warmup} warm-up runs then ≥ ${budget.minIters} timed runs and ≥ ${budget.minTimeMs / 1000} s; best round's median. "max |Δ|": largest difference of the fed and NCHWc outputs from the baked one`,
+  `- ms per run, ${rounds} interleaved rounds (baked, fed, NCHWc, round after round), each ${budget.warmup} warm-up runs then ≥ ${budget.minIters} timed runs and ≥ ${budget.minTimeMs / 1000} s; best round's median. "max \\|Δ\\| / max \\|y\\|": largest difference of the fed and NCHWc outputs from the baked one, relative to the largest baked output`,
   '',
-  '| conv | threads | baked | fed (standard ops) | fed / baked | **fed, NCHWc pass** | **NCHWc / baked** | max \\|Δ\\| |',
+  '| conv | threads | baked | fed (standard ops) | fed / baked | **fed, NCHWc pass** | **NCHWc / baked** | max \\|Δ\\| / max \\|y\\| |',
   '|---|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map((r) => `| ${r.shape} | ${r.threads} | ${f(r.ms.baked)} | ${f(r.ms.fed)} | ${(r.ms.fed / r.ms.baked).toFixed(2)}× | **${f(r.ms.nchwc)}**${r.convs ? '' : ' (not lowered)'} | **${(r.ms.nchwc / r.ms.baked).toFixed(2)}×** | ${r.maxAbsDiff.toExponential(1)} |`),
 ];

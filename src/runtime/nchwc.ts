@@ -354,7 +354,11 @@ function sameDims(a: readonly (number | string | null)[] | undefined, b: readonl
   return !!a && !!b && a.length === b.length && a.every((d, i) => d !== null && d === b[i]);
 }
 
-/** True when a model uses any of onnxruntime's NCHWc contrib ops (which must never be saved). */
+/**
+ * True when a model uses any of onnxruntime's NCHWc contrib ops (which must never be saved).
+ *
+ * @example assert(!usesNchwcOps(readModel('trained.onnx')));
+ */
 export function usesNchwcOps(model: Model): boolean {
   return model.opsetImports.some((o) => o.domain === NCHWC_DOMAIN) || model.graph.nodes.some((n) => n.domain === NCHWC_DOMAIN);
 }

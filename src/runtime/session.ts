@@ -136,8 +136,11 @@ function fastPath(o: Required<RuntimeOptions>): boolean {
 /** The bytes onnxruntime gets: the model as it is, or on the CPU fast path with fed-filter Convs lowered to NCHWc. */
 async function lowered(model: Model, bytes: Uint8Array | undefined, o: Required<RuntimeOptions>): Promise<Uint8Array> {
   if (fastPath(o) && model.graph.nodes.some((n) => n.opType === 'Conv')) {
-    const low = lowerToNchwc(model, await nchwcBlockSize());
-    if (low.convs > 0) return encodeModel(low.model);
+    const block = await nchwcBlockSize();
+    if (block > 0) {
+      const low = lowerToNchwc(model, block);
+      if (low.convs > 0) return encodeModel(low.model);
+    }
   }
   return bytes ?? encodeModel(model);
 }
@@ -146,7 +149,8 @@ let blockSize: Promise<number> | undefined;
 
 /**
  * The channel block size of onnxruntime's NCHWc kernels on this CPU (8 with AVX2, 16 with AVX-512), measured once
- * per process: ReorderInput of a 4-channel tensor pads its channels to one block.
+ * per process: ReorderInput of a 4-channel tensor pads its channels to one block. 0 when this onnxruntime build
+ * has no NCHWc kernels (compile() then keeps standard ops).
  *
  * @example const B = await nchwcBlockSize(); // 16 on an AVX-512 machine
  */
@@ -160,7 +164,7 @@ export function nchwcBlockSize(): Promise<number> {
     } finally {
       await s.release();
     }
-  })();
+  })().catch(() => 0);
   return blockSize;
 }
 
