@@ -4,17 +4,8 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { GradContext, GradRule } from '../src/autodiff/grad-context.js';
-import {
-  type ConvGeometry,
-  convWeightGrad,
-  effective,
-  kernelSize,
-  resolveWindow,
-  spatialAxes,
-  spatialSize,
-  transposeBack,
-  type WeightGradVariant,
-} from '../src/autodiff/rules/Conv.js';
+import { convWeightGrad, type WeightGradVariant } from '../src/autodiff/rules/Conv.js';
+import { type ConvGeometry, effective, kernelSize, resolveWindow, spatialAxes, spatialSize, transposeBack } from '../src/autodiff/rules/window.js';
 import { readSafetensors } from '../src/data/safetensors.js';
 import { readModel } from '../src/onnx/model-io.js';
 import { compile } from '../src/runtime/session.js';

@@ -5,17 +5,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { differentiate } from '../src/autodiff/differentiate.js';
 import { GradContext } from '../src/autodiff/grad-context.js';
-import {
-  type ConvGeometry,
-  convInputGrad,
-  convWeightGrad,
-  effective,
-  type InputGradVariant,
-  offsets,
-  pickInputGradVariant,
-  pickWeightGradVariant,
-  type WeightGradVariant,
-} from '../src/autodiff/rules/Conv.js';
+import { convInputGrad, convWeightGrad, type InputGradVariant, pickInputGradVariant, pickWeightGradVariant, type WeightGradVariant } from '../src/autodiff/rules/Conv.js';
+import { type ConvGeometry, effective, offsets } from '../src/autodiff/rules/window.js';
 import { GraphBuilder, makeModel } from '../src/onnx/builder.js';
 import { TypeEnv } from '../src/onnx/shapes.js';
 import { compile } from '../src/runtime/session.js';

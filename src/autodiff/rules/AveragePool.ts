@@ -1,5 +1,5 @@
 import type { GradRule } from '../grad-context.js';
-import { type ConvGeometry, copyAttrs, offsets, resolveWindow, spatialSize, transposeBack } from './Conv.js';
+import { type ConvGeometry, copyAttrs, offsets, resolveWindow, spatialSize, tapPosition, transposeBack } from './window.js';
 
 // Y[o] = Σ_{i ∈ window o} X[i] / D[o].  dX = convTranspose(dY / D, ones kernel): each input gets Σ of dY/D over the windows covering it
 export const AveragePool: GradRule = (g) => {
@@ -16,7 +16,7 @@ export const AveragePool: GradRule = (g) => {
     o.reduce((acc, oi, i) => {
       let c = 0;
       for (let k = 0; k < kernel[i]; k++) {
-        const at = oi * win.strides[i] - win.padsBegin[i] + k * win.dilations[i];
+        const at = tapPosition(win, i, oi, k);
         if (at >= 0 && at < inSize[i]) c++;
       }
       return acc * c;

@@ -1,6 +1,5 @@
-import { float } from '../../onnx/attributes.js';
-import { AttrType } from '../../onnx/proto.js';
-import type { Attrs, GradContext, GradRule } from '../grad-context.js';
+import type { GradContext, GradRule } from '../grad-context.js';
+import { type ConvGeometry, effective, kernelSize, offsets, outputSize, resolveWindow, spatialAxes, spatialSize, transposeBack } from './window.js';
 
 // Y = conv(X, W) + B.  dX = convTranspose(dY, W) (= conv(dY, flip(W)ᵀ) at stride 1),  dW[m,c,k] = Σ_{n,o} dY[n,m,o] Xpad[n,c,o·s+k·d],  dB = Σ_{n,o} dY
 export const Conv: GradRule = (g) => {
@@ -10,104 +9,12 @@ export const Conv: GradRule = (g) => {
   const inSize = spatialSize(g, x, 'input');
   const kernel = kernelSize(g, w);
   const win = resolveWindow(g, inSize, kernel);
-  const outSize = inSize.map((n, i) => Math.floor((n + win.padsBegin[i] + win.padsEnd[i] - effective(kernel[i], win.dilations[i])) / win.strides[i]) + 1);
+  const outSize = outputSize(inSize, win);
   const group = g.attrInt('group', 1);
   if (g.needs(0)) g.setGI(0, convInputGrad(g, dy, w, { ...win, inSize, outSize, group }));
   if (g.needs(1)) g.setGI(1, convWeightGrad(g, x, dy, { ...win, inSize, outSize, group }));
   if (g.I(2) && g.needs(2)) g.setGI(2, g.reduceSum(dy, [0, ...spatialAxes(inSize.length)], false));
 };
-
-/** Window geometry of a convolution or pool, pads resolved (auto_pad applied). */
-export interface Window {
-  kernel: number[];
-  strides: number[];
-  dilations: number[];
-  padsBegin: number[];
-  padsEnd: number[];
-}
-
-/** A convolution's full geometry: window, spatial sizes of its input and output, group count. */
-export interface ConvGeometry extends Window {
-  inSize: number[];
-  outSize: number[];
-  group: number;
-}
-
-export function effective(k: number, d: number): number {
-  return (k - 1) * d + 1;
-}
-
-export function spatialAxes(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i + 2);
-}
-
-/** The static spatial sizes (dims 2…) of value `name`; throws a clear error when they are not static. */
-export function spatialSize(g: GradContext, name: string, what: string): number[] {
-  const s = g.shape(name);
-  if (!s || s.length < 3 || !s.slice(2).every((d) => typeof d === 'number')) {
-    throw new Error(
-      `${g.node.opType} node '${g.node.name}': the gradient needs the static spatial size of its ${what} '${name}', ` +
-        `but its shape is ${s ? `[${s.map((d) => d ?? '?').join(', ')}]` : 'unknown'}`,
-    );
-  }
-  return s.slice(2) as number[];
-}
-
-/** Kernel sizes: the kernel_shape attribute, else the static spatial dims of the weight. */
-export function kernelSize(g: GradContext, w: string): number[] {
-  return g.hasAttr('kernel_shape') ? g.attrInts('kernel_shape', []) : spatialSize(g, w, 'weight');
-}
-
-/** Strides, dilations and explicit pads of a Conv or pool node, with auto_pad resolved against `inSize`. */
-export function resolveWindow(g: GradContext, inSize: number[], kernel: number[]): Window {
-  const n = inSize.length;
-  const strides = g.attrInts('strides', new Array(n).fill(1));
-  const dilations = g.attrInts('dilations', new Array(n).fill(1));
-  const autoPad = g.attrString('auto_pad', 'NOTSET');
-  const pads = g.attrInts('pads', new Array(2 * n).fill(0));
-  let padsBegin = pads.slice(0, n);
-  let padsEnd = pads.slice(n, 2 * n);
-  if (autoPad === 'VALID') {
-    padsBegin = new Array(n).fill(0);
-    padsEnd = new Array(n).fill(0);
-  } else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
-    for (let i = 0; i < n; i++) {
-      const out = Math.ceil(inSize[i] / strides[i]);
-      const total = Math.max(0, (out - 1) * strides[i] + effective(kernel[i], dilations[i]) - inSize[i]);
-      const small = Math.floor(total / 2);
-      padsBegin[i] = autoPad === 'SAME_UPPER' ? small : total - small;
-      padsEnd[i] = total - padsBegin[i];
-    }
-  }
-  return { kernel, strides, dilations, padsBegin, padsEnd };
-}
-
-/**
- * End padding and output_padding for a ConvTranspose that maps a window grid of `outSize` back onto an
- * input of `inSize`: the full transposed output is s·(out-1)+k_eff, cropped by `padsBegin` at the start.
- */
-export function transposeCrop(p: ConvGeometry): { padsEnd: number[]; outputPadding: number[] } {
-  const padsEnd: number[] = [];
-  const outputPadding: number[] = [];
-  p.inSize.forEach((n, i) => {
-    const total = p.strides[i] * (p.outSize[i] - 1) + effective(p.kernel[i], p.dilations[i]) - p.padsBegin[i];
-    padsEnd.push(Math.max(0, total - n));
-    outputPadding.push(Math.max(0, n - total));
-  });
-  return { padsEnd, outputPadding };
-}
-
-/** dX of a convolution: ConvTranspose of `dy` by `w` with the forward geometry, sized back to the input. */
-export function transposeBack(g: GradContext, dy: string, w: string, p: ConvGeometry): string {
-  const { padsEnd, outputPadding } = transposeCrop(p);
-  return g.op('ConvTranspose', dy, w, {
-    strides: p.strides,
-    dilations: p.dilations,
-    pads: [...p.padsBegin, ...padsEnd],
-    output_padding: outputPadding,
-    group: p.group,
-  });
-}
 
 /** The lowerings of a convolution's input gradient. */
 export type InputGradVariant = 'convtranspose' | 'conv-flip';
@@ -344,24 +251,4 @@ function dwTaps(g: GradContext, x: string, dy: string, p: ConvGeometry, ch: { C:
   const sum = g.reduceSum(K === 1 ? parts[0] : g.op('Concat', ...parts, { axis: 1 }), [0], false); // [K·M, C]
   if (K === 1) return g.op('Reshape', sum, g.ints([M, C, ...p.kernel]));
   return g.op('Reshape', g.op('Transpose', g.op('Reshape', sum, g.ints([K, M, C])), { perm: [1, 2, 0] }), g.ints([M, C, ...p.kernel]));
-}
-
-/** The forward node's attributes among `names`, to copy onto a node the rule emits. */
-export function copyAttrs(g: GradContext, names: readonly string[]): Attrs {
-  const out: Attrs = {};
-  for (const { name, type } of g.node.attributes) {
-    if (!name || !names.includes(name)) continue;
-    if (type === AttrType.INT) out[name] = g.attrInt(name, 0);
-    else if (type === AttrType.INTS) out[name] = g.attrInts(name, []);
-    else if (type === AttrType.STRING) out[name] = g.attrString(name, '');
-    else if (type === AttrType.FLOAT) out[name] = float(g.attrFloat(name, 0));
-  }
-  return out;
-}
-
-/** Every multi-index of a kernel, row-major. */
-export function offsets(kernel: number[]): number[][] {
-  let out: number[][] = [[]];
-  for (const k of kernel) out = out.flatMap((prefix) => Array.from({ length: k }, (_, i) => [...prefix, i]));
-  return out;
 }

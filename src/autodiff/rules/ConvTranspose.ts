@@ -1,5 +1,6 @@
 import type { GradContext, GradRule } from '../grad-context.js';
-import { type ConvGeometry, convWeightGrad, effective, kernelSize, spatialAxes, spatialSize } from './Conv.js';
+import { convWeightGrad } from './Conv.js';
+import { type ConvGeometry, effective, kernelSize, spatialAxes, spatialSize } from './window.js';
 
 // Y = convTranspose(X, W) + B, the adjoint of conv(·, W).  dX = conv(dY, W),  dW[ci,co,k] = Σ_{n,i} X[n,ci,i] dYpad[n,co,i·s+k·d],  dB = Σ_{n,o} dY
 export const ConvTranspose: GradRule = (g) => {

@@ -1,5 +1,5 @@
 import type { GradRule } from '../grad-context.js';
-import { spatialAxes } from './Conv.js';
+import { spatialAxes } from './window.js';
 
 // Y[n,c] = mean over the spatial dims of X[n,c].  dX = expand(dY / (number of spatial elements), shape(X))
 export const GlobalAveragePool: GradRule = (g) => {

@@ -1,5 +1,5 @@
 import type { GradRule } from '../grad-context.js';
-import { spatialAxes } from './Conv.js';
+import { spatialAxes } from './window.js';
 
 // Y[n,c] = max over the spatial dims of X[n,c].  dX = dY · [X = Y] / #ties (ties share the gradient evenly)
 export const GlobalMaxPool: GradRule = (g) => {

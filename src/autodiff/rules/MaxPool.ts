@@ -1,6 +1,6 @@
 import { onnxFromDtype } from '../../onnx/tensor-proto.js';
 import type { GradContext, GradRule } from '../grad-context.js';
-import { copyAttrs, effective, offsets, resolveWindow, spatialSize } from './Conv.js';
+import { copyAttrs, effective, offsets, resolveWindow, spatialSize, tapPosition, windowAttrs } from './window.js';
 
 // Y = max over each window of X, I = flat index of the argmax.  dX = Σ_windows dY scattered to I (ScatterElements, reduction add);
 // windows that tile X: dX at window tap t = dY · [X_t = Y and no earlier tap equals Y]
@@ -36,10 +36,7 @@ export const MaxPool: GradRule = (g) => {
 function tiling(g: GradContext): { inSize: number[]; outSize: number[]; kernel: number[] } | undefined {
   const kernel = g.attrInts('kernel_shape', []);
   const n = kernel.length;
-  const s = g.attrInts('strides', new Array(n).fill(1));
-  const d = g.attrInts('dilations', new Array(n).fill(1));
-  const pads = g.attrInts('pads', new Array(2 * n).fill(0));
-  const autoPad = g.attrString('auto_pad', 'NOTSET');
+  const { strides: s, dilations: d, pads, autoPad } = windowAttrs(g, n);
   const shape = g.shape(g.I(0));
   if (!shape || shape.length !== n + 2 || (autoPad !== 'NOTSET' && autoPad !== 'VALID')) return undefined;
   const inSize = shape.slice(2);
@@ -92,8 +89,7 @@ function argmaxIndices(g: GradContext): string {
 
 function overlapping(g: GradContext): boolean {
   const k = g.attrInts('kernel_shape', []);
-  const s = g.attrInts('strides', new Array(k.length).fill(1));
-  const d = g.attrInts('dilations', new Array(k.length).fill(1));
+  const { strides: s, dilations: d } = windowAttrs(g, k.length);
   return k.some((ki, i) => s[i] < effective(ki, d[i]));
 }
 
@@ -119,7 +115,7 @@ function scatterByOffset(g: GradContext, x: string, dy: string, idx: string, zer
     windows.forEach((o, w) => {
       let p = 0;
       for (let i = 0; i < inSize.length; i++) {
-        const c = o[i] * win.strides[i] - win.padsBegin[i] + k[i] * win.dilations[i];
+        const c = tapPosition(win, i, o[i], k[i]);
         if (p < 0 || c < 0 || c >= inSize[i]) p = -1;
         else p = p * inSize[i] + c;
       }
