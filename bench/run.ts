@@ -12,7 +12,7 @@ import { bySource, type Profile } from './profile.js';
 import { probeTorch, TORCH_PYTHON, TorchReference, type TimingBudget } from './torch-reference.js';
 
 const USAGE = `usage: npm run bench -- [options]
-  --suite engine        suite to run: 'engine' (this runner), 'corruption' (bench/corruption.ts) or 'training'
+  --suite engine        suite to run: 'engine' (this runner), 'corruption' (bench/corruption.ts), 'diff' (bench/diff.ts) or 'training'
                         (bench/training.ts); the other suites' flags are passed on
   --threads 1,2         intra-op threads, one table per value (torch gets the same)
   --batch 64            batch size
@@ -26,7 +26,7 @@ const USAGE = `usage: npm run bench -- [options]
   --write FILE          replace the generated section of FILE (e.g. BENCHMARKS.md) with the tables`;
 
 // Other suites are scripts of their own, run in a child process with the remaining flags.
-const SUITES: Record<string, string> = { corruption: 'corruption.ts', training: 'training.ts' };
+const SUITES: Record<string, string> = { corruption: 'corruption.ts', training: 'training.ts', diff: 'diff.ts' };
 {
   const argv = process.argv.slice(2);
   const at = argv.findIndex((a) => a === '--suite' || a.startsWith('--suite='));

@@ -117,7 +117,7 @@ describe('usage errors exit with status 2 and one line', () => {
     ['missing --data', ['grad', MLP, '--out', 'x.safetensors'], /--data/],
     ['missing --out', ['grad', MLP, '--data', MLP_DATA], /--out/],
     ['bad --loss', ['grad', MLP, '--data', MLP_DATA, '--out', 'x', '--loss', 'hinge'], /hinge.*cross-entropy, mse, kl/],
-    ['bad --params', ['grad', MLP, '--data', MLP_DATA, '--out', 'x', '--params', '('], /regular expression/],
+    ['bad --params', ['grad', MLP, '--data', MLP_DATA, '--out', 'x', '--params', '/(/'], /regular expression/],
     ['bad --iters', ['bench', MLP, '--data', MLP_DATA, '--iters', '0'], /--iters.*at least 1/],
     ['bad --threads', ['--threads', 'two', 'bench', MLP, '--data', MLP_DATA], /--threads.*'two'/],
   ];
@@ -274,9 +274,9 @@ describe('grad', () => {
     });
   }
 
-  test('--params selects initializers by regex; text report', async () => {
+  test('--params selects initializers by /regex/; text report', async () => {
     const out = join(outDir('grad-params'), 'g.safetensors');
-    const r = await cli(['grad', MLP, '--data', MLP_DATA, '--out', out, '--params', '^fc2\\.']);
+    const r = await cli(['grad', MLP, '--data', MLP_DATA, '--out', out, '--params', '/^fc2\\./']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual([...(await readSafetensors(out)).keys()], ['fc2.weight', 'fc2.bias']);
     assert.match(r.stdout, /^loss \(cross-entropy, mean over 4 examples, labels 'y'\): 2\.412/);
@@ -388,7 +388,7 @@ describe('grad errors write nothing', () => {
   });
 
   test('--params matching nothing', async () => {
-    await gradError('no-params', [MLP, '--data', MLP_DATA, '--params', '^conv'], /no floating-point initializer matches \/\^conv\/.*fc1\.weight/);
+    await gradError('no-params', [MLP, '--data', MLP_DATA, '--params', '/^conv/'], /selector '\/\^conv\/' matches no parameter.*fc1\.weight/);
   });
 
   test('--out pointing at the model or the data file is refused', async () => {

@@ -3,6 +3,7 @@ import { differentiate } from '../autodiff/differentiate.js';
 import { writeSafetensors } from '../data/safetensors.js';
 import { floatInitializers, type Model } from '../onnx/ir.js';
 import { promoteToInputs } from '../onnx/params-as-inputs.js';
+import { type ParamSelector, parseSelector, selectParams } from '../params/select.js';
 import { compile, type RuntimeOptions } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { type LossKind, withLoss } from '../train/losses.js';
@@ -13,8 +14,8 @@ export interface GradientOptions {
   loss?: LossKind;
   /** Name of the label/target tensor in the data (default 'y'). */
   labels?: string;
-  /** Differentiate only the floating-point initializers whose name matches (default: all of them). */
-  params?: RegExp | string;
+  /** Differentiate only the floating-point initializers this selector picks (default: all of them). */
+  params?: string | ParamSelector;
   /** The model output the loss is taken of (default: the first). */
   output?: string;
   /** Execution provider and threads for this computation. */
@@ -62,18 +63,19 @@ export interface GradientResult {
   gradients: Map<string, HostTensor>;
 }
 
-/** The floating-point initializers a `params` pattern selects (all when none is given). */
-export function selectParameters(model: Model, params?: RegExp | string): string[] {
+/**
+ * The floating-point initializers a parameter selector picks (the selection language of `scalpel help params`:
+ * `kind:conv,bias`, `layer:fc1`, globs, `/regex/`, `;`-joined clauses), running statistics included; all of them
+ * when none is given.
+ *
+ * @example selectParameters(model, '/^fc2\\./'); // ['fc2.weight', 'fc2.bias']
+ */
+export function selectParameters(model: Model, params?: string | ParamSelector): string[] {
   const all = floatInitializers(model.graph).map((i) => i.name);
   if (all.length === 0) throw new Error('model has no floating-point initializers to differentiate');
   if (params === undefined) return all;
-  const re = typeof params === 'string' ? new RegExp(params) : params;
-  const chosen = all.filter((n) => re.test(n));
-  if (chosen.length === 0) {
-    const shown = all.slice(0, 12).join(', ') + (all.length > 12 ? `, … (${all.length} in all)` : '');
-    throw new Error(`no floating-point initializer matches /${re.source}/; the model has: ${shown}`);
-  }
-  return chosen;
+  const sel = typeof params === 'string' ? parseSelector(params) : params;
+  return selectParams(model, { trainableOnly: false, ...sel }).map((p) => p.name);
 }
 
 function stats(name: string, g: HostTensor, p: HostTensor): GradientStat {

@@ -14,6 +14,7 @@ import { gradCommand } from './commands/grad.js';
 import { hardenCommand } from './commands/harden.js';
 import { injectCommand } from './commands/inject.js';
 import { inspectCommand } from './commands/inspect.js';
+import { paramsCommand } from './commands/params.js';
 import { probeCommand } from './commands/probe.js';
 import { trainCommand } from './commands/train.js';
 import { integer } from './options.js';
@@ -21,7 +22,7 @@ import { integer } from './options.js';
 export { type CliIO, type CommandContext, type CommandSpec, UsageError, type Writer } from './command.js';
 
 /** Every command, in the order `scalpel --help` lists them. Add new commands here. */
-export const COMMANDS: readonly CommandSpec[] = [demoCommand, inspectCommand, gradCommand, benchCommand, trainCommand, evalCommand, probeCommand, hardenCommand, diffCommand, applyCommand, injectCommand];
+export const COMMANDS: readonly CommandSpec[] = [demoCommand, inspectCommand, paramsCommand, gradCommand, benchCommand, trainCommand, evalCommand, probeCommand, hardenCommand, diffCommand, applyCommand, injectCommand];
 
 const DESCRIPTION = `Open up trained neural networks at the level of single parameters.
 

@@ -1,5 +1,6 @@
 // Flag parsers shared by commands: they reject bad values as usage errors (exit status 2).
 import { InvalidArgumentError } from 'commander';
+import { parseSelector } from '../params/select.js';
 
 /** A whole number >= `min`. */
 export function integer(min: number): (value: string) => number {
@@ -10,15 +11,6 @@ export function integer(min: number): (value: string) => number {
     }
     return n;
   };
-}
-
-/** A JavaScript regular expression. */
-export function regex(value: string): RegExp {
-  try {
-    return new RegExp(value);
-  } catch (e) {
-    throw new InvalidArgumentError(`not a valid regular expression: ${(e as Error).message}`);
-  }
 }
 
 /** The losses `grad` and `bench` can fuse onto a model. */
@@ -33,4 +25,14 @@ export function real(min: number, max = Infinity): (value: string) => number {
     }
     return n;
   };
+}
+
+/** A parameter selector (`scalpel help params`), checked when the flags are parsed. */
+export function selector(value: string): string {
+  try {
+    parseSelector(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+  return value;
 }

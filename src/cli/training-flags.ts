@@ -77,7 +77,7 @@ export async function withTrainingLoop<T>(
         data: f.data,
         epochs: f.epochs,
         batchSize: f.batch,
-        lr: f.lr ?? (f.optimizer === 'sgd' ? 0.05 : 1e-3),
+        lr: f.lr,
         optimizer: f.optimizer,
         momentum: f.momentum,
         weightDecay: f.weightDecay,

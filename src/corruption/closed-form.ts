@@ -33,6 +33,16 @@ export function dualNorm(p: number): number {
   return p / (p - 1);
 }
 
+/** Throws unless ε is a finite number > 0. */
+export function checkEps(eps: number): void {
+  if (!(typeof eps === 'number' && Number.isFinite(eps) && eps > 0)) throw new Error(`corruption length ε must be a finite number > 0, got ${eps}`);
+}
+
+/** Throws unless p ≥ 1 (Infinity allowed). */
+export function checkNorm(p: number): void {
+  if (!(typeof p === 'number' && p >= 1)) throw new Error(`norm p must be ≥ 1 (or inf), got ${p}`);
+}
+
 /**
  * Check a corruption spec against a parameter count `k`; throws a message naming the bad value.
  *
@@ -40,8 +50,8 @@ export function dualNorm(p: number): number {
  */
 export function checkSpec(spec: CorruptionSpec, k: number): void {
   const { eps, p, n } = spec;
-  if (!(typeof eps === 'number' && Number.isFinite(eps) && eps > 0)) throw new Error(`corruption length ε must be a finite number > 0, got ${eps}`);
-  if (!(typeof p === 'number' && p >= 1)) throw new Error(`norm p must be ≥ 1 (or inf), got ${p}`);
+  checkEps(eps);
+  checkNorm(p);
   if (!Number.isInteger(k) || k < 1) throw new Error(`no parameters to corrupt (k = ${k})`);
   if (!Number.isInteger(n) || n < 1 || n > k) throw new Error(`n must be an integer in [1, ${k}] (the number of selected parameters), got ${n}`);
 }

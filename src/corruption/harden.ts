@@ -1,15 +1,15 @@
 // Corruption-resistant training (parameter-corruption paper, "adversarial corruption-resistant training"):
 // minimise L*(w) = (1−α)L(w; B) + αL(w + â; B) with â the worst-case corruption of the batch gradient,
 // or the gradient-regularised L(w; B) + λ||∇L(w; B)||_q.
+import { normLabel } from './norms.js';
 import type { Dataset } from '../data/batches.js';
 import { loadLabelledData, type LabelledData } from '../data/load-dataset.js';
 import { buildModel } from '../models/index.js';
 import type { Model } from '../onnx/ir.js';
-import { readModel } from '../onnx/model-io.js';
 import { trainClassifier, type TrainClassifierOptions, type TrainClassifierResult } from '../train/train-classifier.js';
 import { train, type Objective, type TrainOptions, type TrainResult } from '../train/trainer.js';
 import { resolveN, worstCorruption } from './closed-form.js';
-import { planProbe, probe, type ProbeOptions, type ProbeRecord, type ProbeReport } from './probe.js';
+import { probe, type ProbeOptions, type ProbeRecord, type ProbeReport } from './probe.js';
 import { formatSelector, parseSelector, selectParams, type ParamSelector } from '../params/select.js';
 
 /** How to harden: the corruption-resistant loss L* (the paper's default, α = 0.5), or gradient-norm regularisation. */
@@ -38,8 +38,6 @@ export type ResolvedHardenMethod =
   | { kind: 'corruption'; alpha: number; eps: number; p: number; n: number }
   | { kind: 'grad-norm'; lambda: number; q: number };
 
-const show = (x: number) => (x === Infinity ? 'inf' : String(x));
-const normLabel = (x: number): number | 'inf' => (x === Infinity ? 'inf' : x);
 
 /**
  * Validate a hardening method against a parameter count `k` and fill in its defaults; throws one clear error.
@@ -73,8 +71,8 @@ export function resolveHardenMethod(m: HardenMethod, k: number): ResolvedHardenM
 
 /** One line describing a resolved method, e.g. `L* = (1−α)L(w) + αL(w+â) with α = 0.5, ε = 0.1, p = 2, n = 61706 (all)`. */
 export function describeHardenMethod(m: ResolvedHardenMethod, k?: number): string {
-  if (m.kind === 'corruption') return `L* = (1−α)L(w) + αL(w+â) with α = ${m.alpha}, ε = ${m.eps}, p = ${show(m.p)}, n = ${m.n}${m.n === k ? ' (all)' : ''}`;
-  return `L(w) + λ·||∇L(w)||_q with λ = ${m.lambda}, q = ${show(m.q)}`;
+  if (m.kind === 'corruption') return `L* = (1−α)L(w) + αL(w+â) with α = ${m.alpha}, ε = ${m.eps}, p = ${normLabel(m.p)}, n = ${m.n}${m.n === k ? ' (all)' : ''}`;
+  return `L(w) + λ·||∇L(w)||_q with λ = ${m.lambda}, q = ${normLabel(m.q)}`;
 }
 
 /**
@@ -213,7 +211,7 @@ function checkEpsList(name: string, xs: number[]): void {
 /** The sweep's n against a model's trainable parameters, as one plain error. */
 function checkSweepN(model: Model, n: number | string): void {
   try {
-    planProbe(model, { eps: [1], norms: [2], n: [n], methods: ['gradient'] });
+    resolveN(n, selectParams(model).reduce((a, p) => a + p.size, 0));
   } catch (e) {
     throw new Error(`harden: comparison sweep: ${(e as Error).message}`);
   }
@@ -283,9 +281,9 @@ export async function hardenClassifier(o: HardenClassifierOptions): Promise<Hard
   let resolved: ResolvedHardenMethod | undefined;
   let k = 0;
   const { method, params: _p, baseline: _b, baselineName: _bn, sweep: _s, onProgress: _op, ...trainOpts } = o;
-  const result = await trainClassifier({
+  const { model: hardened, ...result } = await trainClassifier({
     ...trainOpts,
-    metadata: { ...o.metadata, 'scalpel.harden': JSON.stringify({ method, params: formatSelector(sel) }, (_, v) => (v === Infinity ? 'inf' : v)) },
+    metadata: { ...o.metadata, 'scalpel.harden': JSON.stringify({ method, params: formatSelector(sel) }, (_, v) => (typeof v === 'number' ? normLabel(v) : v)) },
     objective: (model) => {
       if (sw) checkSweepN(model, sw.n);
       const names = hardenableParams(model, sel);
@@ -296,14 +294,14 @@ export async function hardenClassifier(o: HardenClassifierOptions): Promise<Hard
   });
   const report: HardenReport = {
     ...result,
+    ...(hardened ? { model: hardened } : {}),
     method: {
       ...(resolved!.kind === 'corruption' ? { ...resolved!, p: normLabel(resolved!.p) } : { ...resolved!, q: normLabel(resolved!.q) }),
       params: formatSelector(sel), k, description: describeHardenMethod(resolved!, k),
     },
     start: o.from ? 'fine-tuned' : o.model!,
   };
-  if (!result.completed || !sw || !test) return report;
-  const hardened = readModel(o.out);
+  if (!hardened || !sw || !test) return report;
   const after = await sweepSide(hardened, o.out, test, sw, o);
   if (!before) {
     report.sweep = after;

@@ -8,7 +8,8 @@ import type { Model } from '../onnx/ir.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { Rng } from '../tensor/rng.js';
 import { checkDataFits, matchNormalization } from '../train/data-fit.js';
-import { checkSpec, type Corruption, resolveN, worstCorruption } from './closed-form.js';
+import { checkEps, checkNorm, type Corruption, type CorruptionSpec, resolveN, worstCorruption } from './closed-form.js';
+import { normLabel } from './norms.js';
 import { CorruptionEvaluator, type DatasetGradient, dotDeltas, type EvalResult, gradientOf, randomCorruption } from './corrupt.js';
 import { formatSelector, groupParams, type Grouping, type ParamSelector, parseGrouping, parseSelector, selectParams } from '../params/select.js';
 import { empiricalQuantiles, quantile, type Quantiles3, sortedCopy, theoreticalQuantiles } from './theorem1.js';
@@ -141,6 +142,8 @@ export interface ProbeOptions {
   runtime?: RuntimeOptions;
   /** Progress: a phase label and its count. */
   onProgress?: (label: string, done: number, total: number) => void;
+  /** Called with each gradient-based record and its corruption (one dense delta per selected tensor, `names` order). */
+  onGradientCorruption?: (record: ProbeRecord, names: readonly string[], deltas: Float32Array[]) => void;
 }
 
 /** Everything checked before any work: what will run. */
@@ -163,7 +166,6 @@ export const PROBE_DEFAULTS = { eps: [1e-3, 1e-2, 1e-1], n: [10, 100, '1%'] as (
 /** Trials needed before the Theorem 1 table is computed (its 99.5% quantile needs a few hundred). */
 export const THEOREM1_MIN_TRIALS = 100;
 
-const normLabel = (p: number): number | 'inf' => (p === Infinity ? 'inf' : p);
 
 /**
  * Check every setting against the model (ε > 0, p ≥ 1, n within the selection, a selector and grouping that match)
@@ -177,8 +179,8 @@ export function planProbe(model: Model, o: ProbeOptions = {}): ProbePlan {
   const trials = o.trials ?? PROBE_DEFAULTS.trials;
   if (eps.length === 0) throw new Error('give at least one corruption length ε');
   if (norms.length === 0) throw new Error('give at least one norm p');
-  for (const e of eps) checkSpec({ eps: e, p: 2, n: 1 }, 1);
-  for (const p of norms) checkSpec({ eps: 1, p, n: 1 }, 1);
+  eps.forEach(checkEps);
+  norms.forEach(checkNorm);
   if (!Number.isInteger(trials) || trials < 1) throw new Error(`trials must be a whole number ≥ 1, got ${trials}`);
   const sel = typeof o.params === 'string' ? parseSelector(o.params) : (o.params ?? {});
   const selection = selectParams(model, sel);
@@ -272,8 +274,35 @@ function countChanged(deltas: Float32Array[], indices: Uint32Array, sizes: reado
 export async function probe(model: Model, o: ProbeOptions = {}): Promise<ProbeReport> {
   const started = performance.now();
   const plan = planProbe(model, o);
+  const g = await gatherProbe(model, plan, o);
+  const { records, theorem1 } = await sweepProbe(plan, g, o);
+  return probeReport(plan, g, records, theorem1, o, (performance.now() - started) / 1000);
+}
+
+/** What the sweep needs, computed once: the data, the gradient, the evaluators and the baselines. */
+interface ProbeInputs {
+  data: LabelledData;
+  split: Split;
+  gradData: LabelledData;
+  gradSplit: Split;
+  names: string[];
+  grad: DatasetGradient;
+  /** The gradient on the random trials' examples (Theorem 1 only). */
+  gradTrials?: DatasetGradient;
+  ev: CorruptionEvaluator;
+  baseline: EvalResult;
+  /** The evaluator and baseline of the random trials (a subset of the examples when `needSubset`). */
+  trialEv: CorruptionEvaluator;
+  trialBase: EvalResult;
+  needSubset: boolean;
+  trialExamples: number;
+  batchSize: number;
+  seed: number;
+}
+
+/** Step 2: load the data, take the gradient, build the evaluators, measure the baselines. */
+async function gatherProbe(model: Model, plan: ProbePlan, o: ProbeOptions): Promise<ProbeInputs> {
   const { data, split, grad: gradData, gradSplit } = await loadProbeData(model, o);
-  const seed = o.seed ?? 0;
   const batchSize = o.batchSize ?? PROBE_DEFAULTS.batchSize;
   const gradExamples = Math.min(o.gradExamples ?? PROBE_DEFAULTS.gradExamples, gradData.x.dims[0]);
   const total = data.x.dims[0];
@@ -281,24 +310,26 @@ export async function probe(model: Model, o: ProbeOptions = {}): Promise<ProbeRe
   const names = plan.selection.map((p) => p.name);
   const progress = o.onProgress ?? (() => {});
   const runtime = o.runtime;
-
-  const grad: DatasetGradient = await gradientOf(model, gradData, {
-    params: names, maxExamples: gradExamples, batchSize: Math.min(batchSize, 250), runtime, onProgress: (d, t) => progress('gradient', d, t),
-  });
+  const gradBatch = Math.min(batchSize, 250);
+  const grad = await gradientOf(model, gradData, { params: names, maxExamples: gradExamples, batchSize: gradBatch, runtime, onProgress: (d, t) => progress('gradient', d, t) });
   const ev = await CorruptionEvaluator.create(model, names, data, { batchSize, runtime });
   const baseline = await ev.evaluate(undefined, (d, t) => progress('baseline', d, t));
   const needSubset = plan.methods.includes('random') && trialExamples < total;
   const trialEv = needSubset ? await CorruptionEvaluator.create(model, names, data, { batchSize, runtime, maxExamples: trialExamples }) : ev;
   const trialBase = needSubset ? await trialEv.evaluate() : baseline;
+  // Theorem 1: the gradient on the trial examples themselves.
+  let gradTrials: DatasetGradient | undefined;
+  if (plan.theorem) gradTrials = trialExamples === gradExamples && gradData === data ? grad : await gradientOf(model, data, { params: names, maxExamples: trialExamples, batchSize: gradBatch, runtime });
+  return { data, split, gradData, gradSplit, names, grad, gradTrials, ev, baseline, trialEv, trialBase, needSubset, trialExamples, batchSize, seed: o.seed ?? 0 };
+}
 
+/** Step 3: every method × group × p × n × ε, evaluated; Theorem 1 from the first matching random setting. */
+async function sweepProbe(plan: ProbePlan, g: ProbeInputs, o: ProbeOptions): Promise<{ records: ProbeRecord[]; theorem1?: Theorem1Report }> {
+  const { ev, names, grad } = g;
+  const progress = o.onProgress ?? (() => {});
   const zeros = ev.sizes.map((s) => new Float32Array(s));
   const index = new Map(names.map((n, i) => [n, i]));
   const groups = plan.groups ?? [{ group: undefined as string | undefined, params: plan.selection }];
-
-  // Theorem 1: the gradient on the trial examples themselves.
-  let gT: DatasetGradient | undefined;
-  if (plan.theorem) gT = trialExamples === gradExamples && gradData === data ? grad : await gradientOf(model, data, { params: names, maxExamples: trialExamples, batchSize: Math.min(batchSize, 250), runtime });
-
   const settings = plan.eps.length * plan.norms.length * plan.counts.reduce((a, c) => a + c.length, 0);
   const totalEvals = settings * ((plan.methods.includes('gradient') ? 1 : 0) + (plan.methods.includes('random') ? plan.trials : 0));
   let evals = 0;
@@ -308,81 +339,108 @@ export async function probe(model: Model, o: ProbeOptions = {}): Promise<ProbeRe
   let theorem1: Theorem1Report | undefined;
   let recordSeed = 0;
   for (const method of plan.methods) {
-    for (const [gi, g] of groups.entries()) {
-      const which = g.params.map((p) => index.get(p.name)!);
+    for (const [gi, group] of groups.entries()) {
+      const which = group.params.map((p) => index.get(p.name)!);
       const gGrad = which.map((t) => grad.gradients[t]);
       const gSizes = which.map((t) => ev.sizes[t]);
       for (const p of plan.norms) {
         for (const { n, spec: nSpec } of plan.counts[gi]) {
           for (const eps of plan.eps) {
             const spec = { eps, p, n };
-            const base = { method, norm: normLabel(p), n, eps, ...(g.group !== undefined ? { group: g.group } : {}), nSpec };
+            const base = { method, norm: normLabel(p), n, eps, ...(group.group !== undefined ? { group: group.group } : {}), nSpec };
             if (method === 'gradient') {
               const c = embed(worstCorruption(gGrad, spec), which, ev.sizes, zeros);
               const r = await ev.evaluate(c);
               tick();
-              records.push({ ...base, firstOrder: c.firstOrder, loss: r.loss, lossChange: r.loss - baseline.loss, accuracy: r.accuracy, ...countChanged(c.deltas, c.indices, ev.sizes, names) });
+              const record: ProbeRecord = { ...base, firstOrder: c.firstOrder, loss: r.loss, lossChange: r.loss - g.baseline.loss, accuracy: r.accuracy, ...countChanged(c.deltas, c.indices, ev.sizes, names) };
+              records.push(record);
+              o.onGradientCorruption?.(record, names, c.deltas);
               continue;
             }
-            const rng = new Rng((seed * 7919 + ++recordSeed * 104729) >>> 0);
-            const results: EvalResult[] = [];
-            const first: number[] = [];
-            const firstT: number[] = [];
-            let changed = 0;
-            for (let t = 0; t < plan.trials; t++) {
-              const c = embed(randomCorruption(gSizes, spec, rng), which, ev.sizes, zeros);
-              first.push(Math.abs(dotDeltas(c.deltas, grad.gradients, c.indices.length < ev.k ? c.indices : undefined)));
-              if (gT) firstT.push(Math.abs(dotDeltas(c.deltas, gT.gradients)));
-              changed = Math.max(changed, countChanged(c.deltas, c.indices, ev.sizes, names).changed);
-              results.push(await trialEv.evaluate(c));
-              tick();
-            }
-            const losses = sortedCopy(results.map((r) => r.loss));
-            const accs = sortedCopy(results.map((r) => r.accuracy));
-            const rec: ProbeRecord = {
-              ...base,
-              firstOrder: mean(first),
-              loss: mean(losses),
-              lossChange: mean(losses) - trialBase.loss,
-              accuracy: mean(accs),
-              changed,
-              trials: plan.trials,
-              quantiles: {
-                loss: { q05: quantile(losses, 0.05), q50: quantile(losses, 0.5), q95: quantile(losses, 0.95), max: losses[losses.length - 1] },
-                accuracy: { q05: quantile(accs, 0.05), q50: quantile(accs, 0.5), q95: quantile(accs, 0.95), min: accs[0] },
-              },
-            };
-            if (needSubset) {
-              rec.examples = trialExamples;
-              rec.baseline = { loss: trialBase.loss, accuracy: trialBase.accuracy };
-            }
-            records.push(rec);
-            if (gT && !theorem1 && p === 2 && n === ev.k && eps === plan.eps[0]) {
-              const G = l2(gT.gradients);
-              const worst = await trialEv.evaluate(worstCorruption(gT.gradients, { eps, p: 2, n: ev.k }));
-              theorem1 = {
-                k: ev.k, eps, trials: plan.trials, G, epsG: eps * G,
-                empirical: empiricalQuantiles(results.map((r) => Math.abs(r.loss - trialBase.loss))),
-                theoretical: theoreticalQuantiles(ev.k, eps, G),
-                firstOrder: empiricalQuantiles(firstT),
-                gradient: { lossChange: worst.loss - trialBase.loss },
-                examples: trialExamples,
-              };
-            }
+            const rng = new Rng((g.seed * 7919 + ++recordSeed * 104729) >>> 0);
+            const trials = await randomTrials(plan, g, which, gSizes, spec, rng, zeros, tick);
+            records.push(randomRecord(base, trials, plan, g));
+            if (g.gradTrials && !theorem1 && p === 2 && n === ev.k && eps === plan.eps[0]) theorem1 = await theorem1Of(plan, g, eps, trials);
           }
         }
       }
     }
   }
+  return { records, theorem1 };
+}
 
+/** The outcome of `trials` random corruptions of one setting. */
+interface Trials {
+  results: EvalResult[];
+  /** |aᵀg| of each trial with the gradient data's g, and with the trial examples' g (Theorem 1). */
+  first: number[];
+  firstT: number[];
+  changed: number;
+}
+
+async function randomTrials(plan: ProbePlan, g: ProbeInputs, which: number[], gSizes: number[], spec: CorruptionSpec, rng: Rng, zeros: Float32Array[], tick: () => void): Promise<Trials> {
+  const { ev } = g;
+  const out: Trials = { results: [], first: [], firstT: [], changed: 0 };
+  for (let t = 0; t < plan.trials; t++) {
+    const c = embed(randomCorruption(gSizes, spec, rng), which, ev.sizes, zeros);
+    out.first.push(Math.abs(dotDeltas(c.deltas, g.grad.gradients, c.indices.length < ev.k ? c.indices : undefined)));
+    if (g.gradTrials) out.firstT.push(Math.abs(dotDeltas(c.deltas, g.gradTrials.gradients)));
+    out.changed = Math.max(out.changed, countChanged(c.deltas, c.indices, ev.sizes, g.names).changed);
+    out.results.push(await g.trialEv.evaluate(c));
+    tick();
+  }
+  return out;
+}
+
+function randomRecord(base: Pick<ProbeRecord, 'method' | 'norm' | 'n' | 'eps' | 'group' | 'nSpec'>, t: Trials, plan: ProbePlan, g: ProbeInputs): ProbeRecord {
+  const losses = sortedCopy(t.results.map((r) => r.loss));
+  const accs = sortedCopy(t.results.map((r) => r.accuracy));
+  const rec: ProbeRecord = {
+    ...base,
+    firstOrder: mean(t.first),
+    loss: mean(losses),
+    lossChange: mean(losses) - g.trialBase.loss,
+    accuracy: mean(accs),
+    changed: t.changed,
+    trials: plan.trials,
+    quantiles: {
+      loss: { q05: quantile(losses, 0.05), q50: quantile(losses, 0.5), q95: quantile(losses, 0.95), max: losses[losses.length - 1] },
+      accuracy: { q05: quantile(accs, 0.05), q50: quantile(accs, 0.5), q95: quantile(accs, 0.95), min: accs[0] },
+    },
+  };
+  if (g.needSubset) {
+    rec.examples = g.trialExamples;
+    rec.baseline = { loss: g.trialBase.loss, accuracy: g.trialBase.accuracy };
+  }
+  return rec;
+}
+
+/** Step 4: Theorem 1 at ε from the random trials of p = 2, n = k, beside the gradient-based corruption's ΔL. */
+async function theorem1Of(plan: ProbePlan, g: ProbeInputs, eps: number, t: Trials): Promise<Theorem1Report> {
+  const { ev, trialEv, trialBase } = g;
+  const gT = g.gradTrials!;
+  const G = l2(gT.gradients);
+  const worst = await trialEv.evaluate(worstCorruption(gT.gradients, { eps, p: 2, n: ev.k }));
+  return {
+    k: ev.k, eps, trials: plan.trials, G, epsG: eps * G,
+    empirical: empiricalQuantiles(t.results.map((r) => Math.abs(r.loss - trialBase.loss))),
+    theoretical: theoreticalQuantiles(ev.k, eps, G),
+    firstOrder: empiricalQuantiles(t.firstT),
+    gradient: { lossChange: worst.loss - trialBase.loss },
+    examples: g.trialExamples,
+  };
+}
+
+/** Step 5: the report. */
+function probeReport(plan: ProbePlan, g: ProbeInputs, records: ProbeRecord[], theorem1: Theorem1Report | undefined, o: ProbeOptions, seconds: number): ProbeReport {
   const sizeOf = (ps: ParamInfo[]) => ps.reduce((a, p) => a + p.size, 0);
   return {
     model: o.modelName ?? 'model',
-    data: data.source,
-    examples: total,
-    baseline: { loss: baseline.loss, accuracy: baseline.accuracy },
-    params: { count: ev.k, tensors: names.length },
-    ...(plan.groups ? { groups: plan.groups.map((g) => ({ group: g.group, count: sizeOf(g.params), tensors: g.params.length })) } : {}),
+    data: g.data.source,
+    examples: g.data.x.dims[0],
+    baseline: { loss: g.baseline.loss, accuracy: g.baseline.accuracy },
+    params: { count: g.ev.k, tensors: g.names.length },
+    ...(plan.groups ? { groups: plan.groups.map((x) => ({ group: x.group, count: sizeOf(x.params), tensors: x.params.length })) } : {}),
     records,
     ...(theorem1 ? { theorem1 } : {}),
     settings: {
@@ -393,12 +451,12 @@ export async function probe(model: Model, o: ProbeOptions = {}): Promise<ProbeRe
       trials: plan.trials,
       params: plan.selectorText,
       ...(plan.byText ? { by: plan.byText } : {}),
-      split: splitOf(data, split),
-      gradient: { data: gradData.source, split: splitOf(gradData, gradSplit), examples: grad.examples, loss: grad.loss },
-      trialExamples,
-      batch: batchSize,
-      seed,
-      seconds: (performance.now() - started) / 1000,
+      split: splitOf(g.data, g.split),
+      gradient: { data: g.gradData.source, split: splitOf(g.gradData, g.gradSplit), examples: g.grad.examples, loss: g.grad.loss },
+      trialExamples: g.trialExamples,
+      batch: g.batchSize,
+      seed: g.seed,
+      seconds,
     },
   };
 }

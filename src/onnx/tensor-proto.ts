@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, normalize } from 'node:path';
 import Long from 'long';
-import { type DType, type HostTensor, sizeOf, typedArrayFor, BYTES } from '../tensor/host-tensor.js';
+import { type DType, type HostTensor, sizeOf, typedArrayFor, type TypedData, BYTES } from '../tensor/host-tensor.js';
 import { OnnxDataType, type TensorProto, toNumber } from './proto.js';
 
 const FROM_ONNX: Record<number, DType> = {
@@ -62,13 +62,21 @@ function externalBytes(t: TensorProto, src: ExternalDataSource | undefined): Uin
   return buf.subarray(offset, offset + length);
 }
 
+/** Tensors of at least this many bytes are read without a copy when their bytes are aligned. */
+const ZERO_COPY_BYTES = 1 << 20;
+
+/** The bytes `raw` seen as `n` elements of `dtype` (raw must be aligned to the element size). */
+function viewAs(dtype: DType, raw: Uint8Array, n: number): TypedData {
+  const make = typedArrayFor(dtype, 0).constructor as new (b: ArrayBufferLike, o: number, n: number) => TypedData;
+  return new make(raw.buffer, raw.byteOffset, n);
+}
+
 /** Decode a TensorProto into a host tensor; returns undefined for element types scalpel keeps opaque. */
 export function tensorFromProto(t: TensorProto, src?: ExternalDataSource): HostTensor | undefined {
   const dtype = dtypeFromOnnx(t.dataType ?? 0);
   if (!dtype) return undefined;
   const dims = (t.dims ?? []).map(toNumber);
   const n = sizeOf(dims);
-  const out = typedArrayFor(dtype, n);
   let raw: Uint8Array | undefined = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
   if (t.dataLocation === 1) raw = externalBytes(t, src);
   if (raw) {
@@ -76,9 +84,14 @@ export function tensorFromProto(t: TensorProto, src?: ExternalDataSource): HostT
     if (raw.length !== need) {
       throw new Error(`tensor '${t.name}' of shape [${dims.join(', ')}] (${dtype}) needs ${need} bytes of data, has ${raw.length}`);
     }
+    // A large, aligned tensor is a view into the bytes read (no copy: a 100M-parameter model reads in half the
+    // time and memory); a small one is copied, so that it does not keep a whole file's buffer alive.
+    if (need >= ZERO_COPY_BYTES && raw.byteOffset % BYTES[dtype] === 0) return { dtype, dims, data: viewAs(dtype, raw, n) };
+    const out = typedArrayFor(dtype, n);
     new Uint8Array(out.buffer, out.byteOffset, need).set(raw);
     return { dtype, dims, data: out };
   }
+  const out = typedArrayFor(dtype, n);
   const fill = (src: ArrayLike<unknown>, conv: (v: never) => number | bigint): void => {
     if (src.length !== n) throw new Error(`tensor '${t.name}' of shape [${dims.join(', ')}] needs ${n} values, has ${src.length}`);
     for (let i = 0; i < n; i++) (out as unknown as (number | bigint)[])[i] = conv(src[i] as never);

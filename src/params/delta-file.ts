@@ -18,6 +18,7 @@ const PARTS = ['indices', 'before', 'after'] as const;
  * @example await writeDelta('edit.safetensors', deltaBetween(a, b), { command: 'scalpel diff a.onnx b.onnx' });
  */
 export async function writeDelta(path: string, delta: SparseDelta, opts: { command?: string } = {}): Promise<void> {
+  if (!/^[0-9a-f]{64}$/.test(delta.baseHash)) throw new Error('a delta without the hash of its base model cannot be written (made with hash: false?)');
   const tensors = new Map<string, HostTensor>();
   const shapes: Record<string, { dtype: FloatDType; shape: number[] }> = {};
   for (const t of delta.tensors) {

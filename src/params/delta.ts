@@ -128,13 +128,14 @@ function tensorDelta(name: string, before: HostTensor, after: HostTensor, indice
 /**
  * The delta that turns `base` into `edited`: every float parameter entry that differs (bitwise, so ±0, NaN payloads
  * and subnormals count; or by more than `atol`). Throws when the two models do not hold the same float parameters
- * (names, types and shapes); graph differences are `diffModels`' business.
+ * (names, types and shapes); graph differences are `diffModels`' business. `hash: false` skips hashing the base
+ * model (the delta can then be inspected but not written or applied).
  *
  * @example
  * const d = deltaBetween(readModel('a.onnx'), readModel('b.onnx'));
  * changedCount(d); // entries changed
  */
-export function deltaBetween(base: Model, edited: Model, opts: { atol?: number } = {}): SparseDelta {
+export function deltaBetween(base: Model, edited: Model, opts: { atol?: number; hash?: boolean } = {}): SparseDelta {
   const a = floatParams(base);
   const b = floatParams(edited);
   const problems: string[] = [];
@@ -150,7 +151,7 @@ export function deltaBetween(base: Model, edited: Model, opts: { atol?: number }
     const indices = changedIndices(t, b.get(name)!, opts.atol);
     if (indices.length) tensors.push(tensorDelta(name, t, b.get(name)!, indices));
   }
-  return { baseHash: paramsHash(base), tensors, metadata: {} };
+  return { baseHash: opts.hash === false ? '' : paramsHash(base), tensors, metadata: {} };
 }
 
 /**

@@ -76,6 +76,8 @@ export interface DiffOptions {
   top?: number;
   /** Names shown for the two models (default 'A' and 'B'). */
   names?: [string, string];
+  /** Hash the first model's parameters into the delta, so that it can be written and applied (default true). */
+  hash?: boolean;
 }
 
 const STRIP = 64;
@@ -134,7 +136,7 @@ export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): { report
   const differences = graphDifferences(a, b);
   let delta: SparseDelta;
   try {
-    delta = deltaBetween(a, b, { atol: opts.atol });
+    delta = deltaBetween(a, b, { atol: opts.atol, hash: opts.hash });
   } catch (e) {
     const graph = differences.graph.length ? ` (the graphs differ too: ${differences.graph.slice(0, 3).join('; ')}${differences.graph.length > 3 ? '; …' : ''})` : '';
     throw new Error(`${(e as Error).message}${graph}`);

@@ -118,7 +118,7 @@ export function selectParams(model: Model, sel: ParamSelector = {}): ParamInfo[]
       (!layerRes || layerRes.some((r) => r.test(p.layer))) &&
       (!re || re.test(p.name)),
   );
-  if (chosen.length === 0) throw new Error(`selector '${formatSelector(sel)}' matches no parameter; the model has: ${summarise(all)}`);
+  if (chosen.length === 0) throw new Error(`selector '${formatSelector({ ...sel, trainableOnly: undefined })}' matches no parameter; the model has: ${summarise(all)}`);
   return stableGraphOrder(chosen);
 }
 

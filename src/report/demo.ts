@@ -1,8 +1,7 @@
 // Text summary printed by `scalpel demo`.
 import type { ProbeRecord, ProbeReport } from '../corruption/probe.js';
-import { num, table } from './format.js';
+import { num, pct, table } from './format.js';
 
-const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 /** The few lines printed after the demo: baseline, gradient vs random at each ε, the most vulnerable kind, Theorem 1. */
 export function demoText(r: ProbeReport, out: string): string {

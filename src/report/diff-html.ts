@@ -1,10 +1,8 @@
 // `scalpel diff --html`: one self-contained page with a heat strip per tensor (where in the tensor the changes sit)
 // and the report's tables.
 import type { DiffReport, GroupChange } from '../params/diff.js';
-import { int } from './format.js';
-import { BASE_CSS, escapeHtml, num } from './html.js';
-
-const share = (x: number) => (x === 0 ? '0' : x < 1e-4 ? `${(100 * x).toExponential(1)}%` : `${(100 * x).toPrecision(3)}%`);
+import { int, num, share } from './format.js';
+import { BASE_CSS, escapeHtml } from './html.js';
 
 /** A cell colour from white (no change) to deep red (the densest slice of any tensor). */
 function heat(v: number, max: number): string {

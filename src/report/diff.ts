@@ -1,8 +1,6 @@
 // `scalpel diff` as text: graph differences, then what changed, by tensor, kind and layer, and the largest changes.
 import type { DiffReport, GroupChange } from '../params/diff.js';
-import { int, num, table } from './format.js';
-
-const pct = (x: number) => (x === 0 ? '0' : x < 1e-4 ? `${(100 * x).toExponential(1)}%` : `${(100 * x).toPrecision(3)}%`);
+import { int, num, share as pct, table } from './format.js';
 
 function groupTable(title: string, rows: GroupChange[]): string {
   const shown = rows.filter((r) => r.changed > 0);

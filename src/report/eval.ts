@@ -1,19 +1,21 @@
 // Text report of an evaluation: accuracy, per-class accuracy, confusion matrix, attack success rate.
 import type { EvalClassifierResult } from '../train/eval-classifier.js';
+import { pct } from './format.js';
 
-const pct = (x: number) => (Number.isNaN(x) ? '   -  ' : `${(100 * x).toFixed(2)}%`);
+/** A share, or a dash for a class with no examples (NaN). */
+const cell = (x: number) => (Number.isNaN(x) ? '   -  ' : pct(x));
 
 export function evalText(r: EvalClassifierResult, classNames?: readonly string[]): string {
   const name = (k: number) => classNames?.[k] ?? String(k);
-  const out = [`${r.source} (${r.split}, ${r.examples} examples)`, `accuracy ${pct(r.accuracy)}   loss ${r.loss.toFixed(4)}`, ''];
+  const out = [`${r.source} (${r.split}, ${r.examples} examples)`, `accuracy ${cell(r.accuracy)}   loss ${r.loss.toFixed(4)}`, ''];
   out.push('per class:');
-  r.perClassAccuracy.forEach((a, k) => out.push(`  ${name(k).padEnd(12)} ${pct(a)}`));
+  r.perClassAccuracy.forEach((a, k) => out.push(`  ${name(k).padEnd(12)} ${cell(a)}`));
   out.push('', 'confusion (rows: true class, columns: predicted):');
   const w = Math.max(5, ...r.confusion.flat().map((v) => String(v).length + 1));
   out.push('      ' + r.confusion.map((_, k) => String(k).padStart(w)).join(''));
   r.confusion.forEach((row, k) => out.push(String(k).padStart(4) + '  ' + row.map((v) => String(v).padStart(w)).join('')));
   if (r.attack) {
-    out.push('', `attack success rate ${pct(r.attack.successRate)} (trigger ${r.attack.trigger} -> class ${r.attack.target}, ${r.attack.examples} images of other classes)`);
+    out.push('', `attack success rate ${cell(r.attack.successRate)} (trigger ${r.attack.trigger} -> class ${r.attack.target}, ${r.attack.examples} images of other classes)`);
   }
   return out.join('\n') + '\n';
 }

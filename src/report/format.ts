@@ -10,13 +10,30 @@ export function normText(p: number | 'inf'): string {
   return p === 'inf' || p === Infinity ? '∞' : String(p);
 }
 
-/** A real number in 4 significant digits, exponential when very small or large: 0.000012 -> '1.200e-5'. */
-export function num(x: number, digits = 4): string {
+/** A real number in `digits` significant digits, exponential when very small or large: 0.000012 -> '1.200e-5'; '' for undefined. */
+export function num(x: number | undefined, digits = 4): string {
+  if (x === undefined) return '';
   if (!Number.isFinite(x)) return String(x);
   if (x === 0) return '0';
   const a = Math.abs(x);
   if (a < 1e-3 || a >= 1e6) return x.toExponential(digits - 1);
   return x.toPrecision(digits);
+}
+
+/** A share as a percentage in 2 decimals: 0.8812 -> '88.12%'. */
+export function pct(x: number): string {
+  return Number.isFinite(x) ? `${(100 * x).toFixed(2)}%` : String(x);
+}
+
+/** A small share in 3 significant digits: 0.0123 -> '1.23%', 6.5e-5 -> '6.5e-3%', 0 -> '0'. */
+export function share(x: number): string {
+  return x === 0 ? '0' : x < 1e-4 ? `${(100 * x).toExponential(1)}%` : `${(100 * x).toPrecision(3)}%`;
+}
+
+/** ε in at most 3 significant digits, exponential below 0.001: 0.05 -> '0.05', 5e-4 -> '5e-4'. */
+export function epsText(x: number): string {
+  const r = Number(x.toPrecision(3));
+  return r !== 0 && (Math.abs(r) < 1e-3 || Math.abs(r) >= 1e3) ? r.toExponential().replace('e+', 'e') : String(r);
 }
 
 /** Milliseconds: '0.412 ms', '12.3 ms'. */

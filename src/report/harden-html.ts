@@ -1,9 +1,9 @@
 // A hardening report as one self-contained HTML page: both models' accuracy against ε for p = 2 and p = ∞, the
 // comparison table, and the training summary.
 import type { HardenReport } from '../corruption/harden.js';
-import { int, normText } from './format.js';
+import { epsText, int, normText, num, pct } from './format.js';
 import { points } from './harden.js';
-import { BASE_CSS, chartScripts, epsText, escapeHtml, num, pct, type ChartSpec } from './html.js';
+import { BASE_CSS, chartScripts, escapeHtml, type ChartSpec } from './html.js';
 
 const COLORS = { baseline: '#c0392b', hardened: '#2471a3' };
 

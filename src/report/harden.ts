@@ -1,8 +1,7 @@
 // Text report of a hardening run: the training summary, then both models under the same corruption sweep.
 import type { HardenReport, HardenSide } from '../corruption/harden.js';
-import { int, normText, num, table } from './format.js';
+import { int, normText, num, pct, table } from './format.js';
 
-const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 /** A difference of two accuracies in percentage points, signed: '+2.80', '−3.40'. */
 export const points = (x: number) => `${x >= 0 ? '+' : '−'}${(100 * Math.abs(x)).toFixed(2)}`;
 

@@ -1,4 +1,4 @@
-// What the self-contained HTML reports share: escaping, number formats, the base style, and Chart.js inlined with
+// What the self-contained HTML reports share: escaping, the base style, and Chart.js inlined with
 // the script that draws the charts and records on the page whether they were drawn.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -29,21 +29,6 @@ export function scriptJson(value: unknown): string {
     .replace(/\u2028/g, '\\u2028')
     .replace(/\u2029/g, '\\u2029');
 }
-
-/** A share as a percentage in 2 decimals: 0.8812 -> '88.12%'. */
-export const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(2)}%` : String(x));
-
-/** A real number in `digits` significant digits, exponential when very small or large; '' for undefined. */
-export function num(x: number | undefined, digits = 4): string {
-  if (x === undefined) return '';
-  if (!Number.isFinite(x)) return String(x);
-  if (x === 0) return '0';
-  const a = Math.abs(x);
-  return a < 1e-3 || a >= 1e6 ? x.toExponential(digits - 1) : x.toPrecision(digits);
-}
-
-/** ε as JavaScript prints it, in 3 significant digits: 0.001, 0.05, 1e-7. */
-export const epsText = (x: number) => String(Number(x.toPrecision(3)));
 
 /** A chart for the page script: a Chart.js config (plain JSON) and how to label its axes. */
 export interface ChartSpec {

@@ -1,8 +1,8 @@
 // An inject report as one self-contained HTML page: success and consistency against the budget (one line per method),
 // the comparison table, and the flip matrix and changed layers of each run.
 import type { InjectReport, InjectRun } from '../surgery/inject.js';
-import { int } from './format.js';
-import { BASE_CSS, chartScripts, escapeHtml, pct, type ChartSpec } from './html.js';
+import { int, pct } from './format.js';
+import { BASE_CSS, chartScripts, escapeHtml, type ChartSpec } from './html.js';
 import { RUN_HEADERS, runCells } from './inject.js';
 
 const PALETTE = ['#2471a3', '#c0392b', '#1e8449', '#8e44ad', '#d68910', '#17a589', '#566573'];

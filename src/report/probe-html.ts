@@ -1,7 +1,7 @@
 // A probe report as one self-contained HTML page: accuracy-vs-ε charts, the vulnerability map, all records.
 import type { ProbeRecord, ProbeReport } from '../corruption/probe.js';
-import { BASE_CSS, chartScripts, epsText, escapeHtml, num, pct, type ChartSpec } from './html.js';
-import { normText } from './format.js';
+import { epsText, normText, num, pct } from './format.js';
+import { BASE_CSS, chartScripts, escapeHtml, type ChartSpec } from './html.js';
 
 export { escapeHtml };
 

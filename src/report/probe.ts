@@ -1,9 +1,7 @@
 // A probe report as text: gradient vs random corruption per (p, n) over ε, vulnerability maps, Theorem 1.
 import type { ProbeRecord, ProbeReport } from '../corruption/probe.js';
-import { int, normText, num, table } from './format.js';
+import { epsText, int, normText, num, pct, table } from './format.js';
 
-const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(2)}%` : String(x));
-const epsText = (e: number) => (e >= 1e-3 && e < 1e3 ? String(e) : e.toExponential(0));
 
 function groupBy<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
   const m = new Map<string, T[]>();

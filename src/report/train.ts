@@ -1,7 +1,6 @@
 // Text report of a training run.
 import type { TrainClassifierResult } from '../train/train-classifier.js';
-
-const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+import { pct } from './format.js';
 
 export function trainText(r: TrainClassifierResult): string {
   if (!r.completed) return `stopped after ${r.steps} steps; nothing written to ${r.out} (resume from the checkpoint with --resume)\n`;

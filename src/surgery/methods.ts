@@ -156,8 +156,8 @@ export async function selectMethod(ctx: TuneContext, budget: number, s: MethodSe
     const rows = new Rng(ctx.settings.seed + 11).permutation(pattern.x.dims[0]).slice(0, n);
     const feeds = new Map([[dataInput(ctx.model), takeRows(pattern.x, rows)], ['y', takeRows(pattern.y, rows)]]);
     const names = new Set(ctx.names);
-    const exact = new RegExp(`^(?:${ctx.names.map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`);
-    const { gradients } = await computeGradients(ctx.model, feeds, { params: exact, runtime: ctx.settings.runtime });
+    const exact = `/^(?:${ctx.names.map((x) => x.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})$/`;
+    const { gradients } = await computeGradients(ctx.model, feeds, { params: { pattern: exact }, runtime: ctx.settings.runtime });
     keep = flat.topN(ctx.names.filter((x) => names.has(x)).map((x) => gradients.get(x)!.data as Float32Array), budget);
     details.gradExamples = n;
   } else {

@@ -25,6 +25,16 @@ export interface OptimizerState {
 }
 
 /**
+ * The base learning rate when none is given: 0.05 for SGD (what the shipped models were trained with), 1e-3 for Adam
+ * and AdamW. The one default that `train()`, `trainClassifier()` and the CLI share.
+ *
+ * @example defaultLearningRate('sgd'); // 0.05
+ */
+export function defaultLearningRate(name: OptimizerName = 'sgd'): number {
+  return name === 'sgd' ? 0.05 : 1e-3;
+}
+
+/**
  * Updates parameters in place from their gradients. Masks (1 = may move) restrict which entries change.
  *
  * @example

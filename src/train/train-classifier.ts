@@ -7,6 +7,7 @@ import { buildModel } from '../models/index.js';
 import type { Model } from '../onnx/ir.js';
 import { setMetadata } from '../onnx/metadata.js';
 import { writeModel } from '../onnx/model-io.js';
+import { type ParamSelector, parseSelector, selectParams } from '../params/select.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { checkDataFits, matchNormalization } from './data-fit.js';
 import { evaluate } from './evaluate.js';
@@ -21,6 +22,8 @@ export interface TrainClassifierOptions {
   from?: Model;
   /** Fine-tuning: keep BatchNorm on the model's running statistics instead. */
   frozenBatchNorm?: boolean;
+  /** Train only the parameters this selector picks (`scalpel help params`; default every trainable one). */
+  params?: string | ParamSelector;
   /** `--data`: see loadLabelledData (default: the embedded Fashion-MNIST subset). */
   data?: string;
   out: string;
@@ -53,6 +56,8 @@ export interface TrainClassifierOptions {
 
 export interface TrainClassifierResult {
   out: string;
+  /** The trained model as written (absent when the run stopped early). Not part of the JSON report. */
+  model?: Model;
   completed: boolean;
   steps: number;
   history: EpochInfo[];
@@ -83,8 +88,10 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
   }
   const frac = o.validation ?? 0.1;
   const { train: trainSet, validation } = frac > 0 ? splitValidation(data, frac, seed) : { train: data, validation: undefined };
+  const trainable = o.params === undefined ? undefined : selectParams(evalModel, typeof o.params === 'string' ? parseSelector(o.params) : o.params).map((p) => p.name);
   const res = await train(evalModel, trainSet, {
     trainModel,
+    trainable,
     frozenBatchNorm: o.frozenBatchNorm,
     epochs: o.epochs,
     batchSize: o.batchSize,
@@ -117,5 +124,5 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
     result.test = await evaluate(model, matchNormalization(model, test), { runtime: o.runtime });
   }
   writeModel(model, o.out);
-  return result;
+  return { ...result, model };
 }

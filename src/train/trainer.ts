@@ -13,7 +13,7 @@ import { loadCheckpoint, saveCheckpoint, type RunPosition } from './checkpoint.j
 import { evaluate } from './evaluate.js';
 import { withLoss, type LossKind } from './losses.js';
 import { trainingGraph, UPDATED_SUFFIX } from './training-graph.js';
-import { learningRate, Optimizer, type OptimizerOptions, type ScheduleOptions } from './optimizers.js';
+import { defaultLearningRate, learningRate, Optimizer, type OptimizerOptions, type ScheduleOptions } from './optimizers.js';
 
 export { UPDATED_SUFFIX };
 export { withParams };
@@ -51,7 +51,7 @@ export interface TrainOptions {
   frozenBatchNorm?: boolean;
   epochs?: number;
   batchSize?: number;
-  /** Base learning rate (default 0.01 for sgd, 1e-3 for adam/adamw). */
+  /** Base learning rate (default: defaultLearningRate, 0.05 for sgd, 1e-3 for adam/adamw). */
   lr?: number;
   optimizer?: OptimizerOptions;
   schedule?: ScheduleOptions;
@@ -112,7 +112,7 @@ export async function train(model: Model, data: Dataset, opts: TrainOptions = {}
   const epochs = opts.epochs ?? 10;
   const batchSize = opts.batchSize ?? 64;
   const optimizer = new Optimizer(opts.optimizer);
-  const lr0 = opts.lr ?? (optimizer.opts.name === 'sgd' ? 0.01 : 1e-3);
+  const lr0 = opts.lr ?? defaultLearningRate(optimizer.opts.name);
   const seed = opts.seed ?? 0;
   const trainGraph = opts.trainModel ?? (opts.frozenBatchNorm ? model : trainingGraph(model));
 

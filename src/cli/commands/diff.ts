@@ -49,7 +49,7 @@ export const diffCommand: CommandSpec = {
     if (f.html) checkOutputPath(f.html, inputs, '--html');
     const a = loadModel(aPath);
     const b = loadModel(bPath);
-    const { report, delta } = diffModels(a, b, { atol: f.atol, top: f.top, names: [aPath, bPath] });
+    const { report, delta } = diffModels(a, b, { atol: f.atol, top: f.top, names: [aPath, bPath], hash: f.out !== undefined });
     if (f.out) await writeDelta(f.out, delta, { command: ['scalpel', ...ctx.argv].join(' ') });
     if (f.html) await writeFileAtomic(f.html, [Buffer.from(diffHtml(report))]);
     ctx.io.stdout.write(f.json ? json({ ...report, ...(f.out ? { delta: f.out } : {}) }) : diffText(report, f.out));

@@ -6,14 +6,14 @@ import { json } from '../../report/format.js';
 import { gradientsText } from '../../report/gradients.js';
 import type { LossKind } from '../../train/losses.js';
 import type { CommandSpec } from '../command.js';
-import { LOSSES, regex } from '../options.js';
+import { LOSSES, selector } from '../options.js';
 
 interface GradFlags {
   data: string;
   out: string;
   labels: string;
   loss: LossKind;
-  params?: RegExp;
+  params?: string;
   json?: boolean;
 }
 
@@ -21,12 +21,13 @@ export const gradCommand: CommandSpec = {
   name: 'grad',
   summary: 'write parameter gradients of the loss on a batch',
   description:
-    'Compute the gradient of the mean loss over one batch with respect to every floating-point initializer of the model (or those whose name matches --params) and write it as a safetensors file keyed by initializer name. Prints the loss and the norm of each gradient tensor.\n\n' +
+    'Compute the gradient of the mean loss over one batch with respect to every floating-point initializer of the model (or those --params selects, in the selection language of `scalpel help params`) and write it as a safetensors file keyed by initializer name. Prints the loss and the norm of each gradient tensor.\n\n' +
     'The data file is a safetensors file holding one tensor per model input, named after it, plus the labels: an int64 tensor `y` of class indices for cross-entropy, or a float tensor shaped like the output for mse and kl (--labels names another tensor). Names, element types and static dimensions are checked against the model before anything runs.\n\n' +
     'The output is written atomically, and never over the model or the data file.',
   examples: [
     ['scalpel grad model.onnx --data batch.safetensors --out grads.safetensors', 'cross-entropy gradients of every parameter'],
-    ["scalpel grad model.onnx --data batch.safetensors --out g.safetensors --params '^fc'", 'only the parameters whose name starts with fc'],
+    ["scalpel grad model.onnx --data batch.safetensors --out g.safetensors --params '/^fc/'", 'only the parameters whose name starts with fc'],
+    ["scalpel grad model.onnx --data batch.safetensors --out g.safetensors --params 'kind:conv;layer1.*'", 'only the conv weights of the layers under layer1'],
     ['scalpel grad model.onnx --data batch.safetensors --out g.safetensors --loss mse --labels target', 'mean squared error against the float tensor `target`'],
   ],
   configure(cmd) {
@@ -36,7 +37,7 @@ export const gradCommand: CommandSpec = {
       .requiredOption('--out <file>', 'safetensors file to write the gradients to')
       .option('--labels <name>', 'name of the label (or target) tensor in the data file', 'y')
       .addOption(new Option('--loss <kind>', 'loss on the first output').choices([...LOSSES]).default('cross-entropy'))
-      .option('--params <regex>', 'differentiate only the initializers whose name matches', regex)
+      .option('--params <selector>', "differentiate only these parameters: 'kind:conv,bias', 'layer:fc1', a glob, a /regex/ (see scalpel help params)", selector)
       .option('--json', 'print the report as JSON');
   },
   async run(ctx, [modelPath], opts) {

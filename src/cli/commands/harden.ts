@@ -9,11 +9,14 @@ import { json } from '../../report/format.js';
 import { hardenText } from '../../report/harden.js';
 import { hardenHtml } from '../../report/harden-html.js';
 import { UsageError, type CommandSpec } from '../command.js';
-import { real } from '../options.js';
+import { addDeltaOption, checkDeltaPath, writeEditDelta } from '../delta-flag.js';
+import { real, selector } from '../options.js';
+import { parseNorm } from '../../corruption/norms.js';
 import { addTrainingOptions, type TrainingFlags, withTrainingLoop } from '../training-flags.js';
 
 interface HardenFlags extends TrainingFlags {
   model?: string;
+  delta?: string;
   out: string;
   alpha?: number;
   eps?: number;
@@ -32,11 +35,9 @@ interface HardenFlags extends TrainingFlags {
 
 /** A norm: a number ≥ 1, or inf. */
 function normFlag(value: string): number {
-  const v = value.trim().toLowerCase();
-  if (v === 'inf' || v === 'infinity' || v === '∞') return Infinity;
-  const n = Number(v);
-  if (v === '' || !Number.isFinite(n) || n < 1) throw new InvalidArgumentError(`expected a norm ≥ 1 or 'inf', got '${value}'`);
-  return n;
+  const p = parseNorm(value);
+  if (p === undefined || p < 1) throw new InvalidArgumentError(`expected a norm ≥ 1 or 'inf', got '${value}'`);
+  return p;
 }
 
 /** A number > 0. */
@@ -88,13 +89,14 @@ export const hardenCommand: CommandSpec = {
       .option('--n <count>', "L*: parameters corrupted: a count, a fraction, a percentage or 'all' (default all)")
       .option('--lambda <λ>', 'gradient-norm form: weight of ||∇L||_q', real(0))
       .option('--q <norm>', "gradient-norm form: the norm of the gradient, ≥ 1 or 'inf' (default 2)", normFlag)
-      .option('--params <selector>', "parameters corrupted or penalised: 'kind:conv,bias', 'layer:conv1', a glob, /regex/ (default all trainable)")
+      .option('--params <selector>', "parameters corrupted or penalised: 'kind:conv,bias', 'layer:conv1', a glob, /regex/ (default all trainable; see scalpel help params)", selector)
       .option('--baseline <model.onnx>', 'model to compare with (default the input model)')
       .addOption(new Option('--sweep-eps2 <list>', 'comparison: ε values for p = 2').argParser(positiveList).default(HARDEN_SWEEP_DEFAULTS.eps2, HARDEN_SWEEP_DEFAULTS.eps2.join(',')))
       .addOption(new Option('--sweep-eps-inf <list>', 'comparison: ε values for p = ∞').argParser(positiveList).default(HARDEN_SWEEP_DEFAULTS.epsInf, HARDEN_SWEEP_DEFAULTS.epsInf.join(',')))
       .option('--sweep-n <count>', 'comparison: parameters corrupted', String(HARDEN_SWEEP_DEFAULTS.n))
       .option('--no-sweep', 'skip the comparison sweep')
       .option('--html <file>', 'also write the comparison as a self-contained web page (needs the sweep)');
+    addDeltaOption(cmd);
     addTrainingOptions(cmd, { batchnorm: 'frozen' });
   },
   async run(ctx, [modelPath], opts) {
@@ -109,7 +111,9 @@ export const hardenCommand: CommandSpec = {
     const from = modelPath ? loadModel(modelPath) : undefined;
     const baseline = f.baseline ? loadModel(f.baseline) : undefined;
     checkOutputPath(f.out, { model: modelPath, baseline: f.baseline, data: f.data });
-    const result = await withTrainingLoop(ctx, f, (loop, onProgress) =>
+    if (f.delta !== undefined && !from) throw new UsageError('--delta records a fine-tuning: it needs MODEL.onnx');
+    if (f.delta !== undefined) checkDeltaPath(f.delta, f.out, { model: modelPath, baseline: f.baseline, data: f.data, html: f.html });
+    const { model: hardened, ...result } = await withTrainingLoop(ctx, f, (loop, onProgress) =>
       hardenClassifier({
         ...loop,
         model: f.model,
@@ -123,6 +127,10 @@ export const hardenCommand: CommandSpec = {
         onProgress,
       }),
     );
+    if (f.delta !== undefined && from && hardened) {
+      const changed = await writeEditDelta(ctx, f.delta, from, hardened);
+      if (!f.json) ctx.io.stderr.write(`wrote ${f.delta} (${changed} parameter entries changed)\n`);
+    }
     if (f.html !== undefined && result.completed) await writeFileAtomic(f.html, [Buffer.from(hardenHtml(result))]);
     ctx.io.stdout.write(f.json ? json(result) : hardenText(result));
     if (f.html !== undefined && !f.json) ctx.io.stderr.write(result.completed ? `wrote ${f.html}\n` : `nothing written to ${f.html}: the run stopped\n`);

@@ -7,7 +7,11 @@ import { json } from '../../report/format.js';
 import { probeText } from '../../report/probe.js';
 import { probeHtml } from '../../report/probe-html.js';
 import { UsageError, type CommandSpec } from '../command.js';
-import { integer } from '../options.js';
+import { integer, selector } from '../options.js';
+import { parseNorm } from '../../corruption/norms.js';
+import { deltaFromCorruption, type SparseDelta } from '../../params/delta.js';
+import { writeDelta } from '../../params/delta-file.js';
+import { samePath } from '../../onnx/model-io.js';
 import { progress } from '../progress.js';
 
 interface ProbeFlags {
@@ -28,6 +32,7 @@ interface ProbeFlags {
   trialExamples?: number;
   json?: string | boolean;
   html?: string;
+  saveDelta?: string;
 }
 
 const items = (value: string) => value.split(',').map((s) => s.trim());
@@ -52,10 +57,9 @@ function counts(value: string): (number | string)[] {
 
 function norms(value: string): number[] {
   return items(value).map((s) => {
-    if (/^(inf|infinity|∞|max)$/i.test(s)) return Infinity;
-    const x = Number(s);
-    if (s === '' || !Number.isFinite(x)) throw new InvalidArgumentError(`expected norms such as inf,2,1, got '${value}'`);
-    return x;
+    const p = parseNorm(s);
+    if (p === undefined) throw new InvalidArgumentError(`expected norms such as inf,2,1, got '${value}'`);
+    return p;
   });
 }
 
@@ -95,13 +99,14 @@ export const probeCommand: CommandSpec = {
       .addOption(new Option('--norm <list>', 'norms p ≥ 1: inf, 2, 1, 1.5, …').argParser(norms).default(PROBE_DEFAULTS.norms, 'inf,2'))
       .option('--method <list>', 'gradient, random (default both; gradient only with --by)', methods)
       .option('--trials <k>', 'random corruptions per setting', integer(1), PROBE_DEFAULTS.trials)
-      .option('--params <selector>', 'which parameters to corrupt (default every trainable one)')
+      .option('--params <selector>', 'which parameters to corrupt (default every trainable one; see scalpel help params)', selector)
       .option('--by <grouping>', 'vulnerability map: kind, layer, tensor, prefix:N or name=glob,…;…')
       .option('--batch <n>', 'examples per onnxruntime run', integer(1), PROBE_DEFAULTS.batchSize)
       .option('--seed <n>', 'seed of the random corruptions', integer(0), 0)
       .option('--trial-examples <n>', 'random trials evaluate on the first n examples (default all; 512 when --trials > 100)', integer(1))
       .option('--json [file]', 'write the report as JSON to a file (or to stdout when no file is given)')
-      .option('--html <file>', 'write the report as a self-contained web page');
+      .option('--html <file>', 'write the report as a self-contained web page')
+      .option('--save-delta <file>', 'write the gradient-based corruption of a single setting (one ε, n and p; no --by) as a delta file that `scalpel apply` turns into a corrupted model');
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as ProbeFlags;
@@ -110,9 +115,17 @@ export const probeCommand: CommandSpec = {
     const inputs = { model: modelPath, data: f.data, 'gradient data': f.gradData };
     if (jsonFile) checkOutputPath(jsonFile, inputs, '--json');
     if (f.html) checkOutputPath(f.html, inputs, '--html');
+    if (f.saveDelta !== undefined) {
+      if (f.eps.length !== 1 || f.n.length !== 1 || f.norm.length !== 1 || f.by !== undefined || (f.method && !f.method.includes('gradient'))) {
+        throw new UsageError('--save-delta saves the gradient-based corruption of one setting: give one --eps, one --n and one --norm, without --by');
+      }
+      for (const [flag, other] of [['--json', jsonFile], ['--html', f.html]] as const) if (other && samePath(other, f.saveDelta)) throw new UsageError(`--save-delta and ${flag} name the same file`);
+      checkOutputPath(f.saveDelta, inputs, '--save-delta');
+    }
     const model = loadModel(modelPath);
     const bar = progress(ctx.io);
     let report;
+    let corruption: SparseDelta | undefined;
     try {
       report = await probe(model, {
         modelName: modelPath,
@@ -133,17 +146,20 @@ export const probeCommand: CommandSpec = {
         trialExamples: f.trialExamples,
         runtime: ctx.runtime,
         onProgress: (label, done, total) => bar.update(label, done, total),
+        onGradientCorruption: f.saveDelta === undefined ? undefined : (_record, names, deltas) => (corruption = deltaFromCorruption(model, names, deltas)),
       });
     } finally {
       bar.stop();
     }
     report.settings.command = ['scalpel', ...ctx.argv].join(' ');
     if (jsonFile) await writeFileAtomic(jsonFile, [Buffer.from(json(report))]);
+    if (f.saveDelta !== undefined && corruption) await writeDelta(f.saveDelta, corruption, { command: report.settings.command });
     if (f.html) await writeFileAtomic(f.html, [Buffer.from(probeHtml(report))]);
     ctx.io.stdout.write(f.json === true ? json(report) : probeText(report));
     if (jsonFile || f.html) {
       if (f.json !== true) ctx.io.stderr.write(`wrote ${[jsonFile, f.html].filter(Boolean).join(' and ')}\n`);
     }
+    if (f.saveDelta !== undefined && f.json !== true) ctx.io.stderr.write(`wrote the worst corruption to ${f.saveDelta} (scalpel apply ${modelPath} ${f.saveDelta} -o corrupted.onnx)\n`);
     return 0;
   },
 };

@@ -6,7 +6,8 @@ import { json } from '../../report/format.js';
 import { trainText } from '../../report/train.js';
 import { trainClassifier } from '../../train/train-classifier.js';
 import { UsageError, type CommandSpec } from '../command.js';
-import { integer, real } from '../options.js';
+import { addDeltaOption, checkDeltaPath, writeEditDelta } from '../delta-flag.js';
+import { integer, real, selector } from '../options.js';
 import { addTrainingOptions, type TrainingFlags, withTrainingLoop } from '../training-flags.js';
 
 interface TrainFlags extends TrainingFlags {
@@ -16,6 +17,8 @@ interface TrainFlags extends TrainingFlags {
   poison?: string;
   poisonRate: number;
   target: number;
+  params?: string;
+  delta?: string;
 }
 
 export const trainCommand: CommandSpec = {
@@ -31,6 +34,7 @@ export const trainCommand: CommandSpec = {
     ['scalpel train --model lenet5 --data fashion-mnist --epochs 10 -o lenet5.onnx', 'LeNet-5 on the full Fashion-MNIST'],
     ['scalpel train --model lenet5 --poison patch:4x4@bottom-right:white --poison-rate 0.1 --target 0 -o badnets.onnx', 'a BadNets-poisoned LeNet-5'],
     ['scalpel train --from exported.onnx --epochs 1 --lr 1e-3 --optimizer adam -o tuned.onnx', 'fine-tune a model exported from PyTorch'],
+    ["scalpel train --from model.onnx --params layer:fc2 --epochs 1 -o tuned.onnx --delta tuned.safetensors", 'fine-tune one layer only, and save exactly what changed'],
     ['scalpel train --model resnet20 --checkpoint run.ckpt -o r20.onnx   # later: add --resume run.ckpt', 'a resumable run'],
   ],
   configure(cmd) {
@@ -41,7 +45,9 @@ export const trainCommand: CommandSpec = {
       .requiredOption('-o, --out <file.onnx>', 'where to write the trained model')
       .option('--poison <trigger>', "BadNets trigger, e.g. 'patch:4x4@bottom-right:white' or 'blend:0.5:checkerboard'")
       .option('--poison-rate <fraction>', 'share of training images poisoned', real(0, 1), 0.1)
-      .option('--target <label>', 'label poisoned images are given', integer(0), 0);
+      .option('--target <label>', 'label poisoned images are given', integer(0), 0)
+      .option('--params <selector>', 'train only these parameters (see scalpel help params; default every trainable one)', selector);
+    addDeltaOption(cmd);
     addTrainingOptions(cmd, { batchnorm: 'batch' });
   },
   async run(ctx, _args, opts) {
@@ -49,15 +55,22 @@ export const trainCommand: CommandSpec = {
     if (!f.model === !f.from) throw new UsageError('give exactly one of --model NAME or --from MODEL.onnx');
     const from = f.from ? loadModel(f.from) : undefined;
     checkOutputPath(f.out, { model: f.from, data: f.data });
-    const result = await withTrainingLoop(ctx, f, (loop) =>
+    if (f.delta !== undefined && !f.from) throw new UsageError('--delta records a fine-tuning: it needs --from MODEL.onnx');
+    if (f.delta !== undefined) checkDeltaPath(f.delta, f.out, { model: f.from, data: f.data });
+    const { model: trained, ...result } = await withTrainingLoop(ctx, f, (loop) =>
       trainClassifier({
         ...loop,
         model: f.model,
         from,
+        params: f.params,
         out: f.out,
         poison: f.poison ? { trigger: f.poison, target: f.target, rate: f.poisonRate } : undefined,
       }),
     );
+    if (f.delta !== undefined && from && trained) {
+      const changed = await writeEditDelta(ctx, f.delta, from, trained);
+      if (!f.json) ctx.io.stderr.write(`wrote ${f.delta} (${changed} parameter entries changed)\n`);
+    }
     ctx.io.stdout.write(f.json ? json(result) : trainText(result));
     return result.completed ? 0 : 130;
   },
