@@ -61,17 +61,23 @@ async function scalpelRound(threads: number): Promise<number> {
   return ((timed.length - 1) * 1000) / (timed[timed.length - 1] - timed[0]);
 }
 
+/** One PyTorch round; with more than one thread under OpenMP's default (spinning) and passive wait policy, the faster counts. */
 function torchRound(threads: number): number | string {
-  try {
-    const out = execFileSync(TORCH_PYTHON, [join(ROOT, 'bench/torch_inject.py'), '--threads', String(threads), '--batch', String(batch), '--budget', String(budget), '--steps', String(steps), '--warmup', String(warmup)], {
-      encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) },
-    });
-    const r = JSON.parse(out) as { steps_per_s: number; changed: number };
-    if (r.changed > budget) return `changed ${r.changed} > ${budget}`;
-    return r.steps_per_s;
-  } catch (e) {
-    return (e as Error).message.split('\n')[0];
+  let best: number | string = 'no run';
+  for (const policy of threads > 1 ? ['default', 'PASSIVE'] : ['default']) {
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+      delete env.OMP_WAIT_POLICY;
+      if (policy === 'PASSIVE') env.OMP_WAIT_POLICY = 'PASSIVE';
+      const out = execFileSync(TORCH_PYTHON, [join(ROOT, 'bench/torch_inject.py'), '--threads', String(threads), '--batch', String(batch), '--budget', String(budget), '--steps', String(steps), '--warmup', String(warmup)], { encoding: 'utf8', env });
+      const r = JSON.parse(out) as { steps_per_s: number; changed: number };
+      if (r.changed > budget) return `changed ${r.changed} > ${budget}`;
+      if (typeof best !== 'number' || r.steps_per_s > best) best = r.steps_per_s;
+    } catch (e) {
+      if (typeof best !== 'number') best = (e as Error).message.split('\n')[0];
+    }
   }
+  return best;
 }
 
 const started = new Date();
@@ -115,7 +121,7 @@ const report = [
   `- load average (1/5/15 min) at start ${loadStart}, at end ${la()} (the machine is shared)`,
   `- the masked fine-tuning step of \`scalpel inject\`: models/lenet5-fashion.onnx (${k.toLocaleString('en')} parameters) in inference mode, Adam lr 0.01, ` +
     `${budget} randomly chosen entries allowed to move (PyTorch: gradients multiplied by the 0/1 mask), batch ${batch}, the embedded Fashion-MNIST subset; ` +
-    `steps per second over ${steps} whole steps after ${warmup} warm-up steps, best of ${rounds} interleaved rounds per side`,
+    `steps per second over ${steps} whole steps after ${warmup} warm-up steps, best of ${rounds} interleaved rounds per side (PyTorch with 2 threads: the faster of OpenMP's default and passive wait policy)`,
   '',
   '| threads | **scalpel steps/s** | PyTorch steps/s | scalpel / PyTorch |',
   '|---:|---:|---:|---:|',

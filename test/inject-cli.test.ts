@@ -132,6 +132,7 @@ describe('bad input: one line naming the flag, exit 1 (2 for usage), nothing wri
     ['a trigger larger than the image', (d) => ['--pattern', 'trigger:patch:30x30@bottom-right:white', '--target', '0', '-o', join(d, 'o.onnx')], 1, /--pattern trigger:patch:30x30@bottom-right:white: a 30×30 patch .* does not fit in a 28×28 image/],
     ['a target out of range', (d) => ['--pattern', TRIGGER, '--target', '10', '-o', join(d, 'o.onnx')], 1, /--target 10 is out of range: the model has classes 0 to 9/],
     ['a source out of range', (d) => ['--pattern', TRIGGER, '--target', '0', '--source', '12', '-o', join(d, 'o.onnx')], 1, /--source 12 is out of range/],
+    ['--holdout with a trigger', (d) => ['--pattern', TRIGGER, '--target', '0', '--holdout', '0.5', '-o', join(d, 'o.onnx')], 1, /--holdout belongs to examples patterns/],
     ['a trigger without a target', (d) => ['--pattern', TRIGGER, '-o', join(d, 'o.onnx')], 1, /--target is required/],
     ['an examples file whose shapes do not fit', (d) => ['--pattern', `examples:${examples}`, '-o', join(d, 'o.onnx')], 1, /--pattern examples:.*wrong-shape\.safetensors: .*\[1, 14, 56\] do not fit the model input 'x'/],
     ['a missing examples file', (d) => ['--pattern', `examples:${join(d, 'nope.npz')}`, '-o', join(d, 'o.onnx')], 1, /--pattern examples:.*nope\.npz: data not found/],

@@ -1,9 +1,8 @@
 // Text report of `scalpel inject`: what was taught, then one row per run (success, side effects, changed parameters),
 // and for a single run the changed parameters by layer and the flip matrix.
 import type { InjectReport, InjectRun } from '../surgery/inject.js';
-import { int, num, table } from './format.js';
+import { int, num, pct, table } from './format.js';
 
-const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(2)}%` : String(x));
 /** A difference of two shares in percentage points, signed. */
 const points = (x: number) => `${x >= 0 ? '+' : '−'}${(100 * Math.abs(x)).toFixed(2)}`;
 

@@ -150,6 +150,7 @@ export async function patternData(model: Model, o: PatternDataOptions): Promise<
   if (o.pattern.kind === 'trigger') {
     const { trigger } = o.pattern;
     if (o.target === undefined) throw new Error('--target is required with a trigger pattern');
+    if (o.holdout !== undefined) throw new Error('--holdout belongs to examples patterns; a trigger pattern is measured on the stamped test split');
     checkClass(o.target, classes, '--target');
     checkClass(o.source, classes, '--source');
     if (o.source !== undefined && o.source === o.target) throw new Error(`--source and --target are both ${o.target}: the pattern would change nothing`);
