@@ -90,12 +90,12 @@ export { anomalyIndex, ANOMALY_THRESHOLD, type AnomalyResult } from './backdoor/
 export { triggerGraph, imageShape, type TriggerGraph } from './backdoor/trigger-graph.js';
 export { writeReconstruction, readReconstruction } from './backdoor/reconstruct-output.js';
 export { repairModel, type RepairOptions, type RepairReport } from './backdoor/repair.js';
-export type { RepairMethod, RepairContext, RepairOutcome, RepairFlag, DefenderTrigger, FineTuneSettings } from './backdoor/repair-method.js';
+export type { RepairMethod, RepairContext, RepairOutcome, RepairFlag, DefenderTrigger, FineTuneSettings } from './train/repair-method.js';
 export { BACKDOOR_REPAIR_METHODS } from './backdoor/repair-methods.js';
 export { unlearn, unlearningSet } from './backdoor/unlearn.js';
 export { finePrune, lastConv, pruneChannels, meanActivations } from './backdoor/fine-prune.js';
 export { finetune } from './backdoor/finetune.js';
-export { fineTune } from './backdoor/fine-tune.js';
+export { fineTune } from './train/defender-fine-tune.js';
 export { encodePng } from './data/png.js';
 export { reconstructText } from './report/reconstruct.js';
 export { reconstructHtml } from './report/reconstruct-html.js';

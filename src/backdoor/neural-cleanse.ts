@@ -137,7 +137,7 @@ export async function reconstruct(model: Model, data: LabelledData, o: Reconstru
   const pixels: HostTensor = { dtype: 'float32', dims: [...defender.x.dims], data: toPixels(defender.x, norm, C) };
   const found: Omit<LabelTrigger, 'anomalyIndex' | 'flagged'>[] = [];
   for (const label of labels) {
-    if (o.signal?.aborted) throw new Error('interrupted');
+    if (o.signal?.aborted) throw new Error('trigger reconstruction interrupted; nothing written');
     found.push(await reconstructLabel(exe, graph, pixels, label, { C, H, W }, settings, o));
     const last = found[found.length - 1];
     const stamped = stampImages(defender.x, last.trigger, norm);
@@ -190,7 +190,7 @@ async function reconstructLabel(
   let step = 0;
   const out = graph.outputs;
   while (step < s.steps) {
-    if (o.signal?.aborted) throw new Error('interrupted');
+    if (o.signal?.aborted) throw new Error('trigger reconstruction interrupted; nothing written');
     if (pos + s.batchSize > n) {
       order = rng.permutation(n);
       pos = 0;

@@ -14,7 +14,7 @@ import { defenceMetrics, der, type DefenceMetrics } from '../train/defence-metri
 import { evaluate } from '../train/evaluate.js';
 import { reconstruct, type ReconstructOptions } from './neural-cleanse.js';
 import { readReconstruction } from './reconstruct-output.js';
-import type { DefenderTrigger, FineTuneSettings, RepairMethod } from './repair-method.js';
+import type { DefenderTrigger, FineTuneSettings, RepairMethod } from '../train/repair-method.js';
 import { imageShape } from './trigger-graph.js';
 
 /** Share of the defender's data held out as the defender's own validation set. */

@@ -1,4 +1,5 @@
-// The contract of a backdoor repair method: what it gets (the defender's view only) and what it returns.
+// The contract of a backdoor repair method (backdoor/ and lancet/ both implement it, so it lives below them): what it
+// gets (the defender's view only) and what it returns.
 import type { LabelledData } from '../data/load-dataset.js';
 import type { Trigger } from '../data/triggers.js';
 import type { Model } from '../onnx/ir.js';
