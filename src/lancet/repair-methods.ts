@@ -1,9 +1,8 @@
 // AI-Lancet's methods of `scalpel repair`: flip and neuron-finetune, behind the defences' RepairMethod contract.
 import { takeRows, type Dataset } from '../data/batches.js';
 import type { LabelledData } from '../data/load-dataset.js';
-import { parseTrigger, type Trigger } from '../data/triggers.js';
-import type { Model } from '../onnx/ir.js';
-import type { RuntimeOptions } from '../runtime/session.js';
+import { parseTrigger } from '../data/triggers.js';
+import type { RepairContext, RepairMethod } from '../train/repair-method.js';
 import { Rng } from '../tensor/rng.js';
 import { flipRepair } from './flip.js';
 import { readLocated, type LocatedFile } from './located-file.js';
@@ -11,34 +10,6 @@ import { concatData, NEURON_FINETUNE_DEFAULTS, neuronFinetune } from './neuron-f
 import { pairKey, type PairSet } from './pairs.js';
 import { predictAll, triggerPairs } from './trigger-pairs.js';
 import { stamper } from './locate-errors.js';
-
-/**
- * What a repair method is given: the fields of `scalpel repair`'s method context these methods read (the contract
- * is the defences' LancetRepairContext; it is restated here by shape, since method folders do not import each other).
- */
-export interface LancetRepairContext {
-  model: Model;
-  /** The defender's clean data: a training part and the defender's own validation part. */
-  defender: { train: LabelledData; validation: LabelledData };
-  /** The defence's triggers (reconstructed, or the oracle's), with the label each sends images to. */
-  triggers: { label: number; trigger: Trigger }[];
-  seed: number;
-  training: { epochs: number; lr: number; batchSize: number };
-  /** The method's own flags, parsed, by option name. */
-  options: Record<string, unknown>;
-  runtime?: RuntimeOptions;
-  onProgress?: (label: string, done: number, total: number, status?: string) => void;
-}
-
-/** A repair method of `scalpel repair --method NAME`, by the shape the command's method table takes. */
-export interface LancetRepairMethod {
-  name: string;
-  summary: string;
-  needsTrigger: boolean;
-  flags?: { flags: string; description: string; parse?: (value: string) => unknown; default?: unknown }[];
-  check?(options: Record<string, unknown>): void;
-  run(ctx: LancetRepairContext): Promise<{ model: Model; details: Record<string, unknown>; completed: boolean }>;
-}
 
 /** Most held-out pairs a flip is judged on. */
 export const FLIP_HELD_OUT = 1000;
@@ -53,7 +24,7 @@ function share(min: number, max: number) {
 
 const LOCATED_FLAG = { flags: '--located <located.json>', description: 'flip, neuron-finetune: what `scalpel locate` found for this model' };
 
-function located(ctx: LancetRepairContext): LocatedFile {
+function located(ctx: RepairContext): LocatedFile {
   const path = ctx.options.located as string | undefined;
   if (!path) throw new Error('this method needs --located located.json (from scalpel locate)');
   return readLocated(path, ctx.model);
@@ -64,7 +35,7 @@ function checkLocated(options: Record<string, unknown>): void {
 }
 
 /** The defender's whole data (training and validation parts) as one set, normalization kept. */
-function allDefender(ctx: LancetRepairContext): LabelledData {
+function allDefender(ctx: RepairContext): LabelledData {
   const { train, validation } = ctx.defender;
   return { ...train, ...concatData([train, validation]) };
 }
@@ -74,7 +45,7 @@ function allDefender(ctx: LancetRepairContext): LabelledData {
  * defender's pairs held out from those that located them (pairs made with the defence's trigger: reconstructed, or
  * the oracle's) within an accuracy budget on the defender's validation images. No training.
  */
-export const flip: LancetRepairMethod = {
+export const flip: RepairMethod = {
   name: 'flip',
   summary: "AI-Lancet's neuron flip: negate the fewest located weights (by count) that fix the trigger's errors on held-out defender pairs",
   needsTrigger: true,
@@ -108,7 +79,7 @@ export const flip: LancetRepairMethod = {
 };
 
 /** The errors a located.json was made from, as inputs with their true labels, drawn from the defender's data. */
-async function errorSet(ctx: LancetRepairContext, loc: LocatedFile, data: LabelledData): Promise<Dataset> {
+async function errorSet(ctx: RepairContext, loc: LocatedFile, data: LabelledData): Promise<Dataset> {
   if (loc.fix === 'true-label') {
     const pred = await predictAll(ctx.model, data.x, ctx.runtime);
     const rows = Array.from(pred.keys()).filter((i) => pred[i] !== Number(data.y.data[i]));
@@ -130,7 +101,7 @@ async function errorSet(ctx: LancetRepairContext, loc: LocatedFile, data: Labell
  * that show the located error, with their true labels) plus `--clean` of the defender's correctly classified
  * images, distilling the original model (β = --distill, T = --temperature; Adam at --lr for --epochs).
  */
-export const neuronFinetuneMethod: LancetRepairMethod = {
+export const neuronFinetuneMethod: RepairMethod = {
   name: 'neuron-finetune',
   summary: "AI-Lancet's neuron fine-tuning: train only the located weights on the errors plus some clean defender images, distilling the original model",
   needsTrigger: false,
@@ -163,4 +134,4 @@ export const neuronFinetuneMethod: LancetRepairMethod = {
 };
 
 /** flip, neuron-finetune. */
-export const LANCET_REPAIR_METHODS: readonly LancetRepairMethod[] = [flip, neuronFinetuneMethod];
+export const LANCET_REPAIR_METHODS: readonly RepairMethod[] = [flip, neuronFinetuneMethod];
