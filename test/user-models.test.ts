@@ -61,7 +61,7 @@ test('a graph that hard-codes its batch runs at that batch with the last batch p
   assert.match(stderr, /padding the last one/);
 });
 
-test('such a model trains at its own batch size (and validates with padding); probe refuses it before any work', async () => {
+test('such a model trains at its own batch size (and validates with padding); probe and harden run it too', async () => {
   const out = join(tmp, 'merged-trained.onnx');
   const t = await cli(['--threads', '1', 'train', '--from', `${FIX}/merged-static.onnx`, '--epochs', '1', '--batch', '50', '--normalize', 'none', '--lr', '0.01', '-o', out, '--json']);
   assert.equal(t.code, 0, t.stderr);
@@ -70,9 +70,17 @@ test('such a model trains at its own batch size (and validates with padding); pr
   assert.equal(res.steps, Math.floor(res.trainExamples / 32)); // batches of 32, not of 50
   assert.ok(res.history[0].validationAccuracy! > 0.5);
   assert.equal(res.test.examples, 1000);
-  const p = await cli(['probe', `${FIX}/merged-static.onnx`, '--eps', '0.01', '--n', '10']);
-  assert.equal(p.code, 1);
-  assert.match(p.stderr, /^scalpel: error: .*merged-static\.onnx fixes its batch size at 32 and its graph depends on it .*probe needs a free batch dimension: re-export with dynamic_axes/);
+  // probe: evaluations padded (the baseline is PyTorch's accuracy), the gradient over whole batches of 32.
+  const p = await cli(['--threads', '1', 'probe', `${FIX}/merged-static.onnx`, '--eps', '0.01', '--n', '10', '--norm', 'inf', '--trials', '2', '--normalize', 'none', '--json']);
+  assert.equal(p.code, 0, p.stderr);
+  const report = JSON.parse(p.stdout) as { examples: number; baseline: { accuracy: number; loss: number }; settings: { gradient: { examples: number } } };
+  assert.equal(report.examples, 1000);
+  assert.equal(Math.round(report.baseline.accuracy * report.examples), ref.pixels01.correct);
+  assert.ok(Math.abs(report.baseline.loss - ref.pixels01.loss) < 1e-4);
+  assert.equal(report.settings.gradient.examples, 992);
+  const h = await cli(['--threads', '1', 'harden', `${FIX}/merged-static.onnx`, '--eps', '0.05', '--epochs', '1', '--normalize', 'none', '--sweep-eps2', '0.1', '--sweep-eps-inf', '0.01', '-o', join(tmp, 'merged-hard.onnx'), '--json']);
+  assert.equal(h.code, 0, h.stderr);
+  assert.equal((JSON.parse(h.stdout) as { comparison: { rows: unknown[] } }).comparison.rows.length, 2);
 });
 
 test('--normalize: none reproduces PyTorch on a [0, 1]-pixel model; without it one warning line and the choice in --json', async () => {

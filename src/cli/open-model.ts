@@ -11,24 +11,17 @@ export interface OpenedModel extends LoadedModel {
 
 /**
  * Open `path` for a command. A converted opset is checked against onnxruntime's outputs on the original; a failed
- * check is an error unless `allowFailedConversion` (inspect reports it instead). With `freeBatchFor` (a command name), a
- * batch size the graph hard-codes is an error before any work. Notes go to stderr unless `quiet`.
+ * check is an error unless `allowFailedConversion` (inspect reports it instead). Notes go to stderr unless `quiet`.
  *
  * @example const { model } = await openForCommand(ctx, 'cnn-opset11.onnx');
  */
-export async function openForCommand(ctx: CommandContext, path: string, opts: { allowFailedConversion?: boolean; quiet?: boolean; freeBatchFor?: string } = {}): Promise<OpenedModel> {
+export async function openForCommand(ctx: CommandContext, path: string, opts: { allowFailedConversion?: boolean; quiet?: boolean } = {}): Promise<OpenedModel> {
   const loaded: OpenedModel = openModel(path);
   if (loaded.upgrade) {
     loaded.conversion = await verifyUpgrade(loaded.original, loaded.upgrade.model, { runtime: ctx.runtime });
     if (!loaded.conversion.ok && !opts.allowFailedConversion) {
       throw new Error(`${path}: the conversion from opset ${loaded.upgrade.from} to ${loaded.upgrade.to} does not reproduce onnxruntime's outputs on the original (${loaded.conversion.reason}); re-export the model at opset 13 or later`);
     }
-  }
-  if (opts.freeBatchFor && loaded.declaredBatch !== undefined && !loaded.batchFreed) {
-    throw new Error(
-      `${path} fixes its batch size at ${loaded.declaredBatch} and its graph depends on it (${loaded.batchReason}); ${opts.freeBatchFor} needs a free batch dimension: ` +
-        `re-export with dynamic_axes={'<input>': {0: 'batch'}, '<output>': {0: 'batch'}} (eval and train work with this file as it is)`,
-    );
   }
   if (!opts.quiet) for (const n of loaded.notes) ctx.io.stderr.write(`scalpel: note: ${path}: ${n}\n`);
   return loaded;

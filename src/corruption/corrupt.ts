@@ -1,6 +1,7 @@
 // Gradient-based and random corruption of a model's parameters, evaluated on a dataset with one session.
 import { differentiate } from '../autodiff/differentiate.js';
-import { batches, type Batch, type Dataset } from '../data/batches.js';
+import { batches, type Batch, type Dataset, firstRows, padRows } from '../data/batches.js';
+import { fixedBatch } from '../onnx/batch-dim.js';
 import { describeParams } from '../params/describe.js';
 import { applyDelta, deltaFromCorruption } from '../params/delta.js';
 import { FlatParams } from '../params/flat.js';
@@ -85,7 +86,14 @@ function checkFloat32(model: Model, names: readonly string[]): void {
 export async function gradientOf(model: Model, data: Dataset, opts: CorruptOptions & { params: readonly string[] }): Promise<DatasetGradient> {
   const names = [...opts.params];
   checkFloat32(model, names);
-  const d = firstExamples(data, opts.maxExamples);
+  // A graph that hard-codes its batch size B takes whole batches of B: the gradient is taken over the largest
+  // multiple of B examples (a padded row would count in the batch's mean loss).
+  const fixed = fixedBatch(model);
+  let d = firstExamples(data, opts.maxExamples);
+  if (fixed !== undefined) {
+    if (d.x.dims[0] < fixed) throw new Error(`the model fixes its batch size at ${fixed}; the gradient needs at least ${fixed} examples, got ${d.x.dims[0]}`);
+    d = firstExamples(d, Math.floor(d.x.dims[0] / fixed) * fixed);
+  }
   const total = d.x.dims[0];
   if (total === 0) throw new Error('no examples to take the gradient over');
   const lossy = withLoss(model, { kind: 'cross-entropy', target: 'y' });
@@ -98,7 +106,7 @@ export async function gradientOf(model: Model, data: Dataset, opts: CorruptOptio
   const outNames = [lossy.loss, ...names.map((n) => outputs.get(n)!)];
   let lossSum = 0;
   let done = 0;
-  for (const b of batches(d, opts.batchSize ?? 250)) {
+  for (const b of batches(d, fixed ?? opts.batchSize ?? 250)) {
     const m = b.x.dims[0];
     const res = await exe.run({ ...feeds, [input]: b.x, [lossy.target]: b.y }, outNames);
     lossSum += Number(res[lossy.loss].data[0]) * m;
@@ -194,7 +202,10 @@ export class CorruptionEvaluator {
     const output = promoted.graph.outputs[0].name;
     const consumer = new Map(describeParams(model).map((p) => [p.name, model.graph.nodes[p.order]?.opType]));
     const heavy = names.map((n) => PREPACKED.has(consumer.get(n) ?? ''));
-    const list = [...batches(d, opts.batchSize ?? 200)];
+    // A graph that hard-codes its batch size runs at that size; the last batch is padded once, here, and the
+    // padding's logits are dropped before measuring.
+    const fixed = fixedBatch(model);
+    const list = [...batches(d, fixed ?? opts.batchSize ?? 200)].map((b) => (fixed !== undefined && b.x.dims[0] < fixed ? { x: padRows(b.x, fixed), y: b.y } : b));
     const original = names.map((n) => values.get(n)!.data as Float32Array);
     const ev = new CorruptionEvaluator(model, names, original, heavy, input, output, list, d.x.dims[0], opts.classes, opts.runtime, opts.strategy ?? 'auto');
     names.forEach((n, i) => {
@@ -309,10 +320,12 @@ export class CorruptionEvaluator {
     let meter: ClassificationMeter | undefined;
     let done = 0;
     for (const b of this.batchList) {
-      const logits = (await exe.run({ ...this.feeds, [this.input]: b.x }, [this.output]))[this.output];
+      const real = b.y.dims[0];
+      let logits = (await exe.run({ ...this.feeds, [this.input]: b.x }, [this.output]))[this.output];
+      if (b.x.dims[0] > real) logits = firstRows(logits, real);
       meter ??= new ClassificationMeter(this.classes ?? logits.dims[1]);
       meter.add(logits, b.y);
-      done += b.x.dims[0];
+      done += real;
       onProgress?.(done, this.examples);
     }
     const r = meter!.report();

@@ -96,3 +96,16 @@ export function splitValidation<D extends Dataset>(dataset: D, fraction: number,
   const pick = (rows: Uint32Array): D => ({ ...dataset, x: takeRows(dataset.x, rows), y: takeRows(dataset.y, rows) });
   return { validation: pick(perm.subarray(0, nVal)), train: pick(perm.subarray(nVal)) };
 }
+
+/** `t` with zero rows appended up to `rows` rows. */
+export function padRows(t: HostTensor, rows: number): HostTensor {
+  const data = typedArrayFor(t.dtype, rows * sizeOf(t.dims.slice(1)));
+  (data as Uint8Array).set(t.data as Uint8Array);
+  return { dtype: t.dtype, dims: [rows, ...t.dims.slice(1)], data };
+}
+
+/** The first `rows` rows of `t`. */
+export function firstRows(t: HostTensor, rows: number): HostTensor {
+  const n = rows * sizeOf(t.dims.slice(1));
+  return { dtype: t.dtype, dims: [rows, ...t.dims.slice(1)], data: (t.data as Uint8Array).slice(0, n) as unknown as HostTensor['data'] };
+}

@@ -1,9 +1,9 @@
 // Evaluate a classifier on a dataset: accuracy, loss, per-class accuracy, confusion matrix.
-import { batches, type Dataset } from '../data/batches.js';
+import { batches, type Dataset, firstRows, padRows } from '../data/batches.js';
 import { fixedBatch } from '../onnx/batch-dim.js';
 import type { Model } from '../onnx/ir.js';
 import { compile, type RuntimeOptions } from '../runtime/session.js';
-import { type HostTensor, sizeOf, typedArrayFor } from '../tensor/host-tensor.js';
+import type { HostTensor } from '../tensor/host-tensor.js';
 import { ClassificationMeter, type ClassificationReport } from './metrics.js';
 
 export interface EvaluateOptions {
@@ -52,17 +52,4 @@ export async function evaluate(model: Model, data: Dataset, opts: EvaluateOption
   }
   if (!meter) throw new Error('dataset is empty');
   return meter.report();
-}
-
-/** `t` with zero rows appended up to `rows` rows. */
-function padRows(t: HostTensor, rows: number): HostTensor {
-  const data = typedArrayFor(t.dtype, rows * sizeOf(t.dims.slice(1)));
-  (data as Uint8Array).set(t.data as Uint8Array);
-  return { dtype: t.dtype, dims: [rows, ...t.dims.slice(1)], data };
-}
-
-/** The first `rows` rows of `t`. */
-function firstRows(t: HostTensor, rows: number): HostTensor {
-  const n = rows * sizeOf(t.dims.slice(1));
-  return { dtype: t.dtype, dims: [rows, ...t.dims.slice(1)], data: (t.data as Uint8Array).slice(0, n) as unknown as HostTensor['data'] };
 }

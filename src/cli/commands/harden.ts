@@ -112,8 +112,8 @@ export const hardenCommand: CommandSpec = {
     const method: HardenMethod =
       f.eps !== undefined ? { kind: 'corruption', eps: f.eps, alpha: f.alpha, p: f.p, n: f.n } : { kind: 'grad-norm', lambda: f.lambda!, q: f.q };
     if (f.html !== undefined) checkHtmlPath(f.html, f, modelPath);
-    const from = modelPath ? (await openForCommand(ctx, modelPath, { freeBatchFor: 'harden' })).model : undefined;
-    const baseline = f.baseline ? (await openForCommand(ctx, f.baseline, { freeBatchFor: 'harden' })).model : undefined;
+    const from = modelPath ? (await openForCommand(ctx, modelPath)).model : undefined;
+    const baseline = f.baseline ? (await openForCommand(ctx, f.baseline)).model : undefined;
     checkOutputPath(f.out, { model: modelPath, baseline: f.baseline, data: f.data });
     const normalize = (opts as { normalize?: Normalization }).normalize;
     if (normalize && !from) throw new UsageError('--normalize applies to a model given as a file; a zoo model trains on the dataset\'s normalisation and records it');

@@ -133,7 +133,7 @@ export const probeCommand: CommandSpec = {
       for (const [flag, other] of [['--json', jsonFile], ['--html', f.html]] as const) if (other && samePath(other, f.saveDelta)) throw new UsageError(`--save-delta and ${flag} name the same file`);
       checkOutputPath(f.saveDelta, inputs, '--save-delta');
     }
-    const model = (await openForCommand(ctx, modelPath, { freeBatchFor: 'probe' })).model;
+    const model = (await openForCommand(ctx, modelPath)).model;
     const normalization = chooseNormalization(model, (opts as { normalize?: Normalization }).normalize, ctx.io.stderr, modelPath, readsImages(f.data));
     const bar = progress(ctx.io);
     let report;
