@@ -35,7 +35,11 @@ const DESCRIPTION = `Open up trained neural networks at the level of single para
 
 scalpel reads ONNX models (as exported by PyTorch, Keras/tf2onnx or Hugging Face
 optimum), differentiates them itself into standard ONNX graphs, and runs them on
-onnxruntime: gradients, timings and more for any model, with no Python.`;
+onnxruntime, with no Python: gradients and training; worst-case parameter
+corruption and hardening (probe, harden); surgery that teaches a pattern by
+changing a few parameters (inject); backdoor defences (reconstruct, repair) and
+AI-Lancet (locate, repair --method flip); and every edit saved, audited and
+undone as a sparse delta (diff, apply).`;
 
 const FOOTER = `
 Data files:
