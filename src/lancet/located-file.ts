@@ -4,7 +4,7 @@ import { writeFileAtomic } from '../fs/atomic-write.js';
 import type { Model } from '../onnx/ir.js';
 import { paramsHash } from '../params/delta.js';
 import { findLayer } from './layers.js';
-import type { LayerLocation, LocatedWeight, LocateResult } from './locate.js';
+import type { LayerLocation, LocateResult } from './locate.js';
 
 export const LOCATED_FORMAT = 'scalpel-located/1';
 
@@ -18,8 +18,8 @@ export interface LocatedData {
   seed: number;
 }
 
-/** The file's content. */
-export interface LocatedFile {
+/** The file's content; its layer fields are the chosen layer's (located weights most often located first). */
+export interface LocatedFile extends Pick<LayerLocation, 'layer' | 'param' | 'shape' | 'size' | 'pairs' | 'fixed' | 'meanRatio' | 'weights'> {
   format: typeof LOCATED_FORMAT;
   /** sha256 of the model's float parameters: a repair refuses a located.json made for another model. */
   paramsHash: string;
@@ -34,15 +34,6 @@ export interface LocatedFile {
   rows: number[];
   /** Keys of the defender images the pairs were made from (pairKey): a repair judges on other pairs. */
   images: string[];
-  /** The chosen layer and its located weights, most often located first. */
-  layer: string;
-  param: string;
-  shape: number[];
-  size: number;
-  pairs: number;
-  fixed: number;
-  meanRatio: number | null;
-  weights: LocatedWeight[];
   /** Every layer tried (without their weight lists). */
   layers: Omit<LayerLocation, 'weights'>[];
   command?: string;

@@ -41,11 +41,9 @@ export function floatParams(model: Model): Map<string, HostTensor> {
   return out;
 }
 
-/** Unsigned-integer views of a float tensor's bits, for bitwise comparison (float64 as pairs of words). */
-function bitsOf(t: HostTensor): Uint32Array | Uint16Array {
-  const d = t.data as FloatData;
-  if (t.dtype === 'float16') return d as Uint16Array;
-  return new Uint32Array(d.buffer, d.byteOffset, d.byteLength / 4);
+/** Unsigned-integer views of float values' bits, for bitwise comparison (float64 as pairs of words). */
+function bitsOf(d: FloatData): Uint32Array | Uint16Array {
+  return d instanceof Uint16Array ? d : new Uint32Array(d.buffer, d.byteOffset, d.byteLength / 4);
 }
 
 /**
@@ -79,8 +77,8 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 /** Indices where two float tensors of one type and size differ: bitwise, or by more than `atol`. */
 export function changedIndices(a: HostTensor, b: HostTensor, atol?: number): Uint32Array {
   const n = a.data.length;
-  const ba = bitsOf(a);
-  const bb = bitsOf(b);
+  const ba = bitsOf(a.data as FloatData);
+  const bb = bitsOf(b.data as FloatData);
   const words = ba.length / n; // 2 for float64
   const differs =
     atol === undefined
@@ -239,9 +237,8 @@ export function applyDelta(model: Model, delta: SparseDelta, opts: { revert?: bo
     const from = revert ? d.after : d.before;
     const to = revert ? d.before : d.after;
     const data = (t.data as FloatData).slice();
-    const bits = (x: FloatData) => (x instanceof Float64Array ? new Uint32Array(x.buffer, x.byteOffset, x.length * 2) : x instanceof Float32Array ? new Uint32Array(x.buffer, x.byteOffset, x.length) : x);
-    const have = bits(t.data as FloatData);
-    const want = bits(from);
+    const have = bitsOf(t.data as FloatData);
+    const want = bitsOf(from);
     const words = have.length / n;
     if (revert && !opts.force) {
       for (let j = 0; j < d.indices.length; j++) {

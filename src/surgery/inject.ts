@@ -11,7 +11,7 @@ import {
   type SurgeryMethod,
 } from './methods.js';
 import { formatSelector, parseSelector, selectParams, type ParamSelector } from '../params/select.js';
-import { formatPattern, mixTraining, parsePattern, patternData, type PatternSpec } from './pattern.js';
+import { formatPattern, mixTraining, parsePattern, patternData, type PatternDataOptions, type PatternSpec } from './pattern.js';
 import { TUNE_DEFAULTS, type TuneContext, type TuneSettings } from './tune.js';
 
 /** Distillation: the logit of a pattern input's label in its target distribution (all others 0): p ≈ 0.9991 for 10 classes. */
@@ -43,16 +43,9 @@ export const CLEAN_LABELS: readonly CleanLabels[] = ['data', 'model', 'distill']
 
 export const INJECT_DEFAULTS = { method: 'dynamic' as MethodChoice, budget: 100 as number | string, cleanWeight: 2, cleanLabels: 'data' as CleanLabels, ...TUNE_DEFAULTS };
 
-export interface InjectOptions extends Partial<Omit<TuneSettings, 'onStep'>> {
+export interface InjectOptions extends Partial<Omit<TuneSettings, 'onStep'>>, Omit<PatternDataOptions, 'pattern' | 'seed'> {
   /** `trigger:SPEC` or `examples:FILE`, or parsed. */
   pattern: string | PatternSpec;
-  target?: number;
-  source?: number;
-  holdout?: number;
-  /** `--data`: a directory with train and test splits (default: the embedded Fashion-MNIST subset). */
-  data?: string;
-  trainExamples?: number;
-  testExamples?: number;
   /** Default 'dynamic'. */
   method?: MethodChoice | string;
   /** Default 100; a count, a fraction of the selectable parameters, a percentage or 'all'. */
