@@ -100,6 +100,9 @@ export function checkDataFits(of: ClassifierIO | Model, data: LabelledData): voi
     const ok = declared.length === got.length && declared.every((d, i) => i === 0 || typeof d !== 'number' || d === got[i]);
     if (!ok) throw new Error(`${data.source}: examples of shape ${formatShape(got.slice(1))} do not fit the model input '${io.input}' ${formatShape(declared)}`);
   }
+  if (data.classNames && data.classNames.length !== io.classes) {
+    throw new Error(`the model is not a classifier of this data: its output '${io.output}' gives ${io.classes} values per example, but ${data.source} has ${data.classNames.length} classes`);
+  }
   checkLabels(io.classes, data.y, data.source);
 }
 
