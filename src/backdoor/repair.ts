@@ -117,7 +117,7 @@ export async function repairModel(model: Model, o: RepairOptions): Promise<Repai
       triggerSource = 'oracle';
     } else {
       triggers = o.triggersDir
-        ? readReconstruction(o.triggersDir).flagged
+        ? readReconstruction(o.triggersDir, model).flagged
         : (await reconstruct(model, defenderAll, { ...o.reconstruct, seed, runtime: o.runtime, signal: o.signal, onProgress: (l, s, n) => o.onProgress?.(`reconstruct ${l}`, s, n) })).labels
             .filter((l) => l.flagged)
             .map((l) => ({ label: l.label, trigger: l.trigger }));
@@ -136,7 +136,7 @@ export async function repairModel(model: Model, o: RepairOptions): Promise<Repai
   });
   const seconds = (performance.now() - t0) / 1000;
   const report: RepairReport = {
-    method: o.method.name, out: o.out, completed: outcome.completed, oracle: triggerSource === 'oracle', triggerSource,
+    method: o.method.name, out: o.out, completed: outcome.completed, oracle: triggerSource === 'oracle' || outcome.oracle === true, triggerSource,
     triggerLabels: triggers.map((t) => t.label),
     defender: { source: defenderAll.source, train: train.x.dims[0], validation: validation.x.dims[0] },
     measuredWith: measuredWith ? { trigger: formatTrigger(measuredWith.trigger), target: measuredWith.target } : undefined,
