@@ -10,7 +10,7 @@ import { floatInitializers, type Model } from '../src/onnx/ir.js';
 import { readModel } from '../src/onnx/model-io.js';
 import { promoteToInputs } from '../src/onnx/params-as-inputs.js';
 import { lowerToNchwc } from '../src/runtime/nchwc.js';
-import { compile, nchwcBlockSize } from '../src/runtime/session.js';
+import { compile, nchwcBlockSize, type RuntimeOptions } from '../src/runtime/session.js';
 import type { HostTensor } from '../src/tensor/host-tensor.js';
 import { Rng } from '../src/tensor/rng.js';
 import { withLoss } from '../src/train/losses.js';
@@ -234,11 +234,11 @@ export async function benchModel(name: string, o: EngineOptions): Promise<Engine
  * ORT profile of one model's fwd+bwd graph, each kernel attributed to its forward op or gradient rule.
  *  Unless `o.portable`, the graph is profiled as compile() runs it on the CPU: lowered to NCHWc (src/runtime/nchwc.ts).
  */
-export async function profileTraining(name: string, o: Omit<EngineOptions, 'torch' | 'budget' | 'rounds'>, rules?: Record<string, GradRule>): Promise<Profile> {
+export async function profileTraining(name: string, o: Omit<EngineOptions, 'torch' | 'budget' | 'rounds'> & { runs?: number; runtime?: RuntimeOptions }, rules?: Record<string, GradRule>): Promise<Profile> {
   const meta = readMeta(name);
   const model = readModel(join(FIXTURES, `${name}.onnx`));
   const tg = trainingGraph(model, wrtNames(model, meta, o.wrt), { rules, tag: true });
   const { x, y } = randomBatch(meta, o.batch);
   const run = o.portable ? tg.model : lowerToNchwc(tg.model, await nchwcBlockSize()).model;
-  return profileModel(run, { ...Object.fromEntries(tg.values), x, y }, [tg.loss, ...tg.gradients.values()], o.threads);
+  return profileModel(run, { ...Object.fromEntries(tg.values), x, y }, [tg.loss, ...tg.gradients.values()], o.threads, o.runs, 5, o.runtime);
 }

@@ -1,14 +1,14 @@
 // Benchmark entry: `npm run bench -- [--suite engine] [--threads 1,2] [--batch 64] [--json FILE] [--write BENCHMARKS.md]`.
 import { writeSection } from './markdown.js';
-import { execSync, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import { benchModel, MODELS, profileTraining, type EngineRow, type WrtMode } from './engine.js';
 import { bySource, type Profile } from './profile.js';
+import { loadAverage, machine } from './machine.js';
 import { probeTorch, TORCH_PYTHON, TorchReference, type TimingBudget } from './torch-reference.js';
 
 const USAGE = `usage: npm run bench -- [options]
@@ -74,23 +74,6 @@ const budget: TimingBudget = args.quick
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-function machine(): string {
-  const cpu = cpus()[0]?.model ?? '?';
-  let nproc = String(cpus().length);
-  try {
-    nproc = execSync('nproc', { encoding: 'utf8' }).trim();
-  } catch {}
-  let isa = '';
-  try {
-    const info = readFileSync('/proc/cpuinfo', 'utf8');
-    const flags = new Set((/^flags\s*:(.*)$/m.exec(info)?.[1] ?? '').trim().split(/\s+/));
-    const family = /^cpu family\s*:\s*(\d+)/m.exec(info)?.[1];
-    const model = /^model\s*:\s*(\d+)/m.exec(info)?.[1];
-    isa = `, family ${family} model ${model}, ${['avx512f', 'avx2', 'fma'].filter((f) => flags.has(f)).join('/')}`;
-  } catch {}
-  return `${nproc} cores (${cpu}${isa}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB memory`;
-}
-
 function ortVersion(): string {
   try {
     const req = createRequire(import.meta.url);
@@ -100,7 +83,7 @@ function ortVersion(): string {
   }
 }
 
-const la = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+const la = loadAverage;
 const loadStart = la();
 const started = new Date();
 
