@@ -133,6 +133,28 @@ export async function timeIt(fn: () => Promise<unknown>, b: TimingBudget): Promi
   return { medianMs, minMs: times[0], iters: n };
 }
 
+/**
+ * Like timeIt, but the process's CPU time (user + system, all threads) per call: on a machine shared with other
+ * jobs this measures the work a lowering does (at 1 thread) where wall time measures the load.
+ */
+export async function timeCpu(fn: () => Promise<unknown>, b: TimingBudget): Promise<{ medianMs: number; minMs: number; iters: number }> {
+  for (let i = 0; i < b.warmup; i++) await fn();
+  const times: number[] = [];
+  const start = performance.now();
+  for (;;) {
+    const c0 = process.cpuUsage();
+    await fn();
+    const c = process.cpuUsage(c0);
+    times.push((c.user + c.system) / 1000);
+    const elapsed = performance.now() - start;
+    if ((times.length >= b.minIters && elapsed >= b.minTimeMs) || elapsed >= b.maxTimeMs) break;
+  }
+  times.sort((a, c) => a - c);
+  const n = times.length;
+  const medianMs = n % 2 ? times[(n - 1) / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+  return { medianMs, minMs: times[0], iters: n };
+}
+
 function relErr(a: HostTensor, b: HostTensor): number {
   let num = 0;
   let den = 0;

@@ -50,6 +50,8 @@ export interface NchwcOptions {
    * (LeNet fixture forward, batch 64, 1 thread: 0.85 ms against 1.45 ms when kept blocked).
    */
   minFill?: number;
+  /** Only Convs this accepts are lowered (default: all eligible ones); for lowering experiments. */
+  convFilter?: (conv: Node) => boolean;
 }
 
 interface Blocked {
@@ -78,7 +80,7 @@ export function lowerToNchwc(model: Model, block: number, opts: NchwcOptions = {
   const unchanged = { model, convs: 0, others: 0, reorders: 0 };
   if (!hasEligibleConv(model)) return unchanged;
   const out = cloneModel(model);
-  const rw = new BlockedRewrite(out, inferTypes(model), block, opts.minFill ?? 0.75);
+  const rw = new BlockedRewrite(out, inferTypes(model), block, opts.minFill ?? 0.75, opts.convFilter);
   rw.rewriteNodes();
   if (rw.convs === 0) return unchanged;
   const { nodes, reorders } = insertReorders(rw);
@@ -126,6 +128,7 @@ class BlockedRewrite {
     private readonly types: ReturnType<typeof inferTypes>,
     private readonly block: number,
     private readonly minFill: number,
+    private readonly convFilter?: (conv: Node) => boolean,
   ) {
     this.g = model.graph;
     const g = this.g;
@@ -266,7 +269,7 @@ class BlockedRewrite {
 
   private tryConv(n: Node): boolean {
     const [x, w, bias] = n.inputs;
-    if (this.g.initializers.has(w) || this.dtypeOf(x) !== 'float32' || attrInt(n, 'group', 1) !== 1 || n.outputs.length !== 1) return false;
+    if ((this.convFilter && !this.convFilter(n)) || this.g.initializers.has(w) || this.dtypeOf(x) !== 'float32' || attrInt(n, 'group', 1) !== 1 || n.outputs.length !== 1) return false;
     const xs = this.staticDims(x, 4, 1);
     const ws = this.staticDims(w, 4);
     if (!xs || !ws) return false;
