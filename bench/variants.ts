@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { GradContext, GradRule } from '../src/autodiff/grad-context.js';
-import { convWeightGrad, type WeightGradVariant } from '../src/autodiff/rules/Conv.js';
+import { convInputGrad, convWeightGrad, type WeightGradVariant } from '../src/autodiff/rules/Conv.js';
 import { type ConvGeometry, effective, kernelSize, resolveWindow, spatialAxes, spatialSize, transposeBack } from '../src/autodiff/rules/window.js';
 import { readSafetensors } from '../src/data/safetensors.js';
 import { readModel } from '../src/onnx/model-io.js';
@@ -156,8 +156,21 @@ interface Variant {
   rules: Record<string, GradRule>;
 }
 
+// dW by convWeightGrad's own variants, dX as registered.
+function registeredDx(dw: WeightGradVariant): GradRule {
+  return (g) => {
+    const dy = g.GO(0);
+    const p = geometry(g);
+    if (g.needs(0)) g.setGI(0, convInputGrad(g, dy, g.I(1), p));
+    if (g.needs(1)) g.setGI(1, convWeightGrad(g, g.I(0), dy, p, dw));
+    if (g.I(2) && g.needs(2)) g.setGI(2, g.reduceSum(dy, [0, ...spatialAxes(p.inSize.length)], false));
+  };
+}
+
 const VARIANTS: Variant[] = [
   { name: 'as registered', rules: {} },
+  { name: 'Conv dW gather-batched (registered dX)', rules: { Conv: registeredDx('gather-batched') } },
+  { name: 'Conv dW onehot-batched (registered dX)', rules: { Conv: registeredDx('onehot-batched') } },
   { name: 'Conv dW dilated-conv', rules: { Conv: convRule('dilated-conv', 'convtranspose') } },
   { name: 'Conv dW onehot-im2col', rules: { Conv: convRule('onehot-im2col', 'convtranspose') } },
   { name: 'Conv dW onehot + batched MatMul', rules: { Conv: convRule('onehot-bmm', 'convtranspose') } },
