@@ -232,9 +232,10 @@ export async function benchModel(name: string, o: EngineOptions): Promise<Engine
   // each cell reports its best round's median.
   const budget = { ...o.budget, minIters: Math.ceil(o.budget.minIters / o.rounds), minTimeMs: o.budget.minTimeMs / o.rounds };
   const torchRuns: TorchTiming[] = [];
+  const timer = o.budget.clock === 'cpu' ? timeCpu : timeIt;
   for (let r = 0; r < o.rounds; r++) {
     for (const c of cells) {
-      const t = await timeIt(c.run, budget);
+      const t = await timer(c.run, budget);
       row[c.key] = Math.min(row[c.key] ?? Infinity, t.medianMs);
     }
     for (const ref of o.torch ?? []) {
