@@ -68,7 +68,7 @@ export const locateCommand: CommandSpec = {
     const errors: ErrorSource = f.oracleTrigger !== undefined ? { kind: 'oracle-trigger', spec: f.oracleTrigger } : parseErrorSource(f.errors!);
     if (f.alpha !== undefined && f.weighting !== 'paper') throw new UsageError('--alpha belongs to --weighting paper');
     if (f.pairs === 0) throw new Error('--pairs must be at least 1 (K = 0 locates nothing)');
-    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
+    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true });
     checkOutputs({ '-o': f.out, '--html': f.html }, { model: modelPath, data: f.data, 'defender data': f.defenderData, trigger: fileOfSpec(f.errors), 'oracle trigger': fileOfSpec(f.oracleTrigger) });
     const bar = progress(ctx.io);
     const r = await locateErrors(model, {

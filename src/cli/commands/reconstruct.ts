@@ -59,7 +59,7 @@ export const reconstructCommand: CommandSpec = {
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as ReconstructFlags;
-    const task = await openClassifierForCommand(ctx, modelPath, f);
+    const task = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true });
     const model = task.model;
     imageShape(task, modelPath);
     if (f.out) checkReconstructionDir(f.out);
