@@ -15,6 +15,7 @@ import { UsageError, type CommandSpec } from '../command.js';
 import { integer, real } from '../options.js';
 import { progress } from '../progress.js';
 import { openClassifierForCommand } from '../open-model.js';
+import { requireFreeBatch } from '../../tasks/classifier.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
 
@@ -149,7 +150,9 @@ export const injectCommand: CommandSpec = {
     for (let i = 0; i < outputs.length; i++) {
       for (let j = i + 1; j < outputs.length; j++) if (samePath(outputs[i][1], outputs[j][1])) throw new UsageError(`${outputs[i][0]} and ${outputs[j][0]} name the same file (${outputs[i][1]})`);
     }
-    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
+    const task = await openClassifierForCommand(ctx, modelPath, f);
+    const { model, normalization } = task;
+    requireFreeBatch(task, modelPath, 'inject');
 
     const abort = new AbortController();
     const onSigint = () => abort.abort();
