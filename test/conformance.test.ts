@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { writeTriggerFile } from '../src/data/trigger-file.js';
+import { readModel, writeModel } from '../src/onnx/model-io.js';
 import { cli, type CliResult } from './helpers/cli.js';
 
 const FIX = 'test/fixtures/conformance';
@@ -217,4 +218,44 @@ test('conformance: without --normalize, every command prints one warning line na
       else assert.equal((JSON.parse(r.stdout) as { normalization: { source: string } }).normalization.source, 'assumed');
     });
   }
+});
+
+test('conformance: a class label out of range is refused in one line before any work, by every command that takes one', async (t) => {
+  for (const f of FIXTURES.filter((x) => x.ref)) {
+    const common = ['--normalize', f.normalize, ...(f.data ? ['--data', f.data] : [])];
+    const out = join(tmp, `${f.name}-range.onnx`);
+    const trigger = ['patch:4x4@bottom-right:white'];
+    const cells: [string, string[]][] = [
+      ['eval --target', ['eval', f.file, ...common, '--trigger', ...trigger, '--target', '10']],
+      ['inject --target', ['inject', f.file, ...common, '--pattern', `trigger:${trigger}`, '--target', '10', '--steps', '2', '-o', out]],
+      ['inject --source', ['inject', f.file, ...common, '--pattern', `trigger:${trigger}`, '--target', '0', '--source', '10', '--steps', '2', '-o', out]],
+      ['reconstruct --labels', ['reconstruct', f.file, ...common, '--labels', '0,10', '--steps', '2']],
+      ['repair --target', ['repair', f.file, ...common, '--method', 'unlearn', '--oracle-trigger', ...trigger, '--target', '99', '--epochs', '1', '-o', out, '--json']],
+      ['repair --eval-target', ['repair', f.file, ...common, '--method', 'finetune', '--eval-trigger', ...trigger, '--eval-target', '10', '--epochs', '1', '-o', out, '--json']],
+    ];
+    for (const [what, args] of cells) {
+      await t.test(`${f.name}: ${what}`, async () => {
+        const r = await cli(['--threads', '1', ...args]);
+        // A model that this command refuses as a whole is refused for that reason first.
+        const cell = what.split(' ')[0] as CellName;
+        checkRefusal(`${f.name} ${what}`, r, f.refuses[cell] ?? /out of range/);
+        assert.equal(existsSync(out), false, 'nothing written');
+      });
+    }
+  }
+});
+
+test("conformance: locate --errors misclassified on a model whose input is named 'image'", async () => {
+  const model = readModel(`${FIX}/named-io.onnx`);
+  const old = model.graph.inputs[0].name;
+  model.graph.inputs[0].name = 'image';
+  for (const n of model.graph.nodes) n.inputs = n.inputs.map((i) => (i === old ? 'image' : i));
+  const file = join(tmp, 'input-named-image.onnx');
+  writeModel(model, file);
+  const out = join(tmp, 'image-located.json');
+  const r = await cli(['--threads', '1', 'locate', file, '--normalize', '0.286,0.353', '--errors', 'misclassified', '--pairs', '2', '--mask-steps', '30', '--defender-data', '100', '-o', out, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const located = JSON.parse(r.stdout) as { source: string; pairs: number };
+  assert.equal(located.source, 'misclassified');
+  assert.ok(located.pairs >= 1);
 });
