@@ -5,8 +5,8 @@ import { cloneModel, type Model, type Node } from '../onnx/ir.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { evaluate, runInBatches } from '../tasks/run.js';
-import { fineTune } from '../train/defender-fine-tune.js';
-import type { RepairMethod } from '../train/repair-method.js';
+import { fineTune } from '../defence/fine-tune.js';
+import type { RepairMethod } from '../defence/repair-method.js';
 
 /** The fine-pruning paper's stopping rule: 4 points of validation accuracy. */
 export const DEFAULT_MAX_DROP = 4;

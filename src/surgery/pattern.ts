@@ -8,7 +8,7 @@ import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
 import { fitData } from '../tasks/task-data.js';
 import { checkClass, classifierIO } from '../tasks/classifier.js';
-import { rowKeys } from '../data/row-keys.js';
+import { exampleKeys } from '../data/row-keys.js';
 
 /** A pattern as written on the command line: `trigger:SPEC` or `examples:FILE`. */
 export type PatternSpec = { kind: 'trigger'; trigger: Trigger } | { kind: 'examples'; file: string };
@@ -172,12 +172,12 @@ export async function patternData(model: Model, o: PatternDataOptions): Promise<
   const testRows = Array.from(perm.subarray(0, nTest)).sort((a, b) => a - b);
   const trainRows = Array.from(perm.subarray(nTest)).sort((a, b) => a - b);
   // Held-out examples are absent from everything trained on: the edited examples and the clean stream, by content.
-  const heldOut = new Set(rowKeys(subset({ x: ex.x, y: ex.y }, testRows).x));
-  const exKeys = rowKeys(ex.x);
+  const exKeys = exampleKeys(ex);
+  const heldOut = new Set(testRows.map((r) => exKeys[r]));
   const patternTrain = subset({ x: ex.x, y: ex.y }, trainRows.filter((r) => !heldOut.has(exKeys[r])));
   if (patternTrain.x.dims[0] === 0) throw new Error(`--pattern examples:${file}: every example to edit is also held out (the file repeats them); nothing is left to train on`);
   const patternTest = nTest > 0 ? subset({ x: ex.x, y: ex.y }, testRows) : patternTrain;
-  const trainKeys = rowKeys(cleanTrain.x);
+  const trainKeys = exampleKeys(train);
   const cleanRows = nTest > 0 ? trainKeys.flatMap((k, i) => (heldOut.has(k) ? [] : [i])) : undefined;
   const clean = cleanRows && cleanRows.length < trainKeys.length ? subset(cleanTrain, cleanRows) : cleanTrain;
   return {

@@ -4,7 +4,7 @@ import { openClassifierForCommand } from '../open-model.js';
 import { requireFreeBatch } from '../../tasks/classifier.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
-import { checkOutputPath } from '../output-path.js';
+import { checkOutputs, fileOfSpec } from '../output-path.js';
 import { BLUR_MASK_DEFAULTS } from '../../lancet/blur-pairs.js';
 import { writeLocated } from '../../lancet/located-file.js';
 import { locateErrors, parseErrorSource, type ErrorSource } from '../../lancet/locate-errors.js';
@@ -72,8 +72,7 @@ export const locateCommand: CommandSpec = {
     const task = await openClassifierForCommand(ctx, modelPath, f);
     const { model, normalization } = task;
     requireFreeBatch(task, modelPath, 'locate');
-    checkOutputPath(f.out, { model: modelPath, data: f.data, defenderData: f.defenderData });
-    if (f.html !== undefined) checkOutputPath(f.html, { model: modelPath, data: f.data, defenderData: f.defenderData, out: f.out }, '--html');
+    checkOutputs({ '-o': f.out, '--html': f.html }, { model: modelPath, data: f.data, 'defender data': f.defenderData, trigger: fileOfSpec(f.errors), 'oracle trigger': fileOfSpec(f.oracleTrigger) });
     const bar = progress(ctx.io);
     const r = await locateErrors(model, {
       modelPath, data: f.data, defenderData: f.defenderData, seed: f.seed, errors, pairs: f.pairs, layer: f.layer, search: f.search, weighting: f.weighting, alpha: f.alpha,
