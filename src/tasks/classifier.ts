@@ -115,3 +115,20 @@ export function checkLabels(classes: number, y: HostTensor, source: string): voi
     if (labels[i] < 0n || labels[i] >= BigInt(classes)) throw new Error(`${source}: label ${labels[i]} at example ${i} is out of range for a model with ${classes} classes`);
   }
 }
+
+/**
+ * Refuse, in one sentence, a classifier whose graph hard-codes its batch size, for work that runs it on batches of
+ * sizes of its own (gradients over sets of pairs, optimised masks and triggers, edits): evaluation pads such a graph,
+ * and training steps at its size, but these cannot.
+ *
+ * @param name the model's name for the message (its path)
+ * @param what the work, e.g. 'inject'
+ * @example requireFreeBatch(task, 'merged.onnx', 'locate') // throws for a graph fixed at batch 32
+ */
+export function requireFreeBatch(io: ClassifierIO, name: string, what: string): void {
+  if (io.fixedBatch === undefined) return;
+  throw new Error(
+    `${name} hard-codes its batch size at ${io.fixedBatch} (its graph depends on it), and ${what} runs the model on batches of other sizes; ` +
+      `re-export it with a dynamic batch axis, e.g. torch.onnx.export(…, dynamic_axes={'${io.input}': {0: 'batch'}}) and no literal batch in reshapes`,
+  );
+}
