@@ -13,7 +13,7 @@ import { locateHtml } from '../../report/locate-html.js';
 import { locateText } from '../../report/locate.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { addDefenderOptions, DEFENDER_DATA_HELP, type DefenderFlags } from '../defender-flags.js';
-import { integer, real } from '../options.js';
+import { errorSource, integer, real, trigger } from '../options.js';
 import { progress } from '../progress.js';
 
 interface LocateFlags extends DefenderFlags {
@@ -48,10 +48,10 @@ export const locateCommand: CommandSpec = {
     cmd.argument('<model>', 'ONNX classifier');
     addDefenderOptions(cmd);
     cmd
-      .option('--errors <source>', "the errors: 'trigger:FILE' (a reconstructed trigger) or 'misclassified'")
-      .option('--oracle-trigger <spec>', "the attacker's trigger, e.g. patch:4x4@bottom-right:white (outputs are marked oracle)")
+      .option('--errors <source>', "the errors: 'trigger:FILE' (a reconstructed trigger) or 'misclassified'", errorSource)
+      .option('--oracle-trigger <spec>', "the attacker's trigger, e.g. patch:4x4@bottom-right:white (outputs are marked oracle; see scalpel help triggers)", trigger)
       .option('--layer <name|auto>', 'layer to locate in, or auto', 'auto')
-      .option('--pairs <K>', 'most pairs to use', integer(0), 100)
+      .option('--pairs <K>', 'most pairs to use', integer(1), 100)
       .addOption(new Option('--search <how>', 'ablation search').choices(['coarse-to-fine', 'binary']).default('coarse-to-fine'))
       .addOption(new Option('--weighting <how>', "feature weighting: the authors' df ⊙ (g / max g + 0.5), or the paper's α·df + G(∂s/∂f ⊙ df)").choices(['authors', 'paper']).default('authors'))
       .option('--alpha <α>', "the paper's weighting: α (default 1)", real(0))
@@ -67,7 +67,6 @@ export const locateCommand: CommandSpec = {
     if ((f.errors === undefined) === (f.oracleTrigger === undefined)) throw new UsageError('give exactly one of --errors trigger:FILE|misclassified or --oracle-trigger SPEC');
     const errors: ErrorSource = f.oracleTrigger !== undefined ? { kind: 'oracle-trigger', spec: f.oracleTrigger } : parseErrorSource(f.errors!);
     if (f.alpha !== undefined && f.weighting !== 'paper') throw new UsageError('--alpha belongs to --weighting paper');
-    if (f.pairs === 0) throw new Error('--pairs must be at least 1 (K = 0 locates nothing)');
     const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
     checkOutputPath(f.out, { model: modelPath, data: f.data, defenderData: f.defenderData });
     if (f.html !== undefined) checkOutputPath(f.html, { model: modelPath, data: f.data, defenderData: f.defenderData, out: f.out }, '--html');

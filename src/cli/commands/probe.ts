@@ -1,5 +1,5 @@
 // scalpel probe MODEL: worst-case (gradient-based) vs random parameter corruption, and vulnerability maps.
-import { InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
 import { parseGrouping } from '../../params/select.js';
 import { checkOutputPath } from '../output-path.js';
 import { openClassifierForCommand } from '../open-model.js';
@@ -11,8 +11,7 @@ import { json } from '../../report/format.js';
 import { probeText } from '../../report/probe.js';
 import { probeHtml } from '../../report/probe-html.js';
 import { UsageError, type CommandSpec } from '../command.js';
-import { checkedBy, integer, selector } from '../options.js';
-import { parseNorm } from '../../corruption/norms.js';
+import { checkedBy, count, integer, listOf, norm, oneOf, positive, selector } from '../options.js';
 import { deltaFromCorruption, type SparseDelta } from '../../params/delta.js';
 import { writeDelta } from '../../params/delta-file.js';
 import { samePath } from '../../onnx/model-io.js';
@@ -39,47 +38,6 @@ interface ProbeFlags {
   saveDelta?: string;
 }
 
-const items = (value: string) => value.split(',').map((s) => s.trim());
-
-/** A comma-separated list of numbers > 0 (ranges that depend on the model are checked by the probe, with exit status 1). */
-function numbers(value: string): number[] {
-  return items(value).map((s) => {
-    const x = Number(s);
-    if (s === '' || !Number.isFinite(x) || x <= 0) throw new InvalidArgumentError(`expected comma-separated numbers > 0, got '${value}'`);
-    return x;
-  });
-}
-
-function counts(value: string): (number | string)[] {
-  return items(value).map((s) => {
-    const bad = () => new InvalidArgumentError(`expected counts (10), fractions (0.01), percentages in (0%, 100%] or 'all', got '${value}'`);
-    if (s === 'all') return s;
-    if (/%$/.test(s)) {
-      const pc = Number(s.slice(0, -1));
-      if (!(pc > 0 && pc <= 100)) throw bad();
-      return s;
-    }
-    const x = Number(s);
-    if (s === '' || !Number.isFinite(x) || x <= 0 || (x > 1 && !Number.isInteger(x))) throw bad();
-    return x;
-  });
-}
-
-function norms(value: string): number[] {
-  return items(value).map((s) => {
-    const p = parseNorm(s);
-    if (p === undefined || p < 1) throw new InvalidArgumentError(`expected norms p ≥ 1 such as inf,2,1, got '${value}'`);
-    return p;
-  });
-}
-
-function methods(value: string): ProbeMethod[] {
-  return items(value).map((s) => {
-    if (s !== 'gradient' && s !== 'random') throw new InvalidArgumentError(`methods are gradient and random, got '${s}'`);
-    return s;
-  });
-}
-
 export const probeCommand: CommandSpec = {
   name: 'probe',
   summary: 'worst-case vs random parameter corruption; vulnerability maps',
@@ -104,10 +62,10 @@ export const probeCommand: CommandSpec = {
       .option('--grad-data <dir|file>', 'data the gradient is taken on (default: --data)')
       .addOption(new Option('--grad-split <name>', 'split of --grad-data').choices(['train', 'test']).default('train'))
       .option('--max-examples <n>', 'gradient over the first n examples of --grad-data', integer(1), PROBE_DEFAULTS.gradExamples)
-      .addOption(new Option('--eps <list>', 'corruption lengths ε > 0').argParser(numbers).default(PROBE_DEFAULTS.eps, '1e-3,1e-2,1e-1'))
-      .addOption(new Option('--n <list>', "parameters changed at most: counts, fractions, percentages, 'all'").argParser(counts).default(PROBE_DEFAULTS.n, '10,100,1%'))
-      .addOption(new Option('--norm <list>', 'norms p ≥ 1: inf, 2, 1, 1.5, …').argParser(norms).default(PROBE_DEFAULTS.norms, 'inf,2'))
-      .option('--method <list>', 'gradient, random (default both; gradient only with --by)', methods)
+      .addOption(new Option('--eps <list>', 'corruption lengths ε > 0').argParser(listOf(positive)).default(PROBE_DEFAULTS.eps, '1e-3,1e-2,1e-1'))
+      .addOption(new Option('--n <list>', "parameters changed at most: counts, fractions, percentages, 'all'").argParser(listOf(count)).default(PROBE_DEFAULTS.n, '10,100,1%'))
+      .addOption(new Option('--norm <list>', 'norms p ≥ 1: inf, 2, 1, 1.5, …').argParser(listOf(norm)).default(PROBE_DEFAULTS.norms, 'inf,2'))
+      .option('--method <list>', 'gradient, random (default both; gradient only with --by)', listOf(oneOf(['gradient', 'random'] as const)))
       .option('--trials <k>', 'random corruptions per setting', integer(1), PROBE_DEFAULTS.trials)
       .option('--params <selector>', 'which parameters to corrupt (default every trainable one; see scalpel help params)', selector)
       .option('--by <grouping>', 'vulnerability map: kind, layer, tensor, prefix:N or name=glob,…;…', checkedBy((v) => parseGrouping(v)))

@@ -1,7 +1,6 @@
 // scalpel reconstruct MODEL: Neural Cleanse trigger reconstruction and outlier detection, on the defender's data only.
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { InvalidArgumentError } from 'commander';
 import { checkOutputPath } from '../output-path.js';
 import { reconstruct } from '../../backdoor/neural-cleanse.js';
 import { reconstructSummary, writeReconstruction } from '../../backdoor/reconstruct-output.js';
@@ -15,7 +14,7 @@ import { reconstructHtml } from '../../report/reconstruct-html.js';
 import { reconstructText } from '../../report/reconstruct.js';
 import type { CommandSpec } from '../command.js';
 import { addDefenderOptions, DEFENDER_DATA_HELP, defenderDataFromFlags, type DefenderFlags } from '../defender-flags.js';
-import { integer } from '../options.js';
+import { integer, listOf } from '../options.js';
 import { progress } from '../progress.js';
 
 interface ReconstructFlags extends DefenderFlags {
@@ -26,13 +25,6 @@ interface ReconstructFlags extends DefenderFlags {
   json?: boolean;
   html?: string;
   normalize?: Normalization;
-}
-
-/** A comma-separated list of labels (whole numbers ≥ 0). */
-function labelList(value: string): number[] {
-  const parts = value.split(',').map((s) => s.trim());
-  if (parts.some((p) => !/^\d+$/.test(p))) throw new InvalidArgumentError(`expected labels as whole numbers separated by commas, got '${value}'`);
-  return [...new Set(parts.map(Number))];
 }
 
 /** Refuse an output directory that is a file or whose parent does not exist. */
@@ -69,7 +61,7 @@ export const reconstructCommand: CommandSpec = {
   configure(cmd) {
     cmd.argument('<model>', 'ONNX image classifier');
     addDefenderOptions(cmd)
-      .option('--labels <list>', 'labels to reconstruct, comma-separated (default: all)', labelList)
+      .option('--labels <list>', 'labels to reconstruct, comma-separated (default: all)', (v: string) => [...new Set(listOf(integer(0))(v))])
       .option('--steps <n>', 'most optimisation steps per label', integer(1), 1000)
       .option('--batch <n>', 'images per step', integer(1), 64)
       .option('-o, --out <dir>', 'write trigger files, PNG images and reconstruct.json into this directory')

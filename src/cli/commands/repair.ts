@@ -6,6 +6,7 @@ import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
 import { checkOutputPath } from '../output-path.js';
 import { repairModel } from '../../backdoor/repair.js';
+import { checkClass } from '../../tasks/classifier.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { samePath } from '../../onnx/model-io.js';
 import { json } from '../../report/format.js';
@@ -13,7 +14,7 @@ import { repairHtml } from '../../report/repair-html.js';
 import { repairText } from '../../report/repair.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { addDefenderOptions, DEFENDER_DATA_HELP, type DefenderFlags } from '../defender-flags.js';
-import { integer, real } from '../options.js';
+import { integer, real, trigger } from '../options.js';
 import { progress } from '../progress.js';
 import { REPAIR_METHODS } from '../repair-methods.js';
 
@@ -61,9 +62,9 @@ export const repairCommand: CommandSpec = {
     addDefenderOptions(cmd)
       .requiredOption('-o, --out <file.onnx>', 'where to write the repaired model')
       .option('--triggers <dir>', 'the triggers of an earlier `scalpel reconstruct -o DIR` (its flagged labels)')
-      .option('--oracle-trigger <spec>', "ORACLE: give the defence the attacker's trigger (patch:…, blend:…, file:…)")
+      .option('--oracle-trigger <spec>', "ORACLE: give the defence the attacker's trigger (patch:…, blend:…, file:…; see scalpel help triggers)", trigger)
       .option('--target <label>', "the oracle trigger's target label", integer(0), 0)
-      .option('--eval-trigger <spec>', "the attacker's trigger for measuring ASR and RA (default: the model's scalpel.poison metadata)")
+      .option('--eval-trigger <spec>', "the attacker's trigger for measuring ASR and RA (default: the model's scalpel.poison metadata)", trigger)
       .option('--eval-target <label>', 'its target label (with --eval-trigger)', integer(0), 0)
       .option('--epochs <n>', 'fine-tuning epochs over the defender data', integer(1), 5)
       .option('--lr <rate>', 'fine-tuning learning rate (SGD, momentum 0.9, cosine schedule)', real(0), 0.01)
@@ -103,7 +104,9 @@ export const repairCommand: CommandSpec = {
     if (f.delta) checkOutputPath(f.delta, { ...inputs, 'output model': f.out }, '--delta');
     if (f.html) checkOutputPath(f.html, { ...inputs, 'output model': f.out, delta: f.delta }, '--html');
     if (f.delta && samePath(f.delta, f.out)) throw new UsageError(`--delta and --out name the same file (${f.out})`);
-    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
+    const { model, normalization, classes } = await openClassifierForCommand(ctx, modelPath, f);
+    if (f.oracleTrigger) checkClass(classes, f.target, 'target');
+    if (f.evalTrigger) checkClass(classes, f.evalTarget, 'eval target');
     const options: Record<string, unknown> = {};
     for (const fl of method.flags ?? []) {
       const key = fl.flags.replace(/^--/, '').split(' ')[0].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
