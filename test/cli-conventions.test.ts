@@ -85,3 +85,52 @@ describe('exit status: 2 for usage errors, 1 for bad input; one error line; noth
     });
   }
 });
+
+describe('one form of --json, and a wrote line for every file written', () => {
+  test('every command that takes --json takes --json [file]', async () => {
+    const { COMMANDS } = await import('../src/cli/main.js');
+    const without: string[] = [];
+    for (const c of COMMANDS) {
+      const r = await cli(['help', c.name]);
+      assert.equal(r.code, 0, c.name);
+      if (/--json\b/.test(r.stdout) && !/--json \[file\]/.test(r.stdout)) without.push(c.name);
+    }
+    assert.deepEqual(without, []);
+  });
+
+  test('eval --json FILE writes the JSON there, keeps the text on stdout, and says so on stderr', async () => {
+    const file = join(dir, 'eval.json');
+    const r = await cli(['--threads', '1', 'eval', LENET, '--json', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /accuracy/);
+    assert.equal(r.stderr, `wrote ${file}\n`);
+    assert.equal(JSON.parse((await import('node:fs')).readFileSync(file, 'utf8')).model, LENET);
+    rmSync(file);
+  });
+
+  test('diff --out --html --json FILE: one wrote line naming all three', async () => {
+    const [delta, html, file] = ['d.safetensors', 'd.html', 'd.json'].map((f) => join(dir, f));
+    const r = await cli(['diff', LENET, 'models/lenet5-fashion-hardened.onnx', '--out', delta, '--html', html, '--json', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, `wrote ${delta}, ${html} and ${file}\n`);
+    for (const f of [delta, html, file]) assert.ok(existsSync(f), f);
+    for (const f of [delta, html, file]) rmSync(f);
+  });
+
+  test('reconstruct --html says it wrote the page', async () => {
+    const html = join(dir, 'nc.html');
+    const r = await cli(['--threads', '1', 'reconstruct', LENET, '--labels', '0', '--steps', '2', '--defender-data', '64', '--html', html]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`^wrote ${html.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+    assert.ok(existsSync(html));
+    rmSync(html);
+  });
+});
+
+test('no raw onnxruntime log lines on stderr (a fixed-batch export whose optimised graph drops an initializer)', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--threads', '1', 'eval', 'test/fixtures/user/reshape-static.onnx', '--normalize', 'none'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /onnxruntime:/);
+  assert.deepEqual(r.stderr.split('\n').filter(Boolean).map((l) => l.slice(0, 15)), ['scalpel: note: ']);
+});

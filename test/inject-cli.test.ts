@@ -41,12 +41,14 @@ describe('a run end to end', () => {
   let out: string;
   let report: InjectReport;
   let stdout = '';
+  let stderr = '';
   before(async () => {
     const d = fresh('run');
     out = join(d, 'edited.onnx');
     const r = await cli(['inject', modelPath, '--pattern', TRIGGER, '--target', '2', '--budget', '150', ...FAST, '-o', out, '--delta', join(d, 'edit.safetensors'), '--json', join(d, 'r.json'), '--html', join(d, 'r.html')]);
     assert.equal(r.code, 0, r.stderr);
     stdout = r.stdout;
+    stderr = r.stderr;
     report = JSON.parse(readFileSync(join(d, 'r.json'), 'utf8')) as InjectReport;
   });
 
@@ -80,7 +82,7 @@ describe('a run end to end', () => {
     assert.match(stdout, new RegExp(`dynamic\\s+150\\s+${report.runs[0].measures.changed.count}\\s`));
     assert.match(stdout, /changed parameters by layer/);
     assert.match(stdout, /flip matrix on the clean test inputs/);
-    assert.match(stdout, /wrote .*edited\.onnx/);
+    assert.match(stderr, /^wrote .*edited\.onnx, .*edit\.safetensors, .*r\.html and .*r\.json$/m);
   });
 
   test('the HTML page is self-contained and holds both charts and the flip matrix', () => {

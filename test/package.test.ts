@@ -1,7 +1,7 @@
 // The package as a user gets it: `npm pack`, install the tarball in an empty directory, then `npx scalpel demo` and the
 // README's library example (examples/gradient.mjs) run from the installed copy, without tsx or the sources.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,12 @@ const root = new URL('..', import.meta.url).pathname;
 let dir = '';
 const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
 const sh = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+/** stdout and stderr of a command that succeeds. */
+const run2 = (cmd: string, args: string[], cwd: string) => {
+  const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return { stdout: r.stdout, stderr: r.stderr };
+};
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'scalpel-pack-'));
@@ -37,9 +43,9 @@ test('the installed package has no TypeScript toolchain and runs its compiled co
 });
 
 test('npx scalpel demo works from the installed tarball', () => {
-  const out = sh('npx', ['scalpel', '--threads', '1', 'demo', '--out', 'demo.html'], dir);
-  assert.match(out, /gradient-based/);
-  assert.match(out, /wrote demo\.html/);
+  const { stdout, stderr } = run2('npx', ['scalpel', '--threads', '1', 'demo', '--out', 'demo.html'], dir);
+  assert.match(stdout, /gradient-based/);
+  assert.match(stderr, /wrote demo\.html/);
   assert.match(readFileSync(join(dir, 'demo.html'), 'utf8'), /^<!doctype html>/i);
 });
 

@@ -64,9 +64,15 @@ Examples:
 Environment:
   SCALPEL_DEBUG=1  print the stack trace of an error
 
+Output:
+  Reports go to stdout; --json prints them as JSON, --json FILE writes the JSON to FILE.
+  Every file a command writes is named on stderr (wrote …), written atomically, and
+  never over one of its inputs.
+
 Exit status:
-  0 on success, 1 when the command fails (unreadable model or data, unsupported op,
-  mismatched shapes, …), 2 on a usage error (unknown option, missing argument).
+  0 on success; 1 on bad input (a missing or unreadable file, a file's content, a value
+  out of range for the model or the data, an unsupported op); 2 on a usage error (an
+  unknown option, a missing argument, a flag value that does not parse, conflicting flags).
 `;
 
 function version(): string {

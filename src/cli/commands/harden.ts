@@ -5,13 +5,12 @@ import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
 import { hardenClassifier, HARDEN_SWEEP_DEFAULTS, type HardenMethod } from '../../corruption/harden.js';
-import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { MODELS } from '../../models/index.js';
 import { samePath } from '../../onnx/model-io.js';
-import { json } from '../../report/format.js';
 import { hardenText } from '../../report/harden.js';
 import { hardenHtml } from '../../report/harden-html.js';
 import { UsageError, type CommandSpec } from '../command.js';
+import { checkOutputs, finishCommand, jsonFile } from '../outputs.js';
 import { addDeltaOption, checkDeltaPath, writeEditDelta } from '../delta-flag.js';
 import { count, listOf, norm, positive, real, selector } from '../options.js';
 import { addTrainingOptions, type TrainingFlags, withTrainingLoop } from '../training-flags.js';
@@ -95,7 +94,7 @@ export const hardenCommand: CommandSpec = {
     const task = modelPath ? await openClassifierForCommand(ctx, modelPath, { normalize, data: f.data }) : undefined;
     const from = task?.model;
     const baseline = f.baseline ? (await openClassifierForCommand(ctx, f.baseline, { normalize, data: f.data })).model : undefined;
-    checkOutputPath(f.out, { model: modelPath, baseline: f.baseline, data: f.data });
+    checkOutputs({ '-o': f.out, '--json': jsonFile(f.json), '--html': f.html }, { model: modelPath, baseline: f.baseline, data: f.data });
     const normalization = task?.normalization;
     if (f.delta !== undefined && !from) throw new UsageError('--delta records a fine-tuning: it needs MODEL.onnx');
     if (f.delta !== undefined) checkDeltaPath(f.delta, f.out, { model: modelPath, baseline: f.baseline, data: f.data, html: f.html });
@@ -114,12 +113,12 @@ export const hardenCommand: CommandSpec = {
       }),
     );
     if (f.delta !== undefined && from && hardened) {
-      const changed = await writeEditDelta(ctx, f.delta, from, hardened);
-      if (!f.json) ctx.io.stderr.write(`wrote ${f.delta} (${changed} parameter entries changed)\n`);
+      await writeEditDelta(ctx, f.delta, from, hardened);
     }
-    if (f.html !== undefined && result.completed) await writeFileAtomic(f.html, [Buffer.from(hardenHtml(result))]);
-    ctx.io.stdout.write(f.json ? json(normalization ? { ...result, normalization } : result) : hardenText(result));
-    if (f.html !== undefined && !f.json) ctx.io.stderr.write(result.completed ? `wrote ${f.html}\n` : `nothing written to ${f.html}: the run stopped\n`);
+    const written = result.completed ? [f.out, ...(f.delta !== undefined && hardened ? [f.delta] : [])] : [];
+    const files = f.html !== undefined && result.completed ? { [f.html]: hardenHtml(result) } : {};
+    await finishCommand(ctx, { json: f.json, report: normalization ? { ...result, normalization } : result, text: () => hardenText(result), files, written });
+    if (f.html !== undefined && !result.completed) ctx.io.stderr.write(`nothing written to ${f.html}: the run stopped\n`);
     return result.completed ? 0 : 130;
   },
 };

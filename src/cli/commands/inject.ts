@@ -1,12 +1,10 @@
 // scalpel inject: teach a model a pattern by changing at most N parameters (neural network surgery), and measure
 // the side effects instance by instance on the test split.
 import { Option } from 'commander';
-import { checkOutputPath } from '../output-path.js';
-import { writeFileAtomic } from '../../fs/atomic-write.js';
-import { samePath, writeModel } from '../../onnx/model-io.js';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
+import { writeModel } from '../../onnx/model-io.js';
 import { deltaBetween } from '../../params/delta.js';
 import { writeDelta } from '../../params/delta-file.js';
-import { json } from '../../report/format.js';
 import { injectText } from '../../report/inject.js';
 import { injectHtml } from '../../report/inject-html.js';
 import { CLEAN_LABELS, inject, INJECT_DEFAULTS, parseMethod, type CleanLabels, type InjectRun } from '../../surgery/inject.js';
@@ -47,7 +45,7 @@ interface InjectFlags {
   budgets?: (number | string)[];
   out?: string;
   delta?: string;
-  json?: string | boolean;
+  json?: JsonFlag;
   html?: string;
   normalize?: Normalization;
 }
@@ -113,8 +111,8 @@ export const injectCommand: CommandSpec = {
       .option('--budgets <list>', 'with --sweep: the budgets, e.g. 10,30,100,all', listOf(count))
       .option('-o, --out <file.onnx>', 'where to write the edited model (with --sweep optional: OUT.<method>.<budget>.onnx per run)')
       .option('--delta <file>', 'also write the exact change as a delta file (safetensors, as scalpel diff --out; with --sweep one per run)')
-      .option('--json [file]', 'print the report as JSON, or write it to a file')
       .option('--html <file>', 'also write the report as a self-contained web page');
+    addJsonOption(cmd);
     addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
@@ -125,20 +123,8 @@ export const injectCommand: CommandSpec = {
     if (!f.sweep && !f.out) throw new UsageError('give -o FILE.onnx for the edited model');
     const methods = f.sweep?.map((m) => parseMethod(m, f.by));
     const budgets = f.budgets;
-    const jsonFile = typeof f.json === 'string' ? f.json : undefined;
     const inputs = { model: modelPath, data: f.data, examples: f.pattern.startsWith('examples:') ? f.pattern.slice('examples:'.length) : undefined };
-    const outputs: [string, string][] = [];
-    if (f.out) outputs.push(['-o', f.out]);
-    if (f.delta) outputs.push(['--delta', f.delta]);
-    if (jsonFile) outputs.push(['--json', jsonFile]);
-    if (f.html) outputs.push(['--html', f.html]);
-    for (const [flag, path] of outputs) {
-      if (path.trim() === '') throw new UsageError(`${flag} needs a file name`);
-      checkOutputPath(path, inputs, flag);
-    }
-    for (let i = 0; i < outputs.length; i++) {
-      for (let j = i + 1; j < outputs.length; j++) if (samePath(outputs[i][1], outputs[j][1])) throw new UsageError(`${outputs[i][0]} and ${outputs[j][0]} name the same file (${outputs[i][1]})`);
-    }
+    checkOutputs({ '-o': f.out, '--delta': f.delta, '--json': jsonFile(f.json), '--html': f.html }, inputs);
     const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
 
     const abort = new AbortController();
@@ -182,15 +168,7 @@ export const injectCommand: CommandSpec = {
         written.push(path);
       }
     }
-    if (jsonFile) {
-      await writeFileAtomic(jsonFile, [Buffer.from(json(report))]);
-      written.push(jsonFile);
-    }
-    if (f.html) {
-      await writeFileAtomic(f.html, [Buffer.from(injectHtml(report))]);
-      written.push(f.html);
-    }
-    ctx.io.stdout.write(f.json === true ? json(report) : injectText(report, written));
+    await finishCommand(ctx, { json: f.json, report, text: () => injectText(report), files: f.html ? { [f.html]: injectHtml(report) } : {}, written });
     return 0;
   },
 };

@@ -3,12 +3,10 @@ import { Option } from 'commander';
 import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
-import { checkOutputPath } from '../output-path.js';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import { BLUR_MASK_DEFAULTS } from '../../lancet/blur-pairs.js';
 import { writeLocated } from '../../lancet/located-file.js';
 import { locateErrors, parseErrorSource, type ErrorSource } from '../../lancet/locate-errors.js';
-import { writeFileAtomic } from '../../fs/atomic-write.js';
-import { json } from '../../report/format.js';
 import { locateHtml } from '../../report/locate-html.js';
 import { locateText } from '../../report/locate.js';
 import { UsageError, type CommandSpec } from '../command.js';
@@ -27,7 +25,7 @@ interface LocateFlags extends DefenderFlags {
   lambda?: number;
   maskSteps?: number;
   out: string;
-  json?: boolean;
+  json?: JsonFlag;
   html?: string;
   normalize?: Normalization;
 }
@@ -58,8 +56,8 @@ export const locateCommand: CommandSpec = {
       .option('--lambda <λ>', `misclassified: weight of the mask size per pixel (default ${BLUR_MASK_DEFAULTS.lambda})`, real(0))
       .option('--mask-steps <n>', `misclassified: Adam steps of the mask search (default ${BLUR_MASK_DEFAULTS.steps})`, integer(1))
       .requiredOption('-o, --out <located.json>', 'where to write what was located')
-      .option('--json', 'print the report as JSON')
       .option('--html <file>', 'also write the report as a self-contained web page');
+    addJsonOption(cmd);
     addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
@@ -68,8 +66,7 @@ export const locateCommand: CommandSpec = {
     const errors: ErrorSource = f.oracleTrigger !== undefined ? { kind: 'oracle-trigger', spec: f.oracleTrigger } : parseErrorSource(f.errors!);
     if (f.alpha !== undefined && f.weighting !== 'paper') throw new UsageError('--alpha belongs to --weighting paper');
     const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
-    checkOutputPath(f.out, { model: modelPath, data: f.data, defenderData: f.defenderData });
-    if (f.html !== undefined) checkOutputPath(f.html, { model: modelPath, data: f.data, defenderData: f.defenderData, out: f.out }, '--html');
+    checkOutputs({ '-o': f.out, '--html': f.html, '--json': jsonFile(f.json) }, { model: modelPath, data: f.data, 'defender data': f.defenderData, errors: f.errors?.startsWith('trigger:') ? f.errors.slice('trigger:'.length).replace(/^file:/, '') : undefined });
     const bar = progress(ctx.io);
     const r = await locateErrors(model, {
       modelPath, data: f.data, defenderData: f.defenderData, seed: f.seed, errors, pairs: f.pairs, layer: f.layer, search: f.search, weighting: f.weighting, alpha: f.alpha,
@@ -78,9 +75,13 @@ export const locateCommand: CommandSpec = {
     });
     bar.stop();
     await writeLocated(f.out, r.file);
-    if (f.html !== undefined) await writeFileAtomic(f.html, [Buffer.from(locateHtml(r))]);
-    ctx.io.stdout.write(f.json ? json({ ...r.file, available: r.available, defender: r.defender, seconds: r.seconds, normalization }) : locateText(r));
-    if (!f.json) ctx.io.stderr.write(`wrote ${f.out}${f.html !== undefined ? ` and ${f.html}` : ''}\n`);
+    await finishCommand(ctx, {
+      json: f.json,
+      report: { ...r.file, available: r.available, defender: r.defender, seconds: r.seconds, normalization },
+      text: () => locateText(r),
+      files: f.html !== undefined ? { [f.html]: locateHtml(r) } : {},
+      written: [f.out],
+    });
     return 0;
   },
 };

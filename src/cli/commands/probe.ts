@@ -1,20 +1,17 @@
 // scalpel probe MODEL: worst-case (gradient-based) vs random parameter corruption, and vulnerability maps.
 import { Option } from 'commander';
 import { parseGrouping } from '../../params/select.js';
-import { checkOutputPath } from '../output-path.js';
 import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
 import { PROBE_DEFAULTS, probe, type ProbeMethod } from '../../corruption/probe.js';
-import { writeFileAtomic } from '../../fs/atomic-write.js';
-import { json } from '../../report/format.js';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import { probeText } from '../../report/probe.js';
 import { probeHtml } from '../../report/probe-html.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { checkedBy, count, integer, listOf, norm, oneOf, positive, selector } from '../options.js';
 import { deltaFromCorruption, type SparseDelta } from '../../params/delta.js';
 import { writeDelta } from '../../params/delta-file.js';
-import { samePath } from '../../onnx/model-io.js';
 import { progress } from '../progress.js';
 
 interface ProbeFlags {
@@ -33,7 +30,7 @@ interface ProbeFlags {
   batch: number;
   seed: number;
   trialExamples?: number;
-  json?: string | boolean;
+  json?: JsonFlag;
   html?: string;
   saveDelta?: string;
 }
@@ -72,25 +69,17 @@ export const probeCommand: CommandSpec = {
       .option('--batch <n>', 'examples per onnxruntime run', integer(1), PROBE_DEFAULTS.batchSize)
       .option('--seed <n>', 'seed of the random corruptions', integer(0), 0)
       .option('--trial-examples <n>', 'random trials evaluate on the first n examples (default all; 512 when --trials > 100)', integer(1))
-      .option('--json [file]', 'write the report as JSON to a file (or to stdout when no file is given)')
       .option('--html <file>', 'write the report as a self-contained web page')
       .option('--save-delta <file>', 'write the gradient-based corruption of a single setting (one ε, n and p; no --by) as a delta file that `scalpel apply` turns into a corrupted model');
+    addJsonOption(cmd);
     addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as ProbeFlags;
-    const jsonFile = typeof f.json === 'string' ? f.json : undefined;
-    if (jsonFile && f.html && jsonFile === f.html) throw new UsageError('--json and --html name the same file');
-    const inputs = { model: modelPath, data: f.data, 'gradient data': f.gradData };
-    if (jsonFile) checkOutputPath(jsonFile, inputs, '--json');
-    if (f.html) checkOutputPath(f.html, inputs, '--html');
-    if (f.saveDelta !== undefined) {
-      if (f.eps.length !== 1 || f.n.length !== 1 || f.norm.length !== 1 || f.by !== undefined || (f.method && !f.method.includes('gradient'))) {
-        throw new UsageError('--save-delta saves the gradient-based corruption of one setting: give one --eps, one --n and one --norm, without --by');
-      }
-      for (const [flag, other] of [['--json', jsonFile], ['--html', f.html]] as const) if (other && samePath(other, f.saveDelta)) throw new UsageError(`--save-delta and ${flag} name the same file`);
-      checkOutputPath(f.saveDelta, inputs, '--save-delta');
+    if (f.saveDelta !== undefined && (f.eps.length !== 1 || f.n.length !== 1 || f.norm.length !== 1 || f.by !== undefined || (f.method && !f.method.includes('gradient')))) {
+      throw new UsageError('--save-delta saves the gradient-based corruption of one setting: give one --eps, one --n and one --norm, without --by');
     }
+    checkOutputs({ '--json': jsonFile(f.json), '--html': f.html, '--save-delta': f.saveDelta }, { model: modelPath, data: f.data, 'gradient data': f.gradData });
     const { model, normalization } = await openClassifierForCommand(ctx, modelPath, { normalize: (opts as { normalize?: Normalization }).normalize, data: f.data });
     const bar = progress(ctx.io);
     let report;
@@ -121,14 +110,13 @@ export const probeCommand: CommandSpec = {
       bar.stop();
     }
     report.settings.command = ['scalpel', ...ctx.argv].join(' ');
-    if (jsonFile) await writeFileAtomic(jsonFile, [Buffer.from(json({ ...report, normalization }))]);
-    if (f.saveDelta !== undefined && corruption) await writeDelta(f.saveDelta, corruption, { command: report.settings.command });
-    if (f.html) await writeFileAtomic(f.html, [Buffer.from(probeHtml(report))]);
-    ctx.io.stdout.write(f.json === true ? json({ ...report, normalization }) : probeText(report));
-    if (jsonFile || f.html) {
-      if (f.json !== true) ctx.io.stderr.write(`wrote ${[jsonFile, f.html].filter(Boolean).join(' and ')}\n`);
+    const written: string[] = [];
+    if (f.saveDelta !== undefined && corruption) {
+      await writeDelta(f.saveDelta, corruption, { command: report.settings.command });
+      written.push(f.saveDelta);
     }
-    if (f.saveDelta !== undefined && f.json !== true) ctx.io.stderr.write(`wrote the worst corruption to ${f.saveDelta} (scalpel apply ${modelPath} ${f.saveDelta} -o corrupted.onnx)\n`);
+    const r = report;
+    await finishCommand(ctx, { json: f.json, report: { ...r, normalization }, text: () => probeText(r), files: f.html ? { [f.html]: probeHtml(r) } : {}, written });
     return 0;
   },
 };

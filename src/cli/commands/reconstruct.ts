@@ -1,15 +1,13 @@
 // scalpel reconstruct MODEL: Neural Cleanse trigger reconstruction and outlier detection, on the defender's data only.
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { checkOutputPath } from '../output-path.js';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import { reconstruct } from '../../backdoor/neural-cleanse.js';
 import { reconstructSummary, writeReconstruction } from '../../backdoor/reconstruct-output.js';
 import { imageShape } from '../../tasks/classifier.js';
 import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
-import { writeFileAtomic } from '../../fs/atomic-write.js';
-import { json } from '../../report/format.js';
 import { reconstructHtml } from '../../report/reconstruct-html.js';
 import { reconstructText } from '../../report/reconstruct.js';
 import type { CommandSpec } from '../command.js';
@@ -22,7 +20,7 @@ interface ReconstructFlags extends DefenderFlags {
   steps: number;
   batch: number;
   out?: string;
-  json?: boolean;
+  json?: JsonFlag;
   html?: string;
   normalize?: Normalization;
 }
@@ -65,8 +63,8 @@ export const reconstructCommand: CommandSpec = {
       .option('--steps <n>', 'most optimisation steps per label', integer(1), 1000)
       .option('--batch <n>', 'images per step', integer(1), 64)
       .option('-o, --out <dir>', 'write trigger files, PNG images and reconstruct.json into this directory')
-      .option('--html <file>', 'write the report as a self-contained web page')
-      .option('--json', 'print the report as JSON');
+      .option('--html <file>', 'write the report as a self-contained web page');
+    addJsonOption(cmd);
     addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
@@ -75,7 +73,7 @@ export const reconstructCommand: CommandSpec = {
     const model = task.model;
     imageShape(task, modelPath);
     if (f.out) checkOutputDir(f.out);
-    if (f.html) checkOutputPath(f.html, { model: modelPath, data: f.data, 'defender data': f.defenderData }, '--html');
+    checkOutputs({ '--html': f.html, '--json': jsonFile(f.json) }, { model: modelPath, data: f.data, 'defender data': f.defenderData });
     const defender = await defenderDataFromFlags(f);
     const abort = new AbortController();
     const onSigint = () => abort.abort();
@@ -93,8 +91,14 @@ export const reconstructCommand: CommandSpec = {
     }
     const command = ['scalpel', ...ctx.argv].join(' ');
     if (f.out) await writeReconstruction(f.out, r, { model: modelPath, command });
-    if (f.html) await writeFileAtomic(f.html, [Buffer.from(reconstructHtml(r, modelPath))]);
-    ctx.io.stdout.write(f.json ? json({ ...reconstructSummary(r, { model: modelPath, command, out: f.out }), normalization: task.normalization }) : reconstructText(r));
+    const rec = r;
+    await finishCommand(ctx, {
+      json: f.json,
+      report: { ...reconstructSummary(rec, { model: modelPath, command, out: f.out }), normalization: task.normalization },
+      text: () => reconstructText(rec),
+      files: f.html ? { [f.html]: reconstructHtml(rec, modelPath) } : {},
+      written: f.out ? [`${f.out}/`] : [],
+    });
     return 0;
   },
 };

@@ -1,15 +1,11 @@
 // scalpel repair MODEL --method NAME: remove a backdoor with the defender's data only, and judge the result.
-import { Buffer } from 'node:buffer';
 import { InvalidArgumentError, Option } from 'commander';
 import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
-import { checkOutputPath } from '../output-path.js';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import { repairModel } from '../../backdoor/repair.js';
 import { checkClass } from '../../tasks/classifier.js';
-import { writeFileAtomic } from '../../fs/atomic-write.js';
-import { samePath } from '../../onnx/model-io.js';
-import { json } from '../../report/format.js';
 import { repairHtml } from '../../report/repair-html.js';
 import { repairText } from '../../report/repair.js';
 import { UsageError, type CommandSpec } from '../command.js';
@@ -32,7 +28,7 @@ interface RepairFlags extends DefenderFlags {
   batchnorm: 'batch' | 'frozen';
   delta?: string;
   html?: string;
-  json?: boolean;
+  json?: JsonFlag;
   [methodFlag: string]: unknown;
   normalize?: Normalization;
 }
@@ -71,8 +67,8 @@ export const repairCommand: CommandSpec = {
       .option('--batch <n>', 'fine-tuning examples per step', integer(1), 64)
       .addOption(new Option('--batchnorm <mode>', "BatchNorms while fine-tuning: 'batch' statistics or 'frozen' running ones").choices(['batch', 'frozen']).default('batch'))
       .option('--delta <file>', 'write the change as a delta file (safetensors)')
-      .option('--html <file>', 'write the report as a self-contained web page')
-      .option('--json', 'print the report as JSON');
+      .option('--html <file>', 'write the report as a self-contained web page');
+    addJsonOption(cmd);
     addNormalizeOption(cmd);
     const seen = new Set<string>();
     for (const m of REPAIR_METHODS) {
@@ -100,10 +96,7 @@ export const repairCommand: CommandSpec = {
     const method = REPAIR_METHODS.find((m) => m.name === f.method)!;
     if (f.oracleTrigger && f.triggers) throw new UsageError('give --triggers DIR (reconstructed) or --oracle-trigger SPEC, not both');
     const inputs = { model: modelPath, data: f.data, 'defender data': f.defenderData };
-    checkOutputPath(f.out, inputs, '--out');
-    if (f.delta) checkOutputPath(f.delta, { ...inputs, 'output model': f.out }, '--delta');
-    if (f.html) checkOutputPath(f.html, { ...inputs, 'output model': f.out, delta: f.delta }, '--html');
-    if (f.delta && samePath(f.delta, f.out)) throw new UsageError(`--delta and --out name the same file (${f.out})`);
+    checkOutputs({ '--out': f.out, '--delta': f.delta, '--html': f.html, '--json': jsonFile(f.json) }, inputs);
     const { model, normalization, classes } = await openClassifierForCommand(ctx, modelPath, f);
     if (f.oracleTrigger) checkClass(classes, f.target, 'target');
     if (f.evalTrigger) checkClass(classes, f.evalTarget, 'eval target');
@@ -128,15 +121,21 @@ export const repairCommand: CommandSpec = {
         onProgress: (label, done, total, status) => bar.update(label, done, total, status),
         log: (line) => {
           bar.stop();
-          if (!f.json) ctx.io.stderr.write(`${line}\n`);
+          if (f.json !== true) ctx.io.stderr.write(`${line}\n`);
         },
       });
     } finally {
       bar.stop();
       process.removeListener('SIGINT', onSigint);
     }
-    if (f.html && r.completed) await writeFileAtomic(f.html, [Buffer.from(repairHtml(r, modelPath))]);
-    ctx.io.stdout.write(f.json ? json({ model: modelPath, ...r, normalization }) : repairText(r));
+    const rep = r;
+    await finishCommand(ctx, {
+      json: f.json,
+      report: { model: modelPath, ...rep, normalization },
+      text: () => repairText(rep),
+      files: f.html && rep.completed ? { [f.html]: repairHtml(rep, modelPath) } : {},
+      written: rep.completed ? [f.out, ...(f.delta ? [f.delta] : [])] : [],
+    });
     return r.completed ? 0 : 130;
   },
 };
