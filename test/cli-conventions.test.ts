@@ -134,3 +134,31 @@ test('no raw onnxruntime log lines on stderr (a fixed-batch export whose optimis
   assert.doesNotMatch(r.stderr, /onnxruntime:/);
   assert.deepEqual(r.stderr.split('\n').filter(Boolean).map((l) => l.slice(0, 15)), ['scalpel: note: ']);
 });
+
+describe('layer names agree between inspect, params, diff and locate (a PyTorch export with a folded Conv-BN)', () => {
+  // PyTorch names the Conv it folded a BatchNorm into 'onnx::Conv_21' (weight) and 'onnx::Conv_22' (bias), read by '/conv/Conv'.
+  const USER = 'test/fixtures/user/pixels01-opset11.onnx';
+  test('one layer for the generated weight and bias, everywhere', async () => {
+    const { readModel, writeModel } = await import('../src/onnx/model-io.js');
+    const { lancetLayers } = await import('../src/lancet/layers.js');
+    const ins = JSON.parse((await cli(['inspect', USER, '--json'])).stdout) as { byTensor: { name: string; layer: string }[]; byLayer: { name: string }[] };
+    const inspectLayer = Object.fromEntries(ins.byTensor.map((t) => [t.name, t.layer]));
+    assert.equal(inspectLayer['onnx::Conv_21'], 'conv');
+    assert.equal(inspectLayer['onnx::Conv_22'], 'conv');
+    const params = JSON.parse((await cli(['params', USER, 'layer:conv', '--json'])).stdout) as { tensors: { name: string; layer: string }[] };
+    assert.deepEqual(params.tensors.map((t) => t.name).sort(), ['onnx::Conv_21', 'onnx::Conv_22']);
+    const all = JSON.parse((await cli(['params', USER, '--json'])).stdout) as { tensors: { name: string; layer: string }[] };
+    for (const t of all.tensors) assert.equal(t.layer, inspectLayer[t.name], t.name);
+    assert.deepEqual(new Set(all.tensors.map((t) => t.layer)), new Set(ins.byLayer.map((l) => l.name)));
+    // diff: change one entry of the weight and one of the bias; they are one layer.
+    const m = readModel(USER);
+    for (const name of ['onnx::Conv_21', 'onnx::Conv_22']) (m.graph.initializers.get(name)!.tensor!.data as Float32Array)[0] += 1;
+    const edited = join(dir, 'edited.onnx');
+    writeModel(m, edited);
+    const d = JSON.parse((await cli(['diff', USER, edited, '--json'])).stdout) as { byLayer: { group: string; changed: number }[] };
+    assert.deepEqual(d.byLayer.filter((l) => l.changed > 0).map((l) => [l.group, l.changed]), [['conv', 2]]);
+    rmSync(edited);
+    // locate names its layers the same way.
+    assert.ok(lancetLayers(readModel(USER)).some((l) => l.name === 'conv' && l.param === 'onnx::Conv_21'));
+  });
+});
