@@ -162,3 +162,34 @@ describe('layer names agree between inspect, params, diff and locate (a PyTorch 
     assert.ok(lancetLayers(readModel(USER)).some((l) => l.name === 'conv' && l.param === 'onnx::Conv_21'));
   });
 });
+
+describe('help', () => {
+  test('scalpel help triggers: the language, and every example in it parses and fits a 28×28 image', async () => {
+    const { parseTrigger, patchOrigin } = await import('../src/data/triggers.js');
+    const r = await cli(['help', 'triggers']);
+    assert.equal(r.code, 0);
+    for (const s of ['top-left', 'bottom-right', 'center', '+2', 'X,Y', 'checkerboard', 'noise:SEED', 'blend:ALPHA', 'file:PATH']) assert.ok(r.stdout.includes(s), s);
+    const examples = [...r.stdout.matchAll(/^ {2}((?:patch|blend):\S+)/gm)].map((m) => m[1]);
+    assert.ok(examples.length >= 5, examples.join(' '));
+    for (const e of examples) {
+      const t = parseTrigger(e);
+      if (t.type === 'patch') patchOrigin(t, 28, 28);
+    }
+    assert.match((await cli(['--help'])).stdout, /scalpel help triggers/);
+    const bad = await cli(['help', 'trigger']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /topics are triggers/);
+  });
+
+  test("repair: every method in the one-line summary; flip and neuron-finetune examples; --max-drop and --flip-max-drop in points", async () => {
+    const { REPAIR_METHODS } = await import('../src/cli/repair-methods.js');
+    const top = (await cli(['--help'])).stdout.replace(/\s+/g, ' ');
+    const summary = /repair \[options\] <model> (.*?) diff \[options\]/.exec(top)![1];
+    for (const m of REPAIR_METHODS) assert.ok(summary.includes(m.name), `${m.name} in '${summary}'`);
+    const help = (await cli(['help', 'repair'])).stdout;
+    assert.match(help, /--method flip --located/);
+    assert.match(help, /--method neuron-finetune --located/);
+    assert.match(help, /--max-drop <points>/);
+    assert.match(help, /--flip-max-drop <points>/);
+  });
+});

@@ -37,7 +37,9 @@ const methodList = () => REPAIR_METHODS.map((m) => `${m.name}: ${m.summary}`).jo
 
 export const repairCommand: CommandSpec = {
   name: 'repair',
-  summary: 'remove a backdoor (unlearn, fine-prune, finetune) and judge it: ACC, ASR, RA, DER',
+  get summary() {
+    return `remove a backdoor (${REPAIR_METHODS.map((m) => m.name).join(', ')}) and judge it: ACC, ASR, RA, DER`;
+  },
   get description() {
     return (
       `Repair a backdoored image classifier with one method, using only the defender's data, then judge it. Methods: ${methodList()}.\n\n` +
@@ -51,6 +53,8 @@ export const repairCommand: CommandSpec = {
     ['scalpel reconstruct models/lenet5-badnets.onnx --data fashion-mnist -o nc && scalpel repair models/lenet5-badnets.onnx --method unlearn --data fashion-mnist --triggers nc -o unlearned.onnx', 'Neural Cleanse: reconstruct, then unlearn the flagged trigger'],
     ['scalpel repair models/lenet5-badnets.onnx --method fine-prune --data fashion-mnist --max-drop 4 -o pruned.onnx --delta fp.safetensors', 'fine-pruning, and the change as a delta'],
     ['scalpel repair models/lenet5-badnets.onnx --method unlearn --oracle-trigger patch:4x4@bottom-right:white --target 0 -o oracle.onnx', 'an oracle run (the attacker\'s trigger given)'],
+    ['scalpel locate models/lenet5-badnets.onnx --errors trigger:nc/label-0.safetensors -o located.json && scalpel repair models/lenet5-badnets.onnx --method flip --located located.json --triggers nc --flip-max-drop 1 -o flipped.onnx', "AI-Lancet's neuron flip: locate the weights behind the reconstructed trigger, then negate the fewest that fix it, within 1 accuracy point"],
+    ['scalpel locate lenet5.onnx --errors misclassified -o located.json && scalpel repair lenet5.onnx --method neuron-finetune --located located.json --clean 1000 --epochs 3 -o tuned.onnx', "AI-Lancet's neuron fine-tuning: tune only the weights located behind the model's own mistakes"],
   ],
   configure(cmd) {
     cmd.argument('<model>', 'ONNX image classifier (backdoored)');
