@@ -59,6 +59,21 @@ test("the README's library example runs against the installed package", () => {
   assert.ok(readme.includes(readFileSync(join(root, 'examples/gradient.mjs'), 'utf8')), 'the README shows examples/gradient.mjs verbatim');
 });
 
+/** One runnable example per capability, each run from the installed package, with what its output must show. */
+const EXAMPLES: [file: string, expect: RegExp[]][] = [
+  ['inject.mjs', [/^changed \d+ of 61706 parameters$/m, /^pattern success [\d.]+% -> [\d.]+%$/m, /of predictions unchanged$/m]],
+  ['diff-apply.mjs', [/^applied \d+ entries: the hardened parameters exactly$/m, /^reverted: the original parameters exactly$/m]],
+  ['reconstruct-repair.mjs', [/^mask L1 per label: (\d+ ){9}\d+; flagged: /m]],
+  ['locate-flip.mjs', [/^ORACLE: located \d+ weights of layer fc1/m, /^ORACLE: flipped \d+ weights; ASR /m]],
+];
+for (const [file, expect] of EXAMPLES) {
+  test(`examples/${file} runs against the installed package`, () => {
+    copyFileSync(join(root, 'examples', file), join(dir, file));
+    const out = sh('node', [file], dir);
+    for (const re of expect) assert.match(out, re, out);
+  });
+}
+
 test('npm ci needs no network: the onnxruntime-node download is denied (npm 11) and skipped (npm 10)', () => {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { allowScripts: Record<string, boolean>; devDependencies: Record<string, string> };
   assert.equal(pkg.allowScripts['onnxruntime-node'], false);
