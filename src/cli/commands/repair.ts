@@ -6,7 +6,6 @@ import type { Normalization } from '../../data/triggers.js';
 import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import { fileOfSpec } from '../output-path.js';
 import { repairModel } from '../../backdoor/repair.js';
-import { checkClass } from '../../tasks/classifier.js';
 import { repairHtml } from '../../report/repair-html.js';
 import { repairText } from '../../report/repair.js';
 import { UsageError, type CommandSpec } from '../command.js';
@@ -104,9 +103,7 @@ export const repairCommand: CommandSpec = {
       model: modelPath, data: f.data, 'defender data': f.defenderData, located: f.located as string | undefined, triggers: f.triggers,
       'oracle trigger': fileOfSpec(f.oracleTrigger), 'eval trigger': fileOfSpec(f.evalTrigger),
     });
-    const { model, normalization, classes } = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true });
-    if (f.oracleTrigger) checkClass(classes, f.target, 'target');
-    if (f.evalTrigger) checkClass(classes, f.evalTarget, 'eval target');
+    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true });
     const options: Record<string, unknown> = {};
     for (const fl of method.flags ?? []) {
       const key = fl.flags.replace(/^--/, '').split(' ')[0].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
