@@ -34,15 +34,15 @@ export { readNpy, readNpz, writeNpy, writeNpz } from './data/npy.js';
 export { readIdx, writeIdx } from './data/idx.js';
 export { applyTrigger, formatTrigger, parseTrigger, poison, stampImages, type MaskTrigger, type Normalization, type Trigger } from './data/triggers.js';
 export { readTriggerFile, writeTriggerFile } from './data/trigger-file.js';
-export { defenderData, loadDefenderData, DEFAULT_DEFENDER_FRACTION, type DefenderData, type DefenderDataOptions } from './data/defender.js';
+export { defenderData, loadDefenderData, DEFAULT_DEFENDER_FRACTION, type DefenderData, type DefenderDataOptions } from './defence/defender-data.js';
 export { parseCount, resolveCount, splitList, type Count } from './data/count.js';
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Tasks: a user's classifier and its data, opened, normalised and run one way for every method.
 // ---------------------------------------------------------------------------------------------------------------------
 export { openClassifier, type ClassifierTask, type OpenClassifierOptions } from './tasks/open.js';
-export { argmax, evaluate, runClassifier, type ClassifierRun, type RunOptions } from './tasks/run.js';
-export { checkClass, checkDataFits, classifierIO, imageShape, type ClassifierIO, type ImageShape } from './tasks/classifier.js';
+export { argmax, evaluate, runClassifier, runInBatches, type BatchedRunOptions, type ClassifierRun, type RunOptions } from './tasks/run.js';
+export { checkClass, checkDataFits, classifierIO, imageShape, requireFreeBatch, type ClassifierIO, type ImageShape } from './tasks/classifier.js';
 export { chooseNormalization, matchNormalization, parseNormalization, renormalize, type NormalizationChoice } from './tasks/normalization.js';
 export { fitData, loadTaskData } from './tasks/task-data.js';
 export type { ClassificationReport } from './tasks/classification-metrics.js';
@@ -84,8 +84,9 @@ export { readReconstruction, writeReconstruction } from './backdoor/reconstruct-
 // repair: every method of `scalpel repair` behind one contract, judged by ACC, ASR, RA and DER.
 export { repairModel, type RepairOptions, type RepairReport } from './backdoor/repair.js';
 export { REPAIR_METHODS } from './cli/repair-methods.js';
-export type { DefenderTrigger, FineTuneSettings, RepairContext, RepairMethod, RepairOutcome } from './train/repair-method.js';
-export { attackRates, defenceMetrics, der, type DefenceMetrics, type DefenceMetricsOptions } from './train/defence-metrics.js';
+export type { DefenderTrigger, FineTuneSettings, RepairContext, RepairMethod, RepairOutcome } from './defence/repair-method.js';
+export { defenceMetrics, der, type DefenceMetrics, type DefenceMetricsOptions } from './defence/metrics.js';
+export { attackRates } from './tasks/attack-rates.js';
 // locate: AI-Lancet's error-inducing weights (CCS 2021); flip and neuron fine-tuning repair them. (examples/locate-flip.mjs)
 export { locateErrors, type ErrorSource, type LocateErrorsOptions, type LocateErrorsResult } from './lancet/locate-errors.js';
 export { locate, type LocatedWeight, type LocateOptions, type LocateResult } from './lancet/locate.js';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { isPlainCount, parseCount, resolveCount, splitList } from '../src/data/count.js';
 import { resolveN } from '../src/corruption/closed-form.js';
 import { resolveBudget } from '../src/surgery/budget.js';
-import { parseDefenderSpec } from '../src/data/defender.js';
+import { parseDefenderSpec } from '../src/defence/defender-data.js';
 
 test('counts, fractions, percentages and all, in any case', () => {
   assert.deepEqual(parseCount('100'), { kind: 'count', n: 100 });

@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from 'commander';
 import { parseNorm } from '../corruption/norms.js';
 import { parseCount, splitList } from '../data/count.js';
-import { parseDefenderSpec } from '../data/defender.js';
+import { parseDefenderSpec } from '../defence/defender-data.js';
 import { parseTrigger } from '../data/triggers.js';
 import { parseSelector } from '../params/select.js';
 

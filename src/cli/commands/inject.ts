@@ -2,6 +2,7 @@
 // the side effects instance by instance on the test split.
 import { Option } from 'commander';
 import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
+import { fileOfSpec } from '../output-path.js';
 import { writeModel } from '../../onnx/model-io.js';
 import { deltaBetween } from '../../params/delta.js';
 import { writeDelta } from '../../params/delta-file.js';
@@ -13,6 +14,7 @@ import { UsageError, type CommandSpec } from '../command.js';
 import { checkedBy, count, integer, listOf, pattern, real } from '../options.js';
 import { progress } from '../progress.js';
 import { openClassifierForCommand } from '../open-model.js';
+import { requireFreeBatch } from '../../tasks/classifier.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
 
@@ -123,9 +125,10 @@ export const injectCommand: CommandSpec = {
     if (!f.sweep && !f.out) throw new UsageError('give -o FILE.onnx for the edited model');
     const methods = f.sweep?.map((m) => parseMethod(m, f.by));
     const budgets = f.budgets;
-    const inputs = { model: modelPath, data: f.data, examples: f.pattern.startsWith('examples:') ? f.pattern.slice('examples:'.length) : undefined };
-    checkOutputs({ '-o': f.out, '--delta': f.delta, '--json': jsonFile(f.json), '--html': f.html }, inputs);
-    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
+    checkOutputs({ '-o': f.out, '--delta': f.delta, '--json': jsonFile(f.json), '--html': f.html }, { model: modelPath, data: f.data, pattern: fileOfSpec(f.pattern) });
+    const task = await openClassifierForCommand(ctx, modelPath, f);
+    const { model, normalization } = task;
+    requireFreeBatch(task, modelPath, 'inject');
 
     const abort = new AbortController();
     const onSigint = () => abort.abort();

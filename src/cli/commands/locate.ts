@@ -1,9 +1,11 @@
 // scalpel locate MODEL: the weights behind an error (AI-Lancet), written to located.json.
 import { Option } from 'commander';
 import { openClassifierForCommand } from '../open-model.js';
+import { requireFreeBatch } from '../../tasks/classifier.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
 import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
+import { fileOfSpec } from '../output-path.js';
 import { BLUR_MASK_DEFAULTS } from '../../lancet/blur-pairs.js';
 import { writeLocated } from '../../lancet/located-file.js';
 import { locateErrors, parseErrorSource, type ErrorSource } from '../../lancet/locate-errors.js';
@@ -65,8 +67,10 @@ export const locateCommand: CommandSpec = {
     if ((f.errors === undefined) === (f.oracleTrigger === undefined)) throw new UsageError('give exactly one of --errors trigger:FILE|misclassified or --oracle-trigger SPEC');
     const errors: ErrorSource = f.oracleTrigger !== undefined ? { kind: 'oracle-trigger', spec: f.oracleTrigger } : parseErrorSource(f.errors!);
     if (f.alpha !== undefined && f.weighting !== 'paper') throw new UsageError('--alpha belongs to --weighting paper');
-    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
-    checkOutputs({ '-o': f.out, '--html': f.html, '--json': jsonFile(f.json) }, { model: modelPath, data: f.data, 'defender data': f.defenderData, errors: f.errors?.startsWith('trigger:') ? f.errors.slice('trigger:'.length).replace(/^file:/, '') : undefined });
+    const task = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true });
+    const { model, normalization } = task;
+    requireFreeBatch(task, modelPath, 'locate');
+    checkOutputs({ '-o': f.out, '--html': f.html, '--json': jsonFile(f.json) }, { model: modelPath, data: f.data, 'defender data': f.defenderData, trigger: fileOfSpec(f.errors), 'oracle trigger': fileOfSpec(f.oracleTrigger) });
     const bar = progress(ctx.io);
     const r = await locateErrors(model, {
       modelPath, data: f.data, defenderData: f.defenderData, seed: f.seed, errors, pairs: f.pairs, layer: f.layer, search: f.search, weighting: f.weighting, alpha: f.alpha,

@@ -1,10 +1,8 @@
 // scalpel reconstruct MODEL: Neural Cleanse trigger reconstruction and outlier detection, on the defender's data only.
-import { statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import { reconstruct } from '../../backdoor/neural-cleanse.js';
-import { reconstructSummary, writeReconstruction } from '../../backdoor/reconstruct-output.js';
-import { imageShape } from '../../tasks/classifier.js';
+import { checkReconstructionDir, reconstructSummary, writeReconstruction } from '../../backdoor/reconstruct-output.js';
+import { imageShape, requireFreeBatch } from '../../tasks/classifier.js';
 import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
@@ -23,24 +21,6 @@ interface ReconstructFlags extends DefenderFlags {
   json?: JsonFlag;
   html?: string;
   normalize?: Normalization;
-}
-
-/** Refuse an output directory that is a file or whose parent does not exist. */
-export function checkOutputDir(dir: string): void {
-  try {
-    if (!statSync(dir).isDirectory()) throw new Error(`cannot write into ${dir}: it is a file, not a directory`);
-    return;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  const parent = dirname(resolve(dir));
-  let ok = false;
-  try {
-    ok = statSync(parent).isDirectory();
-  } catch {
-    /* reported below */
-  }
-  if (!ok) throw new Error(`cannot create ${dir}: directory ${parent} does not exist`);
 }
 
 export const reconstructCommand: CommandSpec = {
@@ -69,10 +49,11 @@ export const reconstructCommand: CommandSpec = {
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as ReconstructFlags;
-    const task = await openClassifierForCommand(ctx, modelPath, f);
+    const task = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true });
     const model = task.model;
     imageShape(task, modelPath);
-    if (f.out) checkOutputDir(f.out);
+    requireFreeBatch(task, modelPath, 'reconstruct');
+    if (f.out) checkReconstructionDir(f.out);
     checkOutputs({ '--html': f.html, '--json': jsonFile(f.json) }, { model: modelPath, data: f.data, 'defender data': f.defenderData });
     const defender = await defenderDataFromFlags(f);
     const abort = new AbortController();
@@ -90,7 +71,7 @@ export const reconstructCommand: CommandSpec = {
       process.removeListener('SIGINT', onSigint);
     }
     const command = ['scalpel', ...ctx.argv].join(' ');
-    if (f.out) await writeReconstruction(f.out, r, { model: modelPath, command });
+    if (f.out) await writeReconstruction(f.out, r, model, { model: modelPath, command });
     const rec = r;
     await finishCommand(ctx, {
       json: f.json,

@@ -4,8 +4,8 @@ import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
 import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
+import { fileOfSpec } from '../output-path.js';
 import { repairModel } from '../../backdoor/repair.js';
-import { checkClass } from '../../tasks/classifier.js';
 import { repairHtml } from '../../report/repair-html.js';
 import { repairText } from '../../report/repair.js';
 import { UsageError, type CommandSpec } from '../command.js';
@@ -99,11 +99,11 @@ export const repairCommand: CommandSpec = {
     const f = opts as unknown as RepairFlags;
     const method = REPAIR_METHODS.find((m) => m.name === f.method)!;
     if (f.oracleTrigger && f.triggers) throw new UsageError('give --triggers DIR (reconstructed) or --oracle-trigger SPEC, not both');
-    const inputs = { model: modelPath, data: f.data, 'defender data': f.defenderData };
-    checkOutputs({ '--out': f.out, '--delta': f.delta, '--html': f.html, '--json': jsonFile(f.json) }, inputs);
-    const { model, normalization, classes } = await openClassifierForCommand(ctx, modelPath, f);
-    if (f.oracleTrigger) checkClass(classes, f.target, 'target');
-    if (f.evalTrigger) checkClass(classes, f.evalTarget, 'eval target');
+    checkOutputs({ '--out': f.out, '--delta': f.delta, '--html': f.html, '--json': jsonFile(f.json) }, {
+      model: modelPath, data: f.data, 'defender data': f.defenderData, located: f.located as string | undefined, triggers: f.triggers,
+      'oracle trigger': fileOfSpec(f.oracleTrigger), 'eval trigger': fileOfSpec(f.evalTrigger),
+    });
+    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true });
     const options: Record<string, unknown> = {};
     for (const fl of method.flags ?? []) {
       const key = fl.flags.replace(/^--/, '').split(' ')[0].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
