@@ -82,7 +82,7 @@ export { reconstruct, type LabelTrigger, type ReconstructOptions, type Reconstru
 export { anomalyIndex, ANOMALY_THRESHOLD, type AnomalyResult } from './backdoor/anomaly.js';
 export { readReconstruction, writeReconstruction } from './backdoor/reconstruct-output.js';
 // repair: every method of `scalpel repair` behind one contract, judged by ACC, ASR, RA and DER.
-export { repairModel, type RepairOptions, type RepairReport } from './backdoor/repair.js';
+export { repairModel, type RepairOptions, type RepairReport, type RepairResult } from './backdoor/repair.js';
 export { REPAIR_METHODS } from './cli/repair-methods.js';
 export type { DefenderTrigger, FineTuneSettings, RepairContext, RepairMethod, RepairOutcome } from './defence/repair-method.js';
 export { defenceMetrics, der, type DefenceMetrics, type DefenceMetricsOptions } from './defence/metrics.js';
