@@ -1,12 +1,12 @@
 // scalpel reconstruct MODEL: Neural Cleanse trigger reconstruction and outlier detection, on the defender's data only.
-import { statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
-import { loadModel } from '../../analysis/load.js';
 import { checkOutputPath } from '../output-path.js';
 import { reconstruct } from '../../backdoor/neural-cleanse.js';
-import { reconstructSummary, writeReconstruction } from '../../backdoor/reconstruct-output.js';
-import { imageShape } from '../../backdoor/trigger-graph.js';
+import { checkReconstructionDir, reconstructSummary, writeReconstruction } from '../../backdoor/reconstruct-output.js';
+import { imageShape } from '../../tasks/classifier.js';
+import { openClassifierForCommand } from '../open-model.js';
+import { addNormalizeOption } from '../normalize-flag.js';
+import type { Normalization } from '../../data/triggers.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { json } from '../../report/format.js';
 import { reconstructHtml } from '../../report/reconstruct-html.js';
@@ -23,6 +23,7 @@ interface ReconstructFlags extends DefenderFlags {
   out?: string;
   json?: boolean;
   html?: string;
+  normalize?: Normalization;
 }
 
 /** A comma-separated list of labels (whole numbers ≥ 0). */
@@ -30,24 +31,6 @@ function labelList(value: string): number[] {
   const parts = value.split(',').map((s) => s.trim());
   if (parts.some((p) => !/^\d+$/.test(p))) throw new InvalidArgumentError(`expected labels as whole numbers separated by commas, got '${value}'`);
   return [...new Set(parts.map(Number))];
-}
-
-/** Refuse an output directory that is a file or whose parent does not exist. */
-export function checkOutputDir(dir: string): void {
-  try {
-    if (!statSync(dir).isDirectory()) throw new Error(`cannot write into ${dir}: it is a file, not a directory`);
-    return;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  const parent = dirname(resolve(dir));
-  let ok = false;
-  try {
-    ok = statSync(parent).isDirectory();
-  } catch {
-    /* reported below */
-  }
-  if (!ok) throw new Error(`cannot create ${dir}: directory ${parent} does not exist`);
 }
 
 export const reconstructCommand: CommandSpec = {
@@ -72,12 +55,14 @@ export const reconstructCommand: CommandSpec = {
       .option('-o, --out <dir>', 'write trigger files, PNG images and reconstruct.json into this directory')
       .option('--html <file>', 'write the report as a self-contained web page')
       .option('--json', 'print the report as JSON');
+    addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as ReconstructFlags;
-    const model = loadModel(modelPath);
-    imageShape(model);
-    if (f.out) checkOutputDir(f.out);
+    const task = await openClassifierForCommand(ctx, modelPath, f);
+    const model = task.model;
+    imageShape(task, modelPath);
+    if (f.out) checkReconstructionDir(f.out);
     if (f.html) checkOutputPath(f.html, { model: modelPath, data: f.data, 'defender data': f.defenderData }, '--html');
     const defender = await defenderDataFromFlags(f);
     const abort = new AbortController();
@@ -95,9 +80,9 @@ export const reconstructCommand: CommandSpec = {
       process.removeListener('SIGINT', onSigint);
     }
     const command = ['scalpel', ...ctx.argv].join(' ');
-    if (f.out) await writeReconstruction(f.out, r, { model: modelPath, command });
+    if (f.out) await writeReconstruction(f.out, r, model, { model: modelPath, command });
     if (f.html) await writeFileAtomic(f.html, [Buffer.from(reconstructHtml(r, modelPath))]);
-    ctx.io.stdout.write(f.json ? json(reconstructSummary(r, { model: modelPath, command, out: f.out })) : reconstructText(r));
+    ctx.io.stdout.write(f.json ? json({ ...reconstructSummary(r, { model: modelPath, command, out: f.out }), normalization: task.normalization }) : reconstructText(r));
     return 0;
   },
 };
