@@ -1,7 +1,8 @@
 // Peak memory of `scalpel probe --method gradient --n 1% --norm inf` on a generated wide MLP (784 → h → h → 10, Gemm
 // + Relu), against the model's bytes. `--steps` instead runs the probe's parts in this process and prints the
 // resident set after each (where the copies are).
-// `node --import tsx bench/probe-memory.ts [--params 88e6] [--dir /tmp] [--steps] [--threads 1]`
+// `node --import tsx bench/probe-memory.ts [--params 88e6] [--dir /tmp] [--steps] [--threads 1] [--generate-only]`
+// (generate first with --generate-only for big models, so that this process does not hold one while measuring)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ const { values: args } = parseArgs({
     steps: { type: 'boolean', default: false },
     threads: { type: 'string', default: '1' },
     eps: { type: 'string', default: '1e-2' },
+    'generate-only': { type: 'boolean', default: false },
   },
 });
 
@@ -52,6 +54,7 @@ const total = Number(args.params);
 mkdirSync(args.dir, { recursive: true });
 const path = join(args.dir, `scalpel-mlp-${total.toExponential(0)}.onnx`);
 if (!existsSync(path)) writeModel(wideMlp(total), path);
+if (args['generate-only']) process.exit(0);
 const fileBytes = statSync(path).size + (existsSync(`${path}.data`) ? statSync(`${path}.data`).size : 0);
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
