@@ -14,7 +14,7 @@ export { inferTypes, TypeEnv, type ValueType } from './onnx/shapes.js';
 export { promoteToInputs, type PromotedModel } from './onnx/params-as-inputs.js';
 
 // runtime/
-export { clearSessionCache, compile, configureRuntime, Executable, nchwcBlockSize, type RuntimeOptions } from './runtime/session.js';
+export { clearSessionCache, compile, configureRuntime, configureSessionCache, Executable, nchwcBlockSize, type RuntimeOptions, sessionCacheStats, type SessionCacheLimits } from './runtime/session.js';
 export { lowerToNchwc, NCHWC_DOMAIN, type NchwcLowering, usesNchwcOps } from './runtime/nchwc.js';
 export { compileUncached } from './runtime/session.js';
 

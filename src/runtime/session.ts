@@ -182,7 +182,11 @@ export function configureSessionCache(l: SessionCacheLimits = {}): Required<Sess
   return { ...limits };
 }
 
-/** The sessions in compile()'s cache and the bytes of their models. */
+/**
+ * The sessions in compile()'s cache and the bytes of their models.
+ *
+ * @example const { sessions, bytes } = sessionCacheStats(); // at most configureSessionCache().maxSessions sessions
+ */
 export function sessionCacheStats(): { sessions: number; bytes: number } {
   let bytes = 0;
   for (const e of cache.values()) bytes += e.bytes;
@@ -270,7 +274,11 @@ export function sessionOptions(o: Required<RuntimeOptions>, oneOff = false): ort
   };
 }
 
-/** The current runtime defaults merged with `opts` (undefined fields keep the default). */
+/**
+ * The current runtime defaults merged with `opts` (undefined fields keep the default).
+ *
+ * @example runtimeDefaults({ threads: 1 }).spinning; // false unless configureRuntime changed it
+ */
 export function runtimeDefaults(opts: RuntimeOptions = {}): Required<RuntimeOptions> {
   return { ...defaults, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<RuntimeOptions>;
 }
