@@ -147,7 +147,7 @@ export { injectHtml } from './report/inject-html.js';
 
 // A user's model and its data: one way in for every command (src/tasks/).
 export { openClassifier, openModelFile, type ClassifierTask, type OpenedModel, type OpenClassifierOptions, type OpenOptions } from './tasks/open.js';
-export { argmax, runClassifier, type ClassifierRun, type RunOptions } from './tasks/run.js';
-export { checkClass, checkDataFits, classifierIO, dataInput, imageShape, type ClassifierIO, type ImageShape } from './tasks/classifier.js';
+export { argmax, runClassifier, runInBatches, type BatchedRunOptions, type ClassifierRun, type RunOptions } from './tasks/run.js';
+export { checkClass, checkDataFits, classifierIO, dataInput, imageShape, requireFreeBatch, type ClassifierIO, type ImageShape } from './tasks/classifier.js';
 export { chooseNormalization, matchNormalization, parseNormalization, renormalize, type NormalizationChoice } from './tasks/normalization.js';
 export { fitData, loadTaskData } from './tasks/task-data.js';

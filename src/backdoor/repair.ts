@@ -9,7 +9,7 @@ import { writeModel } from '../onnx/model-io.js';
 import { changedCount, deltaBetween } from '../params/delta.js';
 import { writeDelta } from '../params/delta-file.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { checkDataFits, imageShape } from '../tasks/classifier.js';
+import { checkClass, checkDataFits, classifierIO, imageShape } from '../tasks/classifier.js';
 import { matchNormalization } from '../tasks/normalization.js';
 import { defenceMetrics, der, type DefenceMetrics } from '../defence/metrics.js';
 import { evaluate } from '../tasks/run.js';
@@ -98,7 +98,10 @@ async function measure(model: Model, test: LabelledData, m: { trigger: Trigger; 
  *   training: { epochs: 5, lr: 0.01, batchSize: 64, frozenBatchNorm: false }, options: { maxDrop: 4 }, out: 'fp.onnx' });
  */
 export async function repairModel(model: Model, o: RepairOptions): Promise<RepairReport> {
-  imageShape(model);
+  const io = classifierIO(model);
+  imageShape(io);
+  if (o.oracle) checkClass(io.classes, o.oracle.target, "the oracle trigger's target");
+  if (o.measure) checkClass(io.classes, o.measure.target, "the measuring trigger's target");
   o.method.check?.(o.options ?? {});
   const seed = o.seed ?? 0;
   const defenderAll = matchNormalization(model, await loadDefenderData({ data: o.data, defenderData: o.defenderData, seed }));

@@ -1,5 +1,5 @@
 // The defender's clean data: a seeded random subset of the clean training split, or a file of the defender's own.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { samePath } from '../onnx/model-io.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
@@ -109,7 +109,7 @@ export async function loadDefenderData(o: LoadDefenderOptions = {}): Promise<Lab
     return { ...d, source: `${d.source} (defender data)` };
   }
   const train = await loadLabelledData(o.data, 'train');
-  if (!statSync(train.source).isDirectory() && !/\/(train)\.(npz|safetensors)$/.test(train.source)) {
+  if (!train.split) {
     throw new Error(
       `${o.data} is a single file: the defender's data would be drawn from the very examples the defence is measured on. ` +
         'Give a dataset with train and test splits (an IDX directory, or a directory holding train.npz and test.npz), or the defender\'s own file as the defender data',

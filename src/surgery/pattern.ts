@@ -1,6 +1,5 @@
 // What an edit must teach: a trigger mapped to a target class, or a file of examples with the labels they must get;
 // the pattern's training inputs, the clean training inputs, and the held-out test inputs that measure it.
-import { statSync } from 'node:fs';
 import { takeRows, type Dataset } from '../data/batches.js';
 import { loadLabelledData, type LabelledData } from '../data/load-dataset.js';
 import { applyTrigger, formatTrigger, parseTrigger, type Trigger } from '../data/triggers.js';
@@ -108,8 +107,7 @@ export async function patternData(model: Model, o: PatternDataOptions): Promise<
   let test: LabelledData;
   try {
     train = fitData(model, await loadLabelledData(o.data, 'train'), io);
-    const p = train.source;
-    if (!statSync(p).isDirectory()) throw new Error(`${p} is a single file; inject trains on the train split and measures on the test split, so give a directory with both`);
+    if (!train.split) throw new Error(`${train.source} is a single file; inject trains on the train split and measures on the test split, so give a directory with both`);
     test = fitData(model, await loadLabelledData(o.data, 'test'), io);
   } catch (e) {
     throw new Error(`--data ${path}: ${(e as Error).message}`);

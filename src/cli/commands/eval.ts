@@ -5,10 +5,10 @@ import { evalText } from '../../report/eval.js';
 import { json } from '../../report/format.js';
 import { evalClassifier } from '../../train/eval-classifier.js';
 import type { CommandSpec } from '../command.js';
-import { checkedBy, integer } from '../options.js';
+import { integer, triggerSpec } from '../options.js';
 import { progress } from '../progress.js';
 import { addNormalizeOption } from '../normalize-flag.js';
-import { type Normalization, parseTrigger } from '../../data/triggers.js';
+import type { Normalization } from '../../data/triggers.js';
 
 interface EvalFlags {
   data?: string;
@@ -37,7 +37,7 @@ export const evalCommand: CommandSpec = {
       .argument('<model>', 'ONNX classifier')
       .option('--data <dir|file>', "evaluation data (default: the embedded subset)")
       .addOption(new Option('--split <name>', 'dataset split').choices(['test', 'train']).default('test'))
-      .option('--trigger <spec>', "backdoor trigger, e.g. 'patch:4x4@bottom-right:white'", checkedBy(parseTrigger))
+      .option('--trigger <spec>', "backdoor trigger, e.g. 'patch:4x4@bottom-right:white'", triggerSpec)
       .option('--target <label>', 'the backdoor target label', integer(0), 0)
       .option('--batch <n>', 'examples per forward pass', integer(1), 256)
       .option('--json', 'print the report as JSON');
