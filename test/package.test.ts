@@ -1,7 +1,7 @@
 // The package as a user gets it: `npm pack`, install the tarball in an empty directory, then `npx scalpel demo` and the
 // README's library example (examples/gradient.mjs) run from the installed copy, without tsx or the sources.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,12 @@ const root = new URL('..', import.meta.url).pathname;
 let dir = '';
 const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
 const sh = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+/** stdout and stderr of a command that succeeds. */
+const run2 = (cmd: string, args: string[], cwd: string) => {
+  const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return { stdout: r.stdout, stderr: r.stderr };
+};
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'scalpel-pack-'));
@@ -37,9 +43,9 @@ test('the installed package has no TypeScript toolchain and runs its compiled co
 });
 
 test('npx scalpel demo works from the installed tarball', () => {
-  const out = sh('npx', ['scalpel', '--threads', '1', 'demo', '--out', 'demo.html'], dir);
-  assert.match(out, /gradient-based/);
-  assert.match(out, /wrote demo\.html/);
+  const { stdout, stderr } = run2('npx', ['scalpel', '--threads', '1', 'demo', '--out', 'demo.html'], dir);
+  assert.match(stdout, /gradient-based/);
+  assert.match(stderr, /wrote demo\.html/);
   assert.match(readFileSync(join(dir, 'demo.html'), 'utf8'), /^<!doctype html>/i);
 });
 
@@ -52,6 +58,21 @@ test("the README's library example runs against the installed package", () => {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   assert.ok(readme.includes(readFileSync(join(root, 'examples/gradient.mjs'), 'utf8')), 'the README shows examples/gradient.mjs verbatim');
 });
+
+/** One runnable example per capability, each run from the installed package, with what its output must show. */
+const EXAMPLES: [file: string, expect: RegExp[]][] = [
+  ['inject.mjs', [/^changed \d+ of 61706 parameters$/m, /^pattern success [\d.]+% -> [\d.]+%$/m, /of predictions unchanged$/m]],
+  ['diff-apply.mjs', [/^applied \d+ entries: the hardened parameters exactly$/m, /^reverted: the original parameters exactly$/m]],
+  ['reconstruct-repair.mjs', [/^mask L1 per label: (\d+ ){9}\d+; flagged: /m]],
+  ['locate-flip.mjs', [/^ORACLE: located \d+ weights of layer fc1/m, /^ORACLE: flipped \d+ weights; ASR /m]],
+];
+for (const [file, expect] of EXAMPLES) {
+  test(`examples/${file} runs against the installed package`, () => {
+    copyFileSync(join(root, 'examples', file), join(dir, file));
+    const out = sh('node', [file], dir);
+    for (const re of expect) assert.match(out, re, out);
+  });
+}
 
 test('npm ci needs no network: the onnxruntime-node download is denied (npm 11) and skipped (npm 10)', () => {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { allowScripts: Record<string, boolean>; devDependencies: Record<string, string> };
