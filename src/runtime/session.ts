@@ -156,7 +156,11 @@ export class Executable {
 export interface SessionCacheLimits {
   /** Most sessions kept open (default 32). */
   maxSessions?: number;
-  /** Most bytes of (encoded) models behind the open sessions (default 2 GiB); the newest session is kept whatever its size. */
+  /**
+   * Most bytes of (encoded) models behind the open sessions (default 2 GiB); the newest session is kept whatever its
+   * size. A cached entry holds its session and the Model it was compiled from (to re-open after an eviction), so
+   * the memory behind the cache is about twice this for models whose weights are initializers.
+   */
   maxBytes?: number;
 }
 
