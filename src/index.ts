@@ -132,8 +132,10 @@ export { run, COMMANDS, type CliIO, type CommandSpec } from './cli/main.js';
 export { resolveBudget } from './surgery/budget.js';
 export { classifierClasses, formatPattern, mixTraining, parsePattern, patternData, type PatternDataOptions, type PatternSpec, type SurgeryData } from './surgery/pattern.js';
 export {
-  dynamicMethod, finetuneMethod, lagrangeMethod, METHOD_DEFAULTS, SELECT_BY, selectMethod, SURGERY_METHODS, type MethodResult, type MethodSettings, type SelectBy, type SurgeryMethod,
+  methodHelp, methodNames, runMethod, settingFlags, surgeryMethod, SURGERY_METHODS, type MethodInputs, type MethodResult, type MethodSettings, type SettingSpec, type SurgeryMethod,
 } from './surgery/methods.js';
+export { cleanFisher, fisherRatio } from './surgery/fisher.js';
+export { constrainedTune, type ConstrainedRun } from './surgery/constrained-tune.js';
 export { tune, TUNE_DEFAULTS, type TuneContext, type TuneRun, type TuneSettings, type Tuned } from './surgery/tune.js';
 export {
   flipMatrix, logitsOf, meanKl, measureBaseline, measureEdit, predictions, summariseChange, type Baseline, type ChangeSummary, type EditMeasures,

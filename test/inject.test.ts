@@ -59,7 +59,10 @@ describe('budgets and names', () => {
     assert.equal(parseMethod('dynamic'), 'dynamic');
     assert.throws(() => parseMethod('surgery'), /unknown method/);
     assert.throws(() => parseMethod('select:biggest'), /select by random, grad, delta/);
-    assert.throws(() => parseMethod('dynamic:grad'), /only select/);
+    assert.throws(() => parseMethod('dynamic:grad'), /dynamic by delta, fisher, not 'grad'/);
+    assert.throws(() => parseMethod('finetune:all'), /finetune takes no variant/);
+    assert.equal(parseMethod('dynamic:delta'), 'dynamic');
+    assert.equal(parseMethod('constrained'), 'constrained:fisher');
   });
 
   test('a classifier has logits [batch, classes ≥ 2]', () => {
