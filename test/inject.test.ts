@@ -133,7 +133,7 @@ describe('every method end to end', () => {
   before(async () => {
     const { report, models: ms } = await inject(model, {
       pattern: TRIGGER, target: 0, ...SMALL, steps: 60, seed: 2,
-      sweep: { methods: ['dynamic', 'lagrange', 'select:random', 'select:grad', 'select:delta', 'finetune'], budgets: [200] },
+      sweep: { methods: ['dynamic', 'lagrange', 'select:random', 'select:grad', 'select:delta', 'finetune', 'dynamic:fisher', 'select:fisher', 'constrained:fisher'], budgets: [200] },
     });
     patternTrain = report.examples.patternTrain;
     report.runs.forEach((r, i) => {
@@ -143,7 +143,7 @@ describe('every method end to end', () => {
   });
 
   test('each run changed exactly what it reports, bitwise, and no more than its budget', () => {
-    assert.equal(runs.size, 6);
+    assert.equal(runs.size, 9);
     for (const [method, r] of runs) {
       const d = deltaBetween(model, models.get(method)!);
       assert.equal(r.measures.changed.count, changedCount(d), method);
