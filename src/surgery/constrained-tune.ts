@@ -10,7 +10,9 @@ import { compile } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
 import { dataInput } from '../train/evaluate.js';
-import { withLoss } from '../train/losses.js';
+import { GraphBuilder, tensorValueInfo } from '../onnx/builder.js';
+import { cloneModel, onnxOpset } from '../onnx/ir.js';
+import { inferTypes } from '../onnx/shapes.js';
 import { learningRate, Optimizer } from '../train/optimizers.js';
 import { augmentImages, valueStd } from './augment.js';
 import type { TuneContext, Tuned } from './tune.js';
@@ -44,6 +46,26 @@ export interface ConstrainedTuned extends Tuned {
   kl: number;
 }
 
+/**
+ * The model with a weighted KL loss: inputs `target` (target logits [batch, classes]) and `weight` ([batch]); outputs
+ * `rowKl` (KL(softmax(target) ‖ softmax(logits)) per row) and `loss` = Σ weight · rowKl. One pass serves both parts
+ * of a batch, each with its own weight (1/|pattern| for pattern rows, μ/|clean| for clean rows).
+ */
+function weightedKl(model: Model): { model: Model; target: string; weight: string; rowKl: string; loss: string } {
+  const m = cloneModel(model);
+  const b = new GraphBuilder(m.graph);
+  onnxOpset(m);
+  const out = m.graph.outputs[0].name;
+  const target = b.input(b.fresh('target'), 'float32', inferTypes(model).get(out)?.shape);
+  const weight = b.input(b.fresh('row_weight'), 'float32', ['batch']);
+  const logq = b.op('LogSoftmax', [out], { axis: -1 });
+  const logp = b.op('LogSoftmax', [target], { axis: -1 });
+  const rowKl = b.op('ReduceSum', [b.op('Mul', [b.op('Exp', [logp]), b.op('Sub', [logp, logq])]), b.ints([-1])], { keepdims: 0 }, 'row_kl');
+  const loss = b.op('ReduceSum', [b.op('Mul', [rowKl, weight])], { keepdims: 0 }, 'weighted_kl');
+  m.graph.outputs.push(tensorValueInfo(rowKl, 'float32', ['batch']), tensorValueInfo(loss, 'float32', []));
+  return { model: m, target, weight, rowKl, loss };
+}
+
 /** Cycle through n rows in seeded permutations. */
 function cycler(n: number, seed: number): (count: number) => number[] {
   let perm = new Rng(seed).permutation(n);
@@ -74,15 +96,18 @@ export async function constrainedTune(ctx: TuneContext, run: ConstrainedRun): Pr
   if (!(run.bound > 0)) throw new Error(`--kl-bound must be > 0, got ${run.bound}`);
   const cleanBatch = s.batchSize - run.patternBatch;
   if (run.patternBatch < 1 || cleanBatch < 1) throw new Error(`a batch of ${s.batchSize} cannot hold both pattern and clean inputs`);
-  const lossy = withLoss(ctx.model, { kind: 'kl' });
+  const lossy = weightedKl(ctx.model);
   const { model: promoted, values } = promoteToInputs(lossy.model, ctx.names);
   const { model: graph, gradients } = differentiate(promoted, { of: lossy.loss, wrt: ctx.names, keepOutputs: false });
+  if (!graph.graph.outputs.some((o) => o.name === lossy.rowKl)) graph.graph.outputs.push({ name: lossy.rowKl });
   const exe = await compile(graph, s.runtime);
   const old = await compile(ctx.model, s.runtime);
   const input = dataInput(promoted, values);
   const output = ctx.model.graph.outputs[0].name;
   const params = new Map<string, HostTensor>([...values].map(([k, v]) => [k, { dtype: v.dtype, dims: [...v.dims], data: (v.data as Float32Array).slice() }]));
-  const outputs = [lossy.loss, ...ctx.names.map((n) => gradients.get(n)!)];
+  const outputs = [lossy.rowKl, ...ctx.names.map((n) => gradients.get(n)!)];
+  const bp = run.patternBatch;
+  const rows = s.batchSize;
   const optimizer = new Optimizer({ name: s.optimizer, weightDecay: 0 });
   const nextPattern = cycler(run.pattern.x.dims[0], s.seed + 101);
   const nextClean = cycler(run.clean.x.dims[0], s.seed + 202);
@@ -102,22 +127,25 @@ export async function constrainedTune(ctx: TuneContext, run: ConstrainedRun): Pr
     const xc = augmentImages(takeRows(run.clean.x, nextClean(cleanBatch)), { shift: run.shift, noise: run.noise, scale }, rng);
     const zc = (await old.run({ [input]: xc }, [output]))[output];
     classes = zc.dims[1];
-    const tp = new Float32Array(run.patternBatch * classes);
-    for (let i = 0; i < run.patternBatch; i++) tp[i * classes + Number(yp.data[i])] = PATTERN_MARGIN;
-    const feeds = Object.fromEntries(params);
-    const op = await exe.run({ ...feeds, [input]: xp, [lossy.target]: { dtype: 'float32', dims: [run.patternBatch, classes], data: tp } }, outputs);
-    const oc = await exe.run({ ...feeds, [input]: xc, [lossy.target]: zc }, outputs);
-    const lp = Number(op[lossy.loss].data[0]);
-    const kl = Number(oc[lossy.loss].data[0]);
+    // One batch: the pattern rows (target: their label's logit PATTERN_MARGIN above the rest, weight 1/bp), then the
+    // clean rows (target: the original logits, weight μ/bc). The gradient is that of L_pattern + μ·KL_clean.
+    const x = new Float32Array(xp.data.length + xc.data.length);
+    x.set(xp.data as Float32Array);
+    x.set(xc.data as Float32Array, xp.data.length);
+    const target = new Float32Array(rows * classes);
+    for (let i = 0; i < bp; i++) target[i * classes + Number(yp.data[i])] = PATTERN_MARGIN;
+    target.set(zc.data as Float32Array, bp * classes);
+    const weight = new Float32Array(rows);
+    weight.fill(1 / bp, 0, bp);
+    weight.fill(mu / cleanBatch, bp);
+    const o = await exe.run({ ...Object.fromEntries(params), [input]: { dtype: 'float32', dims: [rows, ...xp.dims.slice(1)], data: x }, [lossy.target]: { dtype: 'float32', dims: [rows, classes], data: target }, [lossy.weight]: { dtype: 'float32', dims: [rows], data: weight } }, outputs);
+    const rowKl = o[lossy.rowKl].data as Float32Array;
+    let lp = 0;
+    let kl = 0;
+    for (let i = 0; i < bp; i++) lp += rowKl[i] / bp;
+    for (let i = bp; i < rows; i++) kl += rowKl[i] / cleanBatch;
     if (!Number.isFinite(lp) || !Number.isFinite(kl)) throw new Error(`constrained tuning diverged at step ${step + 1}; lower the learning rate`);
-    const grads = new Map<string, HostTensor>();
-    ctx.names.forEach((n, t) => {
-      const gp = op[outputs[t + 1]].data as Float32Array;
-      const gc = oc[outputs[t + 1]].data as Float32Array;
-      const g = new Float32Array(gp.length);
-      for (let i = 0; i < g.length; i++) g[i] = gp[i] + mu * gc[i];
-      grads.set(n, { dtype: 'float32', dims: op[outputs[t + 1]].dims, data: g });
-    });
+    const grads = new Map<string, HostTensor>(ctx.names.map((n, t) => [n, o[outputs[t + 1]]]));
     const lr = learningRate(s.lr, step, s.steps, s.steps, { name: s.schedule });
     optimizer.step(params, grads, lr, run.masks);
     klMean = Number.isNaN(klMean) ? kl : 0.9 * klMean + 0.1 * kl;
