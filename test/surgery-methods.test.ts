@@ -12,7 +12,7 @@ import { readModel } from '../src/onnx/model-io.js';
 import { augmentImages } from '../src/surgery/augment.js';
 import { cleanFisher, fisherRatio } from '../src/surgery/fisher.js';
 import { inject } from '../src/surgery/inject.js';
-import { logitsOf } from '../src/surgery/measure.js';
+import { runClassifier } from '../src/tasks/run.js';
 import { methodHelp, methodNames, parseMethod, settingFlags, SURGERY_METHODS } from '../src/surgery/methods.js';
 import { Rng } from '../src/tensor/rng.js';
 import { trainClassifier } from '../src/train/train-classifier.js';
@@ -59,7 +59,7 @@ describe('the clean Fisher', () => {
     const rows = Array.from({ length: 1024 }, (_, i) => i);
     const clean = { x: takeRows(d.x, rows), y: takeRows(d.y, rows) };
     const [F] = await cleanFisher(model, ['fc3.bias'], clean, { examples: 1024, seed: 4 });
-    const { logits, classes } = await logitsOf(model, clean);
+    const { logits, classes } = await runClassifier(model, clean);
     const exact = new Float64Array(classes);
     for (let i = 0; i < 1024; i++) {
       const z = logits.subarray(i * classes, (i + 1) * classes);

@@ -8,7 +8,7 @@ import { fixedBatch } from '../onnx/batch-dim.js';
 import type { Model } from '../onnx/ir.js';
 import { promoteToInputs } from '../onnx/params-as-inputs.js';
 import { compile, type RuntimeOptions } from '../runtime/session.js';
-import { dataInput } from '../train/evaluate.js';
+import { dataInput } from '../tasks/classifier.js';
 import { withLoss } from '../train/losses.js';
 import type { LancetLayer } from './layers.js';
 

@@ -9,7 +9,8 @@ import { withParams } from '../params/with-params.js';
 import { compile } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
-import { dataInput } from '../train/evaluate.js';
+import { dataInput } from '../tasks/classifier.js';
+import { runClassifier } from '../tasks/run.js';
 import { GraphBuilder, tensorValueInfo } from '../onnx/builder.js';
 import { cloneModel, onnxOpset } from '../onnx/ir.js';
 import { inferTypes } from '../onnx/shapes.js';
@@ -103,7 +104,6 @@ export async function constrainedTune(ctx: TuneContext, run: ConstrainedRun): Pr
   const exe = await compile(graph, s.runtime);
   const old = await compile(ctx.model, s.runtime);
   const input = dataInput(promoted, values);
-  const output = ctx.model.graph.outputs[0].name;
   const params = new Map<string, HostTensor>([...values].map(([k, v]) => [k, { dtype: v.dtype, dims: [...v.dims], data: (v.data as Float32Array).slice() }]));
   const outputs = [lossy.rowKl, ...ctx.names.map((n) => gradients.get(n)!)];
   const bp = run.patternBatch;
@@ -125,8 +125,8 @@ export async function constrainedTune(ctx: TuneContext, run: ConstrainedRun): Pr
     const xp = takeRows(run.pattern.x, rp);
     const yp = takeRows(run.pattern.y, rp);
     const xc = augmentImages(takeRows(run.clean.x, nextClean(cleanBatch)), { shift: run.shift, noise: run.noise, scale }, rng);
-    const zc = (await old.run({ [input]: xc }, [output]))[output];
-    classes = zc.dims[1];
+    const zc = await runClassifier(ctx.model, xc, { session: old, batchSize: cleanBatch });
+    classes = zc.classes;
     // One batch: the pattern rows (target: their label's logit PATTERN_MARGIN above the rest, weight 1/bp), then the
     // clean rows (target: the original logits, weight μ/bc). The gradient is that of L_pattern + μ·KL_clean.
     const x = new Float32Array(xp.data.length + xc.data.length);
@@ -134,7 +134,7 @@ export async function constrainedTune(ctx: TuneContext, run: ConstrainedRun): Pr
     x.set(xc.data as Float32Array, xp.data.length);
     const target = new Float32Array(rows * classes);
     for (let i = 0; i < bp; i++) target[i * classes + Number(yp.data[i])] = PATTERN_MARGIN;
-    target.set(zc.data as Float32Array, bp * classes);
+    target.set(zc.logits, bp * classes);
     const weight = new Float32Array(rows);
     weight.fill(1 / bp, 0, bp);
     weight.fill(mu / cleanBatch, bp);

@@ -9,9 +9,9 @@ import { promoteToInputs } from '../onnx/params-as-inputs.js';
 import { compile, type RuntimeOptions } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
-import { dataInput } from '../train/evaluate.js';
+import { dataInput } from '../tasks/classifier.js';
 import { withLoss } from '../train/losses.js';
-import { logitsOf } from './measure.js';
+import { runClassifier } from '../tasks/run.js';
 
 /**
  * The diagonal Fisher of `names` at the model's current values, estimated on `examples` clean inputs drawn (seeded)
@@ -27,7 +27,7 @@ export async function cleanFisher(model: Model, names: readonly string[], clean:
   const rng = new Rng((o.seed ?? 0) + 31);
   const rows = rng.permutation(clean.x.dims[0]).slice(0, n);
   const x = takeRows(clean.x, rows);
-  const { logits, classes } = await logitsOf(model, { x, y: takeRows(clean.y, rows) }, o.runtime);
+  const { logits, classes } = await runClassifier(model, x, { runtime: o.runtime });
   const sampled = new BigInt64Array(n);
   for (let i = 0; i < n; i++) {
     let max = -Infinity;

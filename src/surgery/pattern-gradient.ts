@@ -3,7 +3,7 @@
 import { computeGradients } from '../analysis/gradients.js';
 import { takeRows, type Dataset } from '../data/batches.js';
 import { Rng } from '../tensor/rng.js';
-import { dataInput } from '../train/evaluate.js';
+import { dataInput } from '../tasks/classifier.js';
 import type { TuneContext } from './tune.js';
 
 /**

@@ -1,7 +1,6 @@
 // scalpel inject: teach a model a pattern by changing at most N parameters (neural network surgery), and measure
 // the side effects instance by instance on the test split.
 import { InvalidArgumentError, Option } from 'commander';
-import { loadModel } from '../../analysis/load.js';
 import { checkOutputPath } from '../output-path.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { samePath, writeModel } from '../../onnx/model-io.js';
@@ -10,12 +9,14 @@ import { writeDelta } from '../../params/delta-file.js';
 import { json } from '../../report/format.js';
 import { injectText } from '../../report/inject.js';
 import { injectHtml } from '../../report/inject-html.js';
-import { classifierClasses } from '../../surgery/pattern.js';
 import { CLEAN_LABELS, inject, INJECT_DEFAULTS, parseMethod, type CleanLabels, type InjectRun } from '../../surgery/inject.js';
 import { methodHelp, methodNames, settingFlags, surgeryMethod, type MethodSettings } from '../../surgery/methods.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { integer, real } from '../options.js';
 import { progress } from '../progress.js';
+import { openClassifierForCommand } from '../open-model.js';
+import { addNormalizeOption } from '../normalize-flag.js';
+import type { Normalization } from '../../data/triggers.js';
 
 interface InjectFlags {
   data?: string;
@@ -43,6 +44,7 @@ interface InjectFlags {
   delta?: string;
   json?: string | boolean;
   html?: string;
+  normalize?: Normalization;
 }
 
 /** A comma-separated list of words. */
@@ -104,6 +106,7 @@ export const injectCommand: CommandSpec = {
       .option('--json [file]', 'print the report as JSON, or write it to a file')
       .option('--html <file>', 'also write the report as a self-contained web page');
     for (const f of settingFlags()) cmd.option(f.flag, f.description, f.integer ? integer(f.min ?? 0) : real(f.min ?? 0, f.max));
+    addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as InjectFlags;
@@ -133,8 +136,7 @@ export const injectCommand: CommandSpec = {
     for (let i = 0; i < outputs.length; i++) {
       for (let j = i + 1; j < outputs.length; j++) if (samePath(outputs[i][1], outputs[j][1])) throw new UsageError(`${outputs[i][0]} and ${outputs[j][0]} name the same file (${outputs[i][1]})`);
     }
-    const model = loadModel(modelPath);
-    classifierClasses(model, modelPath);
+    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
 
     const abort = new AbortController();
     const onSigint = () => abort.abort();
@@ -156,7 +158,8 @@ export const injectCommand: CommandSpec = {
       bar.stop();
       process.removeListener('SIGINT', onSigint);
     }
-    const { report, models } = result;
+    const report = { ...result.report, normalization };
+    const { models } = result;
     if (!report.completed) {
       ctx.io.stderr.write('interrupted: nothing written\n');
       return 130;
