@@ -68,4 +68,8 @@ test('a group-by-group repair changes only the groups\' weights of the layer, lo
   const dr = deltaBetween(model, random);
   assert.deepEqual(dr.tensors.map((t) => t.name), [layer.param]);
   assert.ok(dr.tensors[0].indices.length <= 5 && dr.tensors[0].indices.length >= 4);
+  const again = await repairDefects(model, layer, plans, data, data, { weights: 'located', cleanRows, clean: 50, epochs: 2, lr: 1e-2, seed: 1, runtime: { threads: 1 } });
+  const first = await repairDefects(model, layer, plans, data, data, { weights: 'located', cleanRows, clean: 50, epochs: 2, lr: 1e-2, seed: 1, runtime: { threads: 1 } });
+  const w = (m: typeof model) => Buffer.from((m.graph.initializers.get(layer.param)!.tensor!.data as Float32Array).buffer.slice(0));
+  assert.ok(w(again).equals(w(first)), 'one thread, one seed: the same bits');
 });
