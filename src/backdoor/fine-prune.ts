@@ -6,8 +6,8 @@ import { compile, type RuntimeOptions } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { dataInput } from '../tasks/classifier.js';
 import { evaluate } from '../tasks/run.js';
-import { fineTune } from '../train/defender-fine-tune.js';
-import type { RepairMethod } from '../train/repair-method.js';
+import { fineTune } from '../defence/fine-tune.js';
+import type { RepairMethod } from '../defence/repair-method.js';
 
 /** The fine-pruning paper's stopping rule: 4 points of validation accuracy. */
 export const DEFAULT_MAX_DROP = 4;

@@ -2,7 +2,7 @@
 import { takeRows, type Dataset } from '../data/batches.js';
 import type { LabelledData } from '../data/load-dataset.js';
 import { parseTrigger } from '../data/triggers.js';
-import type { RepairContext, RepairMethod } from '../train/repair-method.js';
+import type { RepairContext, RepairMethod } from '../defence/repair-method.js';
 import { Rng } from '../tensor/rng.js';
 import { flipRepair } from './flip.js';
 import { readLocated, type LocatedFile } from './located-file.js';
