@@ -16,7 +16,8 @@
 // --top most located weights tuned on its errors + --similar × as many training images that lean on those weights
 // most (from --pool candidates of its two classes in the training split) + --clean of A's correct images; the same
 // plan with as many random weights per group is the baseline, and the plan without similar images an ablation.
-// --validate splits A itself in two (A1 repairs, A2 is measured) so that settings are chosen without reading B.
+// --fisher K ranks each group's located weights by count / √(F + ε) (F: the layer's clean Fisher on K training images,
+// ε = --fisher-epsilon × mean F) instead of by count. --validate splits A itself in two (A1 repairs, A2 is measured) so that settings are chosen without reading B.
 import { parseArgs } from 'node:util';
 import { takeRows, type Dataset } from '../src/data/batches.js';
 import { loadLabelledData } from '../src/data/load-dataset.js';
@@ -39,7 +40,8 @@ const { values: a, positionals } = parseArgs({
     data: { type: 'string', default: 'fashion-mnist' }, seed: { type: 'string', default: '1' }, pairs: { type: 'string', default: '100' },
     layer: { type: 'string', default: 'auto' }, clean: { type: 'string', default: '1000' }, epochs: { type: 'string', default: '10' },
     lr: { type: 'string', default: '1e-2' }, top: { type: 'string' }, clusters: { type: 'boolean' }, 'min-pairs': { type: 'string', default: '10' },
-    'max-clusters': { type: 'string', default: '8' }, similar: { type: 'string', default: '1' }, pool: { type: 'string', default: '1000' }, validate: { type: 'boolean' }, 'min-count': { type: 'string', default: '1' }, 'plain-lr': { type: 'string' }, threads: { type: 'string', default: '1' }, json: { type: 'boolean' },
+    'max-clusters': { type: 'string', default: '8' }, similar: { type: 'string', default: '1' }, pool: { type: 'string', default: '1000' }, validate: { type: 'boolean' },
+    fisher: { type: 'string' }, 'fisher-epsilon': { type: 'string', default: '0.01' }, 'min-count': { type: 'string', default: '1' }, 'plain-lr': { type: 'string' }, threads: { type: 'string', default: '1' }, json: { type: 'boolean' },
   },
 });
 configureRuntime({ threads: Number(a.threads) });
@@ -132,6 +134,7 @@ async function clusterRun(): Promise<void> {
   const train = matchNormalization(model, await loadLabelledData(a.data, 'train'));
   const plans = await planDefectRepair(model, layer, set, { data: A, predicted: predA }, train, {
     minPairs: Number(a['min-pairs']), maxClusters: Number(a['max-clusters']), top: a.top ? Number(a.top) : undefined, similar: Number(a.similar), pool: Number(a.pool), seed, onProgress,
+    fisher: a.fisher ? { examples: Number(a.fisher), epsilon: Number(a['fisher-epsilon']) } : undefined,
   });
   const planSeconds = (performance.now() - t0) / 1000;
   const opts = { cleanRows: rightA, clean: Number(a.clean), epochs: Number(a.epochs), lr: Number(a.lr), seed, onProgress };

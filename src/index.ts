@@ -135,7 +135,7 @@ export { formatPattern, mixTraining, parsePattern, patternData, type PatternData
 export {
   methodHelp, methodNames, runMethod, settingFlags, surgeryMethod, SURGERY_METHODS, type MethodInputs, type MethodResult, type MethodSettings, type SettingSpec, type SurgeryMethod,
 } from './surgery/methods.js';
-export { cleanFisher, fisherRatio } from './surgery/fisher.js';
+export { cleanFisher, fisherRatio } from './train/fisher.js';
 export { constrainedTune, type ConstrainedRun } from './surgery/constrained-tune.js';
 export { tune, TUNE_DEFAULTS, type TuneContext, type TuneRun, type TuneSettings, type Tuned } from './surgery/tune.js';
 export {

@@ -10,7 +10,7 @@ import { loadImageDataset } from '../src/data/fashion-mnist.js';
 import type { Model } from '../src/onnx/ir.js';
 import { readModel } from '../src/onnx/model-io.js';
 import { augmentImages } from '../src/surgery/augment.js';
-import { cleanFisher, fisherRatio } from '../src/surgery/fisher.js';
+import { cleanFisher, fisherRatio } from '../src/train/fisher.js';
 import { inject } from '../src/surgery/inject.js';
 import { runClassifier } from '../src/tasks/run.js';
 import { methodHelp, methodNames, parseMethod, settingFlags, SURGERY_METHODS } from '../src/surgery/methods.js';

@@ -6,6 +6,7 @@ import { takeRows, type Dataset } from '../data/batches.js';
 import type { Model } from '../onnx/ir.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { Rng } from '../tensor/rng.js';
+import { cleanFisher, fisherRatio } from '../train/fisher.js';
 import { clusterByConfusion } from './defect-clusters.js';
 import type { LancetLayer } from './layers.js';
 import { locateInLayer } from './locate.js';
@@ -24,6 +25,12 @@ export interface DefectPlanOptions {
   similar?: number;
   /** Candidate training images per group (of its two classes, seeded choice; default 1000). */
   pool?: number;
+  /**
+   * Side-effect aware: rank each group's located weights by count / √(F + ε) instead of by count, F the layer's
+   * diagonal Fisher on `examples` training images and ε = `epsilon` × mean F (weights the errors need and the clean
+   * outputs barely feel). Absent: by count.
+   */
+  fisher?: { examples: number; epsilon: number };
   seed?: number;
   runtime?: RuntimeOptions;
   onProgress?: (stage: string, done: number, total: number) => void;
@@ -57,10 +64,17 @@ export async function planDefectRepair(model: Model, layer: LancetLayer, set: Pa
   const o = { ...DEFECT_PLAN_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof DEFECT_PLAN_DEFAULTS & DefectPlanOptions;
   const clusters = clusterByConfusion(set, { minPairs: o.minPairs, max: o.maxClusters });
   const labelOf = (d: Dataset, r: number) => Number(d.y.data[r]);
+  const F = o.fisher ? (await cleanFisher(model, [layer.param], train, { examples: o.fisher.examples, seed: o.seed, runtime: o.runtime, onProgress: (d, t) => o.onProgress?.('clean Fisher', d, t) }))[0] : undefined;
   const plans: ClusterPlan[] = [];
   for (const [ci, c] of clusters.entries()) {
     const loc = await locateInLayer(model, layer, c.set, { runtime: o.runtime, onProgress: (_l, d, t) => o.onProgress?.(`locate ${c.key}`, d, t) });
-    const located = loc.weights.slice(0, o.top).map((w) => w.index);
+    let ranked = loc.weights;
+    if (F) {
+      const counts = Float32Array.from(ranked, (w) => w.count);
+      const [score] = fisherRatio([counts], [Float32Array.from(ranked, (w) => F[w.index])], o.fisher!.epsilon);
+      ranked = ranked.map((w, i) => ({ ...w, score: score[i] })).sort((a, b) => b.score - a.score || a.index - b.index);
+    }
+    const located = ranked.slice(0, o.top).map((w) => w.index);
     const errorRows: number[] = [];
     for (let r = 0; r < errors.data.y.dims[0]; r++) if (labelOf(errors.data, r) === c.label && errors.predicted[r] === c.wrong) errorRows.push(r);
     let similarRows: number[] = [];

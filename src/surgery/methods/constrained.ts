@@ -2,7 +2,7 @@
 // KL(old ‖ new) ≤ κ on an augmented clean stream, held by a Lagrange multiplier instead of a fixed weight.
 import { FlatParams } from '../../params/flat.js';
 import { constrainedTune } from '../constrained-tune.js';
-import { cleanFisher, fisherRatio } from '../fisher.js';
+import { cleanFisher, fisherRatio } from '../../train/fisher.js';
 import { settingOf, type SurgeryMethod } from '../method.js';
 import { byDelta, pruner } from '../pruning.js';
 import { snapshot } from '../tune.js';

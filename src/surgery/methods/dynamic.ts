@@ -1,7 +1,7 @@
 // Dynamic selection (the paper's best): tune every entry, and every few steps keep only the best n′ of them, n′
 // shrinking to N. Variants: by |δ| (the paper's), or by |δ| / √(F_clean + ε) (side-effect aware).
 import { FlatParams } from '../../params/flat.js';
-import { cleanFisher, fisherRatio } from '../fisher.js';
+import { cleanFisher, fisherRatio } from '../../train/fisher.js';
 import { settingOf, type SurgeryMethod } from '../method.js';
 import { byDelta, pruner } from '../pruning.js';
 import { snapshot, tune } from '../tune.js';

@@ -1,7 +1,7 @@
 // Tune a selection of N entries fixed before tuning, chosen by a criterion.
 import { FlatParams } from '../../params/flat.js';
 import { Rng } from '../../tensor/rng.js';
-import { cleanFisher, fisherRatio } from '../fisher.js';
+import { cleanFisher, fisherRatio } from '../../train/fisher.js';
 import { deltasOf, masksOf } from '../masks.js';
 import { settingOf, type MethodResult, type SurgeryMethod } from '../method.js';
 import { patternGradient } from '../pattern-gradient.js';

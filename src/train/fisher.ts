@@ -1,4 +1,4 @@
-// Which entries a change may move without disturbing clean predictions: the diagonal Fisher of the model's output
+// Which entries a change (an edit, a repair) may move without disturbing clean predictions: the diagonal Fisher of the model's output
 // distribution on clean inputs, F(w) = E_x E_{y∼p_w0(·|x)} (∂ log p(y|x)/∂w)², the curvature of KL(old ‖ new) at δ = 0
 // (KL ≈ ½ Σ F δ²), and the side-effect-aware scores built from it.
 import { differentiate } from '../autodiff/differentiate.js';
@@ -10,7 +10,7 @@ import { compile, type RuntimeOptions } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
 import { dataInput } from '../tasks/classifier.js';
-import { withLoss } from '../train/losses.js';
+import { withLoss } from './losses.js';
 import { runClassifier } from '../tasks/run.js';
 
 /**
