@@ -63,7 +63,7 @@ describe('budgets and names', () => {
     assert.throws(() => parseMethod('dynamic:grad'), /dynamic by delta, fisher, not 'grad'/);
     assert.throws(() => parseMethod('finetune:all'), /finetune takes no variant/);
     assert.equal(parseMethod('dynamic:delta'), 'dynamic');
-    assert.equal(parseMethod('constrained'), 'constrained:fisher');
+    assert.equal(parseMethod('constrained'), 'constrained:delta');
   });
 
 });

@@ -37,7 +37,7 @@ describe('the method table', () => {
     for (const n of methodNames()) assert.ok(parseMethod(n).startsWith(n.split(':')[0]), n);
     const help = methodHelp();
     for (const m of SURGERY_METHODS) assert.ok(help.includes(`\n\n${m.name}`), m.name);
-    assert.ok(help.includes('--kl-bound (0.01)') && help.includes('--every (10)') && help.includes('--every (5)'), help);
+    assert.ok(help.includes('--kl-bound (0.05)') && help.includes('--every (10)') && help.includes('--every (5)'), help);
     assert.ok(!/\{\w+\}/.test(help), 'every placeholder is filled');
     const every = settingFlags().find((f) => f.flag === '--every <n>')!;
     assert.match(every.description, /dynamic, constrained: steps between prunings \(10\); lagrange: steps between λ updates \(5\)/);
@@ -107,7 +107,7 @@ test('augmentation: no shift and no noise is the identity; a shift moves every i
 
 describe('constrained', () => {
   test('a tight bound raises the multiplier and keeps the clean outputs closer than a loose one; runs repeat bit for bit', async () => {
-    const go = (klBound: number) => inject(model, { pattern: TRIGGER, target: 0, ...SMALL, steps: 60, seed: 3, method: 'constrained', budget: 200, settings: { klBound, fisherExamples: 64 }, runtime: { threads: 1 } });
+    const go = (klBound: number) => inject(model, { pattern: TRIGGER, target: 0, ...SMALL, steps: 60, seed: 3, method: 'constrained:fisher', budget: 200, settings: { klBound, fisherExamples: 64 }, runtime: { threads: 1 } });
     const tight = await go(1e-4);
     const loose = await go(10);
     const t = tight.report.runs[0];
