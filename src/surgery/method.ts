@@ -91,7 +91,11 @@ export interface SurgeryMethod {
   run(inputs: MethodInputs): Promise<MethodResult>;
 }
 
-/** The value of a setting for a method: the given one, or the method's default. */
+/**
+ * The value of a setting for a method: the given one, or the method's default.
+ *
+ * @example settingOf(dynamic, {}, 'every'); // 10
+ */
 export function settingOf(m: SurgeryMethod, s: MethodSettings, key: SettingSpec['key']): number {
   const spec = m.settings.find((x) => x.key === key);
   if (!spec) throw new Error(`method ${m.name} has no setting '${key}'`);

@@ -16,14 +16,22 @@ export const SURGERY_METHODS: readonly SurgeryMethod[] = [dynamic, constrained, 
 /** A method as runs name it: `dynamic`, `select:random`, `constrained:fisher`, … (a method with variants spells its variant out, except a `bare` default). */
 export type MethodChoice = string;
 
-/** The method of a name (without its variant); throws listing the names. */
+/**
+ * The method of a name (without its variant); throws listing the names.
+ *
+ * @example surgeryMethod('select').variants!.names; // ['random', 'grad', 'delta', 'fisher']
+ */
 export function surgeryMethod(name: string): SurgeryMethod {
   const m = SURGERY_METHODS.find((x) => x.name === name);
   if (!m) throw new Error(`unknown method '${name}'; use ${methodNames().join(', ')}`);
   return m;
 }
 
-/** Every `NAME` and `NAME:VARIANT` the table accepts. */
+/**
+ * Every `NAME` and `NAME:VARIANT` the table accepts.
+ *
+ * @example methodNames().includes('constrained:fisher'); // true
+ */
 export function methodNames(): string[] {
   return SURGERY_METHODS.flatMap((m) => [m.name, ...(m.variants?.names.map((v) => `${m.name}:${v}`) ?? [])]);
 }
@@ -48,7 +56,11 @@ export function parseMethod(text: string, by?: string): MethodChoice {
   return m.variants.bare && v === m.variants.default ? m.name : `${m.name}:${v}`;
 }
 
-/** The method and variant of a parsed choice. */
+/**
+ * The method and variant of a parsed choice.
+ *
+ * @example splitChoice('dynamic').variant; // 'delta'
+ */
 export function splitChoice(choice: MethodChoice): { method: SurgeryMethod; variant?: string } {
   const [name, variant] = choice.split(':');
   const method = surgeryMethod(name);
@@ -76,7 +88,11 @@ export interface SettingFlag {
   description: string;
 }
 
-/** The flags of every method's settings, one per flag, in table order. */
+/**
+ * The flags of every method's settings, one per flag, in table order.
+ *
+ * @example settingFlags().find((f) => f.key === 'klBound')!.flag; // '--kl-bound <nats>'
+ */
 export function settingFlags(): SettingFlag[] {
   const out = new Map<string, SettingFlag & { parts: string[] }>();
   for (const m of SURGERY_METHODS) {
@@ -114,8 +130,3 @@ export function methodHelp(): string {
 
 /** The default method. */
 export const DEFAULT_METHOD: MethodChoice = parseMethod(SURGERY_METHODS[0].name);
-
-/** Settings given on the command line that no method reads are refused by the caller; this lists the keys any method reads. */
-export function settingKeys(): Set<keyof MethodSettings> {
-  return new Set(SURGERY_METHODS.flatMap((m) => m.settings.map((s) => s.key)));
-}
