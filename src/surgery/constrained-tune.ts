@@ -112,7 +112,7 @@ export async function constrainedTune(ctx: TuneContext, run: ConstrainedRun): Pr
   const nextPattern = cycler(run.pattern.x.dims[0], s.seed + 101);
   const nextClean = cycler(run.clean.x.dims[0], s.seed + 202);
   const rng = new Rng(s.seed + 303);
-  const scale = valueStd(run.clean.x);
+  const dataStd = valueStd(run.clean.x);
   let classes = 0;
   let mu = run.multiplier;
   let klMean = NaN;
@@ -124,7 +124,7 @@ export async function constrainedTune(ctx: TuneContext, run: ConstrainedRun): Pr
     const rp = nextPattern(run.patternBatch);
     const xp = takeRows(run.pattern.x, rp);
     const yp = takeRows(run.pattern.y, rp);
-    const xc = augmentImages(takeRows(run.clean.x, nextClean(cleanBatch)), { shift: run.shift, noise: run.noise, scale }, rng);
+    const xc = augmentImages(takeRows(run.clean.x, nextClean(cleanBatch)), { shift: run.shift, noise: run.noise, scale: dataStd }, rng);
     const zc = await runClassifier(ctx.model, xc, { session: old, batchSize: cleanBatch });
     classes = zc.classes;
     // One batch: the pattern rows (target: their label's logit PATTERN_MARGIN above the rest, weight 1/bp), then the
@@ -136,8 +136,12 @@ export async function constrainedTune(ctx: TuneContext, run: ConstrainedRun): Pr
     for (let i = 0; i < bp; i++) target[i * classes + Number(yp.data[i])] = PATTERN_MARGIN;
     target.set(zc.logits, bp * classes);
     const weight = new Float32Array(rows);
-    weight.fill(1 / bp, 0, bp);
-    weight.fill(mu / cleanBatch, bp);
+    // SGD's step grows with the gradient, so under SGD the objective is divided by 1 + μ (the same minimiser at each
+    // μ, a step that stays bounded as μ grows: without it ResNet-20 diverged within 20 steps); Adam's step does not
+    // scale with the gradient and is left as it was.
+    const scale = s.optimizer === 'sgd' ? 1 / (1 + mu) : 1;
+    weight.fill(scale / bp, 0, bp);
+    weight.fill((scale * mu) / cleanBatch, bp);
     const o = await exe.run({ ...Object.fromEntries(params), [input]: { dtype: 'float32', dims: [rows, ...xp.dims.slice(1)], data: x }, [lossy.target]: { dtype: 'float32', dims: [rows, classes], data: target }, [lossy.weight]: { dtype: 'float32', dims: [rows], data: weight } }, outputs);
     const rowKl = o[lossy.rowKl].data as Float32Array;
     let lp = 0;
