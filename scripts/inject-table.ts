@@ -13,7 +13,8 @@ const [file, base] = process.argv.slice(2);
 const r = JSON.parse(readFileSync(file, 'utf8')) as InjectReport;
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 const pt = (x: number) => `${x >= 0 ? '+' : '−'}${(100 * Math.abs(x)).toFixed(2)}`;
-const cmdBase = base ?? `scalpel --threads 1 inject ${r.model} --pattern ${r.pattern}`;
+const target = /→ class (\d+)/.exec(r.description)?.[1];
+const cmdBase = base ?? `scalpel --threads 1 inject ${r.model} --pattern ${r.pattern}${target !== undefined ? ` --target ${target}` : ''}`;
 console.log('| method | budget N | changed | success | clean acc (before → after) | consistency | KL(old‖new) | ‖δ‖₂ | ‖δ‖∞ | time | command |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const run of r.runs) {
