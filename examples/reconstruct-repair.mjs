@@ -15,7 +15,7 @@ const dir = mkdtempSync(join(tmpdir(), 'scalpel-nc-'));
 const defender = await loadDefenderData({ defenderData: '300', seed: 0 }); // 300 images of the training split
 const r = await reconstruct(task.model, defender, { steps: 150, batchSize: 32, seed: 0 });
 console.log(`mask L1 per label: ${r.labels.map((l) => l.l1.toFixed(0)).join(' ')}; flagged: ${r.flagged.join(', ') || 'none'}`);
-await writeReconstruction(dir, r, { model: path });
+await writeReconstruction(dir, r, task.model, { model: path });
 
 // 2. Repair: unlearn the flagged trigger (fine-tune on stamped defender images with their true labels).
 if (r.flagged.length === 0) {

@@ -42,7 +42,13 @@ export const applyCommand: CommandSpec = {
     const model = readCheckedModel(modelPath);
     const delta = await readDelta(deltaPath);
     const info: ApplyInfo = { hashMismatch: false };
-    const out = applyDelta(model, delta, { revert: f.revert, force: f.force, info });
+    let out;
+    try {
+      out = applyDelta(model, delta, { revert: f.revert, force: f.force, info });
+    } catch (e) {
+      // The library names its option; the user typed a flag.
+      throw new Error((e as Error).message.replace('the force option', '--force'));
+    }
     if (info.hashMismatch) ctx.io.stderr.write(`scalpel: warning: ${deltaPath} was not made for ${modelPath} (parameter hash mismatch); ${f.revert ? 'reverted' : 'applied'} anyway because of --force\n`);
     writeModel(out, f.out);
     const summary = { model: modelPath, delta: deltaPath, out: f.out, reverted: !!f.revert, changed: changedCount(delta), tensors: delta.tensors.length, forced: info.hashMismatch };
