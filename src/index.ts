@@ -79,6 +79,7 @@ export { resolveN, worstCorruption, type Corruption, type CorruptionSpec } from 
 export { hardenClassifier, type HardenClassifierOptions, type HardenMethod, type HardenReport } from './corruption/harden.js';
 // inject: neural network surgery (NAACL 2021).                                             (examples/inject.mjs)
 export { inject, INJECT_DEFAULTS, type InjectOptions, type InjectReport, type InjectResult, type InjectRun } from './surgery/inject.js';
+export { SURGERY_METHODS, type SurgeryMethod } from './surgery/methods.js';
 // reconstruct: Neural Cleanse trigger reconstruction and outlier detection.              (examples/reconstruct-repair.mjs)
 export { reconstruct, type LabelTrigger, type ReconstructOptions, type ReconstructResult } from './backdoor/neural-cleanse.js';
 export { anomalyIndex, ANOMALY_THRESHOLD, type AnomalyResult } from './backdoor/anomaly.js';
