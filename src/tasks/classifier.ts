@@ -93,13 +93,15 @@ export function checkClass(classes: number, label: number, what: string): void {
  * @example checkDataFits(model, await loadLabelledData('embedded', 'test'));
  */
 export function checkDataFits(of: ClassifierIO | Model, data: LabelledData): void {
-  const io = 'graph' in of ? classifierIO(of) : of;
+  // The examples' shape first: data that cannot be fed is the first thing to say, whatever the outputs are.
+  const input = 'graph' in of ? dataInput(of) : of.input;
+  const declared = 'graph' in of ? (inferTypes(of).get(input)?.shape ?? []) : of.inputShape;
   const got = data.x.dims;
-  const declared = io.inputShape;
   if (declared.length > 0) {
     const ok = declared.length === got.length && declared.every((d, i) => i === 0 || typeof d !== 'number' || d === got[i]);
-    if (!ok) throw new Error(`${data.source}: examples of shape ${formatShape(got.slice(1))} do not fit the model input '${io.input}' ${formatShape(declared)}`);
+    if (!ok) throw new Error(`${data.source}: examples of shape ${formatShape(got.slice(1))} do not fit the model input '${input}' ${formatShape(declared)}`);
   }
+  const io = 'graph' in of ? classifierIO(of) : of;
   if (data.classNames && data.classNames.length !== io.classes) {
     throw new Error(`the model is not a classifier of this data: its output '${io.output}' gives ${io.classes} values per example, but ${data.source} has ${data.classNames.length} classes`);
   }

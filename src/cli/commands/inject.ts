@@ -15,7 +15,6 @@ import { UsageError, type CommandSpec } from '../command.js';
 import { integer, real } from '../options.js';
 import { progress } from '../progress.js';
 import { openClassifierForCommand } from '../open-model.js';
-import { requireFreeBatch } from '../../tasks/classifier.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
 
@@ -138,9 +137,7 @@ export const injectCommand: CommandSpec = {
     const budgets = f.budgets ? words(f.budgets) : undefined;
     const jsonFile = typeof f.json === 'string' ? f.json : undefined;
     checkOutputs({ '-o': f.out, '--delta': f.delta, '--json': jsonFile, '--html': f.html }, { model: modelPath, data: f.data, pattern: fileOfSpec(f.pattern) });
-    const task = await openClassifierForCommand(ctx, modelPath, f);
-    const { model, normalization } = task;
-    requireFreeBatch(task, modelPath, 'inject');
+    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f, { needsFreeBatch: 'inject' });
 
     const abort = new AbortController();
     const onSigint = () => abort.abort();

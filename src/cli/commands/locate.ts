@@ -1,7 +1,6 @@
 // scalpel locate MODEL: the weights behind an error (AI-Lancet), written to located.json.
 import { Option } from 'commander';
 import { openClassifierForCommand } from '../open-model.js';
-import { requireFreeBatch } from '../../tasks/classifier.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
 import { checkOutputs, fileOfSpec } from '../output-path.js';
@@ -69,9 +68,7 @@ export const locateCommand: CommandSpec = {
     const errors: ErrorSource = f.oracleTrigger !== undefined ? { kind: 'oracle-trigger', spec: f.oracleTrigger } : parseErrorSource(f.errors!);
     if (f.alpha !== undefined && f.weighting !== 'paper') throw new UsageError('--alpha belongs to --weighting paper');
     if (f.pairs === 0) throw new Error('--pairs must be at least 1 (K = 0 locates nothing)');
-    const task = await openClassifierForCommand(ctx, modelPath, f);
-    const { model, normalization } = task;
-    requireFreeBatch(task, modelPath, 'locate');
+    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true, needsFreeBatch: 'locate' });
     checkOutputs({ '-o': f.out, '--html': f.html }, { model: modelPath, data: f.data, 'defender data': f.defenderData, trigger: fileOfSpec(f.errors), 'oracle trigger': fileOfSpec(f.oracleTrigger) });
     const bar = progress(ctx.io);
     const r = await locateErrors(model, {

@@ -3,7 +3,6 @@ import { InvalidArgumentError } from 'commander';
 import { checkOutputPath } from '../output-path.js';
 import { reconstruct } from '../../backdoor/neural-cleanse.js';
 import { checkReconstructionDir, reconstructSummary, writeReconstruction } from '../../backdoor/reconstruct-output.js';
-import { imageShape, requireFreeBatch } from '../../tasks/classifier.js';
 import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
@@ -59,10 +58,8 @@ export const reconstructCommand: CommandSpec = {
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as ReconstructFlags;
-    const task = await openClassifierForCommand(ctx, modelPath, f);
+    const task = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true, needsFreeBatch: 'reconstruct' });
     const model = task.model;
-    imageShape(task, modelPath);
-    requireFreeBatch(task, modelPath, 'reconstruct');
     if (f.out) checkReconstructionDir(f.out);
     if (f.html) checkOutputPath(f.html, { model: modelPath, data: f.data, 'defender data': f.defenderData }, '--html');
     const defender = await defenderDataFromFlags(f);
