@@ -33,7 +33,14 @@ import { clearSessionCache } from '../src/runtime/session.js';
 import { Rng } from '../src/tensor/rng.js';
 
 const { values: flags } = parseArgs({
-  options: { models: { type: 'string', default: '3000' }, seed: { type: 'string', default: '0' }, every: { type: 'string', default: '250' }, 'clear-every': { type: 'string' }, 'limit-mb': { type: 'string', default: '8000' }, gc: { type: 'boolean', default: false } },
+  options: {
+    models: { type: 'string', default: '3000' },
+    seed: { type: 'string', default: '0' },
+    every: { type: 'string', default: '250' },
+    'clear-every': { type: 'string' },
+    'limit-mb': { type: 'string', default: '8000' },
+    gc: { type: 'boolean', default: false },
+  },
 });
 const total = Number(flags.models);
 const every = Number(flags.every);
@@ -103,19 +110,25 @@ const codes = new Map<string, number>();
 const bad: string[] = [];
 let peak = process.memoryUsage().rss;
 const t0 = performance.now();
-console.log(`models | RSS MB | heap MB | external MB | seconds${clearEvery ? ` (session cache cleared every ${clearEvery}${flags.gc ? ', then a GC' : ''})` : ''}`);
+console.log(
+  `models | RSS MB | heap MB | external MB | seconds${clearEvery ? ` (session cache cleared every ${clearEvery}${flags.gc ? ', then a GC' : ''})` : ''}`,
+);
 console.log('--- | --- | --- | --- | ---');
 for (let i = 1; i <= total; i++) {
   const { model, what } = randomModel(i);
   const path = join(tmp, `model-${i % 8}.onnx`);
   writeModel(model, path);
-  for (const args of [['inspect', path, '--json'], ['--threads', '1', 'eval', path, '--data', dataFile, '--normalize', 'none', '--json']]) {
+  for (const args of [
+    ['inspect', path, '--json'],
+    ['--threads', '1', 'eval', path, '--data', dataFile, '--normalize', 'none', '--json'],
+  ]) {
     const r = await cli(args);
     const key = `${args.includes('eval') ? 'eval' : 'inspect'} exit ${r.code}`;
     codes.set(key, (codes.get(key) ?? 0) + 1);
     const lines = r.stderr.split('\n').filter((l) => l !== '' && !/^scalpel: (note|warning): /.test(l));
     const oneError = r.code === 1 && lines.length === 1 && lines[0].startsWith('scalpel: error: ') && !lines[0].includes('internal error');
-    if (!(r.code === 0 && lines.length === 0) && !oneError) bad.push(`model ${i} (${what}): ${args[args.indexOf(path) - 1]} exit ${r.code}: ${r.stderr.slice(0, 300)}`);
+    if (!(r.code === 0 && lines.length === 0) && !oneError)
+      bad.push(`model ${i} (${what}): ${args[args.indexOf(path) - 1]} exit ${r.code}: ${r.stderr.slice(0, 300)}`);
   }
   if (clearEvery && i % clearEvery === 0) {
     clearSessionCache();

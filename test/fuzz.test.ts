@@ -49,19 +49,37 @@ const bytesOf = (s: string) => new Uint8Array(Buffer.from(s, 'latin1'));
 /** Edit a safetensors header: a tensor's dtype, shape or offsets, a metadata value, or the header's length field. */
 const safetensorsHeader: Mutation = (b, rng) => {
   const len = Number(Buffer.from(b).readBigUInt64LE(0));
-  const header = JSON.parse(text(b.subarray(8, 8 + len))) as Record<string, { dtype: string; shape: number[]; data_offsets: number[] } | Record<string, string>>;
+  const header = JSON.parse(text(b.subarray(8, 8 + len))) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: number[] } | Record<string, string>
+  >;
   const body = b.subarray(8 + len);
   const names = Object.keys(header).filter((k) => k !== '__metadata__');
   const t = header[pick(rng, names)] as { dtype: string; shape: number[]; data_offsets: number[] };
   let lengthField = len;
   switch (rng.int(7)) {
-    case 0: t.dtype = pick(rng, ['F64', 'F16', 'I64', 'I32', 'U8', 'BOOL', 'BF16', 'XYZ', '']); break;
-    case 1: t.shape[rng.int(t.shape.length)] = pick(rng, [0, -1, 1, 3, 1e6, 2 ** 31, 2 ** 53 + 2, 1.5]); break;
-    case 2: t.shape = rng.uniform() < 0.5 ? [] : [...t.shape, 2]; break;
-    case 3: t.data_offsets[rng.int(2)] = pick(rng, [0, -8, 1, 7, body.length + 1, 2 ** 40, 0.5]); break;
-    case 4: if (header.__metadata__) (header.__metadata__ as Record<string, string>)[pick(rng, Object.keys(header.__metadata__))] = pick(rng, ['', '{', '[]', 'x'.repeat(300), '-1']); else t.dtype = 'F64'; break;
-    case 5: lengthField = pick(rng, [0, 1, len - 1, len + 1, b.length, 2 ** 32, 2 ** 60]); break;
-    default: delete (t as Partial<typeof t>)[pick(rng, ['dtype', 'shape', 'data_offsets'] as const)];
+    case 0:
+      t.dtype = pick(rng, ['F64', 'F16', 'I64', 'I32', 'U8', 'BOOL', 'BF16', 'XYZ', '']);
+      break;
+    case 1:
+      t.shape[rng.int(t.shape.length)] = pick(rng, [0, -1, 1, 3, 1e6, 2 ** 31, 2 ** 53 + 2, 1.5]);
+      break;
+    case 2:
+      t.shape = rng.uniform() < 0.5 ? [] : [...t.shape, 2];
+      break;
+    case 3:
+      t.data_offsets[rng.int(2)] = pick(rng, [0, -8, 1, 7, body.length + 1, 2 ** 40, 0.5]);
+      break;
+    case 4:
+      if (header.__metadata__)
+        (header.__metadata__ as Record<string, string>)[pick(rng, Object.keys(header.__metadata__))] = pick(rng, ['', '{', '[]', 'x'.repeat(300), '-1']);
+      else t.dtype = 'F64';
+      break;
+    case 5:
+      lengthField = pick(rng, [0, 1, len - 1, len + 1, b.length, 2 ** 32, 2 ** 60]);
+      break;
+    default:
+      delete (t as Partial<typeof t>)[pick(rng, ['dtype', 'shape', 'data_offsets'] as const)];
   }
   const json = bytesOf(JSON.stringify(header));
   const out = new Uint8Array(8 + json.length + body.length);
@@ -106,10 +124,17 @@ const idxHeader: Mutation = (b, rng) => {
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const ndim = raw[3];
   switch (rng.int(4)) {
-    case 0: raw[2] = pick(rng, [0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e, 0x00, 0xff]); break;
-    case 1: raw[3] = pick(rng, [0, 1, 2, 4, 255]); break;
-    case 2: view.setUint32(4 + 4 * rng.int(ndim), pick(rng, [0, 1, 27, 29, 1e6, 0xffffffff]), false); break;
-    default: raw[rng.int(2)] = 1 + rng.int(255);
+    case 0:
+      raw[2] = pick(rng, [0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e, 0x00, 0xff]);
+      break;
+    case 1:
+      raw[3] = pick(rng, [0, 1, 2, 4, 255]);
+      break;
+    case 2:
+      view.setUint32(4 + 4 * rng.int(ndim), pick(rng, [0, 1, 27, 29, 1e6, 0xffffffff]), false);
+      break;
+    default:
+      raw[rng.int(2)] = 1 + rng.int(255);
   }
   return gz ? new Uint8Array(gzipSync(raw)) : raw;
 };
@@ -138,7 +163,10 @@ async function fuzz(t: TestContext, kind: string, base: Uint8Array, header: Muta
     const mutated = mutations[i % mutations.length](pristine, rng);
     writeFileSync(path, mutated);
     const r = await run();
-    checkOutcome(`${kind} case ${i} (${mutations[i % mutations.length] === header ? 'header edit' : ['bit flips', 'truncation', 'random bytes'][i % 4]}, seed ${1000 + i})`, r);
+    checkOutcome(
+      `${kind} case ${i} (${mutations[i % mutations.length] === header ? 'header edit' : ['bit flips', 'truncation', 'random bytes'][i % 4]}, seed ${1000 + i})`,
+      r,
+    );
     if (r.code === 0) accepted++;
   }
   t.diagnostic(`${kind}: ${accepted} of ${CASES} mutated files accepted, ${CASES - accepted} refused in one line`);
