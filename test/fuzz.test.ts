@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, test, type TestContext } from 'node:test';
 import { takeRows } from '../src/data/batches.js';
@@ -19,7 +19,9 @@ import type { HostTensor } from '../src/tensor/host-tensor.js';
 import { cli, type CliResult } from './helpers/cli.js';
 
 const MODEL = 'models/lenet5-fashion.onnx';
-const CASES = 30;
+/** Cases per kind, and the first seed; SCALPEL_FUZZ_CASES and SCALPEL_FUZZ_SEED change them for a longer hunt. */
+const CASES = Number(process.env.SCALPEL_FUZZ_CASES ?? 30);
+const SEED = Number(process.env.SCALPEL_FUZZ_SEED ?? 1000);
 const tmp = mkdtempSync(join(tmpdir(), 'scalpel-fuzz-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -139,6 +141,23 @@ const idxHeader: Mutation = (b, rng) => {
   return gz ? new Uint8Array(gzipSync(raw)) : raw;
 };
 
+/** Edit a JSON file (located.json): a field set to a value of another kind or range, or deleted; nested ones too. */
+const jsonFields: Mutation = (b, rng) => {
+  const doc = JSON.parse(text(b)) as Record<string, unknown>;
+  const paths: [Record<string, unknown> | unknown[], string | number][] = [];
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach((x, i) => (paths.push([v, i]), walk(x)));
+    else if (v && typeof v === 'object')
+      for (const k of Object.keys(v)) (paths.push([v as Record<string, unknown>, k]), walk((v as Record<string, unknown>)[k]));
+  };
+  walk(doc);
+  const [holder, key] = pick(rng, paths);
+  const value = pick(rng, [null, -1, 0, 1e9, 2 ** 53, 0.5, '', 'x', [], {}, true, [1e9], 'NaN']);
+  if (rng.uniform() < 0.2 && !Array.isArray(holder)) delete holder[key as string];
+  else (holder as Record<string | number, unknown>)[key] = value;
+  return bytesOf(JSON.stringify(doc, null, 1));
+};
+
 /** Exit 0, or one `scalpel: error:` line and exit 1. */
 function checkOutcome(label: string, r: CliResult): void {
   if (r.code === 0) return;
@@ -159,14 +178,20 @@ async function fuzz(t: TestContext, kind: string, base: Uint8Array, header: Muta
   const pristine = new Uint8Array(base);
   let accepted = 0;
   for (let i = 0; i < CASES; i++) {
-    const rng = new Rng(1000 + i);
+    const rng = new Rng(SEED + i);
     const mutated = mutations[i % mutations.length](pristine, rng);
     writeFileSync(path, mutated);
     const r = await run();
-    checkOutcome(
-      `${kind} case ${i} (${mutations[i % mutations.length] === header ? 'header edit' : ['bit flips', 'truncation', 'random bytes'][i % 4]}, seed ${1000 + i})`,
-      r,
-    );
+    const label = `${kind} case ${i} (${mutations[i % mutations.length] === header ? 'header edit' : ['bit flips', 'truncation', 'random bytes'][i % 4]}, seed ${SEED + i})`;
+    try {
+      checkOutcome(label, r);
+    } catch (e) {
+      // Keep the failing input, to reproduce the run outside the test.
+      const kept = join(tmpdir(), `scalpel-fuzz-failure-${SEED + i}-${basename(path)}`);
+      writeFileSync(kept, mutated);
+      (e as Error).message += `\n(the input is kept in ${kept})`;
+      throw e;
+    }
     if (r.code === 0) accepted++;
   }
   t.diagnostic(`${kind}: ${accepted} of ${CASES} mutated files accepted, ${CASES - accepted} refused in one line`);
@@ -258,3 +283,49 @@ for (const gzip of [true, false]) {
     await fuzz(t, 'IDX labels', labels, idxHeader, labelsPath, () => cli(args));
   });
 }
+
+test('fuzz: a located.json given to repair --located', opts, async (t) => {
+  const located = join(tmp, 'located.json');
+  const l = await cli([
+    '--threads',
+    '1',
+    'locate',
+    MODEL,
+    '--oracle-trigger',
+    'patch:4x4@bottom-right:white',
+    '--pairs',
+    '3',
+    '--defender-data',
+    '200',
+    '--layer',
+    'fc3',
+    '-o',
+    located,
+  ]);
+  assert.equal(l.code, 0, l.stderr);
+  const base = new Uint8Array(readFileSync(located));
+  const path = join(tmp, 'mutated-located.json');
+  const out = join(tmp, 'repaired.onnx');
+  const args = (p: string) => [
+    '--threads',
+    '1',
+    'repair',
+    MODEL,
+    '--method',
+    'neuron-finetune',
+    '--located',
+    p,
+    '--clean',
+    '50',
+    '--defender-data',
+    '200',
+    '--epochs',
+    '1',
+    '-o',
+    out,
+    '--json',
+  ];
+  const ok = await cli(args(located));
+  assert.equal(ok.code, 0, ok.stderr);
+  await fuzz(t, 'located.json', base, jsonFields, path, () => cli(args(path)));
+});
