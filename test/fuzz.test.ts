@@ -94,7 +94,8 @@ const safetensorsHeader: Mutation = (b, rng) => {
 /** Edit an npz: a member's .npy header (dtype, shape, order) or a field of a zip header (sizes, offsets, method, crc). */
 const npzHeader: Mutation = (b, rng) => {
   const s = text(b);
-  if (rng.uniform() < 0.5) {
+  // A deflated member's .npy header is compressed: only the zip headers can be edited then.
+  if (s.includes("{'descr'") && rng.uniform() < 0.5) {
     const at = s.indexOf("{'descr'", rng.uniform() < 0.5 ? 0 : s.lastIndexOf("{'descr'"));
     const end = s.indexOf('}', at) + 1;
     const dict = s.slice(at, end);
