@@ -14,12 +14,13 @@ import { encodeNpz } from '../src/data/npy.js';
 import { encodeSafetensors } from '../src/data/safetensors.js';
 import { writeTriggerFile } from '../src/data/trigger-file.js';
 import { readModel, writeModel } from '../src/onnx/model-io.js';
+import { paramsHash } from '../src/params/delta.js';
 import { Rng } from '../src/tensor/rng.js';
 import type { HostTensor } from '../src/tensor/host-tensor.js';
 import { cli, type CliResult } from './helpers/cli.js';
 
 const MODEL = 'models/lenet5-fashion.onnx';
-/** Cases per kind, and the first seed; SCALPEL_FUZZ_CASES and SCALPEL_FUZZ_SEED change them for a longer hunt. */
+/** Cases per kind, and the first seed; SCALPEL_FUZZ_CASES and SCALPEL_FUZZ_SEED change them for a longer hunt (see also SCALPEL_FUZZ_KEEP). */
 const CASES = Number(process.env.SCALPEL_FUZZ_CASES ?? 30);
 const SEED = Number(process.env.SCALPEL_FUZZ_SEED ?? 1000);
 const tmp = mkdtempSync(join(tmpdir(), 'scalpel-fuzz-'));
@@ -177,7 +178,7 @@ async function fuzz(t: TestContext, kind: string, base: Uint8Array, header: Muta
   const mutations = [flipBits, truncate, randomBytes, header];
   // A plain Uint8Array copy: Buffer's slice() is a view, and would let one case's mutation leak into the next.
   const pristine = new Uint8Array(base);
-  let accepted = 0;
+  const acceptedSeeds: number[] = [];
   for (let i = 0; i < CASES; i++) {
     const rng = new Rng(SEED + i);
     const mutated = mutations[i % mutations.length](pristine, rng);
@@ -193,9 +194,16 @@ async function fuzz(t: TestContext, kind: string, base: Uint8Array, header: Muta
       (e as Error).message += `\n(the input is kept in ${kept})`;
       throw e;
     }
-    if (r.code === 0) accepted++;
+    if (r.code === 0) {
+      acceptedSeeds.push(SEED + i);
+      // SCALPEL_FUZZ_KEEP=DIR keeps every accepted input there, to read what a run let through.
+      if (process.env.SCALPEL_FUZZ_KEEP) writeFileSync(join(process.env.SCALPEL_FUZZ_KEEP, `${SEED + i}-${basename(path)}`), mutated);
+    }
   }
-  t.diagnostic(`${kind}: ${accepted} of ${CASES} mutated files accepted, ${CASES - accepted} refused in one line`);
+  const accepted = acceptedSeeds.length;
+  t.diagnostic(
+    `${kind}: ${accepted} of ${CASES} mutated files accepted (seeds ${acceptedSeeds.join(', ') || 'none'}), ${CASES - accepted} refused in one line`,
+  );
   return accepted;
 }
 
@@ -244,8 +252,15 @@ test('fuzz: a delta file (scalpel diff --out) given to apply', opts, async (t) =
   const out = join(tmp, 'applied.onnx');
   const ok = await cli(['apply', MODEL, deltaPath, '-o', out]);
   assert.equal(ok.code, 0, ok.stderr);
-  const accepted = await fuzz(t, 'delta', base, safetensorsHeader, path, () => cli(['apply', MODEL, path, '-o', out]));
-  // Most corruptions are caught; record how many applied, so a regression shows.
+  const want = paramsHash(readModel(out));
+  rmSync(out);
+  const accepted = await fuzz(t, 'delta', base, safetensorsHeader, path, async () => {
+    const r = await cli(['apply', MODEL, path, '-o', out]);
+    // A damaged delta is refused, or (a harmless edit, such as of its free-text command) gives exactly the edit.
+    if (r.code === 0) assert.equal(paramsHash(readModel(out)), want, `a mutated delta applied a different change\n${r.stderr}`);
+    rmSync(out, { force: true });
+    return r;
+  });
   assert.ok(accepted < CASES, `${accepted} of ${CASES} mutated deltas applied`);
 });
 
