@@ -1,6 +1,6 @@
 // How commands open a user's model: through src/tasks/, with its notes and warnings on stderr.
 import type { Normalization } from '../data/triggers.js';
-import { openClassifier, openModelFile, type ClassifierTask, type OpenedModel } from '../tasks/open.js';
+import { openClassifier, openModelFile, type ClassifierTask, type OpenClassifierOptions, type OpenedModel } from '../tasks/open.js';
 import type { CommandContext } from './command.js';
 import { readsImages } from './normalize-flag.js';
 
@@ -31,9 +31,10 @@ export interface ClassifierFlags {
  *
  * @example const task = await openClassifierForCommand(ctx, 'user-cnn.onnx', { normalize: f.normalize, data: f.data });
  */
-export async function openClassifierForCommand(ctx: CommandContext, path: string, f: ClassifierFlags, o: { needsImages?: boolean } = {}): Promise<ClassifierTask> {
+export async function openClassifierForCommand(ctx: CommandContext, path: string, f: ClassifierFlags, o: Pick<OpenClassifierOptions, 'needsImages' | 'needsFreeBatch'> = {}): Promise<ClassifierTask> {
   return openClassifier(path, {
     needsImages: o.needsImages,
+    needsFreeBatch: o.needsFreeBatch,
     runtime: ctx.runtime,
     normalize: f.normalize,
     images: readsImages(f.data),
