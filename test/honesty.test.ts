@@ -10,6 +10,7 @@ import { takeRows } from '../src/data/batches.js';
 import { loadLabelledData } from '../src/data/load-dataset.js';
 import { exampleKeys } from '../src/data/row-keys.js';
 import { writeNpz } from '../src/data/npy.js';
+import { writeSafetensors } from '../src/data/safetensors.js';
 import { getMetadata } from '../src/onnx/metadata.js';
 import { readModel } from '../src/onnx/model-io.js';
 import { parsePattern, patternData } from '../src/surgery/pattern.js';
@@ -44,6 +45,15 @@ describe('inject: held-out examples and examples files', () => {
     for (const k of exampleKeys({ x: d.patternTrain.x, normalization: norm })) assert.ok(!held.has(k), 'a held-out example is in the edited set');
     assert.equal(d.cleanTrain.x.dims[0], 4000 - 20);
     assert.match(d.description, /20 of them removed from the clean training stream/);
+  });
+
+  test('a float examples file (already in the model\'s normalisation) is matched against the clean stream too', async () => {
+    const train = await loadLabelledData(undefined, 'train');
+    const rows = Array.from({ length: 30 }, (_, i) => 2 * i);
+    const file = join(dir, 'float.safetensors');
+    await writeSafetensors(file, new Map([['x', takeRows(train.x, rows)], ['y', takeRows(train.y, rows)]]));
+    const d = await patternData(readModel(LENET), { pattern: parsePattern(`examples:${file}`), holdout: 0.5, seed: 0 });
+    assert.equal(d.cleanTrain.x.dims[0], 4000 - 15);
   });
 
   test('an examples file of uint8 images is normalised like the data', async () => {

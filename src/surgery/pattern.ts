@@ -172,12 +172,14 @@ export async function patternData(model: Model, o: PatternDataOptions): Promise<
   const testRows = Array.from(perm.subarray(0, nTest)).sort((a, b) => a - b);
   const trainRows = Array.from(perm.subarray(nTest)).sort((a, b) => a - b);
   // Held-out examples are absent from everything trained on: the edited examples and the clean stream, by content.
-  const exKeys = exampleKeys(ex);
+  // Both sides are keyed in the model's normalisation: a float examples file is, by contract, already in it.
+  const norm = train.normalization ?? ex.normalization;
+  const exKeys = exampleKeys({ x: ex.x, normalization: norm });
   const heldOut = new Set(testRows.map((r) => exKeys[r]));
   const patternTrain = subset({ x: ex.x, y: ex.y }, trainRows.filter((r) => !heldOut.has(exKeys[r])));
   if (patternTrain.x.dims[0] === 0) throw new Error(`--pattern examples:${file}: every example to edit is also held out (the file repeats them); nothing is left to train on`);
   const patternTest = nTest > 0 ? subset({ x: ex.x, y: ex.y }, testRows) : patternTrain;
-  const trainKeys = exampleKeys(train);
+  const trainKeys = exampleKeys({ x: train.x, normalization: norm });
   const cleanRows = nTest > 0 ? trainKeys.flatMap((k, i) => (heldOut.has(k) ? [] : [i])) : undefined;
   const clean = cleanRows && cleanRows.length < trainKeys.length ? subset(cleanTrain, cleanRows) : cleanTrain;
   return {
