@@ -13,7 +13,7 @@ import { floatInitializers } from '../src/onnx/ir.js';
 import { readModel } from '../src/onnx/model-io.js';
 import { configureRuntime } from '../src/runtime/session.js';
 import type { HostTensor } from '../src/tensor/host-tensor.js';
-import { matchNormalization } from '../src/train/data-fit.js';
+import { matchNormalization } from '../src/tasks/normalization.js';
 import { TORCH_PYTHON } from './torch-reference.js';
 
 const { values: a } = parseArgs({

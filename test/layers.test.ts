@@ -12,6 +12,7 @@ const LAYERS: string[][] = [
   ['corruption', 'surgery', 'backdoor', 'lancet'],
   ['analysis'],
   ['train'],
+  ['tasks'],
   ['params'],
   ['models', 'data'],
   ['autodiff', 'runtime'],

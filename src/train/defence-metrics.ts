@@ -4,8 +4,8 @@ import type { LabelledData } from '../data/load-dataset.js';
 import { applyTrigger, formatTrigger, type Normalization, type Trigger } from '../data/triggers.js';
 import type { Model } from '../onnx/ir.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { matchNormalization } from './data-fit.js';
-import { evaluate } from './evaluate.js';
+import { matchNormalization } from '../tasks/normalization.js';
+import { evaluate } from '../tasks/run.js';
 
 export interface DefenceMetrics {
   /** Clean accuracy on every test example. */
@@ -37,7 +37,7 @@ export interface DefenceMetricsOptions {
  * @example const { asr, ra } = await attackRates(model, applyTrigger(test, trigger, { excludeClass: 0 }), 0);
  */
 export async function attackRates(model: Model, stamped: Dataset, target: number, opts: { batchSize?: number; runtime?: RuntimeOptions; classes?: number } = {}): Promise<{ asr: number; ra: number; examples: number }> {
-  const r = await evaluate(model, stamped, { batchSize: opts.batchSize, runtime: opts.runtime, classes: opts.classes });
+  const r = await evaluate(model, stamped, { batchSize: opts.batchSize, runtime: opts.runtime });
   if (target >= r.confusion.length) throw new Error(`target label ${target} is out of range for a model with ${r.confusion.length} classes`);
   let toTarget = 0;
   for (const row of r.confusion) toTarget += row[target];
