@@ -21,6 +21,7 @@ import { lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { firstRows } from '../src/data/batches.js';
 import { type Fortune, FORTUNES_DIR, readFortuneFile } from '../src/data/fortunes.js';
 import { writeSafetensors } from '../src/data/safetensors.js';
 import { labelTensor, lmRows, packPairs, padSequences } from '../src/data/text-tensors.js';
@@ -112,14 +113,8 @@ function stratified<T>(byClass: readonly T[][], fractions: number[], name: strin
   return parts.map((p, i) => split(p, [1], `${name}/merge${i}`)[0]);
 }
 
-function firstRows(t: Record<string, HostTensor>, n: number): Record<string, HostTensor> {
-  const out: Record<string, HostTensor> = {};
-  for (const [k, v] of Object.entries(t)) {
-    const rows = Math.min(n, v.dims[0]);
-    const per = v.data.length / v.dims[0];
-    out[k] = { dtype: v.dtype, dims: [rows, ...v.dims.slice(1)], data: v.data.slice(0, rows * per) };
-  }
-  return out;
+function firstRowsOf(t: Record<string, HostTensor>, n: number): Record<string, HostTensor> {
+  return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, firstRows(v, Math.min(n, v.dims[0]))]));
 }
 
 interface Written {
@@ -171,7 +166,7 @@ async function buildTopic(): Promise<void> {
     const y = labelTensor(parts[i].map((p) => p.label));
     await save(join(args.full as string, 'topic'), s, { ...packPairs(pairs, TOPIC_T.full, ids), y }, meta(TOPIC_T.full));
     const n = TOPIC_EMBEDDED[s];
-    await save(join(args.embedded as string, 'topic'), s, firstRows({ ...packPairs(pairs.slice(0, n), TOPIC_T.embedded, ids), y }, n), meta(TOPIC_T.embedded));
+    await save(join(args.embedded as string, 'topic'), s, firstRowsOf({ ...packPairs(pairs.slice(0, n), TOPIC_T.embedded, ids), y }, n), meta(TOPIC_T.embedded));
   }
 }
 
@@ -202,7 +197,7 @@ async function buildLangid(english: Fortune[]): Promise<void> {
     const pack = (T: number, n: number) => padSequences(seqs.slice(0, n), T, vocab.specials.pad, [vocab.specials.cls]);
     await save(join(args.full as string, 'langid'), s, { ...pack(LANG_T.full, seqs.length), y }, meta(LANG_T.full));
     const n = LANG_EMBEDDED[s];
-    await save(join(args.embedded as string, 'langid'), s, firstRows({ ...pack(LANG_T.embedded, n), y }, n), meta(LANG_T.embedded));
+    await save(join(args.embedded as string, 'langid'), s, firstRowsOf({ ...pack(LANG_T.embedded, n), y }, n), meta(LANG_T.embedded));
   }
 }
 
@@ -222,7 +217,7 @@ async function buildLm(english: Fortune[]): Promise<void> {
     const stream = [eos, ...parts[i].flatMap((f) => [...enc(f.body), eos])];
     const rows = lmRows(stream, LM_T, eos);
     await save(join(args.full as string, 'lm'), s, rows, { ...meta, tokens: String(stream.length - 1) });
-    await save(join(args.embedded as string, 'lm'), s, firstRows(rows, LM_EMBEDDED[s]), meta);
+    await save(join(args.embedded as string, 'lm'), s, firstRowsOf(rows, LM_EMBEDDED[s]), meta);
   }
 }
 
