@@ -1,6 +1,7 @@
 // How commands open a user's model: through src/tasks/, with its notes and warnings on stderr.
 import type { Normalization } from '../data/triggers.js';
-import { openClassifier, openModelFile, type ClassifierTask, type OpenedModel } from '../tasks/open.js';
+import { openClassifier, openModelFile, openTask, type ClassifierTask, type OpenedModel, type TextTask } from '../tasks/open.js';
+import type { TaskKind } from '../tasks/task.js';
 import type { CommandContext } from './command.js';
 import { readsImages } from './normalize-flag.js';
 
@@ -34,6 +35,23 @@ export interface ClassifierFlags {
 export async function openClassifierForCommand(ctx: CommandContext, path: string, f: ClassifierFlags): Promise<ClassifierTask> {
   return openClassifier(path, {
     runtime: ctx.runtime,
+    normalize: f.normalize,
+    images: readsImages(f.data),
+    onNote: (n) => ctx.io.stderr.write(`scalpel: note: ${path}: ${n}\n`),
+    onWarning: (w) => ctx.io.stderr.write(`scalpel: warning: ${w}\n`),
+  });
+}
+
+/**
+ * Open a model of any task kind for a command (eval): `openTask` with notes and warnings on stderr; the kind is
+ * `--task`, else inferred from the model's shapes.
+ *
+ * @example const task = await openTaskForCommand(ctx, 'lstm-lm.onnx', { data: 'data/text/lm' });
+ */
+export async function openTaskForCommand(ctx: CommandContext, path: string, f: ClassifierFlags & { task?: TaskKind }): Promise<ClassifierTask | TextTask> {
+  return openTask(path, {
+    runtime: ctx.runtime,
+    task: f.task,
     normalize: f.normalize,
     images: readsImages(f.data),
     onNote: (n) => ctx.io.stderr.write(`scalpel: note: ${path}: ${n}\n`),
