@@ -26,3 +26,15 @@ export function bindDims(model: Model, sizes: Readonly<Record<string, number>>):
   out.graph.valueInfo = [];
   return out;
 }
+
+/**
+ * `bindDims` for a graph with recurrent ops (LSTM, GRU, RNN), whose differentiation unrolls the recurrence and so needs
+ * the sequence length; any other graph is returned as it is.
+ *
+ * @param sizes the sizes the data bound to the symbols (checkFeeds' `dims`)
+ * @example const model = bindRecurrentDims(lstmLm, { batch: 4, sequence: 35 });
+ */
+export function bindRecurrentDims(model: Model, sizes: Readonly<Record<string, number>>): Model {
+  const recurrent = model.graph.nodes.some((n) => n.opType === 'LSTM' || n.opType === 'GRU' || n.opType === 'RNN');
+  return recurrent ? bindDims(model, sizes) : model;
+}
