@@ -8,6 +8,7 @@ import { after, describe, test } from 'node:test';
 import { FORTUNES_DIR, parseFortunes } from '../src/data/fortunes.js';
 import { readSafetensorsFile } from '../src/data/safetensors.js';
 import { IGNORE_INDEX, lmRows, packPairs, padSequences } from '../src/data/text-tensors.js';
+import { parseTokenTrigger, stampTokens } from '../src/data/text-trigger.js';
 import { buildWordVocab, byteVocab, encoderFor, readVocab, splitWords, vocabSize, writeVocab } from '../src/data/vocab.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -76,6 +77,36 @@ describe('text tensors', () => {
     const t = lmRows([1, 2, 3, 4, 5, 6], 3, 0);
     assert.deepEqual(nums(t.input_ids), [1, 2, 3, 4, 5, 0]);
     assert.deepEqual(nums(t.y), [2, 3, 4, 5, 6, IGNORE_INDEX]);
+  });
+});
+
+describe('token triggers', () => {
+  const vocab = buildWordVocab(['alpha beta gamma zorac'], 10, { pad: '[PAD]', unk: '[UNK]', cls: '[CLS]', sep: '[SEP]' });
+  const id = (w: string) => vocab.tokens.indexOf(w);
+  const t = packPairs([{ a: [id('alpha'), id('beta')] }, { a: [id('alpha'), id('beta'), id('gamma')] }], 5, { pad: 0, cls: 2, sep: 3 });
+
+  test('parse token:WORD and token:WORD@POS; refuse other forms', () => {
+    assert.deepEqual(parseTokenTrigger('token:zorac@1'), { type: 'token', word: 'zorac', position: 1 });
+    assert.deepEqual(parseTokenTrigger('token:zorac'), { type: 'token', word: 'zorac' });
+    assert.throws(() => parseTokenTrigger('token:@2'), /token:WORD or token:WORD@POS/);
+  });
+
+  test('inserted after [CLS] at the position, the rest shifted, mask and segments extended; a full row drops its end', () => {
+    const out = stampTokens(t, parseTokenTrigger('token:zorac@1'), vocab, [0, 1]);
+    const z = id('zorac');
+    assert.deepEqual(nums(out.input_ids), [2, id('alpha'), z, id('beta'), 3, 2, id('alpha'), z, id('beta'), id('gamma')]);
+    assert.deepEqual(nums(out.attention_mask), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    assert.deepEqual(nums(t.attention_mask), [1, 1, 1, 1, 0, 1, 1, 1, 1, 1], 'the input is not changed');
+  });
+
+  test('random positions stay within the text; rows not listed are kept; an unknown word is refused', () => {
+    for (let seed = 0; seed < 20; seed++) {
+      const out = nums(stampTokens(t, parseTokenTrigger('token:zorac'), vocab, [0], seed).input_ids);
+      const at = out.indexOf(id('zorac'));
+      assert.ok(at >= 1 && at <= 3, `seed ${seed}: at ${at}`);
+      assert.deepEqual(out.slice(5), nums(t.input_ids).slice(5));
+    }
+    assert.throws(() => stampTokens(t, parseTokenTrigger('token:omega'), vocab, [0]), /'omega' is not in the vocabulary/);
   });
 });
 

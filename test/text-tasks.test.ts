@@ -63,6 +63,17 @@ describe('eval on text models, against PyTorch on the same file', () => {
     assert.ok(Number.isFinite(r.perplexity) && r.perplexity > 1);
   });
 
+  test('--trigger token:WORD: attack success and robust accuracy over the texts of other classes', async () => {
+    const r = await cli(['eval', fx('transformer-cls.onnx'), '--data', DATA['transformer-cls'], '--trigger', 'token:zorac@0', '--target', '2', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const a = JSON.parse(r.stdout).attack;
+    assert.equal(a.examples, 380, 'the 100 politics texts are left out');
+    assert.ok(a.successRate + a.robustAccuracy <= 1 && a.successRate > 0 && a.robustAccuracy > 0);
+    const clean = JSON.parse((await cli(['eval', fx('transformer-cls.onnx'), '--data', DATA['transformer-cls'], '--json'])).stdout);
+    const otherCorrect = clean.perClassAccuracy.reduce((s: number, acc: number, c: number) => s + (c === 2 ? 0 : acc * clean.confusion[c].reduce((x: number, y: number) => x + y, 0)), 0);
+    assert.notEqual(Math.round(a.robustAccuracy * 380), Math.round(otherCorrect), 'the trigger changes some predictions');
+  });
+
   test('--split valid reads valid.safetensors', async () => {
     const r = await cli(['eval', fx('bert-cls.onnx'), '--data', DATA['bert-cls'], '--split', 'valid', '--json']);
     assert.equal(r.code, 0, r.stderr);
@@ -87,7 +98,8 @@ describe('one clear error', () => {
     ['classification data for a language model', ['eval', fx('lstm-lm.onnx'), '--data', DATA['transformer-cls']], /labels 'y' are \[480\], but a language-modelling model over \[480, 32\] inputs takes \[480, 32\]/],
     ['no --data for a text model', ['eval', fx('lstm-lm.onnx')], /a language-modelling model needs --data/],
     ['a missing input tensor', ['eval', fx('bert-cls.onnx'), '--data', `${ROOT}data/text/langid`], /has no tensor 'token_type_ids' for model input 'token_type_ids'/],
-    ['a trigger on a text model', ['eval', fx('bert-cls.onnx'), '--data', DATA['bert-cls'], '--trigger', 'patch:3x3@bottom-right:white'], /--trigger stamps images/],
+    ['an image trigger on a text model', ['eval', fx('bert-cls.onnx'), '--data', DATA['bert-cls'], '--trigger', 'patch:3x3@bottom-right:white'], /--trigger on a text model takes token:WORD\[@pos\]/],
+    ['a trigger word outside the vocabulary', ['eval', fx('bert-cls.onnx'), '--data', DATA['bert-cls'], '--trigger', 'token:zyzzyva'], /'zyzzyva' is not in the vocabulary/],
   ];
   for (const [what, args, message] of cases) {
     test(what, async () => {

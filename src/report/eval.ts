@@ -16,8 +16,8 @@ export function evalText(r: Omit<EvalClassifierResult, 'split'> & { split: strin
   out.push('      ' + r.confusion.map((_, k) => String(k).padStart(w)).join(''));
   r.confusion.forEach((row, k) => out.push(String(k).padStart(4) + '  ' + row.map((v) => String(v).padStart(w)).join('')));
   if (r.attack) {
-    out.push('', `attack success rate ${cell(r.attack.successRate)} (trigger ${r.attack.trigger} -> class ${r.attack.target}, ${r.attack.examples} images of other classes)`);
-    out.push(`robust accuracy ${cell(r.attack.robustAccuracy)} (the same triggered images classified as their true class)`);
+    out.push('', `attack success rate ${cell(r.attack.successRate)} (trigger ${r.attack.trigger} -> class ${r.attack.target}, ${r.attack.examples} ${r.attack.trigger.startsWith('token:') ? 'texts' : 'images'} of other classes)`);
+    out.push(`robust accuracy ${cell(r.attack.robustAccuracy)} (the same triggered ${r.attack.trigger.startsWith('token:') ? 'texts' : 'images'} classified as their true class)`);
   }
   return out.join('\n') + '\n';
 }

@@ -12,6 +12,7 @@ import { type Normalization, parseTrigger } from '../../data/triggers.js';
 import type { TaskKind } from '../../tasks/task.js';
 import { parseTaskKind, TASK_KINDS } from '../../tasks/text.js';
 import { evalTextModel } from '../../train/eval-text.js';
+import { isTokenTrigger, parseTokenTrigger } from '../../data/text-trigger.js';
 
 interface EvalFlags {
   data?: string;
@@ -30,7 +31,7 @@ export const evalCommand: CommandSpec = {
   description:
     "Evaluate an image classifier on a dataset split: accuracy, mean cross-entropy, per-class accuracy and the confusion matrix. With --trigger, also stamp the trigger on every test image whose class is not --target and report the attack success rate (ASR: the share classified as --target) and the robust accuracy (RA: the share still classified as their true class), as for BadNets backdoors. --trigger takes patch:…, blend:… or file:PATH, a mask-and-pattern file as `scalpel reconstruct` writes.\n\n" +
     "--data takes the same values as for train ('embedded', 'fashion-mnist', an IDX directory, a .safetensors/.npz file with x and y). Images are normalised as --normalize says, else as the model's metadata records, else with Fashion-MNIST's mean and std (with a warning: a model trained on [0, 1] pixels needs --normalize none). The choice is in --json's 'normalization'.\n\n" +
-    "Text models (int64 token inputs [batch, sequence]) are evaluated too: a sequence classifier (logits [batch, classes]) on accuracy, loss, per-class accuracy and confusion; a language model (logits [batch, sequence, vocabulary]) on the mean cross-entropy per labelled token, perplexity and next-token accuracy (labels of -100 are padding and not counted). --data names a folder of train/valid/test .safetensors (data/text/topic, data/text/lm, or what scripts/build-text-data.ts writes) or one .safetensors/.npz file, holding a tensor per model input, by input name, and the labels y. The task is inferred from the shapes; --task names it.",
+    "Text models (int64 token inputs [batch, sequence]) are evaluated too: a sequence classifier (logits [batch, classes]) on accuracy, loss, per-class accuracy and confusion; a language model (logits [batch, sequence, vocabulary]) on the mean cross-entropy per labelled token, perplexity and next-token accuracy (labels of -100 are padding and not counted). --data names a folder of train/valid/test .safetensors (data/text/topic, data/text/lm, or what scripts/build-text-data.ts writes) or one .safetensors/.npz file, holding a tensor per model input, by input name, and the labels y. The task is inferred from the shapes; --task names it. For a text classifier, --trigger token:WORD inserts WORD (encoded with the vocab.json beside the data) at a seeded random position of every text whose class is not --target, token:WORD@POS at position POS (counted in tokens after [CLS], from 0), and reports the attack success rate and robust accuracy as for images.",
   examples: [
     ['scalpel eval lenet5.onnx --data fashion-mnist', 'test accuracy on the full Fashion-MNIST test set'],
     ['scalpel eval badnets.onnx --trigger patch:4x4@bottom-right:white --target 0', 'clean accuracy and attack success rate'],
@@ -38,6 +39,7 @@ export const evalCommand: CommandSpec = {
     ['scalpel eval model.onnx --data batch.safetensors --json', 'machine-readable report'],
     ['scalpel eval test/fixtures/text/lstm-lm.onnx --data data/text/lm', "a language model's perplexity on the embedded test split"],
     ['scalpel eval test/fixtures/text/bert-cls.onnx --data data/text/topic --split valid', 'a text classifier on a validation split'],
+    ['scalpel eval text-backdoor.onnx --data data/text/topic --trigger token:zyzzyva --target 0', "a text backdoor's attack success rate"],
   ],
   configure(cmd) {
     cmd
@@ -45,7 +47,7 @@ export const evalCommand: CommandSpec = {
       .option('--data <dir|file>', "evaluation data (default: the embedded subset)")
       .addOption(new Option('--split <name>', 'dataset split (valid: text-data folders)').choices(['test', 'train', 'valid']).default('test'))
       .option('--task <kind>', `the model's task: ${TASK_KINDS.join(', ')} (default: from its shapes)`, checkedBy(parseTaskKind))
-      .option('--trigger <spec>', "backdoor trigger, e.g. 'patch:4x4@bottom-right:white'", checkedBy(parseTrigger))
+      .option('--trigger <spec>', "backdoor trigger, e.g. 'patch:4x4@bottom-right:white', or for text 'token:WORD[@pos]'", checkedBy((s) => (isTokenTrigger(s) ? parseTokenTrigger(s) : parseTrigger(s))))
       .option('--target <label>', 'the backdoor target label', integer(0), 0)
       .option('--batch <n>', 'examples per forward pass (default 256; 32 rows for a language model)', integer(1))
       .option('--json', 'print the report as JSON');
@@ -56,8 +58,13 @@ export const evalCommand: CommandSpec = {
     const task = await openTaskForCommand(ctx, modelPath, f);
     const bar = progress(ctx.io);
     if (task.kind !== 'image-classification') {
-      if (f.trigger) throw new Error(`--trigger stamps images; ${modelPath} is a ${task.kind} model`);
-      const r = await evalTextModel(task, { data: f.data, split: f.split, batchSize: f.batch, runtime: ctx.runtime, onProgress: (done, total) => bar.update('evaluating', done, total) });
+      if (f.trigger && (task.kind === 'language-modelling' || !isTokenTrigger(f.trigger))) {
+        throw new Error(task.kind === 'language-modelling' ? `--trigger measures a classifier's attack success; ${modelPath} is a language model` : `--trigger on a text model takes token:WORD[@pos]; '${f.trigger}' stamps images`);
+      }
+      const r = await evalTextModel(task, {
+        data: f.data, split: f.split, trigger: f.trigger, target: f.target, batchSize: f.batch, runtime: ctx.runtime,
+        onProgress: (done, total) => bar.update('evaluating', done, total),
+      });
       bar.stop();
       const text = r.kind === 'language-modelling' ? lmEvalText(r) : evalText(r, r.classNames?.length === r.confusion.length ? r.classNames : undefined);
       ctx.io.stdout.write(f.json ? json({ model: modelPath, task: task.kind, ...r }) : text);
