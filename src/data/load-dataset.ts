@@ -1,5 +1,6 @@
 // Resolve a --data argument into a labelled dataset: the embedded subset, an IDX directory, or a tensor file.
 import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import type { Dataset } from './batches.js';
 import type { Normalization } from './triggers.js';
@@ -32,6 +33,7 @@ function labelsToInt64(y: HostTensor, source: string): HostTensor {
 function fromTensors(t: Map<string, HostTensor>, source: string): LabelledData {
   const x = t.get('x');
   const y = t.get('y');
+  if (!x && t.has('input_ids')) throw new Error(`${source} holds text (${[...t.keys()].join(', ')}); this command reads images or one input 'x' (text models run in eval, grad and bench)`);
   if (!x || !y) throw new Error(`${source} must hold a tensor 'x' (inputs) and a tensor 'y' (labels); it has ${[...t.keys()].join(', ') || 'nothing'}`);
   if (x.dims[0] !== y.dims[0]) throw new Error(`${source}: 'x' has ${x.dims[0]} examples but 'y' has ${y.dims[0]}`);
   const labels = labelsToInt64(y, source);
@@ -66,6 +68,9 @@ export async function loadLabelledData(spec: string | undefined, split: Split): 
     throw new Error(`data not found: ${path}${hint}`);
   }
   if (statSync(path).isDirectory()) {
+    if (existsSync(join(path, `${split}.safetensors`))) {
+      throw new Error(`${path} is a text-data folder (train/valid/test .safetensors); this command reads images or one input 'x' (text models run in eval, grad and bench)`);
+    }
     const d = loadImageDataset(path, split);
     return { x: d.x, y: d.y, classes: d.classes.length, classNames: d.classes, normalization: d.normalization, source: d.source };
   }
