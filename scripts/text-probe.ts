@@ -17,6 +17,7 @@ import { resolveN } from '../src/corruption/closed-form.js';
 import { takeRows } from '../src/data/batches.js';
 import { floatInitializers, type Model } from '../src/onnx/ir.js';
 import { groupParams } from '../src/params/select.js';
+import { compileUncached } from '../src/runtime/session.js';
 import { openTask, type TextTask } from '../src/tasks/open.js';
 import { runLanguageModel, runTextClassifier } from '../src/tasks/run-text.js';
 import { loadTextData, type TextData } from '../src/tasks/text-data.js';
@@ -63,12 +64,17 @@ interface Score {
   loss: number;
 }
 async function score(model: Model, data = test): Promise<Score> {
-  if (lm) {
-    const r = await runLanguageModel(model, data);
-    return { metric: r.perplexity, loss: r.loss };
+  const session = await compileUncached(model); // one-off corrupted copies stay out of the session cache
+  try {
+    if (lm) {
+      const r = await runLanguageModel(model, data, { session });
+      return { metric: r.perplexity, loss: r.loss };
+    }
+    const r = (await runTextClassifier(model, data, { session })).report!;
+    return { metric: r.accuracy, loss: r.loss };
+  } finally {
+    await session.release();
   }
-  const r = (await runTextClassifier(model, data)).report!;
-  return { metric: r.accuracy, loss: r.loss };
 }
 const fmt = (s: Score) => (lm ? `${s.metric.toFixed(1)}` : `${(100 * s.metric).toFixed(2)}%`);
 const metricName = lm ? 'perplexity' : 'accuracy';
