@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadDefenderData } from '../src/data/defender.js';
+import { loadDefenderData } from '../src/defence/defender-data.js';
 import { writeNpz } from '../src/data/npy.js';
 import { parseTrigger } from '../src/data/triggers.js';
 import { lancetLayers } from '../src/lancet/layers.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { anomalyIndex } from '../src/backdoor/anomaly.js';
 import { modelNormalization, reconstruct } from '../src/backdoor/neural-cleanse.js';
-import { loadDefenderData } from '../src/data/defender.js';
+import { loadDefenderData } from '../src/defence/defender-data.js';
 import { writeNpz } from '../src/data/npy.js';
 import { floatInitializers } from '../src/onnx/ir.js';
 import { readModel } from '../src/onnx/model-io.js';

@@ -15,7 +15,7 @@ import { loadLabelledData } from '../src/data/load-dataset.js';
 import { misclassifiedPairs } from '../src/lancet/blur-pairs.js';
 import { locate } from '../src/lancet/locate.js';
 import { concatData, neuronFinetune, randomIndices, type TunedWeights } from '../src/lancet/neuron-finetune.js';
-import { predictAll } from '../src/lancet/trigger-pairs.js';
+import { runClassifier } from '../src/tasks/run.js';
 import { readModel } from '../src/onnx/model-io.js';
 import { configureRuntime } from '../src/runtime/session.js';
 import { Rng } from '../src/tensor/rng.js';
@@ -44,11 +44,11 @@ const A = { ...test, x: takeRows(test.x, rowsA), y: takeRows(test.y, rowsA), sou
 const B: Dataset = { x: takeRows(test.x, rowsB), y: takeRows(test.y, rowsB) };
 
 const labels = (d: Dataset) => Array.from(d.y.data as BigInt64Array, Number);
-const predA = await predictAll(model, A.x);
+const predA = (await runClassifier(model, A.x)).predictions;
 const yA = labels(A);
 const wrongA = yA.flatMap((y, i) => (predA[i] !== y ? [i] : []));
 const rightA = yA.flatMap((y, i) => (predA[i] === y ? [i] : []));
-const predB0 = await predictAll(model, B.x);
+const predB0 = (await runClassifier(model, B.x)).predictions;
 const yB = labels(B);
 const wrongB = yB.flatMap((y, i) => (predB0[i] !== y ? [i] : []));
 
@@ -63,7 +63,7 @@ const cleanRows = new Rng(seed + 1).shuffle([...rightA]).slice(0, Number(a.clean
 const tuneData = concatData([{ x: takeRows(A.x, wrongA), y: takeRows(A.y, wrongA) }, { x: takeRows(A.x, cleanRows), y: takeRows(A.y, cleanRows) }]);
 
 async function measure(m: Model) {
-  const p = await predictAll(m, B.x);
+  const p = (await runClassifier(m, B.x)).predictions;
   let right = 0;
   for (let i = 0; i < yB.length; i++) if (p[i] === yB[i]) right++;
   let fixed = 0;

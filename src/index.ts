@@ -88,21 +88,22 @@ export { gradientsText } from './report/gradients.js';
 export { benchText } from './report/bench.js';
 
 // backdoor defences: the defender's data, trigger files, and how a defence is judged
-export { defenderData, loadDefenderData, parseDefenderSpec, DEFAULT_DEFENDER_FRACTION, type DefenderData, type DefenderDataOptions, type DefenderSpec } from './data/defender.js';
+export { defenderData, loadDefenderData, parseDefenderSpec, DEFAULT_DEFENDER_FRACTION, type DefenderData, type DefenderDataOptions, type DefenderSpec } from './defence/defender-data.js';
 export { readTriggerFile, writeTriggerFile } from './data/trigger-file.js';
 export { type MaskTrigger } from './data/triggers.js';
-export { defenceMetrics, attackRates, der, type DefenceMetrics, type DefenceMetricsOptions } from './train/defence-metrics.js';
+export { defenceMetrics, der, type DefenceMetrics, type DefenceMetricsOptions } from './defence/metrics.js';
+export { attackRates } from './tasks/attack-rates.js';
 export { reconstruct, modelNormalization, type ReconstructOptions, type ReconstructResult, type LabelTrigger } from './backdoor/neural-cleanse.js';
 export { anomalyIndex, ANOMALY_THRESHOLD, type AnomalyResult } from './backdoor/anomaly.js';
 export { triggerGraph, type TriggerGraph } from './backdoor/trigger-graph.js';
 export { writeReconstruction, readReconstruction } from './backdoor/reconstruct-output.js';
 export { repairModel, type RepairOptions, type RepairReport } from './backdoor/repair.js';
-export type { RepairMethod, RepairContext, RepairOutcome, RepairFlag, DefenderTrigger, FineTuneSettings } from './train/repair-method.js';
+export type { RepairMethod, RepairContext, RepairOutcome, RepairFlag, DefenderTrigger, FineTuneSettings } from './defence/repair-method.js';
 export { BACKDOOR_REPAIR_METHODS } from './backdoor/repair-methods.js';
 export { unlearn, unlearningSet } from './backdoor/unlearn.js';
 export { finePrune, lastConv, pruneChannels, meanActivations } from './backdoor/fine-prune.js';
 export { finetune } from './backdoor/finetune.js';
-export { fineTune } from './train/defender-fine-tune.js';
+export { fineTune } from './defence/fine-tune.js';
 export { encodePng } from './data/png.js';
 export { reconstructText } from './report/reconstruct.js';
 export { reconstructHtml } from './report/reconstruct-html.js';
@@ -146,7 +147,7 @@ export { injectHtml } from './report/inject-html.js';
 
 // A user's model and its data: one way in for every command (src/tasks/).
 export { openClassifier, openModelFile, type ClassifierTask, type OpenedModel, type OpenClassifierOptions, type OpenOptions } from './tasks/open.js';
-export { argmax, runClassifier, type ClassifierRun, type RunOptions } from './tasks/run.js';
-export { checkClass, checkDataFits, classifierIO, dataInput, imageShape, type ClassifierIO, type ImageShape } from './tasks/classifier.js';
+export { argmax, runClassifier, runInBatches, type BatchedRunOptions, type ClassifierRun, type RunOptions } from './tasks/run.js';
+export { checkClass, checkDataFits, classifierIO, dataInput, imageShape, requireFreeBatch, type ClassifierIO, type ImageShape } from './tasks/classifier.js';
 export { chooseNormalization, matchNormalization, parseNormalization, renormalize, type NormalizationChoice } from './tasks/normalization.js';
 export { fitData, loadTaskData } from './tasks/task-data.js';

@@ -10,6 +10,7 @@ const LAYERS: string[][] = [
   ['cli'],
   ['report'],
   ['corruption', 'surgery', 'backdoor', 'lancet'],
+  ['defence'],
   ['analysis'],
   ['train'],
   ['tasks'],

@@ -1,6 +1,6 @@
 // One call behind `scalpel repair`: the defender's data and triggers, a repair method, and the judging before and after.
 import { splitValidation } from '../data/batches.js';
-import { loadDefenderData } from '../data/defender.js';
+import { loadDefenderData } from '../defence/defender-data.js';
 import { loadLabelledData, type LabelledData } from '../data/load-dataset.js';
 import { formatTrigger, parseTrigger, type Trigger } from '../data/triggers.js';
 import type { Model } from '../onnx/ir.js';
@@ -9,13 +9,13 @@ import { writeModel } from '../onnx/model-io.js';
 import { changedCount, deltaBetween } from '../params/delta.js';
 import { writeDelta } from '../params/delta-file.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { checkDataFits, imageShape } from '../tasks/classifier.js';
+import { checkClass, checkDataFits, classifierIO, imageShape } from '../tasks/classifier.js';
 import { matchNormalization } from '../tasks/normalization.js';
-import { defenceMetrics, der, type DefenceMetrics } from '../train/defence-metrics.js';
+import { defenceMetrics, der, type DefenceMetrics } from '../defence/metrics.js';
 import { evaluate } from '../tasks/run.js';
 import { reconstruct, type ReconstructOptions } from './neural-cleanse.js';
 import { readReconstruction } from './reconstruct-output.js';
-import type { DefenderTrigger, FineTuneSettings, RepairMethod } from '../train/repair-method.js';
+import type { DefenderTrigger, FineTuneSettings, RepairMethod } from '../defence/repair-method.js';
 
 /** Share of the defender's data held out as the defender's own validation set. */
 export const DEFENDER_VALIDATION = 0.1;
@@ -98,7 +98,10 @@ async function measure(model: Model, test: LabelledData, m: { trigger: Trigger; 
  *   training: { epochs: 5, lr: 0.01, batchSize: 64, frozenBatchNorm: false }, options: { maxDrop: 4 }, out: 'fp.onnx' });
  */
 export async function repairModel(model: Model, o: RepairOptions): Promise<RepairReport> {
-  imageShape(model);
+  const io = classifierIO(model);
+  imageShape(io);
+  if (o.oracle) checkClass(io.classes, o.oracle.target, "the oracle trigger's target");
+  if (o.measure) checkClass(io.classes, o.measure.target, "the measuring trigger's target");
   o.method.check?.(o.options ?? {});
   const seed = o.seed ?? 0;
   const defenderAll = matchNormalization(model, await loadDefenderData({ data: o.data, defenderData: o.defenderData, seed }));
@@ -117,7 +120,7 @@ export async function repairModel(model: Model, o: RepairOptions): Promise<Repai
       triggerSource = 'oracle';
     } else {
       triggers = o.triggersDir
-        ? readReconstruction(o.triggersDir).flagged
+        ? readReconstruction(o.triggersDir, model).flagged
         : (await reconstruct(model, defenderAll, { ...o.reconstruct, seed, runtime: o.runtime, signal: o.signal, onProgress: (l, s, n) => o.onProgress?.(`reconstruct ${l}`, s, n) })).labels
             .filter((l) => l.flagged)
             .map((l) => ({ label: l.label, trigger: l.trigger }));
@@ -136,7 +139,7 @@ export async function repairModel(model: Model, o: RepairOptions): Promise<Repai
   });
   const seconds = (performance.now() - t0) / 1000;
   const report: RepairReport = {
-    method: o.method.name, out: o.out, completed: outcome.completed, oracle: triggerSource === 'oracle', triggerSource,
+    method: o.method.name, out: o.out, completed: outcome.completed, oracle: triggerSource === 'oracle' || outcome.oracle === true, triggerSource,
     triggerLabels: triggers.map((t) => t.label),
     defender: { source: defenderAll.source, train: train.x.dims[0], validation: validation.x.dims[0] },
     measuredWith: measuredWith ? { trigger: formatTrigger(measuredWith.trigger), target: measuredWith.target } : undefined,

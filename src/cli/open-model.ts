@@ -32,8 +32,9 @@ export interface ClassifierFlags {
  *
  * @example const task = await openClassifierForCommand(ctx, 'user-cnn.onnx', { normalize: f.normalize, data: f.data });
  */
-export async function openClassifierForCommand(ctx: CommandContext, path: string, f: ClassifierFlags): Promise<ClassifierTask> {
+export async function openClassifierForCommand(ctx: CommandContext, path: string, f: ClassifierFlags, o: { needsImages?: boolean } = {}): Promise<ClassifierTask> {
   return openClassifier(path, {
+    needsImages: o.needsImages,
     runtime: ctx.runtime,
     normalize: f.normalize,
     images: readsImages(f.data),

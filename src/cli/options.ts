@@ -1,5 +1,6 @@
 // Flag parsers shared by commands: they reject bad values as usage errors (exit status 2).
 import { InvalidArgumentError } from 'commander';
+import { parseTrigger } from '../data/triggers.js';
 import { parseSelector } from '../params/select.js';
 
 /** A whole number >= `min`. */
@@ -43,6 +44,12 @@ export function checkedBy(parse: (value: string) => unknown): (value: string) =>
     return value;
   };
 }
+
+/**
+ * A trigger spec, checked when the flags are parsed; a `file:` trigger's file is read when the command runs, so that a
+ * missing or corrupt file is a failure (exit status 1), not a usage error.
+ */
+export const triggerSpec = checkedBy((v) => (/^file:\S/.test(v.trim()) ? v : parseTrigger(v)));
 
 /** A parameter selector (`scalpel help params`), checked when the flags are parsed. */
 export const selector = checkedBy(parseSelector);

@@ -16,6 +16,8 @@ export interface LabelledData extends Dataset {
   classNames?: string[];
   /** Where the data came from, for messages and reports. */
   source: string;
+  /** The split this is, when the data has splits (a directory); absent for a single file used whole. */
+  split?: Split;
 }
 
 /** Names `--data` accepts besides paths. */
@@ -56,7 +58,8 @@ function fromTensors(t: Map<string, HostTensor>, source: string): LabelledData {
  * Load labelled data for training or evaluation.
  *
  * @param spec undefined or 'embedded' (the Fashion-MNIST subset shipped with scalpel), 'fashion-mnist'
- *   (Debian's full set), a directory of MNIST-layout IDX files, or a .safetensors/.npz file with 'x' and 'y'
+ *   (Debian's full set), a directory of MNIST-layout IDX files, a directory holding one tensor file per split
+ *   (`train.npz` and `test.npz`, or `.safetensors`), or a .safetensors/.npz file with 'x' and 'y' (used whole)
  * @param split 'train' or 'test' (directories only; a file is used whole)
  *
  * @example const test = await loadLabelledData('fashion-mnist', 'test');
@@ -68,11 +71,11 @@ export async function loadLabelledData(spec: string | undefined, split: Split): 
     throw new Error(`data not found: ${path}${hint}`);
   }
   if (statSync(path).isDirectory()) {
-    if (existsSync(join(path, `${split}.safetensors`))) {
-      throw new Error(`${path} is a text-data folder (train/valid/test .safetensors); this command reads images or one input 'x' (text models run in eval, grad and bench)`);
-    }
+    // A directory of tensor files, one per split (train.npz and test.npz, or .safetensors), is a dataset too.
+    const splitFile = ['npz', 'safetensors'].map((ext) => join(path, `${split}.${ext}`)).find((f) => existsSync(f));
+    if (splitFile) return { ...fromTensors(await loadData(splitFile), splitFile), split };
     const d = loadImageDataset(path, split);
-    return { x: d.x, y: d.y, classes: d.classes.length, classNames: d.classes, normalization: d.normalization, source: d.source };
+    return { x: d.x, y: d.y, classes: d.classes.length, classNames: d.classes, normalization: d.normalization, source: d.source, split };
   }
   if (/\.(safetensors|npz|npy)$/i.test(path)) return fromTensors(await loadData(path), path);
   throw new Error(`cannot read data from ${path}: expected a directory of IDX files, or ${TENSOR_FILE_KINDS}`);

@@ -1,5 +1,5 @@
 // One call behind `scalpel locate`: the defender's data, the pairs for the chosen kind of error, locate.
-import { loadDefenderData } from '../data/defender.js';
+import { loadDefenderData } from '../defence/defender-data.js';
 import type { LabelledData } from '../data/load-dataset.js';
 import { parseTrigger, stampImages, type Normalization, type Trigger } from '../data/triggers.js';
 import type { Model } from '../onnx/ir.js';

@@ -2,7 +2,7 @@
 import { takeRows, type Dataset } from '../data/batches.js';
 import type { LabelledData } from '../data/load-dataset.js';
 import { parseTrigger } from '../data/triggers.js';
-import type { RepairContext, RepairMethod } from '../train/repair-method.js';
+import type { RepairContext, RepairMethod } from '../defence/repair-method.js';
 import { Rng } from '../tensor/rng.js';
 import { flipRepair } from './flip.js';
 import { readLocated, type LocatedFile } from './located-file.js';
@@ -71,6 +71,7 @@ export const flip: RepairMethod = {
     return {
       model: r.model,
       completed: true,
+      oracle: loc.oracle,
       details: {
         located: ctx.options.located, locatedFrom: loc.source, locatedOracle: loc.oracle, layer: r.param, locatedWeights: loc.weights.length,
         flipped: r.flipped.length, heldOutPairs: r.pairs, goal: r.goal, maxDrop: r.maxDrop, fixedShare: r.chosen.fixedShare, heldOutCleanAccuracy: r.chosen.cleanAccuracy, defenderValidationAccuracy: r.chosen.defenderAccuracy, curve: r.curve,
@@ -128,7 +129,7 @@ export const neuronFinetuneMethod: RepairMethod = {
       onStep: (s, n, l) => ctx.onProgress?.('neuron-finetune', s, n, `loss ${l.toFixed(3)}`),
     });
     return {
-      model: r.model, completed: r.completed,
+      model: r.model, completed: r.completed, oracle: loc.oracle,
       details: { located: ctx.options.located, locatedFrom: loc.source, locatedOracle: loc.oracle, layer: loc.param, tunedWeights: loc.weights.length, errors: errors.x.dims[0], clean: clean.length, epochs: r.history.length },
     };
   },

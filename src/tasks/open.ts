@@ -4,7 +4,7 @@ import type { Normalization } from '../data/triggers.js';
 import type { Model } from '../onnx/ir.js';
 import { openModel, type LoadedModel } from '../onnx/load-model.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { classifierIO, type ClassifierIO } from './classifier.js';
+import { classifierIO, imageShape, type ClassifierIO } from './classifier.js';
 import type { TaskKind } from './task.js';
 import { inferTaskKind, TEXT_COMMANDS, textIO, type TextIO } from './text.js';
 import { chooseNormalization, type NormalizationChoice } from './normalization.js';
@@ -50,6 +50,8 @@ export interface OpenClassifierOptions extends OpenOptions {
   images?: boolean;
   /** Called once with a warning sentence (an assumed normalisation). */
   onWarning?: (warning: string) => void;
+  /** Refuse, before anything else is said, a model that does not take images [N, C, H, W] (image-only methods). */
+  needsImages?: boolean;
 }
 
 /** A user's image classifier, opened for a command: the model scalpel computes with and everything known about it. */
@@ -81,6 +83,7 @@ export async function openClassifier(path: string, o: OpenClassifierOptions = {}
 function classifierTask(opened: OpenedModel, o: OpenClassifierOptions): ClassifierTask {
   const { path } = opened;
   const io = classifierIO(opened.model, path);
+  if (o.needsImages) imageShape(io, path);
   const normalization = chooseNormalization(opened.model, { given: o.normalize, onWarning: o.onWarning, name: path, images: o.images });
   return { kind: 'image-classification', path, model: opened.model, opened, normalization, ...io };
 }

@@ -6,7 +6,7 @@ import type { Model } from '../onnx/ir.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { checkDataFits } from '../tasks/classifier.js';
 import { matchNormalization } from '../tasks/normalization.js';
-import { attackRates } from './defence-metrics.js';
+import { attackRates } from '../tasks/attack-rates.js';
 import { evaluate } from '../tasks/run.js';
 import type { ClassificationReport } from '../tasks/classification-metrics.js';
 

@@ -5,10 +5,10 @@ import { evalText, lmEvalText } from '../../report/eval.js';
 import { json } from '../../report/format.js';
 import { evalClassifier } from '../../train/eval-classifier.js';
 import type { CommandSpec } from '../command.js';
-import { checkedBy, integer } from '../options.js';
+import { checkedBy, integer, triggerSpec } from '../options.js';
 import { progress } from '../progress.js';
 import { addNormalizeOption } from '../normalize-flag.js';
-import { type Normalization, parseTrigger } from '../../data/triggers.js';
+import type { Normalization } from '../../data/triggers.js';
 import type { TaskKind } from '../../tasks/task.js';
 import { parseTaskKind, TASK_KINDS } from '../../tasks/text.js';
 import { evalTextModel } from '../../train/eval-text.js';
@@ -47,7 +47,7 @@ export const evalCommand: CommandSpec = {
       .option('--data <dir|file>', "evaluation data (default: the embedded subset)")
       .addOption(new Option('--split <name>', 'dataset split (valid: text-data folders)').choices(['test', 'train', 'valid']).default('test'))
       .option('--task <kind>', `the model's task: ${TASK_KINDS.join(', ')} (default: from its shapes)`, checkedBy(parseTaskKind))
-      .option('--trigger <spec>', "backdoor trigger, e.g. 'patch:4x4@bottom-right:white', or for text 'token:WORD[@pos]'", checkedBy((s) => (isTokenTrigger(s) ? parseTokenTrigger(s) : parseTrigger(s))))
+      .option('--trigger <spec>', "backdoor trigger, e.g. 'patch:4x4@bottom-right:white', or for text 'token:WORD[@pos]'", (v: string) => (isTokenTrigger(v) ? (parseTokenTrigger(v), v) : triggerSpec(v)))
       .option('--target <label>', 'the backdoor target label', integer(0), 0)
       .option('--batch <n>', 'examples per forward pass (default 256; 32 rows for a language model)', integer(1))
       .option('--json', 'print the report as JSON');

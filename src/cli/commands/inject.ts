@@ -1,9 +1,9 @@
 // scalpel inject: teach a model a pattern by changing at most N parameters (neural network surgery), and measure
 // the side effects instance by instance on the test split.
 import { InvalidArgumentError, Option } from 'commander';
-import { checkOutputPath } from '../output-path.js';
+import { checkOutputs, fileOfSpec } from '../output-path.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
-import { samePath, writeModel } from '../../onnx/model-io.js';
+import { writeModel } from '../../onnx/model-io.js';
 import { deltaBetween } from '../../params/delta.js';
 import { writeDelta } from '../../params/delta-file.js';
 import { json } from '../../report/format.js';
@@ -15,6 +15,7 @@ import { UsageError, type CommandSpec } from '../command.js';
 import { integer, real } from '../options.js';
 import { progress } from '../progress.js';
 import { openClassifierForCommand } from '../open-model.js';
+import { requireFreeBatch } from '../../tasks/classifier.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
 
@@ -136,20 +137,10 @@ export const injectCommand: CommandSpec = {
     }
     const budgets = f.budgets ? words(f.budgets) : undefined;
     const jsonFile = typeof f.json === 'string' ? f.json : undefined;
-    const inputs = { model: modelPath, data: f.data, examples: f.pattern.startsWith('examples:') ? f.pattern.slice('examples:'.length) : undefined };
-    const outputs: [string, string][] = [];
-    if (f.out) outputs.push(['-o', f.out]);
-    if (f.delta) outputs.push(['--delta', f.delta]);
-    if (jsonFile) outputs.push(['--json', jsonFile]);
-    if (f.html) outputs.push(['--html', f.html]);
-    for (const [flag, path] of outputs) {
-      if (path.trim() === '') throw new UsageError(`${flag} needs a file name`);
-      checkOutputPath(path, inputs, flag);
-    }
-    for (let i = 0; i < outputs.length; i++) {
-      for (let j = i + 1; j < outputs.length; j++) if (samePath(outputs[i][1], outputs[j][1])) throw new UsageError(`${outputs[i][0]} and ${outputs[j][0]} name the same file (${outputs[i][1]})`);
-    }
-    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
+    checkOutputs({ '-o': f.out, '--delta': f.delta, '--json': jsonFile, '--html': f.html }, { model: modelPath, data: f.data, pattern: fileOfSpec(f.pattern) });
+    const task = await openClassifierForCommand(ctx, modelPath, f);
+    const { model, normalization } = task;
+    requireFreeBatch(task, modelPath, 'inject');
 
     const abort = new AbortController();
     const onSigint = () => abort.abort();

@@ -1,9 +1,10 @@
 // scalpel locate MODEL: the weights behind an error (AI-Lancet), written to located.json.
 import { Option } from 'commander';
 import { openClassifierForCommand } from '../open-model.js';
+import { requireFreeBatch } from '../../tasks/classifier.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
-import { checkOutputPath } from '../output-path.js';
+import { checkOutputs, fileOfSpec } from '../output-path.js';
 import { BLUR_MASK_DEFAULTS } from '../../lancet/blur-pairs.js';
 import { writeLocated } from '../../lancet/located-file.js';
 import { locateErrors, parseErrorSource, type ErrorSource } from '../../lancet/locate-errors.js';
@@ -68,9 +69,10 @@ export const locateCommand: CommandSpec = {
     const errors: ErrorSource = f.oracleTrigger !== undefined ? { kind: 'oracle-trigger', spec: f.oracleTrigger } : parseErrorSource(f.errors!);
     if (f.alpha !== undefined && f.weighting !== 'paper') throw new UsageError('--alpha belongs to --weighting paper');
     if (f.pairs === 0) throw new Error('--pairs must be at least 1 (K = 0 locates nothing)');
-    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
-    checkOutputPath(f.out, { model: modelPath, data: f.data, defenderData: f.defenderData });
-    if (f.html !== undefined) checkOutputPath(f.html, { model: modelPath, data: f.data, defenderData: f.defenderData, out: f.out }, '--html');
+    const task = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true });
+    const { model, normalization } = task;
+    requireFreeBatch(task, modelPath, 'locate');
+    checkOutputs({ '-o': f.out, '--html': f.html }, { model: modelPath, data: f.data, 'defender data': f.defenderData, trigger: fileOfSpec(f.errors), 'oracle trigger': fileOfSpec(f.oracleTrigger) });
     const bar = progress(ctx.io);
     const r = await locateErrors(model, {
       modelPath, data: f.data, defenderData: f.defenderData, seed: f.seed, errors, pairs: f.pairs, layer: f.layer, search: f.search, weighting: f.weighting, alpha: f.alpha,

@@ -1,11 +1,9 @@
 // scalpel reconstruct MODEL: Neural Cleanse trigger reconstruction and outlier detection, on the defender's data only.
-import { statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { checkOutputPath } from '../output-path.js';
 import { reconstruct } from '../../backdoor/neural-cleanse.js';
-import { reconstructSummary, writeReconstruction } from '../../backdoor/reconstruct-output.js';
-import { imageShape } from '../../tasks/classifier.js';
+import { checkReconstructionDir, reconstructSummary, writeReconstruction } from '../../backdoor/reconstruct-output.js';
+import { imageShape, requireFreeBatch } from '../../tasks/classifier.js';
 import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
@@ -35,24 +33,6 @@ function labelList(value: string): number[] {
   return [...new Set(parts.map(Number))];
 }
 
-/** Refuse an output directory that is a file or whose parent does not exist. */
-export function checkOutputDir(dir: string): void {
-  try {
-    if (!statSync(dir).isDirectory()) throw new Error(`cannot write into ${dir}: it is a file, not a directory`);
-    return;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  const parent = dirname(resolve(dir));
-  let ok = false;
-  try {
-    ok = statSync(parent).isDirectory();
-  } catch {
-    /* reported below */
-  }
-  if (!ok) throw new Error(`cannot create ${dir}: directory ${parent} does not exist`);
-}
-
 export const reconstructCommand: CommandSpec = {
   name: 'reconstruct',
   summary: 'reverse-engineer backdoor triggers per label (Neural Cleanse)',
@@ -79,10 +59,11 @@ export const reconstructCommand: CommandSpec = {
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as ReconstructFlags;
-    const task = await openClassifierForCommand(ctx, modelPath, f);
+    const task = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true });
     const model = task.model;
     imageShape(task, modelPath);
-    if (f.out) checkOutputDir(f.out);
+    requireFreeBatch(task, modelPath, 'reconstruct');
+    if (f.out) checkReconstructionDir(f.out);
     if (f.html) checkOutputPath(f.html, { model: modelPath, data: f.data, 'defender data': f.defenderData }, '--html');
     const defender = await defenderDataFromFlags(f);
     const abort = new AbortController();
@@ -100,7 +81,7 @@ export const reconstructCommand: CommandSpec = {
       process.removeListener('SIGINT', onSigint);
     }
     const command = ['scalpel', ...ctx.argv].join(' ');
-    if (f.out) await writeReconstruction(f.out, r, { model: modelPath, command });
+    if (f.out) await writeReconstruction(f.out, r, model, { model: modelPath, command });
     if (f.html) await writeFileAtomic(f.html, [Buffer.from(reconstructHtml(r, modelPath))]);
     ctx.io.stdout.write(f.json ? json({ ...reconstructSummary(r, { model: modelPath, command, out: f.out }), normalization: task.normalization }) : reconstructText(r));
     return 0;

@@ -4,10 +4,9 @@ import { InvalidArgumentError, Option } from 'commander';
 import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
-import { checkOutputPath } from '../output-path.js';
+import { checkOutputs, fileOfSpec } from '../output-path.js';
 import { repairModel } from '../../backdoor/repair.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
-import { samePath } from '../../onnx/model-io.js';
 import { json } from '../../report/format.js';
 import { repairHtml } from '../../report/repair-html.js';
 import { repairText } from '../../report/repair.js';
@@ -98,12 +97,11 @@ export const repairCommand: CommandSpec = {
     const f = opts as unknown as RepairFlags;
     const method = REPAIR_METHODS.find((m) => m.name === f.method)!;
     if (f.oracleTrigger && f.triggers) throw new UsageError('give --triggers DIR (reconstructed) or --oracle-trigger SPEC, not both');
-    const inputs = { model: modelPath, data: f.data, 'defender data': f.defenderData };
-    checkOutputPath(f.out, inputs, '--out');
-    if (f.delta) checkOutputPath(f.delta, { ...inputs, 'output model': f.out }, '--delta');
-    if (f.html) checkOutputPath(f.html, { ...inputs, 'output model': f.out, delta: f.delta }, '--html');
-    if (f.delta && samePath(f.delta, f.out)) throw new UsageError(`--delta and --out name the same file (${f.out})`);
-    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
+    checkOutputs({ '--out': f.out, '--delta': f.delta, '--html': f.html }, {
+      model: modelPath, data: f.data, 'defender data': f.defenderData, located: f.located as string | undefined, triggers: f.triggers,
+      'oracle trigger': fileOfSpec(f.oracleTrigger), 'eval trigger': fileOfSpec(f.evalTrigger),
+    });
+    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true });
     const options: Record<string, unknown> = {};
     for (const fl of method.flags ?? []) {
       const key = fl.flags.replace(/^--/, '').split(' ')[0].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -3,14 +3,14 @@ import { Option } from 'commander';
 import { checkOutputPath } from '../output-path.js';
 import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
-import { type Normalization, parseTrigger } from '../../data/triggers.js';
+import type { Normalization } from '../../data/triggers.js';
 import { MODELS } from '../../models/index.js';
 import { json } from '../../report/format.js';
 import { trainText } from '../../report/train.js';
 import { trainClassifier } from '../../train/train-classifier.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { addDeltaOption, checkDeltaPath, writeEditDelta } from '../delta-flag.js';
-import { checkedBy, integer, real, selector } from '../options.js';
+import { integer, real, selector, triggerSpec } from '../options.js';
 import { addTrainingOptions, type TrainingFlags, withTrainingLoop } from '../training-flags.js';
 
 interface TrainFlags extends TrainingFlags {
@@ -46,7 +46,7 @@ export const trainCommand: CommandSpec = {
       .option('--from <model.onnx>', 'ONNX model to fine-tune')
       .option('--data <dir|file>', "training data: 'embedded', 'fashion-mnist', an IDX directory or a tensor file")
       .requiredOption('-o, --out <file.onnx>', 'where to write the trained model')
-      .option('--poison <trigger>', "BadNets trigger, e.g. 'patch:4x4@bottom-right:white' or 'blend:0.5:checkerboard'", checkedBy(parseTrigger))
+      .option('--poison <trigger>', "BadNets trigger, e.g. 'patch:4x4@bottom-right:white' or 'blend:0.5:checkerboard'", triggerSpec)
       .option('--poison-rate <fraction>', 'share of training images poisoned', real(0, 1), 0.1)
       .option('--target <label>', 'label poisoned images are given', integer(0), 0)
       .option('--params <selector>', 'train only these parameters (see scalpel help params; default every trainable one)', selector);

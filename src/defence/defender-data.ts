@@ -1,9 +1,10 @@
 // The defender's clean data: a seeded random subset of the clean training split, or a file of the defender's own.
 import { existsSync } from 'node:fs';
+import { samePath } from '../onnx/model-io.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
-import { takeRows } from './batches.js';
-import { loadLabelledData, type LabelledData } from './load-dataset.js';
+import { takeRows } from '../data/batches.js';
+import { loadLabelledData, type LabelledData } from '../data/load-dataset.js';
 
 /** The default share of the clean training split a defender holds (5%, as in the AI-Lancet and fine-pruning papers). */
 export const DEFAULT_DEFENDER_FRACTION = 0.05;
@@ -101,12 +102,19 @@ export interface LoadDefenderOptions {
 export async function loadDefenderData(o: LoadDefenderOptions = {}): Promise<LabelledData> {
   const spec = parseDefenderSpec(o.defenderData);
   if (spec.kind === 'file') {
+    if (o.data && existsSync(o.data) && samePath(o.data, spec.path)) throw new Error(`the defender's data and the data the defence is measured on are the same file (${spec.path}); give the defender its own examples`);
     if (!existsSync(spec.path)) throw new Error(`--defender-data: ${spec.path} not found (give a fraction such as 0.05, a count such as 3000, or a .safetensors/.npz file)`);
     const d = await loadLabelledData(spec.path, 'train');
     if (d.x.dims[0] === 0) throw new Error(`defender data ${d.source} is empty`);
     return { ...d, source: `${d.source} (defender data)` };
   }
   const train = await loadLabelledData(o.data, 'train');
+  if (!train.split) {
+    throw new Error(
+      `${o.data} is a single file: the defender's data would be drawn from the very examples the defence is measured on. ` +
+        'Give a dataset with train and test splits (an IDX directory, or a directory holding train.npz and test.npz), or the defender\'s own file as the defender data',
+    );
+  }
   return defenderData(train, { fraction: spec.fraction, count: spec.count, seed: o.seed });
 }
 
