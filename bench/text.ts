@@ -1,5 +1,5 @@
 // Text models: fwd+bwd of an LSTM language model (PTB small) and a Transformer classifier with BERT's vocabulary,
-// against PyTorch side by side, and what the embedding's gradient (Gather's rule) costs per step.
+// against PyTorch side by side, and what the embedding's gradient (Gather's rule, in its two forms) costs per step.
 // `node --import tsx bench/text.ts [--threads 1] [--rounds 3] [--clock cpu|wall] [--dir DIR]`: prints markdown for BENCHMARKS.md.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
@@ -7,9 +7,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import type { GradContext, GradRule } from '../src/autodiff/grad-context.js';
-import { Gather } from '../src/autodiff/rules/Gather.js';
-import { asInt64, dimsOf, shapeOf, wrapIndices, zerosOfShape } from '../src/autodiff/rules/tensor-helpers.js';
+import type { GradContext } from '../src/autodiff/grad-context.js';
+import { gatherGrad } from '../src/autodiff/rules/Gather.js';
 import { readSafetensors } from '../src/data/safetensors.js';
 import { bindDims } from '../src/onnx/bind-dims.js';
 import { floatInitializers, type Model } from '../src/onnx/ir.js';
@@ -36,33 +35,13 @@ const HERE = new URL('.', import.meta.url).pathname;
 const dir = args.dir ?? mkdtempSync(join(tmpdir(), 'scalpel-bench-text-'));
 const MODELS = ['lstm-lm', 'transformer-cls'] as const;
 
-// The embedding's gradient as rows: dX = ScatterND(zeros, I[:, None], dY; add) for a Gather along axis 0, from
-// opset 16 (indices [N, 1], not expanded to dY's shape as ScatterElements needs). Before 16, segment sums of the
-// sorted rows on the compact side (differences of a running sum at each segment's last row) and one ScatterND of
-// the distinct rows. Either way the result is the dense [V, d] gradient; only the work around it changes.
-const GatherRows: GradRule = (g: GradContext) => {
-  const x = g.I(0);
-  const r = g.rank(x);
-  const q = g.rank(g.I(1));
-  if (g.attrInt('axis', 0) !== 0 || r === undefined || q === undefined || q === 0) return Gather(g);
-  const n = dimsOf(g, x, [0]);
-  const idx = wrapIndices(g, g.op('Reshape', asInt64(g, g.I(1)), g.ints([-1])), n);
-  const tail = g.op('Slice', g.op('Shape', g.GO(0)), g.ints([q]), g.ints([q + r - 1]));
-  const u = g.op('Reshape', g.GO(0), g.op('Concat', g.ints([-1]), tail, { axis: 0 }));
-  const zeros = zerosOfShape(g, shapeOf(g, x), u);
-  if (g.opset >= 16) {
-    g.setGI(0, g.op('ScatterND', zeros, g.op('Unsqueeze', idx, g.ints([1])), u, { reduction: 'add' }));
-    return;
-  }
-  const [sorted, order] = g.opN('TopK', [idx, g.op('Shape', idx)], 2, { axis: 0, largest: 0, sorted: 1 });
-  const incl = g.op('CumSum', g.op('Gather', u, order, { axis: 0 }), g.ints([0]));
-  const next = g.op('Concat', g.op('Slice', sorted, g.ints([1]), g.ints([Number.MAX_SAFE_INTEGER])), g.ints([-1]), { axis: 0 });
-  const last = g.op('Not', g.op('Equal', sorted, next));
-  const atLast = g.op('Compress', incl, last, { axis: 0 });
-  const before = g.op('Concat', g.op('Slice', g.op('Sub', atLast, atLast), g.ints([0]), g.ints([1])), g.op('Slice', atLast, g.ints([0]), g.ints([-1])), { axis: 0 });
-  const sums = g.op('Sub', atLast, before);
-  g.setGI(0, g.op('ScatterND', zeros, g.op('Unsqueeze', g.op('Compress', sorted, last, { axis: 0 }), g.ints([1])), sums));
-};
+// Gather's gradient in its two forms (src/autodiff/rules/Gather.ts): 'scatter' (scatterAddAxis: ScatterElements with
+// indices expanded to dY's shape from opset 16, sorted segment sums over two dense scatters before) and 'rows' (the
+// rule's choice for axis 0: ScatterND of dY's rows). Both give the same dense [V, d] gradient.
+const VARIANTS = [
+  ['scatter', { Gather: (g: GradContext) => gatherGrad(g, 'scatter') }],
+  ['rows (the rule)', { Gather: (g: GradContext) => gatherGrad(g, 'rows') }],
+] as const;
 
 interface Prepared {
   name: string;
@@ -111,7 +90,7 @@ async function measure(p: Prepared): Promise<Cells> {
   const fwd = (await timer(() => fwdExe.run(p.feeds), budget)).medianMs;
   const cells: Cells = { fwd, fwdBwd: {}, gatherShare: {}, loss: NaN, gradErr: NaN };
   const grads: Record<string, HostTensor> = {};
-  for (const [variant, rules] of [['dense (current rule)', {}], ['rows (ScatterND)', { Gather: GatherRows }]] as const) {
+  for (const [variant, rules] of VARIANTS) {
     const wrt = floatInitializers(p.model.graph).map((i) => i.name);
     const tg = trainingGraph(p.model, wrt, { rules });
     const exe = await compile(tg.model, { threads });
@@ -126,7 +105,7 @@ async function measure(p: Prepared): Promise<Cells> {
     const total = prof.reduce((a, e) => a + e.ms, 0);
     cells.gatherShare[variant] = (prof.find((e) => e.label === 'bwd Gather')?.ms ?? 0) / total;
   }
-  cells.gradErr = relErr(grads['rows (ScatterND)'], grads['dense (current rule)']);
+  cells.gradErr = relErr(grads[VARIANTS[1][0]], grads[VARIANTS[0][0]]);
   return cells;
 }
 
@@ -176,16 +155,16 @@ for (const name of MODELS) {
     torchBest = { fwd_bwd_ms: Math.min(torchBest.fwd_bwd_ms, t.fwd_bwd_ms), fwd_ms: Math.min(torchBest.fwd_ms, t.fwd_ms) };
   }
   const c = best!;
-  const dense = c.fwdBwd['dense (current rule)'];
-  const rowsMs = c.fwdBwd['rows (ScatterND)'];
+  const dense = c.fwdBwd[VARIANTS[0][0]];
+  const rowsMs = c.fwdBwd[VARIANTS[1][0]];
   const shape = Object.values(p.feeds)[0].dims.join('×');
   rows.push(
-    `| ${name} | ${(p.params / 1e6).toFixed(2)}M (V ${p.vocab}) | ${shape} | ${c.fwd.toFixed(1)} | **${dense.toFixed(1)}** (${(100 * c.gatherShare['dense (current rule)']).toFixed(1)}%) | ${rowsMs.toFixed(1)} (${(100 * c.gatherShare['rows (ScatterND)']).toFixed(1)}%) | ${torchBest.fwd_ms.toFixed(1)} | ${torchBest.fwd_bwd_ms.toFixed(1)} | ${(torchBest.fwd_bwd_ms / dense).toFixed(2)} | ${Math.abs(c.loss - p.torchLoss).toExponential(1)} | ${c.gradErr.toExponential(1)} |`,
+    `| ${name} | ${(p.params / 1e6).toFixed(2)}M (V ${p.vocab}) | ${shape} | ${c.fwd.toFixed(1)} | ${dense.toFixed(1)} (${(100 * c.gatherShare[VARIANTS[0][0]]).toFixed(1)}%) | **${rowsMs.toFixed(1)}** (${(100 * c.gatherShare[VARIANTS[1][0]]).toFixed(1)}%) | ${torchBest.fwd_ms.toFixed(1)} | ${torchBest.fwd_bwd_ms.toFixed(1)} | ${(torchBest.fwd_bwd_ms / rowsMs).toFixed(2)} | ${Math.abs(c.loss - p.torchLoss).toExponential(1)} | ${c.gradErr.toExponential(1)} |`,
   );
 }
 torch.close();
 console.log(`- ${new Date().toISOString()}, ${cpus().length} cores (${cpus()[0].model}), ${threads} thread(s), PyTorch ${String(ready.torch)}; load average at start ${load0}, at end ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 console.log(`- command: \`node --import tsx bench/text.ts --threads ${threads} --rounds ${rounds} --clock ${clock}\`; each cell the best of ${rounds} interleaved rounds' medians, ms per batch of ${clock === 'cpu' ? "the process's CPU time (all threads; PyTorch's likewise, time.process_time)" : 'wall time'}\n`);
-console.log('| model | params | batch | ORT fwd | **fwd+bwd** (bwd Gather share) | fwd+bwd, rows rule (share) | PyTorch fwd | PyTorch fwd+bwd | PyTorch / scalpel fwd+bwd | |loss − torch| | rows vs dense dEmb rel. err |');
+console.log('| model | params | batch | ORT fwd | fwd+bwd, Gather grad by scatter (its share) | **fwd+bwd**, by rows, the rule (share) | PyTorch fwd | PyTorch fwd+bwd | PyTorch / scalpel fwd+bwd (rows) | |loss − torch| | rows vs scatter dEmb rel. err |');
 console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) console.log(r);
