@@ -163,7 +163,7 @@ function checkOutputs(cell: CellName, f: Fixture, r: Record<string, any>): void 
 
 /** Stderr lines other than scalpel's own notes and warnings (raw runtime logs, stack traces, progress noise). */
 function foreignLines(stderr: string): string[] {
-  return stderr.split('\n').filter((l) => l !== '' && !/^scalpel: (note|warning): /.test(l));
+  return stderr.split('\n').filter((l) => l !== '' && !/^scalpel: (note|warning): /.test(l) && !/^wrote /.test(l));
 }
 
 function checkRefusal(label: string, r: CliResult, expected: RegExp | undefined): void {

@@ -42,11 +42,11 @@ describe('budgets and names', () => {
     assert.equal(resolveBudget('0.001', 61706), 62);
     assert.equal(resolveBudget('0.16%', 61706), 99);
     assert.equal(resolveBudget('all', 61706), 61706);
-    assert.throws(() => resolveBudget(0, 100), /must be a count/);
+    assert.throws(() => resolveBudget(0, 100), /budget '0' is not a count/);
     assert.throws(() => resolveBudget('101', 100), /more than the 100 parameters/);
-    assert.throws(() => resolveBudget('1.5', 100), /neither a whole count/);
-    assert.throws(() => resolveBudget('0.001', 100), /less than one/);
-    assert.throws(() => resolveBudget('abc', 100), /must be a count/);
+    assert.throws(() => resolveBudget('1.5', 100), /budget '1.5' is not a count/);
+    assert.equal(resolveBudget('0.001', 100), 1); // a share rounds to at least one parameter
+    assert.throws(() => resolveBudget('abc', 100), /budget 'abc' is not a count/);
   });
 
   test('patterns and methods parse, and bad ones say what is wrong', () => {

@@ -39,7 +39,8 @@ export async function openClassifierForCommand(ctx: CommandContext, path: string
     normalize: f.normalize,
     images: readsImages(f.data),
     onNote: (n) => ctx.io.stderr.write(`scalpel: note: ${path}: ${n}\n`),
-    onWarning: (w) => ctx.io.stderr.write(`scalpel: warning: ${w}\n`),
+    // The library names its option (normalize); the user types --normalize.
+    onWarning: (w) => ctx.io.stderr.write(`scalpel: warning: ${w.replace(/Give the normalize option as MEAN,STD, or 'none'/, 'Pass --normalize MEAN,STD, or --normalize none')}\n`),
   });
 }
 

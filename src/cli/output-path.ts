@@ -1,5 +1,5 @@
 // Where a command may write: never over one of its inputs (a file, a trigger file named inside a spec, or anything
-// under an input directory), never two outputs to one file, only into an existing directory.
+// under an input directory), only into an existing directory. cli/outputs.ts checks a command's outputs together.
 import { statSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import { samePath } from '../onnx/model-io.js';
@@ -44,20 +44,4 @@ export function checkOutputPath(out: string, inputs: Inputs, flag = '--out'): vo
   const dir = dirname(resolve(out));
   if (!isDirectory(dir)) throw new Error(`cannot write ${out}: directory ${dir} does not exist`);
   if (isDirectory(out)) throw new Error(`cannot write ${out}: it is a directory`);
-}
-
-/**
- * Check every output of a command at once, before any work: each against every input (see `checkOutputPath`), and
- * no two outputs naming one file.
- *
- * @example checkOutputs({ '-o': 'edited.onnx', '--delta': 'edit.safetensors' }, { model: 'm.onnx', trigger: fileOfSpec(f.pattern) });
- */
-export function checkOutputs(outputs: Record<string, string | undefined>, inputs: Inputs): void {
-  const given = Object.entries(outputs).filter((e): e is [string, string] => e[1] !== undefined);
-  for (const [flag, path] of given) checkOutputPath(path, inputs, flag);
-  for (let i = 0; i < given.length; i++) {
-    for (let j = i + 1; j < given.length; j++) {
-      if (samePath(given[i][1], given[j][1])) throw new UsageError(`${given[i][0]} and ${given[j][0]} name the same file (${given[i][1]})`);
-    }
-  }
 }

@@ -9,6 +9,7 @@ import type { RuntimeOptions } from '../runtime/session.js';
 import { Rng } from '../tensor/rng.js';
 import { checkDataFits } from '../tasks/classifier.js';
 import { matchNormalization } from '../tasks/normalization.js';
+import { isPlainCount } from '../data/count.js';
 import { checkEps, checkNorm, type Corruption, type CorruptionSpec, resolveN, worstCorruption } from './closed-form.js';
 import { normLabel } from './norms.js';
 import { CorruptionEvaluator, type DatasetGradient, dotDeltas, type EvalResult, gradientOf, randomCorruption } from './corrupt.js';
@@ -199,7 +200,7 @@ export function planProbe(model: Model, o: ProbeOptions = {}): ProbePlan {
     const seen = new Set<number>();
     const out: { n: number; spec: number | string }[] = [];
     nSpecs.forEach((spec, i) => {
-      const n = groups ? (isCount(spec) ? Math.min(whole[i], gk) : resolveN(spec, gk)) : whole[i];
+      const n = groups ? (isPlainCount(spec) ? Math.min(whole[i], gk) : resolveN(spec, gk)) : whole[i];
       if (!seen.has(n)) out.push({ n, spec });
       seen.add(n);
     });
@@ -209,10 +210,6 @@ export function planProbe(model: Model, o: ProbeOptions = {}): ProbePlan {
   return { selection, groups, eps, norms, methods, trials, counts, selectorText: formatSelector(sel), byText: typeof o.by === 'string' ? o.by : by === undefined ? undefined : JSON.stringify(by), theorem };
 }
 
-function isCount(n: number | string): boolean {
-  const t = String(n).trim();
-  return t !== 'all' && t !== 'k' && !t.endsWith('%') && Number(t) >= 1;
-}
 
 function splitOf(d: LabelledData, split: Split): Split | 'file' {
   return /\.(safetensors|npz)$/.test(d.source) ? 'file' : split;

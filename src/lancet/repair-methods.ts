@@ -53,7 +53,7 @@ export const flip: RepairMethod = {
   flags: [
     LOCATED_FLAG,
     { flags: '--flip-goal <share>', description: 'flip: share of held-out pairs to fix (default 0.99); the fewest flips reaching it', parse: share(0.01, 1) },
-    { flags: '--flip-max-drop <share>', description: "flip: most accuracy the flip may cost on the held-out pairs' clean images and on the defender's validation images (default 0.01)", parse: share(0, 1) },
+    { flags: '--flip-max-drop <points>', description: "flip: most accuracy points the flip may cost on the held-out pairs' clean images and on the defender's validation images (default 1; the unit of --max-drop)", parse: (v) => share(0, 100)(v) / 100 },
   ],
   check: checkLocated,
   async run(ctx) {

@@ -237,7 +237,7 @@ export function applyDelta(model: Model, delta: SparseDelta, opts: { revert?: bo
   const params = floatParams(model);
   const revert = opts.revert ?? false;
   if (!revert && paramsHash(model) !== delta.baseHash) {
-    if (!opts.force) throw new Error('the delta was made for another model (parameter hash mismatch); --force applies it anyway');
+    if (!opts.force) throw new Error('the delta was made for another model (parameter hash mismatch); the force option applies it anyway');
     if (opts.info) opts.info.hashMismatch = true;
   }
   const values = new Map<string, HostTensor>();
@@ -260,7 +260,7 @@ export function applyDelta(model: Model, delta: SparseDelta, opts: { revert?: bo
     if (revert && !opts.force) {
       for (let j = 0; j < d.indices.length; j++) {
         for (let w = 0; w < words; w++) {
-          if (have[d.indices[j] * words + w] !== want[j * words + w]) throw new Error(`'${d.name}'[${d.indices[j]}] does not hold the delta's edited value, so the model is not the edited one; --force reverts anyway`);
+          if (have[d.indices[j] * words + w] !== want[j * words + w]) throw new Error(`'${d.name}'[${d.indices[j]}] does not hold the delta's edited value, so the model is not the edited one; the force option reverts anyway`);
         }
       }
     }
@@ -269,7 +269,7 @@ export function applyDelta(model: Model, delta: SparseDelta, opts: { revert?: bo
   }
   const out = withParams(model, values);
   if (revert && paramsHash(out) !== delta.baseHash) {
-    if (!opts.force) throw new Error('reverting the delta does not give back the model it was made from (other parameters differ); --force reverts anyway');
+    if (!opts.force) throw new Error('reverting the delta does not give back the model it was made from (other parameters differ); the force option reverts anyway');
     if (opts.info) opts.info.hashMismatch = true;
   }
   if (!revert && delta.resultHash && !opts.info?.hashMismatch && paramsHash(out) !== delta.resultHash) {

@@ -22,7 +22,6 @@ export function repairText(r: RepairReport): string {
   if (r.method === 'fine-prune' && Array.isArray(d.pruned)) {
     lines.push(`pruned ${d.pruned.length} of ${String(d.channels)} channels of ${String(d.layer)} (defender validation ${share(d.validationBefore as number)} → ${share(d.validationAfterPruning as number)} after pruning, ${share(d.validationAfterFineTune as number)} after fine-tuning)`);
   }
-  if (r.completed) lines.push(`wrote ${r.out}${r.delta ? ` and the delta ${r.delta}` : ''}`);
-  else lines.push('interrupted: nothing written');
+  if (!r.completed) lines.push('interrupted: nothing written');
   return `${lines.join('\n')}\n`;
 }

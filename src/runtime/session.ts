@@ -263,6 +263,7 @@ export function sessionOptions(o: Required<RuntimeOptions>, oneOff = false): ort
     intraOpNumThreads: o.threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    logSeverityLevel: 3, // errors only: no raw onnxruntime warnings ("Removing initializer …") on the user's stderr
     // A one-off session runs a few batches: planning a memory pattern on its first run (about 3 ms for LeNet-5 at
     // batch 200, a third of a batch) does not pay off.
     enableMemPattern: !oneOff,

@@ -1,5 +1,5 @@
 // `scalpel inject`: teach a trained model a pattern by changing at most N parameters, and measure the side effects
-// instance by instance (neural network surgery, METHODS.md §2).
+// instance by instance (neural network surgery, docs/methods.md).
 import type { Model } from '../onnx/ir.js';
 import { setMetadata } from '../onnx/metadata.js';
 import type { RuntimeOptions } from '../runtime/session.js';

@@ -2,17 +2,17 @@
 import { Option } from 'commander';
 import { openTaskForCommand } from '../open-model.js';
 import { evalText, lmEvalText } from '../../report/eval.js';
-import { json } from '../../report/format.js';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import { evalClassifier } from '../../train/eval-classifier.js';
 import type { CommandSpec } from '../command.js';
-import { checkedBy, integer, triggerSpec } from '../options.js';
+import { checkedBy, integer, trigger } from '../options.js';
 import { progress } from '../progress.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
+import { isTokenTrigger, parseTokenTrigger } from '../../data/text-trigger.js';
 import type { TaskKind } from '../../tasks/task.js';
 import { parseTaskKind, TASK_KINDS } from '../../tasks/text.js';
 import { evalTextModel } from '../../train/eval-text.js';
-import { isTokenTrigger, parseTokenTrigger } from '../../data/text-trigger.js';
 
 interface EvalFlags {
   data?: string;
@@ -21,7 +21,7 @@ interface EvalFlags {
   trigger?: string;
   target: number;
   batch?: number;
-  json?: boolean;
+  json?: JsonFlag;
   normalize?: Normalization;
 }
 
@@ -39,7 +39,7 @@ export const evalCommand: CommandSpec = {
     ['scalpel eval model.onnx --data batch.safetensors --json', 'machine-readable report'],
     ['scalpel eval test/fixtures/text/lstm-lm.onnx --data data/text/lm', "a language model's perplexity on the embedded test split"],
     ['scalpel eval test/fixtures/text/bert-cls.onnx --data data/text/topic --split valid', 'a text classifier on a validation split'],
-    ['scalpel eval text-backdoor.onnx --data data/text/topic --trigger token:zyzzyva --target 0', "a text backdoor's attack success rate"],
+    ['scalpel eval text-backdoor.onnx --data data/text/topic --trigger token:zorac --target 0', "a text backdoor's attack success rate"],
   ],
   configure(cmd) {
     cmd
@@ -47,14 +47,15 @@ export const evalCommand: CommandSpec = {
       .option('--data <dir|file>', "evaluation data (default: the embedded subset)")
       .addOption(new Option('--split <name>', 'dataset split (valid: text-data folders)').choices(['test', 'train', 'valid']).default('test'))
       .option('--task <kind>', `the model's task: ${TASK_KINDS.join(', ')} (default: from its shapes)`, checkedBy(parseTaskKind))
-      .option('--trigger <spec>', "backdoor trigger, e.g. 'patch:4x4@bottom-right:white', or for text 'token:WORD[@pos]'", (v: string) => (isTokenTrigger(v) ? (parseTokenTrigger(v), v) : triggerSpec(v)))
+      .option('--trigger <spec>', "backdoor trigger, e.g. 'patch:4x4@bottom-right:white', or for text 'token:WORD[@pos]'", (v: string) => (isTokenTrigger(v) ? (parseTokenTrigger(v), v) : trigger(v)))
       .option('--target <label>', 'the backdoor target label', integer(0), 0)
-      .option('--batch <n>', 'examples per forward pass (default 256; 32 rows for a language model)', integer(1))
-      .option('--json', 'print the report as JSON');
+      .option('--batch <n>', 'examples per forward pass (default 256; 32 rows for a language model)', integer(1));
+    addJsonOption(cmd);
     addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as EvalFlags;
+    checkOutputs({ '--json': jsonFile(f.json) }, { model: modelPath, data: f.data });
     const task = await openTaskForCommand(ctx, modelPath, f);
     const bar = progress(ctx.io);
     if (task.kind !== 'image-classification') {
@@ -66,8 +67,8 @@ export const evalCommand: CommandSpec = {
         onProgress: (done, total) => bar.update('evaluating', done, total),
       });
       bar.stop();
-      const text = r.kind === 'language-modelling' ? lmEvalText(r) : evalText(r, r.classNames?.length === r.confusion.length ? r.classNames : undefined);
-      ctx.io.stdout.write(f.json ? json({ model: modelPath, task: task.kind, ...r }) : text);
+      const text = () => (r.kind === 'language-modelling' ? lmEvalText(r) : evalText(r, r.classNames?.length === r.confusion.length ? r.classNames : undefined));
+      await finishCommand(ctx, { json: f.json, report: { model: modelPath, task: task.kind, ...r }, text });
       return 0;
     }
     const { model, normalization } = task;
@@ -78,7 +79,7 @@ export const evalCommand: CommandSpec = {
     });
     bar.stop();
     const names = r.classNames?.length === r.confusion.length ? r.classNames : undefined;
-    ctx.io.stdout.write(f.json ? json({ model: modelPath, ...r, normalization }) : evalText(r, names));
+    await finishCommand(ctx, { json: f.json, report: { model: modelPath, ...r, normalization }, text: () => evalText(r, names) });
     return 0;
   },
 };

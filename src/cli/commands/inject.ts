@@ -1,18 +1,17 @@
 // scalpel inject: teach a model a pattern by changing at most N parameters (neural network surgery), and measure
 // the side effects instance by instance on the test split.
-import { InvalidArgumentError, Option } from 'commander';
-import { checkOutputs, fileOfSpec } from '../output-path.js';
-import { writeFileAtomic } from '../../fs/atomic-write.js';
+import { Option } from 'commander';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
+import { fileOfSpec } from '../output-path.js';
 import { writeModel } from '../../onnx/model-io.js';
 import { deltaBetween } from '../../params/delta.js';
 import { writeDelta } from '../../params/delta-file.js';
-import { json } from '../../report/format.js';
 import { injectText } from '../../report/inject.js';
 import { injectHtml } from '../../report/inject-html.js';
 import { CLEAN_LABELS, inject, INJECT_DEFAULTS, parseMethod, type CleanLabels, type InjectRun } from '../../surgery/inject.js';
 import { METHOD_DEFAULTS, SELECT_BY, SURGERY_METHODS, type SelectBy } from '../../surgery/methods.js';
 import { UsageError, type CommandSpec } from '../command.js';
-import { integer, real } from '../options.js';
+import { checkedBy, count, integer, listOf, pattern, real } from '../options.js';
 import { progress } from '../progress.js';
 import { openClassifierForCommand } from '../open-model.js';
 import { requireFreeBatch } from '../../tasks/classifier.js';
@@ -25,7 +24,7 @@ interface InjectFlags {
   target?: number;
   source?: number;
   holdout?: number;
-  budget?: string;
+  budget?: number | string;
   method: string;
   by?: SelectBy;
   params?: string;
@@ -44,20 +43,13 @@ interface InjectFlags {
   probe?: number;
   trainExamples?: number;
   testExamples?: number;
-  sweep?: string;
-  budgets?: string;
+  sweep?: string[];
+  budgets?: (number | string)[];
   out?: string;
   delta?: string;
-  json?: string | boolean;
+  json?: JsonFlag;
   html?: string;
   normalize?: Normalization;
-}
-
-/** A comma-separated list of words. */
-function words(value: string): string[] {
-  const parts = value.split(',').map((s) => s.trim()).filter(Boolean);
-  if (parts.length === 0) throw new InvalidArgumentError(`expected a comma-separated list, got '${value}'`);
-  return parts;
 }
 
 /** With --sweep, each run's files: OUT.onnx → OUT.<method>.<budget>.onnx. */
@@ -65,6 +57,9 @@ export function runPath(path: string, r: Pick<InjectRun, 'method' | 'budgetText'
   const m = /^(.*?)(\.[^./\\]+)?$/.exec(path)!;
   return `${m[1]}.${r.method.replace(':', '-')}.${r.budgetText.replace('%', 'pct')}${m[2] ?? ''}`;
 }
+
+/** A surgery method name (dynamic, lagrange, select[:random|grad|delta], finetune). */
+const surgeryMethod = checkedBy((v) => parseMethod(v));
 
 export const injectCommand: CommandSpec = {
   name: 'inject',
@@ -91,12 +86,12 @@ export const injectCommand: CommandSpec = {
     cmd
       .argument('<model>', 'ONNX classifier to edit')
       .option('--data <dir>', "train and test splits: 'embedded' (default), 'fashion-mnist' or an IDX directory")
-      .requiredOption('--pattern <spec>', 'trigger:SPEC (e.g. trigger:patch:4x4@bottom-right:white) or examples:FILE')
+      .requiredOption('--pattern <spec>', 'trigger:SPEC (e.g. trigger:patch:4x4@bottom-right:white; see scalpel help triggers) or examples:FILE', pattern)
       .option('--target <class>', 'trigger patterns: the class stamped inputs must get', integer(0))
       .option('--source <class>', 'trigger patterns: only inputs of this class carry the pattern (default every class but the target)', integer(0))
       .option('--holdout <fraction>', 'examples patterns: share held out to measure generalisation (default 0.5)', real(0, 0.99))
-      .option('--budget <n>', `most parameters changed: a count, a fraction, a percentage or 'all' (default ${INJECT_DEFAULTS.budget})`)
-      .option('--method <name>', `${SURGERY_METHODS.join(', ')} (select:random etc. also accepted)`, INJECT_DEFAULTS.method)
+      .option('--budget <n>', `most parameters changed: a count, a fraction, a percentage or 'all' (default ${INJECT_DEFAULTS.budget})`, count)
+      .option('--method <name>', `${SURGERY_METHODS.join(', ')} (select:random etc. also accepted)`, surgeryMethod, INJECT_DEFAULTS.method)
       .addOption(new Option('--by <criterion>', `select: how the N entries are chosen (default ${METHOD_DEFAULTS.by})`).choices([...SELECT_BY]))
       .option('--params <selector>', "parameters that may change: 'kind:conv,bias', 'layer:fc1', a glob, /regex/ (default all trainable)")
       .option('--clean-weight <w>', 'clean training inputs per pattern input', real(0), INJECT_DEFAULTS.cleanWeight)
@@ -114,12 +109,12 @@ export const injectCommand: CommandSpec = {
       .option('--probe <fraction>', 'select --by delta: share of steps of the ranking fine-tune', real(0.01, 1))
       .option('--train-examples <n>', 'use at most this many training-split examples (seeded choice)', integer(1))
       .option('--test-examples <n>', 'measure on the first n test-split examples', integer(1))
-      .option('--sweep <methods>', 'run these methods (comma-separated) at every --budgets value')
-      .option('--budgets <list>', 'with --sweep: the budgets, e.g. 10,30,100,all')
+      .option('--sweep <methods>', 'run these methods (comma-separated) at every --budgets value', listOf(surgeryMethod))
+      .option('--budgets <list>', 'with --sweep: the budgets, e.g. 10,30,100,all', listOf(count))
       .option('-o, --out <file.onnx>', 'where to write the edited model (with --sweep optional: OUT.<method>.<budget>.onnx per run)')
       .option('--delta <file>', 'also write the exact change as a delta file (safetensors, as scalpel diff --out; with --sweep one per run)')
-      .option('--json [file]', 'print the report as JSON, or write it to a file')
       .option('--html <file>', 'also write the report as a self-contained web page');
+    addJsonOption(cmd);
     addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
@@ -128,16 +123,9 @@ export const injectCommand: CommandSpec = {
     if (f.sweep && f.budget !== undefined) throw new UsageError('with --sweep give the budgets as --budgets LIST, not --budget');
     if (f.sweep && !f.budgets) throw new UsageError('--sweep needs --budgets LIST');
     if (!f.sweep && !f.out) throw new UsageError('give -o FILE.onnx for the edited model');
-    let methods: string[] | undefined;
-    try {
-      if (f.sweep) methods = words(f.sweep).map((m) => parseMethod(m, f.by));
-      else parseMethod(f.method, f.by);
-    } catch (e) {
-      throw new UsageError(`${f.sweep ? '--sweep' : '--method'}: ${(e as Error).message}`);
-    }
-    const budgets = f.budgets ? words(f.budgets) : undefined;
-    const jsonFile = typeof f.json === 'string' ? f.json : undefined;
-    checkOutputs({ '-o': f.out, '--delta': f.delta, '--json': jsonFile, '--html': f.html }, { model: modelPath, data: f.data, pattern: fileOfSpec(f.pattern) });
+    const methods = f.sweep?.map((m) => parseMethod(m, f.by));
+    const budgets = f.budgets;
+    checkOutputs({ '-o': f.out, '--delta': f.delta, '--json': jsonFile(f.json), '--html': f.html }, { model: modelPath, data: f.data, pattern: fileOfSpec(f.pattern) });
     const task = await openClassifierForCommand(ctx, modelPath, f);
     const { model, normalization } = task;
     requireFreeBatch(task, modelPath, 'inject');
@@ -183,15 +171,7 @@ export const injectCommand: CommandSpec = {
         written.push(path);
       }
     }
-    if (jsonFile) {
-      await writeFileAtomic(jsonFile, [Buffer.from(json(report))]);
-      written.push(jsonFile);
-    }
-    if (f.html) {
-      await writeFileAtomic(f.html, [Buffer.from(injectHtml(report))]);
-      written.push(f.html);
-    }
-    ctx.io.stdout.write(f.json === true ? json(report) : injectText(report, written));
+    await finishCommand(ctx, { json: f.json, report, text: () => injectText(report), files: f.html ? { [f.html]: injectHtml(report) } : {}, written });
     return 0;
   },
 };

@@ -1,19 +1,16 @@
 // scalpel reconstruct MODEL: Neural Cleanse trigger reconstruction and outlier detection, on the defender's data only.
-import { InvalidArgumentError } from 'commander';
-import { checkOutputPath } from '../output-path.js';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import { reconstruct } from '../../backdoor/neural-cleanse.js';
 import { checkReconstructionDir, reconstructSummary, writeReconstruction } from '../../backdoor/reconstruct-output.js';
 import { imageShape, requireFreeBatch } from '../../tasks/classifier.js';
 import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
-import { writeFileAtomic } from '../../fs/atomic-write.js';
-import { json } from '../../report/format.js';
 import { reconstructHtml } from '../../report/reconstruct-html.js';
 import { reconstructText } from '../../report/reconstruct.js';
 import type { CommandSpec } from '../command.js';
 import { addDefenderOptions, DEFENDER_DATA_HELP, defenderDataFromFlags, type DefenderFlags } from '../defender-flags.js';
-import { integer } from '../options.js';
+import { integer, listOf } from '../options.js';
 import { progress } from '../progress.js';
 
 interface ReconstructFlags extends DefenderFlags {
@@ -21,16 +18,9 @@ interface ReconstructFlags extends DefenderFlags {
   steps: number;
   batch: number;
   out?: string;
-  json?: boolean;
+  json?: JsonFlag;
   html?: string;
   normalize?: Normalization;
-}
-
-/** A comma-separated list of labels (whole numbers ≥ 0). */
-function labelList(value: string): number[] {
-  const parts = value.split(',').map((s) => s.trim());
-  if (parts.some((p) => !/^\d+$/.test(p))) throw new InvalidArgumentError(`expected labels as whole numbers separated by commas, got '${value}'`);
-  return [...new Set(parts.map(Number))];
 }
 
 export const reconstructCommand: CommandSpec = {
@@ -49,12 +39,12 @@ export const reconstructCommand: CommandSpec = {
   configure(cmd) {
     cmd.argument('<model>', 'ONNX image classifier');
     addDefenderOptions(cmd)
-      .option('--labels <list>', 'labels to reconstruct, comma-separated (default: all)', labelList)
+      .option('--labels <list>', 'labels to reconstruct, comma-separated (default: all)', (v: string) => [...new Set(listOf(integer(0))(v))])
       .option('--steps <n>', 'most optimisation steps per label', integer(1), 1000)
       .option('--batch <n>', 'images per step', integer(1), 64)
       .option('-o, --out <dir>', 'write trigger files, PNG images and reconstruct.json into this directory')
-      .option('--html <file>', 'write the report as a self-contained web page')
-      .option('--json', 'print the report as JSON');
+      .option('--html <file>', 'write the report as a self-contained web page');
+    addJsonOption(cmd);
     addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
@@ -64,7 +54,7 @@ export const reconstructCommand: CommandSpec = {
     imageShape(task, modelPath);
     requireFreeBatch(task, modelPath, 'reconstruct');
     if (f.out) checkReconstructionDir(f.out);
-    if (f.html) checkOutputPath(f.html, { model: modelPath, data: f.data, 'defender data': f.defenderData }, '--html');
+    checkOutputs({ '--html': f.html, '--json': jsonFile(f.json) }, { model: modelPath, data: f.data, 'defender data': f.defenderData });
     const defender = await defenderDataFromFlags(f);
     const abort = new AbortController();
     const onSigint = () => abort.abort();
@@ -82,8 +72,14 @@ export const reconstructCommand: CommandSpec = {
     }
     const command = ['scalpel', ...ctx.argv].join(' ');
     if (f.out) await writeReconstruction(f.out, r, model, { model: modelPath, command });
-    if (f.html) await writeFileAtomic(f.html, [Buffer.from(reconstructHtml(r, modelPath))]);
-    ctx.io.stdout.write(f.json ? json({ ...reconstructSummary(r, { model: modelPath, command, out: f.out }), normalization: task.normalization }) : reconstructText(r));
+    const rec = r;
+    await finishCommand(ctx, {
+      json: f.json,
+      report: { ...reconstructSummary(rec, { model: modelPath, command, out: f.out }), normalization: task.normalization },
+      text: () => reconstructText(rec),
+      files: f.html ? { [f.html]: reconstructHtml(rec, modelPath) } : {},
+      written: f.out ? [`${f.out}/`] : [],
+    });
     return 0;
   },
 };
