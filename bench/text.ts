@@ -61,7 +61,14 @@ async function prepare(name: (typeof MODELS)[number]): Promise<Prepared> {
   const feeds = Object.fromEntries([...batch].filter(([k]) => k !== 'loss'));
   const inits = floatInitializers(model.graph);
   const emb = inits.find((i) => i.name === 'emb.weight')!;
-  return { name, model, feeds, torchLoss: Number(batch.get('loss')!.data[0]), params: inits.reduce((a, i) => a + i.tensor!.data.length, 0), vocab: emb.tensor!.dims[0] };
+  return {
+    name,
+    model,
+    feeds,
+    torchLoss: Number(batch.get('loss')!.data[0]),
+    params: inits.reduce((a, i) => a + i.tensor!.data.length, 0),
+    vocab: emb.tensor!.dims[0],
+  };
 }
 
 const budget = { warmup: 3, minIters: 10, minTimeMs: 1500, maxTimeMs: 8000 };
@@ -136,7 +143,9 @@ if (!existsSync(join(dir, 'lstm-lm.onnx'))) {
   const r = spawnSync(TORCH_PYTHON, [join(HERE, 'torch_text.py'), '--export', dir], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`torch_text.py --export failed: ${r.stderr.slice(-800)}`);
 }
-const load0 = loadavg().map((v) => v.toFixed(2)).join(' ');
+const load0 = loadavg()
+  .map((v) => v.toFixed(2))
+  .join(' ');
 const torch = new Torch();
 const ready = await torch.next();
 const rows: string[] = [];
@@ -163,8 +172,16 @@ for (const name of MODELS) {
   );
 }
 torch.close();
-console.log(`- ${new Date().toISOString()}, ${cpus().length} cores (${cpus()[0].model}), ${threads} thread(s), PyTorch ${String(ready.torch)}; load average at start ${load0}, at end ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
-console.log(`- command: \`node --import tsx bench/text.ts --threads ${threads} --rounds ${rounds} --clock ${clock}\`; each cell the best of ${rounds} interleaved rounds' medians, ms per batch of ${clock === 'cpu' ? "the process's CPU time (all threads; PyTorch's likewise, time.process_time)" : 'wall time'}\n`);
-console.log('| model | params | batch | ORT fwd | fwd+bwd, Gather grad by scatter (its share) | **fwd+bwd**, by rows, the rule (share) | PyTorch fwd | PyTorch fwd+bwd | PyTorch / scalpel fwd+bwd (rows) | |loss − torch| | rows vs scatter dEmb rel. err |');
+console.log(
+  `- ${new Date().toISOString()}, ${cpus().length} cores (${cpus()[0].model}), ${threads} thread(s), PyTorch ${String(ready.torch)}; load average at start ${load0}, at end ${loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ')}`,
+);
+console.log(
+  `- command: \`node --import tsx bench/text.ts --threads ${threads} --rounds ${rounds} --clock ${clock}\`; each cell the best of ${rounds} interleaved rounds' medians, ms per batch of ${clock === 'cpu' ? "the process's CPU time (all threads; PyTorch's likewise, time.process_time)" : 'wall time'}\n`,
+);
+console.log(
+  '| model | params | batch | ORT fwd | fwd+bwd, Gather grad by scatter (its share) | **fwd+bwd**, by rows, the rule (share) | PyTorch fwd | PyTorch fwd+bwd | PyTorch / scalpel fwd+bwd (rows) | |loss − torch| | rows vs scatter dEmb rel. err |',
+);
 console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) console.log(r);

@@ -143,7 +143,13 @@ async function buildTopic(): Promise<void> {
   const perFile = TOPICS.map((t) => readUnique([t]));
   const count = new Map<string, number>();
   for (const fs of perFile) for (const f of fs) count.set(key(f), (count.get(key(f)) ?? 0) + 1);
-  const byClass = perFile.map((fs, c) => split(fs.filter((f) => count.get(key(f)) === 1), [1], `topic-cap-${c}`)[0].slice(0, TOPIC_CAP));
+  const byClass = perFile.map((fs, c) =>
+    split(
+      fs.filter((f) => count.get(key(f)) === 1),
+      [1],
+      `topic-cap-${c}`,
+    )[0].slice(0, TOPIC_CAP),
+  );
   const parts = stratified(byClass, TOPIC_SPLIT, 'topic');
   const vocab = buildWordVocab(
     parts[0].flatMap(({ item }) => [item.body, item.source]),
@@ -166,7 +172,12 @@ async function buildTopic(): Promise<void> {
     const y = labelTensor(parts[i].map((p) => p.label));
     await save(join(args.full as string, 'topic'), s, { ...packPairs(pairs, TOPIC_T.full, ids), y }, meta(TOPIC_T.full));
     const n = TOPIC_EMBEDDED[s];
-    await save(join(args.embedded as string, 'topic'), s, firstRowsOf({ ...packPairs(pairs.slice(0, n), TOPIC_T.embedded, ids), y }, n), meta(TOPIC_T.embedded));
+    await save(
+      join(args.embedded as string, 'topic'),
+      s,
+      firstRowsOf({ ...packPairs(pairs.slice(0, n), TOPIC_T.embedded, ids), y }, n),
+      meta(TOPIC_T.embedded),
+    );
   }
 }
 
@@ -179,7 +190,13 @@ async function buildLangid(english: Fortune[]): Promise<void> {
     ['pt', readUnique(['brasil'])],
   ];
   const flat = (f: Fortune) => f.body.replace(/\s+/g, ' ').trim();
-  const byClass = langs.map(([code, fs]) => split(fs.filter((f) => flat(f).length >= 24), [1], `langid-cap-${code}`)[0].slice(0, LANG_CAP));
+  const byClass = langs.map(([code, fs]) =>
+    split(
+      fs.filter((f) => flat(f).length >= 24),
+      [1],
+      `langid-cap-${code}`,
+    )[0].slice(0, LANG_CAP),
+  );
   const parts = stratified(byClass, LANG_SPLIT, 'langid');
   const vocab = byteVocab({ pad: '[PAD]', cls: '[CLS]' });
   const enc = encoderFor(vocab);
@@ -203,7 +220,11 @@ async function buildLangid(english: Fortune[]): Promise<void> {
 
 async function buildLm(english: Fortune[]): Promise<void> {
   const parts = split(english, LM_SPLIT, 'lm');
-  const vocab = buildWordVocab(parts[0].map((f) => f.body), LM_VOCAB, { eos: '<eos>', unk: '<unk>' });
+  const vocab = buildWordVocab(
+    parts[0].map((f) => f.body),
+    LM_VOCAB,
+    { eos: '<eos>', unk: '<unk>' },
+  );
   const enc = encoderFor(vocab);
   const eos = vocab.specials.eos;
   const meta = {

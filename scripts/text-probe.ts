@@ -81,7 +81,9 @@ const metricName = lm ? 'perplexity' : 'accuracy';
 const corrupted = (c: Corruption) => score(corruptModel(task.model, params, c.deltas));
 
 const base = await score(task.model);
-console.log(`${modelPath} on ${test.source}: ${metricName} ${fmt(base)}, loss ${base.loss.toFixed(4)}; k = ${k} parameters; gradient on ${rows.length} training rows of ${train.source} (loss ${grad.report.loss.toFixed(4)}, ‖g‖₂ ${G.toPrecision(3)})\n`);
+console.log(
+  `${modelPath} on ${test.source}: ${metricName} ${fmt(base)}, loss ${base.loss.toFixed(4)}; k = ${k} parameters; gradient on ${rows.length} training rows of ${train.source} (loss ${grad.report.loss.toFixed(4)}, ‖g‖₂ ${G.toPrecision(3)})\n`,
+);
 
 console.log(`| method | norm | ε | n | ${metricName} | loss | first-order aᵀg |`);
 console.log('|---|---|---:|---:|---:|---:|---:|');
@@ -122,4 +124,7 @@ const em = empiricalQuantiles(samples);
 console.log(`\nTheorem 1 (random L2 corruptions, ε = ${eps1}, n = all, 1,000 draws): |aᵀg| quantiles, theory εG·η_q against the sample\n`);
 console.log('| quantile | theory | sample |');
 console.log('|---|---:|---:|');
-for (const q of ['q90', 'q95', 'q995'] as const) console.log(`| ${q.replace('q', '0.').replace('0.995', '99.5%').replace('0.90', '90%').replace('0.95', '95%')} | ${th[q].toPrecision(3)} | ${em[q].toPrecision(3)} |`);
+for (const q of ['q90', 'q95', 'q995'] as const)
+  console.log(
+    `| ${q.replace('q', '0.').replace('0.995', '99.5%').replace('0.90', '90%').replace('0.95', '95%')} | ${th[q].toPrecision(3)} | ${em[q].toPrecision(3)} |`,
+  );

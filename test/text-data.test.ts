@@ -132,9 +132,16 @@ describe('embedded text subset (data/text)', () => {
       const idv = nums(ids);
       const mv = nums(mask);
       assert.ok(idv.every((i) => i >= 0 && i < vocabSize(v)));
-      assert.ok(idv.every((i, k) => (mv[k] === 0) === (i === v.specials.pad)), 'mask is 0 exactly on padding');
+      assert.ok(
+        idv.every((i, k) => (mv[k] === 0) === (i === v.specials.pad)),
+        'mask is 0 exactly on padding',
+      );
       const seen = new Set(nums(y));
-      assert.deepEqual([...seen].sort(), classes.map((_, c) => c), 'every class in the test split');
+      assert.deepEqual(
+        [...seen].sort(),
+        classes.map((_, c) => c),
+        'every class in the test split',
+      );
     });
   }
 

@@ -79,7 +79,11 @@ for (const name of MODELS) {
   test(`${name}: loss and every parameter gradient match torch.autograd`, async (t) => {
     const p = await prepare(name);
     const keys = p.meta.gradients.keys.map((k) => k.slice('grad:'.length));
-    assert.deepEqual(keys.filter((k) => !p.params.includes(k)), [], 'every torch parameter is an initializer of the same name');
+    assert.deepEqual(
+      keys.filter((k) => !p.params.includes(k)),
+      [],
+      'every torch parameter is an initializer of the same name',
+    );
     const out = await p.exe.run({ ...p.feeds(), ...Object.fromEntries(p.values) });
     const loss = Number(out[p.loss].data[0]);
     assert.ok(Math.abs(loss - p.meta.gradients.loss) < 1e-5 * Math.abs(p.meta.gradients.loss), `loss ${loss} vs torch ${p.meta.gradients.loss}`);
@@ -90,7 +94,11 @@ for (const name of MODELS) {
     const errs = keys.map((k) => [k, distance(out[p.gradients.get(k)!], p.ref.get(`grad:${k}`)!)] as const);
     t.diagnostic(errs.map(([k, e]) => `${k}: ${(e.diff / e.ref).toExponential(1)}`).join(', '));
     const bad = errs.filter(([k]) => !(closeness(out[p.gradients.get(k)!], p.ref.get(`grad:${k}`)!) < 1));
-    assert.deepEqual(bad.map(([k, e]) => `${k}: |Δ| ${e.diff.toExponential(2)}, |torch| ${e.ref.toExponential(2)}`), [], 'gradients off by more than 1e-4 relative + 1e-6');
+    assert.deepEqual(
+      bad.map(([k, e]) => `${k}: |Δ| ${e.diff.toExponential(2)}, |torch| ${e.ref.toExponential(2)}`),
+      [],
+      'gradients off by more than 1e-4 relative + 1e-6',
+    );
   });
 
   test(`${name}: the differentiated graph runs at a shorter sequence and another batch size`, async () => {

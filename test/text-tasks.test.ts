@@ -70,7 +70,10 @@ describe('eval on text models, against PyTorch on the same file', () => {
     assert.equal(a.examples, 380, 'the 100 politics texts are left out');
     assert.ok(a.successRate + a.robustAccuracy <= 1 && a.successRate > 0 && a.robustAccuracy > 0);
     const clean = JSON.parse((await cli(['eval', fx('transformer-cls.onnx'), '--data', DATA['transformer-cls'], '--json'])).stdout);
-    const otherCorrect = clean.perClassAccuracy.reduce((s: number, acc: number, c: number) => s + (c === 2 ? 0 : acc * clean.confusion[c].reduce((x: number, y: number) => x + y, 0)), 0);
+    const otherCorrect = clean.perClassAccuracy.reduce(
+      (s: number, acc: number, c: number) => s + (c === 2 ? 0 : acc * clean.confusion[c].reduce((x: number, y: number) => x + y, 0)),
+      0,
+    );
     assert.notEqual(Math.round(a.robustAccuracy * 380), Math.round(otherCorrect), 'the trigger changes some predictions');
   });
 
@@ -91,17 +94,57 @@ test("grad on the language model: torch's loss on the gradient batch, padding-fr
 
 describe('one clear error', () => {
   const cases: [string, string[], RegExp][] = [
-    ['probe on a language model', ['probe', fx('lstm-lm.onnx'), '--data', DATA['lstm-lm']], /lstm-lm\.onnx is a language model; this command takes classifiers of one input/],
-    ['reconstruct on a text classifier', ['reconstruct', fx('bert-cls.onnx'), '--data', DATA['bert-cls']], /bert-cls\.onnx is a text classifier taking input_ids, attention_mask, token_type_ids/],
-    ['train --from a text classifier', ['train', '--from', fx('transformer-cls.onnx'), '--data', DATA['transformer-cls'], '-o', '/tmp/never.onnx'], /text models run in eval, grad and bench/],
-    ['--task that does not fit', ['eval', fx('transformer-cls.onnx'), '--task', 'language-modelling', '--data', DATA['lstm-lm']], /is not a language-modelling model: its first output 'logits' is \[batch, 8\]/],
-    ['classification data for a language model', ['eval', fx('lstm-lm.onnx'), '--data', DATA['transformer-cls']], /labels 'y' are \[480\], but a language-modelling model over \[480, 32\] inputs takes \[480, 32\]/],
-    ['train on a text-data folder', ['train', '--model', 'lenet5', '--data', DATA['bert-cls'], '-o', '/tmp/never.onnx'], /topic\/train\.safetensors holds text \(input_ids/],
-    ['probe an image model with a text file', ['probe', `${ROOT}models/lenet5-fashion.onnx`, '--data', `${DATA['bert-cls']}/test.safetensors`], /holds text \(input_ids, attention_mask, token_type_ids, y\); this command reads images or one input 'x'/],
+    [
+      'probe on a language model',
+      ['probe', fx('lstm-lm.onnx'), '--data', DATA['lstm-lm']],
+      /lstm-lm\.onnx is a language model; this command takes classifiers of one input/,
+    ],
+    [
+      'reconstruct on a text classifier',
+      ['reconstruct', fx('bert-cls.onnx'), '--data', DATA['bert-cls']],
+      /bert-cls\.onnx is a text classifier taking input_ids, attention_mask, token_type_ids/,
+    ],
+    [
+      'train --from a text classifier',
+      ['train', '--from', fx('transformer-cls.onnx'), '--data', DATA['transformer-cls'], '-o', '/tmp/never.onnx'],
+      /text models run in eval, grad and bench/,
+    ],
+    [
+      '--task that does not fit',
+      ['eval', fx('transformer-cls.onnx'), '--task', 'language-modelling', '--data', DATA['lstm-lm']],
+      /is not a language-modelling model: its first output 'logits' is \[batch, 8\]/,
+    ],
+    [
+      'classification data for a language model',
+      ['eval', fx('lstm-lm.onnx'), '--data', DATA['transformer-cls']],
+      /labels 'y' are \[480\], but a language-modelling model over \[480, 32\] inputs takes \[480, 32\]/,
+    ],
+    [
+      'train on a text-data folder',
+      ['train', '--model', 'lenet5', '--data', DATA['bert-cls'], '-o', '/tmp/never.onnx'],
+      /topic\/train\.safetensors holds text \(input_ids/,
+    ],
+    [
+      'probe an image model with a text file',
+      ['probe', `${ROOT}models/lenet5-fashion.onnx`, '--data', `${DATA['bert-cls']}/test.safetensors`],
+      /holds text \(input_ids, attention_mask, token_type_ids, y\); this command reads images or one input 'x'/,
+    ],
     ['no --data for a text model', ['eval', fx('lstm-lm.onnx')], /a language-modelling model needs --data/],
-    ['a missing input tensor', ['eval', fx('bert-cls.onnx'), '--data', `${ROOT}data/text/langid`], /has no tensor 'token_type_ids' for model input 'token_type_ids'/],
-    ['an image trigger on a text model', ['eval', fx('bert-cls.onnx'), '--data', DATA['bert-cls'], '--trigger', 'patch:3x3@bottom-right:white'], /--trigger on a text model takes token:WORD\[@pos\]/],
-    ['a trigger word outside the vocabulary', ['eval', fx('bert-cls.onnx'), '--data', DATA['bert-cls'], '--trigger', 'token:zyzzyva'], /'zyzzyva' is not in the vocabulary/],
+    [
+      'a missing input tensor',
+      ['eval', fx('bert-cls.onnx'), '--data', `${ROOT}data/text/langid`],
+      /has no tensor 'token_type_ids' for model input 'token_type_ids'/,
+    ],
+    [
+      'an image trigger on a text model',
+      ['eval', fx('bert-cls.onnx'), '--data', DATA['bert-cls'], '--trigger', 'patch:3x3@bottom-right:white'],
+      /--trigger on a text model takes token:WORD\[@pos\]/,
+    ],
+    [
+      'a trigger word outside the vocabulary',
+      ['eval', fx('bert-cls.onnx'), '--data', DATA['bert-cls'], '--trigger', 'token:zyzzyva'],
+      /'zyzzyva' is not in the vocabulary/,
+    ],
   ];
   for (const [what, args, message] of cases) {
     test(what, async () => {

@@ -52,7 +52,9 @@ test('cross-entropy over [B, T, V] logits ignores labels of -100 and averages ov
 
 test('every label ignored: the loss is 0, not NaN', async () => {
   const { model, loss } = withLoss(logitsModel(), { kind: 'cross-entropy' });
-  const out = await (await compile(model)).run({
+  const out = await (
+    await compile(model)
+  ).run({
     z: { dtype: 'float32', dims: [1, 2, V], data: new Float32Array(2 * V) },
     y: { dtype: 'int64', dims: [1, 2], data: BigInt64Array.of(-100n, -100n) },
   });

@@ -61,9 +61,16 @@ export async function runTextClassifier(model: Model, data: TextData, opts: RunO
   const logits = new Float32Array(data.examples * io.classes);
   const meter = new ClassificationMeter(io.classes);
   await forEachBatch(model, io, data, opts, (z, from, rows) => {
-    if (z.dims.length !== 2 || z.dims[1] !== io.classes) throw new Error(`the model's output '${io.output}' came out as [${z.dims.join(', ')}], not [${rows}, ${io.classes}]`);
+    if (z.dims.length !== 2 || z.dims[1] !== io.classes)
+      throw new Error(`the model's output '${io.output}' came out as [${z.dims.join(', ')}], not [${rows}, ${io.classes}]`);
     logits.set(z.data as Float32Array, from * io.classes);
-    meter.add(z, takeRows(data.y, Array.from({ length: rows }, (_, i) => from + i)));
+    meter.add(
+      z,
+      takeRows(
+        data.y,
+        Array.from({ length: rows }, (_, i) => from + i),
+      ),
+    );
   });
   return { logits, classes: io.classes, predictions: argmax(logits, io.classes), examples: data.examples, report: meter.report() };
 }
@@ -83,7 +90,8 @@ export async function runLanguageModel(model: Model, data: TextData, opts: RunOp
   let nll = 0;
   let correct = 0;
   await forEachBatch(model, io, data, opts, (z, from, rows) => {
-    if (z.dims.length !== 3 || z.dims[1] !== T || z.dims[2] !== V) throw new Error(`the model's output '${io.output}' came out as [${z.dims.join(', ')}], not [${rows}, ${T}, ${V}]`);
+    if (z.dims.length !== 3 || z.dims[1] !== T || z.dims[2] !== V)
+      throw new Error(`the model's output '${io.output}' came out as [${z.dims.join(', ')}], not [${rows}, ${T}, ${V}]`);
     const v = z.data as Float32Array;
     for (let p = 0; p < rows * T; p++) {
       const label = labels[from * T + p];
@@ -91,7 +99,11 @@ export async function runLanguageModel(model: Model, data: TextData, opts: RunOp
       const o = p * V;
       let max = -Infinity;
       let best = 0;
-      for (let k = 0; k < V; k++) if (v[o + k] > max) { max = v[o + k]; best = k; }
+      for (let k = 0; k < V; k++)
+        if (v[o + k] > max) {
+          max = v[o + k];
+          best = k;
+        }
       let sum = 0;
       for (let k = 0; k < V; k++) sum += Math.exp(v[o + k] - max);
       nll += Math.log(sum) + max - v[o + Number(label)];

@@ -35,7 +35,10 @@ export function textDataFile(spec: string, split: TextSplit): string {
   if (!existsSync(spec)) throw new Error(`data not found: ${spec}`);
   if (!statSync(spec).isDirectory()) return spec;
   const file = join(spec, `${split}.safetensors`);
-  if (!existsSync(file)) throw new Error(`${spec} has no ${split}.safetensors: a text-data folder holds train/valid/test .safetensors files (scripts/build-text-data.ts writes them)`);
+  if (!existsSync(file))
+    throw new Error(
+      `${spec} has no ${split}.safetensors: a text-data folder holds train/valid/test .safetensors files (scripts/build-text-data.ts writes them)`,
+    );
   return file;
 }
 
@@ -47,7 +50,10 @@ export function textDataFile(spec: string, split: TextSplit): string {
  * @example const test = await loadTextData(textIO(model), 'data/text/topic', 'test');
  */
 export async function loadTextData(io: TextIO, spec: string | undefined, split: TextSplit): Promise<TextData> {
-  if (spec === undefined) throw new Error(`a ${io.kind} model needs --data: a folder of train/valid/test .safetensors (e.g. data/text/${io.kind === 'language-modelling' ? 'lm' : 'topic'}) or ${TENSOR_FILE_KINDS} holding ${[...io.inputs, 'y'].join(', ')}`);
+  if (spec === undefined)
+    throw new Error(
+      `a ${io.kind} model needs --data: a folder of train/valid/test .safetensors (e.g. data/text/${io.kind === 'language-modelling' ? 'lm' : 'topic'}) or ${TENSOR_FILE_KINDS} holding ${[...io.inputs, 'y'].join(', ')}`,
+    );
   const file = textDataFile(spec, split);
   const tensors = await loadData(file);
   const metadata = file.toLowerCase().endsWith('.npz') ? {} : (await readSafetensorsFile(file)).metadata;
@@ -58,7 +64,9 @@ export async function loadTextData(io: TextIO, spec: string | undefined, split: 
     const t = tensors.get(name);
     if (!t) throw new Error(`${file} has no tensor '${name}' for model input '${name}'; it holds ${holds}`);
     if (t.dims.length !== 2 || (shape && (t.dims[0] !== shape[0] || t.dims[1] !== shape[1]))) {
-      throw new Error(`${file}: tensor '${name}' is ${formatShape(t.dims)}; the model's inputs take [N, T]${shape ? ` with N = ${shape[0]} and T = ${shape[1]} as '${io.inputs[0]}'` : ''}`);
+      throw new Error(
+        `${file}: tensor '${name}' is ${formatShape(t.dims)}; the model's inputs take [N, T]${shape ? ` with N = ${shape[0]} and T = ${shape[1]} as '${io.inputs[0]}'` : ''}`,
+      );
     }
     shape ??= t.dims;
     inputs[name] = toInt64(t, `${file}: tensor '${name}'`);
@@ -76,7 +84,9 @@ export async function loadTextData(io: TextIO, spec: string | undefined, split: 
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i];
     if ((l < 0n || l >= BigInt(io.classes)) && !(lm && l === BigInt(IGNORE_INDEX))) {
-      throw new Error(`${file}: label ${l} at ${lm ? `row ${Math.floor(i / T)}, position ${i % T}` : `example ${i}`} is outside the model's ${io.classes} ${lm ? 'tokens' : 'classes'}${lm ? ` (${IGNORE_INDEX} marks padding)` : ''}`);
+      throw new Error(
+        `${file}: label ${l} at ${lm ? `row ${Math.floor(i / T)}, position ${i % T}` : `example ${i}`} is outside the model's ${io.classes} ${lm ? 'tokens' : 'classes'}${lm ? ` (${IGNORE_INDEX} marks padding)` : ''}`,
+      );
     }
   }
   let classNames: string[] | undefined;

@@ -40,10 +40,13 @@ function outputShape(model: Model): { name: string; shape?: Dim[] } {
 /** True when every data input is an integer tensor of rank 2: token ids and their companions. */
 export function takesTokens(model: Model): boolean {
   const ins = feedInputs(model);
-  return ins.length > 0 && ins.every((v) => {
-    const t = declaredType(v);
-    return (t.dtype === 'int64' || t.dtype === 'int32') && t.shape?.length === 2;
-  });
+  return (
+    ins.length > 0 &&
+    ins.every((v) => {
+      const t = declaredType(v);
+      return (t.dtype === 'int64' || t.dtype === 'int32') && t.shape?.length === 2;
+    })
+  );
 }
 
 /**
@@ -85,7 +88,9 @@ export function textIO(model: Model, name = 'the model', kind: TaskKind = inferT
   const classes = out.shape?.[want - 1];
   if (out.shape?.length !== want || typeof classes !== 'number' || classes < 2) {
     const form = kind === 'language-modelling' ? '[batch, sequence, vocabulary]' : '[batch, classes]';
-    throw new Error(`${name} is not a ${kind} model: its first output '${out.name}' is ${out.shape ? formatShape(out.shape) : 'of unknown shape'}, not logits ${form}`);
+    throw new Error(
+      `${name} is not a ${kind} model: its first output '${out.name}' is ${out.shape ? formatShape(out.shape) : 'of unknown shape'}, not logits ${form}`,
+    );
   }
   const batch = declaredType(ins[0]).shape?.[0];
   return { kind, inputs: ins.map((v) => v.name), output: out.name, classes, fixedBatch: typeof batch === 'number' ? batch : undefined };

@@ -52,7 +52,12 @@ export async function evalTextModel(task: TextTask, o: EvalTextOptions = {}): Pr
     const labels = data.y.data as BigInt64Array;
     const others = Array.from({ length: data.examples }, (_, i) => i).filter((i) => labels[i] !== BigInt(target));
     const stamped = stampTokens(data.inputs, trigger, vocabOf(o.data!), others, o.seed ?? 0);
-    const sub = { ...data, examples: others.length, y: takeRows(data.y, others), inputs: Object.fromEntries(Object.entries(stamped).map(([k, v]) => [k, takeRows(v, others)])) };
+    const sub = {
+      ...data,
+      examples: others.length,
+      y: takeRows(data.y, others),
+      inputs: Object.fromEntries(Object.entries(stamped).map(([k, v]) => [k, takeRows(v, others)])),
+    };
     const preds = (await runTextClassifier(task.model, sub, { batchSize: o.batchSize, runtime: o.runtime })).predictions;
     const hit = preds.filter((p) => p === target).length;
     const kept = preds.filter((p, i) => BigInt(p) === (sub.y.data as BigInt64Array)[i]).length;
