@@ -12,6 +12,9 @@ import { compile } from '../src/runtime/session.js';
 import type { HostTensor } from '../src/tensor/host-tensor.js';
 import { FIXTURES, profileTraining, randomBatch, readMeta, timeCpu, timeIt, trainingGraph, wrtNames } from './engine.js';
 import { bySource } from './profile.js';
+import { RULES } from '../src/autodiff/rules/index.js';
+
+const RULES_BEFORE = { ...RULES };
 
 type DwVariant = WeightGradVariant | 'onehot-bmm' | 'slice-bmm';
 type DxVariant = 'convtranspose' | 'conv-flip';
@@ -167,7 +170,23 @@ function registeredDx(dw: WeightGradVariant): GradRule {
   };
 }
 
+// Inference-mode BatchNormalization backward without the full-size X − μ: ds = r·(Σ dY·X − μ·Σ dY), dB = Σ dY,
+// dX = dY·s·r (falls back to the registered rule in training mode or when μ or σ² need gradients).
+const bnNoCentre: GradRule = (g) => {
+  if ((g.opset >= 14 && g.attrInt('training_mode', 0) !== 0) || g.needs(3) || g.needs(4)) return (RULES_BEFORE.BatchNormalization as GradRule)(g);
+  const x = g.I(0);
+  const dy = g.GO(0);
+  const r = g.rank(x)!;
+  const axes = [0, ...Array.from({ length: r - 2 }, (_, i) => i + 2)];
+  const inv = g.op('Div', g.scalar(1, x), g.op('Sqrt', g.op('Add', g.I(4), g.scalar(g.attrFloat('epsilon', 1e-5), x))));
+  const sumDy = g.reduceSum(dy, axes, false);
+  if (g.needs(0)) g.setGI(0, g.op('Mul', dy, g.unsqueeze(g.op('Mul', g.I(1), inv), axes)));
+  if (g.needs(1)) g.setGI(1, g.op('Mul', inv, g.op('Sub', g.reduceSum(g.op('Mul', dy, x), axes, false), g.op('Mul', g.I(3), sumDy))));
+  if (g.needs(2)) g.setGI(2, sumDy);
+};
+
 const VARIANTS: Variant[] = [
+  { name: 'BatchNormalization (inference) backward without X − μ', rules: { BatchNormalization: bnNoCentre } },
   { name: 'as registered', rules: {} },
   { name: 'Conv dW gather-batched (registered dX)', rules: { Conv: registeredDx('gather-batched') } },
   { name: 'Conv dW onehot-batched (registered dX)', rules: { Conv: registeredDx('onehot-batched') } },

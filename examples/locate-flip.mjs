@@ -5,7 +5,7 @@
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { locateErrors, openClassifier, REPAIR_METHODS, repairModel, SHIPPED_MODELS, writeLocated } from 'scalpel';
+import { locateErrors, openClassifier, REPAIR_METHODS, repairModel, SHIPPED_MODELS, writeLocated, writeModel } from 'scalpel';
 
 const path = SHIPPED_MODELS['lenet5-badnets'];
 const task = await openClassifier(path);
@@ -22,10 +22,11 @@ console.log(`ORACLE: located ${loc.file.weights.length} weights of layer ${loc.f
 
 // 2. Flip: negate the fewest located weights that fix the trigger on held-out pairs, within 1 accuracy point.
 const flip = REPAIR_METHODS.find((m) => m.name === 'flip');
-const rep = await repairModel(task.model, {
+const { report: rep, model: repaired } = await repairModel(task.model, {
   method: flip, defenderData: '300', seed: 0, oracle: { trigger: TRIGGER, target: 0 },
   training: { epochs: 1, lr: 0.01, batchSize: 32, frozenBatchNorm: false },
-  options: { located, flipMaxDrop: 0.01 }, out: join(dir, 'flipped.onnx'),
+  options: { located, flipMaxDrop: 0.01 },
 });
+writeModel(repaired, join(dir, 'flipped.onnx')); // the library returns the model; the caller writes it
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
 console.log(`ORACLE: flipped ${rep.changedParams} weights; ASR ${pct(rep.before.asr)} -> ${pct(rep.after.asr)}, ACC ${pct(rep.before.acc)} -> ${pct(rep.after.acc)}`);

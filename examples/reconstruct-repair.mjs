@@ -5,7 +5,7 @@
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { loadDefenderData, openClassifier, reconstruct, REPAIR_METHODS, repairModel, SHIPPED_MODELS, writeReconstruction } from 'scalpel';
+import { loadDefenderData, openClassifier, reconstruct, REPAIR_METHODS, repairModel, SHIPPED_MODELS, writeModel, writeReconstruction } from 'scalpel';
 
 const path = SHIPPED_MODELS['lenet5-badnets'];
 const task = await openClassifier(path);
@@ -22,12 +22,13 @@ if (r.flagged.length === 0) {
   console.log('no label flagged: nothing to unlearn at these tiny settings');
 } else {
   const unlearn = REPAIR_METHODS.find((m) => m.name === 'unlearn');
-  const rep = await repairModel(task.model, {
+  const { report: rep, model: repaired } = await repairModel(task.model, {
     method: unlearn, defenderData: '300', seed: 0, triggersDir: dir,
     training: { epochs: 1, lr: 0.01, batchSize: 32, frozenBatchNorm: false },
-    out: join(dir, 'repaired.onnx'),
   });
+  const out = join(dir, 'repaired.onnx');
+  writeModel(repaired, out); // the library returns the model; the caller writes it
   const pct = (x) => `${(100 * x).toFixed(1)}%`;
   console.log(`before: ACC ${pct(rep.before.acc)}, ASR ${pct(rep.before.asr)}; after: ACC ${pct(rep.after.acc)}, ASR ${pct(rep.after.asr)}; DER ${rep.der.toFixed(3)}`);
-  console.log(`wrote ${rep.out}`);
+  console.log(`wrote ${out}`);
 }

@@ -15,7 +15,9 @@ export { promoteToInputs, type PromotedModel } from './onnx/params-as-inputs.js'
 export { openModelFile, type OpenedModel, type OpenOptions } from './tasks/open.js';
 export { differentiate, type DifferentiateOptions, type Differentiated, UnsupportedOpError, unsupportedOps } from './autodiff/differentiate.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './autodiff/gradcheck.js';
-export { clearSessionCache, compile, compileUncached, configureRuntime, Executable, type RuntimeOptions } from './runtime/session.js';
+export {
+  clearSessionCache, compile, compileUncached, configureRuntime, configureSessionCache, Executable, type RuntimeOptions, sessionCacheStats, type SessionCacheLimits,
+} from './runtime/session.js';
 export { type LossKind, type LossOptions, type ModelWithLoss, withLoss } from './train/losses.js';
 export { type DType, type HostTensor, type TypedData, sizeOf, tensor, zeros } from './tensor/host-tensor.js';
 export { Rng } from './tensor/rng.js';
@@ -86,12 +88,13 @@ export { resolveN, worstCorruption, type Corruption, type CorruptionSpec } from 
 export { hardenClassifier, type HardenClassifierOptions, type HardenMethod, type HardenReport } from './corruption/harden.js';
 // inject: neural network surgery (NAACL 2021).                                             (examples/inject.mjs)
 export { inject, INJECT_DEFAULTS, type InjectOptions, type InjectReport, type InjectResult, type InjectRun } from './surgery/inject.js';
+export { SURGERY_METHODS, type SurgeryMethod } from './surgery/methods.js';
 // reconstruct: Neural Cleanse trigger reconstruction and outlier detection.              (examples/reconstruct-repair.mjs)
 export { reconstruct, type LabelTrigger, type ReconstructOptions, type ReconstructResult } from './backdoor/neural-cleanse.js';
 export { anomalyIndex, ANOMALY_THRESHOLD, type AnomalyResult } from './backdoor/anomaly.js';
 export { readReconstruction, writeReconstruction } from './backdoor/reconstruct-output.js';
 // repair: every method of `scalpel repair` behind one contract, judged by ACC, ASR, RA and DER.
-export { repairModel, type RepairOptions, type RepairReport } from './backdoor/repair.js';
+export { repairModel, type RepairOptions, type RepairReport, type RepairResult } from './backdoor/repair.js';
 export { REPAIR_METHODS } from './cli/repair-methods.js';
 export type { DefenderTrigger, FineTuneSettings, RepairContext, RepairMethod, RepairOutcome } from './defence/repair-method.js';
 export { defenceMetrics, der, type DefenceMetrics, type DefenceMetricsOptions } from './defence/metrics.js';

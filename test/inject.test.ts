@@ -60,7 +60,10 @@ describe('budgets and names', () => {
     assert.equal(parseMethod('dynamic'), 'dynamic');
     assert.throws(() => parseMethod('surgery'), /unknown method/);
     assert.throws(() => parseMethod('select:biggest'), /select by random, grad, delta/);
-    assert.throws(() => parseMethod('dynamic:grad'), /only select/);
+    assert.throws(() => parseMethod('dynamic:grad'), /dynamic by delta, fisher, not 'grad'/);
+    assert.throws(() => parseMethod('finetune:all'), /finetune takes no variant/);
+    assert.equal(parseMethod('dynamic:delta'), 'dynamic');
+    assert.equal(parseMethod('constrained'), 'constrained:delta');
   });
 
 });
@@ -127,7 +130,7 @@ describe('every method end to end', () => {
   before(async () => {
     const { report, models: ms } = await inject(model, {
       pattern: TRIGGER, target: 0, ...SMALL, steps: 60, seed: 2,
-      sweep: { methods: ['dynamic', 'lagrange', 'select:random', 'select:grad', 'select:delta', 'finetune'], budgets: [200] },
+      sweep: { methods: ['dynamic', 'lagrange', 'select:random', 'select:grad', 'select:delta', 'finetune', 'dynamic:fisher', 'select:fisher', 'constrained:fisher'], budgets: [200] },
     });
     patternTrain = report.examples.patternTrain;
     report.runs.forEach((r, i) => {
@@ -137,7 +140,7 @@ describe('every method end to end', () => {
   });
 
   test('each run changed exactly what it reports, bitwise, and no more than its budget', () => {
-    assert.equal(runs.size, 6);
+    assert.equal(runs.size, 9);
     for (const [method, r] of runs) {
       const d = deltaBetween(model, models.get(method)!);
       assert.equal(r.measures.changed.count, changedCount(d), method);

@@ -86,7 +86,7 @@ const GEOS: Geo[] = [
   { name: '2-D 3x3 groups 2', N: 2, C: 4, M: 6, inSize: [5, 5], kernel: [3, 3], pads: [1, 1, 1, 1], group: 2 },
 ];
 
-const DW: WeightGradVariant[] = ['dilated-conv', 'onehot-im2col', 'onehot-batched', 'taps-batched', 'taps-fold'];
+const DW: WeightGradVariant[] = ['dilated-conv', 'onehot-im2col', 'onehot-batched', 'gather-batched', 'taps-batched', 'taps-fold'];
 const DX: InputGradVariant[] = ['convtranspose', 'conv-flip'];
 
 async function run(c: Geo, dw: WeightGradVariant, dx: InputGradVariant): Promise<void> {

@@ -231,9 +231,9 @@ export async function loadProbeData(model: Model, o: ProbeOptions): Promise<{ da
 }
 
 /** Place a corruption of some of the evaluator's tensors (`which`) into all of them (zeros elsewhere). */
-function embed(c: Corruption, which: number[], sizes: readonly number[], zeros: Float32Array[]): Corruption {
+function embed(c: Corruption, which: number[], sizes: readonly number[], zeros: () => Float32Array[]): Corruption {
   if (which.length === sizes.length && which.every((t, i) => t === i)) return c;
-  const deltas = zeros.slice();
+  const deltas = zeros().slice();
   which.forEach((t, i) => (deltas[t] = c.deltas[i]));
   // Indices are global over the group's tensors in `which` order; map each to the evaluator's global space.
   const all = FlatParams.ofSizes(sizes);
@@ -325,7 +325,9 @@ async function gatherProbe(model: Model, plan: ProbePlan, o: ProbeOptions): Prom
 async function sweepProbe(plan: ProbePlan, g: ProbeInputs, o: ProbeOptions): Promise<{ records: ProbeRecord[]; theorem1?: Theorem1Report }> {
   const { ev, names, grad } = g;
   const progress = o.onProgress ?? (() => {});
-  const zeros = ev.sizes.map((s) => new Float32Array(s));
+  // Zero deltas for the tensors a group leaves alone, made only when a group leaves some alone (a model's worth).
+  let zerosMade: Float32Array[] | undefined;
+  const zeros = () => (zerosMade ??= ev.sizes.map((s) => new Float32Array(s)));
   const index = new Map(names.map((n, i) => [n, i]));
   const groups = plan.groups ?? [{ group: undefined as string | undefined, params: plan.selection }];
   const settings = plan.eps.length * plan.norms.length * plan.counts.reduce((a, c) => a + c.length, 0);
@@ -376,7 +378,7 @@ interface Trials {
   changed: number;
 }
 
-async function randomTrials(plan: ProbePlan, g: ProbeInputs, which: number[], gSizes: number[], spec: CorruptionSpec, rng: Rng, zeros: Float32Array[], tick: () => void): Promise<Trials> {
+async function randomTrials(plan: ProbePlan, g: ProbeInputs, which: number[], gSizes: number[], spec: CorruptionSpec, rng: Rng, zeros: () => Float32Array[], tick: () => void): Promise<Trials> {
   const { ev } = g;
   const out: Trials = { results: [], first: [], firstT: [], changed: 0 };
   for (let t = 0; t < plan.trials; t++) {

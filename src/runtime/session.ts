@@ -156,7 +156,11 @@ export class Executable {
 export interface SessionCacheLimits {
   /** Most sessions kept open (default 32). */
   maxSessions?: number;
-  /** Most bytes of (encoded) models behind the open sessions (default 2 GiB); the newest session is kept whatever its size. */
+  /**
+   * Most bytes of (encoded) models behind the open sessions (default 2 GiB); the newest session is kept whatever its
+   * size. A cached entry holds its session and the Model it was compiled from (to re-open after an eviction), so
+   * the memory behind the cache is about twice this for models whose weights are initializers.
+   */
   maxBytes?: number;
 }
 
@@ -182,7 +186,11 @@ export function configureSessionCache(l: SessionCacheLimits = {}): Required<Sess
   return { ...limits };
 }
 
-/** The sessions in compile()'s cache and the bytes of their models. */
+/**
+ * The sessions in compile()'s cache and the bytes of their models.
+ *
+ * @example const { sessions, bytes } = sessionCacheStats(); // at most configureSessionCache().maxSessions sessions
+ */
 export function sessionCacheStats(): { sessions: number; bytes: number } {
   let bytes = 0;
   for (const e of cache.values()) bytes += e.bytes;
@@ -271,7 +279,11 @@ export function sessionOptions(o: Required<RuntimeOptions>, oneOff = false): ort
   };
 }
 
-/** The current runtime defaults merged with `opts` (undefined fields keep the default). */
+/**
+ * The current runtime defaults merged with `opts` (undefined fields keep the default).
+ *
+ * @example runtimeDefaults({ threads: 1 }).spinning; // false unless configureRuntime changed it
+ */
 export function runtimeDefaults(opts: RuntimeOptions = {}): Required<RuntimeOptions> {
   return { ...defaults, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<RuntimeOptions>;
 }

@@ -6,6 +6,8 @@ import type { Normalization } from '../../data/triggers.js';
 import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import { fileOfSpec } from '../output-path.js';
 import { repairModel } from '../../backdoor/repair.js';
+import { writeModel } from '../../onnx/model-io.js';
+import { writeDelta } from '../../params/delta-file.js';
 import { repairHtml } from '../../report/repair-html.js';
 import { repairText } from '../../report/repair.js';
 import { UsageError, type CommandSpec } from '../command.js';
@@ -121,7 +123,7 @@ export const repairCommand: CommandSpec = {
         oracle: f.oracleTrigger ? { trigger: f.oracleTrigger, target: f.target } : undefined,
         measure: f.evalTrigger ? { trigger: f.evalTrigger, target: f.evalTarget } : undefined,
         training: { epochs: f.epochs, lr: f.lr, batchSize: f.batch, frozenBatchNorm: f.batchnorm === 'frozen' },
-        options, out: f.out, delta: f.delta, command, runtime: ctx.runtime, signal: abort.signal,
+        options, command, runtime: ctx.runtime, signal: abort.signal,
         onProgress: (label, done, total, status) => bar.update(label, done, total, status),
         log: (line) => {
           bar.stop();
@@ -132,7 +134,9 @@ export const repairCommand: CommandSpec = {
       bar.stop();
       process.removeListener('SIGINT', onSigint);
     }
-    const rep = r;
+    const rep = { ...r.report, out: f.out, delta: f.delta };
+    if (r.model) writeModel(r.model, f.out);
+    if (r.delta && f.delta) await writeDelta(f.delta, r.delta, { command });
     await finishCommand(ctx, {
       json: f.json,
       report: { model: modelPath, ...rep, normalization },
@@ -140,6 +144,6 @@ export const repairCommand: CommandSpec = {
       files: f.html && rep.completed ? { [f.html]: repairHtml(rep, modelPath) } : {},
       written: rep.completed ? [f.out, ...(f.delta ? [f.delta] : [])] : [],
     });
-    return r.completed ? 0 : 130;
+    return rep.completed ? 0 : 130;
   },
 };
