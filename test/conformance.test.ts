@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { writeTriggerFile } from '../src/data/trigger-file.js';
+import { getMetadata } from '../src/onnx/metadata.js';
 import { readModel, writeModel } from '../src/onnx/model-io.js';
+import { parseNormalization } from '../src/tasks/normalization.js';
 import { cli, type CliResult } from './helpers/cli.js';
 
 const FIX = 'test/fixtures/conformance';
@@ -37,6 +39,8 @@ interface Fixture {
   refuses: Partial<Record<CellName, RegExp>>;
   /** The fixture whose located.json repair --located gets (default its own). */
   locatedFrom?: string;
+  /** A note every command must print on opening this model (each opens it through the same layer). */
+  note?: RegExp;
 }
 
 const refs = JSON.parse(readFileSync(`${FIX}/conformance.json`, 'utf8')) as Record<string, Reference>;
@@ -44,10 +48,32 @@ const refs = JSON.parse(readFileSync(`${FIX}/conformance.json`, 'utf8')) as Reco
 function classifier(name: string, refuses: Fixture['refuses'] = {}, locatedFrom?: string): Fixture {
   const ref = refs[name];
   const rgb = name === 'rgb32';
-  return { name, file: `${FIX}/${ref.file}`, normalize: ref.normalize, data: ref.data === 'embedded' ? undefined : ref.data, image: rgb ? [3, 32, 32] : [1, 28, 28], ref, refuses, locatedFrom };
+  return {
+    name,
+    file: `${FIX}/${ref.file}`,
+    normalize: ref.normalize,
+    data: ref.data === 'embedded' ? undefined : ref.data,
+    image: rgb ? [3, 32, 32] : [1, 28, 28],
+    ref,
+    refuses,
+    locatedFrom,
+  };
 }
 
-const COMMANDS = ['eval', 'train', 'probe', 'harden', 'inject', 'reconstruct', 'locate', 'repair:unlearn', 'repair:fine-prune', 'repair:finetune', 'repair:flip', 'repair:neuron-finetune'] as const;
+const COMMANDS = [
+  'eval',
+  'train',
+  'probe',
+  'harden',
+  'inject',
+  'reconstruct',
+  'locate',
+  'repair:unlearn',
+  'repair:fine-prune',
+  'repair:finetune',
+  'repair:flip',
+  'repair:neuron-finetune',
+] as const;
 type CellName = (typeof COMMANDS)[number];
 
 /** Every command refuses a non-classifier, saying so. */
@@ -59,15 +85,26 @@ const fixedBatchRefusal = /hard-codes its batch size at 32.*dynamic batch/;
 const otherModel = /made for another model|not this model|another model/;
 
 const FIXTURES: Fixture[] = [
-  classifier('opset11'),
+  { ...classifier('opset11'), note: /converted from opset 11 to 13 on load/ },
   classifier('named-io'),
   classifier('pixels01'),
   classifier('custom-norm'),
   classifier('rgb32'),
   // locate refuses this model, so repair --located gets another model's file, and must refuse it.
-  classifier('merged-batch32', {
-    inject: fixedBatchRefusal, reconstruct: fixedBatchRefusal, locate: fixedBatchRefusal, 'repair:flip': otherModel, 'repair:neuron-finetune': otherModel,
-  }, 'custom-norm'),
+  {
+    ...classifier(
+      'merged-batch32',
+      {
+        inject: fixedBatchRefusal,
+        reconstruct: fixedBatchRefusal,
+        locate: fixedBatchRefusal,
+        'repair:flip': otherModel,
+        'repair:neuron-finetune': otherModel,
+      },
+      'custom-norm',
+    ),
+    note: /fixes the batch size at 32 and the graph depends on it/,
+  },
   { name: 'autoencoder', file: `${FIX}/autoencoder.onnx`, normalize: 'none', image: [1, 28, 28], refuses: notClassifier(/not a classifier/) },
   { name: 'regression', file: `${FIX}/regression.onnx`, normalize: 'none', image: [1, 28, 28], refuses: notClassifier(/not a classifier/) },
 ];
@@ -78,7 +115,10 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 /** A mask trigger for images of shape [C, H, W]: a white square over the middle, which changes many predictions. */
 const triggerFile = (c: number, h: number, w: number) => join(tmp, `trigger-${c}x${h}x${w}.safetensors`);
 before(async () => {
-  for (const [c, h, w] of [[1, 28, 28], [3, 32, 32]] as const) {
+  for (const [c, h, w] of [
+    [1, 28, 28],
+    [3, 32, 32],
+  ] as const) {
     const mask = new Float32Array(h * w);
     for (let r = h / 2 - 6; r < h / 2 + 6; r++) for (let k = w / 2 - 6; k < w / 2 + 6; k++) mask[r * w + k] = 1;
     await writeTriggerFile(triggerFile(c, h, w), { type: 'mask', size: [h, w], channels: c, mask, pattern: new Float32Array(c * h * w).fill(1) });
@@ -104,20 +144,97 @@ function argv(cell: CellName, f: Fixture, normalize = true): string[] {
     case 'harden':
       return ['harden', f.file, ...common, '--eps', '0.05', '--epochs', '1', '--sweep-eps2', '0.1', '--sweep-eps-inf', '0.01', ...out('.onnx'), '--json'];
     case 'inject':
-      return ['inject', f.file, ...common, '--pattern', 'trigger:patch:4x4@bottom-right:white', '--target', '0', '--method', 'select', '--steps', '2', '--budget', '10', '--train-examples', '200', '--test-examples', '200', ...out('.onnx'), '--json'];
+      return [
+        'inject',
+        f.file,
+        ...common,
+        '--pattern',
+        'trigger:patch:4x4@bottom-right:white',
+        '--target',
+        '0',
+        '--method',
+        'select',
+        '--steps',
+        '2',
+        '--budget',
+        '10',
+        '--train-examples',
+        '200',
+        '--test-examples',
+        '200',
+        ...out('.onnx'),
+        '--json',
+      ];
     case 'reconstruct':
       return ['reconstruct', f.file, ...common, '--labels', '0,1', '--steps', '2', ...defender, ...out(''), '--json'];
     case 'locate':
-      return ['locate', f.file, ...common, '--errors', `trigger:${trigger}`, '--pairs', '3', ...defender, '-o', normalize ? located(f) : join(tmp, `${f.name}-located-a.json`), '--json'];
+      return [
+        'locate',
+        f.file,
+        ...common,
+        '--errors',
+        `trigger:${trigger}`,
+        '--pairs',
+        '3',
+        ...defender,
+        '-o',
+        normalize ? located(f) : join(tmp, `${f.name}-located-a.json`),
+        '--json',
+      ];
     case 'repair:unlearn':
-      return ['repair', f.file, ...common, '--method', method, '--oracle-trigger', `file:${trigger}`, '--target', '0', ...defender, '--epochs', '1', ...out('.onnx'), '--json'];
+      return [
+        'repair',
+        f.file,
+        ...common,
+        '--method',
+        method,
+        '--oracle-trigger',
+        `file:${trigger}`,
+        '--target',
+        '0',
+        ...defender,
+        '--epochs',
+        '1',
+        ...out('.onnx'),
+        '--json',
+      ];
     case 'repair:fine-prune':
     case 'repair:finetune':
       return ['repair', f.file, ...common, '--method', method, ...defender, '--epochs', '1', ...out('.onnx'), '--json'];
     case 'repair:flip':
-      return ['repair', f.file, ...common, '--method', method, '--located', located(f), '--oracle-trigger', `file:${trigger}`, '--target', '0', ...defender, ...out('.onnx'), '--json'];
+      return [
+        'repair',
+        f.file,
+        ...common,
+        '--method',
+        method,
+        '--located',
+        located(f),
+        '--oracle-trigger',
+        `file:${trigger}`,
+        '--target',
+        '0',
+        ...defender,
+        ...out('.onnx'),
+        '--json',
+      ];
     case 'repair:neuron-finetune':
-      return ['repair', f.file, ...common, '--method', method, '--located', located(f), '--clean', '50', ...defender, '--epochs', '1', ...out('.onnx'), '--json'];
+      return [
+        'repair',
+        f.file,
+        ...common,
+        '--method',
+        method,
+        '--located',
+        located(f),
+        '--clean',
+        '50',
+        ...defender,
+        '--epochs',
+        '1',
+        ...out('.onnx'),
+        '--json',
+      ];
   }
   throw new Error(`no cell ${command}`);
 }
@@ -152,7 +269,10 @@ function baseline(cell: CellName, r: Record<string, any>): { examples: number; c
 /** Where a command ran without reporting a baseline, what shows it did its work. */
 function checkOutputs(cell: CellName, f: Fixture, r: Record<string, any>): void {
   if (cell === 'reconstruct') {
-    assert.deepEqual(r.labels.map((l: { label: number }) => l.label), [0, 1]);
+    assert.deepEqual(
+      r.labels.map((l: { label: number }) => l.label),
+      [0, 1],
+    );
     for (const l of r.labels) assert.ok(existsSync(join(r.out, l.files.trigger)), `${l.files.trigger} written`);
   }
   if (cell === 'locate') {
@@ -175,7 +295,18 @@ function checkRefusal(label: string, r: CliResult, expected: RegExp | undefined)
   if (expected) assert.match(lines[0], expected, label);
 }
 
-const REPORTS_BASELINE = new Set<CellName>(['eval', 'train', 'probe', 'harden', 'inject', 'repair:unlearn', 'repair:fine-prune', 'repair:finetune', 'repair:flip', 'repair:neuron-finetune']);
+const REPORTS_BASELINE = new Set<CellName>([
+  'eval',
+  'train',
+  'probe',
+  'harden',
+  'inject',
+  'repair:unlearn',
+  'repair:fine-prune',
+  'repair:finetune',
+  'repair:flip',
+  'repair:neuron-finetune',
+]);
 
 for (const f of FIXTURES) {
   test(`conformance: ${f.name}`, async (t) => {
@@ -190,7 +321,14 @@ for (const f of FIXTURES) {
         assert.deepEqual(foreignLines(r.stderr), [], label);
         const report = JSON.parse(r.stdout) as Record<string, any>;
         assert.equal(report.normalization.source, 'flag', label);
+        if (f.note) assert.match(r.stderr, f.note, label);
         checkOutputs(cell, f, report);
+        // A written model records the normalisation it was given.
+        const out = args[args.indexOf('-o') + 1];
+        if (args.includes('-o') && out.endsWith('.onnx')) {
+          const recorded = getMetadata(readModel(out), 'scalpel.normalization');
+          assert.deepEqual(JSON.parse(recorded ?? 'null'), parseNormalization(f.normalize), `${label}: ${out} records ${recorded}`);
+        }
         if (!REPORTS_BASELINE.has(cell)) return;
         const b = baseline(cell, report);
         const want = b.examples === f.ref.testExamples ? f.ref.correct : correctOn(f.ref, b.examples);
@@ -230,8 +368,14 @@ test('conformance: a class label out of range is refused in one line before any 
       ['inject --target', ['inject', f.file, ...common, '--pattern', `trigger:${trigger}`, '--target', '10', '--steps', '2', '-o', out]],
       ['inject --source', ['inject', f.file, ...common, '--pattern', `trigger:${trigger}`, '--target', '0', '--source', '10', '--steps', '2', '-o', out]],
       ['reconstruct --labels', ['reconstruct', f.file, ...common, '--labels', '0,10', '--steps', '2']],
-      ['repair --target', ['repair', f.file, ...common, '--method', 'unlearn', '--oracle-trigger', ...trigger, '--target', '99', '--epochs', '1', '-o', out, '--json']],
-      ['repair --eval-target', ['repair', f.file, ...common, '--method', 'finetune', '--eval-trigger', ...trigger, '--eval-target', '10', '--epochs', '1', '-o', out, '--json']],
+      [
+        'repair --target',
+        ['repair', f.file, ...common, '--method', 'unlearn', '--oracle-trigger', ...trigger, '--target', '99', '--epochs', '1', '-o', out, '--json'],
+      ],
+      [
+        'repair --eval-target',
+        ['repair', f.file, ...common, '--method', 'finetune', '--eval-trigger', ...trigger, '--eval-target', '10', '--epochs', '1', '-o', out, '--json'],
+      ],
     ];
     for (const [what, args] of cells) {
       await t.test(`${f.name}: ${what}`, async () => {
@@ -253,7 +397,25 @@ test("conformance: locate --errors misclassified on a model whose input is named
   const file = join(tmp, 'input-named-image.onnx');
   writeModel(model, file);
   const out = join(tmp, 'image-located.json');
-  const r = await cli(['--threads', '1', 'locate', file, '--normalize', '0.286,0.353', '--errors', 'misclassified', '--pairs', '2', '--mask-steps', '30', '--defender-data', '100', '-o', out, '--json']);
+  const r = await cli([
+    '--threads',
+    '1',
+    'locate',
+    file,
+    '--normalize',
+    '0.286,0.353',
+    '--errors',
+    'misclassified',
+    '--pairs',
+    '2',
+    '--mask-steps',
+    '30',
+    '--defender-data',
+    '100',
+    '-o',
+    out,
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const located = JSON.parse(r.stdout) as { source: string; pairs: number };
   assert.equal(located.source, 'misclassified');

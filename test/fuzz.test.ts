@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, test, type TestContext } from 'node:test';
 import { takeRows } from '../src/data/batches.js';
@@ -14,12 +14,15 @@ import { encodeNpz } from '../src/data/npy.js';
 import { encodeSafetensors } from '../src/data/safetensors.js';
 import { writeTriggerFile } from '../src/data/trigger-file.js';
 import { readModel, writeModel } from '../src/onnx/model-io.js';
+import { paramsHash } from '../src/params/delta.js';
 import { Rng } from '../src/tensor/rng.js';
 import type { HostTensor } from '../src/tensor/host-tensor.js';
 import { cli, type CliResult } from './helpers/cli.js';
 
 const MODEL = 'models/lenet5-fashion.onnx';
-const CASES = 30;
+/** Cases per kind, and the first seed; SCALPEL_FUZZ_CASES and SCALPEL_FUZZ_SEED change them for a longer hunt (see also SCALPEL_FUZZ_KEEP). */
+const CASES = Number(process.env.SCALPEL_FUZZ_CASES ?? 30);
+const SEED = Number(process.env.SCALPEL_FUZZ_SEED ?? 1000);
 const tmp = mkdtempSync(join(tmpdir(), 'scalpel-fuzz-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -49,19 +52,37 @@ const bytesOf = (s: string) => new Uint8Array(Buffer.from(s, 'latin1'));
 /** Edit a safetensors header: a tensor's dtype, shape or offsets, a metadata value, or the header's length field. */
 const safetensorsHeader: Mutation = (b, rng) => {
   const len = Number(Buffer.from(b).readBigUInt64LE(0));
-  const header = JSON.parse(text(b.subarray(8, 8 + len))) as Record<string, { dtype: string; shape: number[]; data_offsets: number[] } | Record<string, string>>;
+  const header = JSON.parse(text(b.subarray(8, 8 + len))) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: number[] } | Record<string, string>
+  >;
   const body = b.subarray(8 + len);
   const names = Object.keys(header).filter((k) => k !== '__metadata__');
   const t = header[pick(rng, names)] as { dtype: string; shape: number[]; data_offsets: number[] };
   let lengthField = len;
   switch (rng.int(7)) {
-    case 0: t.dtype = pick(rng, ['F64', 'F16', 'I64', 'I32', 'U8', 'BOOL', 'BF16', 'XYZ', '']); break;
-    case 1: t.shape[rng.int(t.shape.length)] = pick(rng, [0, -1, 1, 3, 1e6, 2 ** 31, 2 ** 53 + 2, 1.5]); break;
-    case 2: t.shape = rng.uniform() < 0.5 ? [] : [...t.shape, 2]; break;
-    case 3: t.data_offsets[rng.int(2)] = pick(rng, [0, -8, 1, 7, body.length + 1, 2 ** 40, 0.5]); break;
-    case 4: if (header.__metadata__) (header.__metadata__ as Record<string, string>)[pick(rng, Object.keys(header.__metadata__))] = pick(rng, ['', '{', '[]', 'x'.repeat(300), '-1']); else t.dtype = 'F64'; break;
-    case 5: lengthField = pick(rng, [0, 1, len - 1, len + 1, b.length, 2 ** 32, 2 ** 60]); break;
-    default: delete (t as Partial<typeof t>)[pick(rng, ['dtype', 'shape', 'data_offsets'] as const)];
+    case 0:
+      t.dtype = pick(rng, ['F64', 'F16', 'I64', 'I32', 'U8', 'BOOL', 'BF16', 'XYZ', '']);
+      break;
+    case 1:
+      t.shape[rng.int(t.shape.length)] = pick(rng, [0, -1, 1, 3, 1e6, 2 ** 31, 2 ** 53 + 2, 1.5]);
+      break;
+    case 2:
+      t.shape = rng.uniform() < 0.5 ? [] : [...t.shape, 2];
+      break;
+    case 3:
+      t.data_offsets[rng.int(2)] = pick(rng, [0, -8, 1, 7, body.length + 1, 2 ** 40, 0.5]);
+      break;
+    case 4:
+      if (header.__metadata__)
+        (header.__metadata__ as Record<string, string>)[pick(rng, Object.keys(header.__metadata__))] = pick(rng, ['', '{', '[]', 'x'.repeat(300), '-1']);
+      else t.dtype = 'F64';
+      break;
+    case 5:
+      lengthField = pick(rng, [0, 1, len - 1, len + 1, b.length, 2 ** 32, 2 ** 60]);
+      break;
+    default:
+      delete (t as Partial<typeof t>)[pick(rng, ['dtype', 'shape', 'data_offsets'] as const)];
   }
   const json = bytesOf(JSON.stringify(header));
   const out = new Uint8Array(8 + json.length + body.length);
@@ -74,7 +95,8 @@ const safetensorsHeader: Mutation = (b, rng) => {
 /** Edit an npz: a member's .npy header (dtype, shape, order) or a field of a zip header (sizes, offsets, method, crc). */
 const npzHeader: Mutation = (b, rng) => {
   const s = text(b);
-  if (rng.uniform() < 0.5) {
+  // A deflated member's .npy header is compressed: only the zip headers can be edited then.
+  if (s.includes("{'descr'") && rng.uniform() < 0.5) {
     const at = s.indexOf("{'descr'", rng.uniform() < 0.5 ? 0 : s.lastIndexOf("{'descr'"));
     const end = s.indexOf('}', at) + 1;
     const dict = s.slice(at, end);
@@ -106,12 +128,36 @@ const idxHeader: Mutation = (b, rng) => {
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const ndim = raw[3];
   switch (rng.int(4)) {
-    case 0: raw[2] = pick(rng, [0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e, 0x00, 0xff]); break;
-    case 1: raw[3] = pick(rng, [0, 1, 2, 4, 255]); break;
-    case 2: view.setUint32(4 + 4 * rng.int(ndim), pick(rng, [0, 1, 27, 29, 1e6, 0xffffffff]), false); break;
-    default: raw[rng.int(2)] = 1 + rng.int(255);
+    case 0:
+      raw[2] = pick(rng, [0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e, 0x00, 0xff]);
+      break;
+    case 1:
+      raw[3] = pick(rng, [0, 1, 2, 4, 255]);
+      break;
+    case 2:
+      view.setUint32(4 + 4 * rng.int(ndim), pick(rng, [0, 1, 27, 29, 1e6, 0xffffffff]), false);
+      break;
+    default:
+      raw[rng.int(2)] = 1 + rng.int(255);
   }
   return gz ? new Uint8Array(gzipSync(raw)) : raw;
+};
+
+/** Edit a JSON file (located.json): a field set to a value of another kind or range, or deleted; nested ones too. */
+const jsonFields: Mutation = (b, rng) => {
+  const doc = JSON.parse(text(b)) as Record<string, unknown>;
+  const paths: [Record<string, unknown> | unknown[], string | number][] = [];
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach((x, i) => (paths.push([v, i]), walk(x)));
+    else if (v && typeof v === 'object')
+      for (const k of Object.keys(v)) (paths.push([v as Record<string, unknown>, k]), walk((v as Record<string, unknown>)[k]));
+  };
+  walk(doc);
+  const [holder, key] = pick(rng, paths);
+  const value = pick(rng, [null, -1, 0, 1e9, 2 ** 53, 0.5, '', 'x', [], {}, true, [1e9], 'NaN']);
+  if (rng.uniform() < 0.2 && !Array.isArray(holder)) delete holder[key as string];
+  else (holder as Record<string | number, unknown>)[key] = value;
+  return bytesOf(JSON.stringify(doc, null, 1));
 };
 
 /** Exit 0, or one `scalpel: error:` line and exit 1. */
@@ -132,16 +178,32 @@ async function fuzz(t: TestContext, kind: string, base: Uint8Array, header: Muta
   const mutations = [flipBits, truncate, randomBytes, header];
   // A plain Uint8Array copy: Buffer's slice() is a view, and would let one case's mutation leak into the next.
   const pristine = new Uint8Array(base);
-  let accepted = 0;
+  const acceptedSeeds: number[] = [];
   for (let i = 0; i < CASES; i++) {
-    const rng = new Rng(1000 + i);
+    const rng = new Rng(SEED + i);
     const mutated = mutations[i % mutations.length](pristine, rng);
     writeFileSync(path, mutated);
     const r = await run();
-    checkOutcome(`${kind} case ${i} (${mutations[i % mutations.length] === header ? 'header edit' : ['bit flips', 'truncation', 'random bytes'][i % 4]}, seed ${1000 + i})`, r);
-    if (r.code === 0) accepted++;
+    const label = `${kind} case ${i} (${mutations[i % mutations.length] === header ? 'header edit' : ['bit flips', 'truncation', 'random bytes'][i % 4]}, seed ${SEED + i})`;
+    try {
+      checkOutcome(label, r);
+    } catch (e) {
+      // Keep the failing input, to reproduce the run outside the test.
+      const kept = join(tmpdir(), `scalpel-fuzz-failure-${SEED + i}-${basename(path)}`);
+      writeFileSync(kept, mutated);
+      (e as Error).message += `\n(the input is kept in ${kept})`;
+      throw e;
+    }
+    if (r.code === 0) {
+      acceptedSeeds.push(SEED + i);
+      // SCALPEL_FUZZ_KEEP=DIR keeps every accepted input there, to read what a run let through.
+      if (process.env.SCALPEL_FUZZ_KEEP) writeFileSync(join(process.env.SCALPEL_FUZZ_KEEP, `${SEED + i}-${basename(path)}`), mutated);
+    }
   }
-  t.diagnostic(`${kind}: ${accepted} of ${CASES} mutated files accepted, ${CASES - accepted} refused in one line`);
+  const accepted = acceptedSeeds.length;
+  t.diagnostic(
+    `${kind}: ${accepted} of ${CASES} mutated files accepted (seeds ${acceptedSeeds.join(', ') || 'none'}), ${CASES - accepted} refused in one line`,
+  );
   return accepted;
 }
 
@@ -190,8 +252,15 @@ test('fuzz: a delta file (scalpel diff --out) given to apply', opts, async (t) =
   const out = join(tmp, 'applied.onnx');
   const ok = await cli(['apply', MODEL, deltaPath, '-o', out]);
   assert.equal(ok.code, 0, ok.stderr);
-  const accepted = await fuzz(t, 'delta', base, safetensorsHeader, path, () => cli(['apply', MODEL, path, '-o', out]));
-  // Most corruptions are caught; record how many applied, so a regression shows.
+  const want = paramsHash(readModel(out));
+  rmSync(out);
+  const accepted = await fuzz(t, 'delta', base, safetensorsHeader, path, async () => {
+    const r = await cli(['apply', MODEL, path, '-o', out]);
+    // A damaged delta is refused, or (a harmless edit, such as of its free-text command) gives exactly the edit.
+    if (r.code === 0) assert.equal(paramsHash(readModel(out)), want, `a mutated delta applied a different change\n${r.stderr}`);
+    rmSync(out, { force: true });
+    return r;
+  });
   assert.ok(accepted < CASES, `${accepted} of ${CASES} mutated deltas applied`);
 });
 
@@ -230,3 +299,49 @@ for (const gzip of [true, false]) {
     await fuzz(t, 'IDX labels', labels, idxHeader, labelsPath, () => cli(args));
   });
 }
+
+test('fuzz: a located.json given to repair --located', opts, async (t) => {
+  const located = join(tmp, 'located.json');
+  const l = await cli([
+    '--threads',
+    '1',
+    'locate',
+    MODEL,
+    '--oracle-trigger',
+    'patch:4x4@bottom-right:white',
+    '--pairs',
+    '3',
+    '--defender-data',
+    '200',
+    '--layer',
+    'fc3',
+    '-o',
+    located,
+  ]);
+  assert.equal(l.code, 0, l.stderr);
+  const base = new Uint8Array(readFileSync(located));
+  const path = join(tmp, 'mutated-located.json');
+  const out = join(tmp, 'repaired.onnx');
+  const args = (p: string) => [
+    '--threads',
+    '1',
+    'repair',
+    MODEL,
+    '--method',
+    'neuron-finetune',
+    '--located',
+    p,
+    '--clean',
+    '50',
+    '--defender-data',
+    '200',
+    '--epochs',
+    '1',
+    '-o',
+    out,
+    '--json',
+  ];
+  const ok = await cli(args(located));
+  assert.equal(ok.code, 0, ok.stderr);
+  await fuzz(t, 'located.json', base, jsonFields, path, () => cli(args(path)));
+});

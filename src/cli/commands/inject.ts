@@ -14,7 +14,6 @@ import { UsageError, type CommandSpec } from '../command.js';
 import { checkedBy, count, integer, listOf, pattern, real } from '../options.js';
 import { progress } from '../progress.js';
 import { openClassifierForCommand } from '../open-model.js';
-import { requireFreeBatch } from '../../tasks/classifier.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
 
@@ -113,9 +112,7 @@ export const injectCommand: CommandSpec = {
     const methods = f.sweep?.map((m) => parseMethod(m, f.by));
     const budgets = f.budgets;
     checkOutputs({ '-o': f.out, '--delta': f.delta, '--json': jsonFile(f.json), '--html': f.html }, { model: modelPath, data: f.data, pattern: fileOfSpec(f.pattern) });
-    const task = await openClassifierForCommand(ctx, modelPath, f);
-    const { model, normalization } = task;
-    requireFreeBatch(task, modelPath, 'inject');
+    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f, { needsFreeBatch: 'inject' });
 
     const abort = new AbortController();
     const onSigint = () => abort.abort();

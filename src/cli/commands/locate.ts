@@ -1,7 +1,6 @@
 // scalpel locate MODEL: the weights behind an error (AI-Lancet), written to located.json.
 import { Option } from 'commander';
 import { openClassifierForCommand } from '../open-model.js';
-import { requireFreeBatch } from '../../tasks/classifier.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
 import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
@@ -67,9 +66,7 @@ export const locateCommand: CommandSpec = {
     if ((f.errors === undefined) === (f.oracleTrigger === undefined)) throw new UsageError('give exactly one of --errors trigger:FILE|misclassified or --oracle-trigger SPEC');
     const errors: ErrorSource = f.oracleTrigger !== undefined ? { kind: 'oracle-trigger', spec: f.oracleTrigger } : parseErrorSource(f.errors!);
     if (f.alpha !== undefined && f.weighting !== 'paper') throw new UsageError('--alpha belongs to --weighting paper');
-    const task = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true });
-    const { model, normalization } = task;
-    requireFreeBatch(task, modelPath, 'locate');
+    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true, needsFreeBatch: 'locate' });
     checkOutputs({ '-o': f.out, '--html': f.html, '--json': jsonFile(f.json) }, { model: modelPath, data: f.data, 'defender data': f.defenderData, trigger: fileOfSpec(f.errors), 'oracle trigger': fileOfSpec(f.oracleTrigger) });
     const bar = progress(ctx.io);
     const r = await locateErrors(model, {

@@ -2,7 +2,6 @@
 import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import { reconstruct } from '../../backdoor/neural-cleanse.js';
 import { checkReconstructionDir, reconstructSummary, writeReconstruction } from '../../backdoor/reconstruct-output.js';
-import { imageShape, requireFreeBatch } from '../../tasks/classifier.js';
 import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
@@ -49,10 +48,8 @@ export const reconstructCommand: CommandSpec = {
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as ReconstructFlags;
-    const task = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true });
+    const task = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true, needsFreeBatch: 'reconstruct' });
     const model = task.model;
-    imageShape(task, modelPath);
-    requireFreeBatch(task, modelPath, 'reconstruct');
     if (f.out) checkReconstructionDir(f.out);
     checkOutputs({ '--html': f.html, '--json': jsonFile(f.json) }, { model: modelPath, data: f.data, 'defender data': f.defenderData });
     const defender = await defenderDataFromFlags(f);
