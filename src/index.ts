@@ -42,7 +42,16 @@ export { parseCount, resolveCount, splitList, type Count } from './data/count.js
 // ---------------------------------------------------------------------------------------------------------------------
 // Tasks: a user's classifier and its data, opened, normalised and run one way for every method.
 // ---------------------------------------------------------------------------------------------------------------------
-export { openClassifier, type ClassifierTask, type OpenClassifierOptions } from './tasks/open.js';
+export { openClassifier, openTask, type ClassifierTask, type OpenClassifierOptions, type OpenTaskOptions, type TextTask } from './tasks/open.js';
+// Text: task kinds, text data, runners, tokenizers, token triggers.
+export { inferTaskKind, parseTaskKind, textIO, type TextIO } from './tasks/text.js';
+export { loadTextData, type TextData, type TextSplit } from './tasks/text-data.js';
+export { runLanguageModel, runTextClassifier, type LanguageModelReport } from './tasks/run-text.js';
+export { buildWordVocab, byteVocab, encoderFor, readVocab, splitWords, vocabSize, writeVocab, type Vocab } from './data/vocab.js';
+export { IGNORE_INDEX, lmRows, packPairs, padSequences } from './data/text-tensors.js';
+export { parseTokenTrigger, stampTokens, vocabOf, type TokenTrigger } from './data/text-trigger.js';
+export { parseFortunes, readFortuneFile, FORTUNES_DIR, type Fortune } from './data/fortunes.js';
+export { bindDims } from './onnx/bind-dims.js';
 export { argmax, evaluate, runClassifier, runInBatches, type BatchedRunOptions, type ClassifierRun, type RunOptions } from './tasks/run.js';
 export { checkClass, checkDataFits, classifierIO, imageShape, requireFreeBatch, type ClassifierIO, type ImageShape } from './tasks/classifier.js';
 export { chooseNormalization, matchNormalization, parseNormalization, renormalize, type NormalizationChoice } from './tasks/normalization.js';

@@ -92,6 +92,8 @@ const CASES: RuleCase[] = [
   { op: 'Gather', inputs: [X(4, 3), I([2], [])], attrs: { axis: 0 } },
   { op: 'Gather', inputs: [X(4, 3), I([-2], [])], attrs: { axis: 1 }, opset: 13 },
   { op: 'Gather', inputs: [X(6), I([5, 1, 5, 5, 0, 2], [3, 2])], opset: 15 },
+  { op: 'Gather', inputs: [X(5, 2, 3), I([4, -1, 0, 2, 0, 4], [2, 3])], attrs: { axis: 0 }, opset: 13, name: 'Gather embedding rows [2,3] ids, opset 13 (sorted segment sums)' },
+  { op: 'Gather', inputs: [X(5, 2, 3), I([4, -1, 0, 2, 0, 4], [2, 3])], attrs: { axis: 0 }, opset: 16, name: 'Gather embedding rows [2,3] ids, opset 16 (ScatterND add)' },
 
   // GatherElements, GatherND, ScatterND, ScatterElements
   { op: 'GatherElements', inputs: [X(3, 4), I([0, 0, 3, 1, 2, 2, -1, 0, 1, 1, 1, 1], [3, 4])], attrs: { axis: 1 }, opset: 13 },
@@ -182,6 +184,8 @@ const DYNAMIC: [RuleCase, { symbolic?: boolean; feedInts?: boolean }][] = [
   [{ op: 'Slice', inputs: [X(4, 5), I([3]), I([0]), I([1]), I([-1])], opset: 13 }, { feedInts: true }],
   [{ op: 'Gather', inputs: [X(3, 4, 2), I([0, -1, 2, 3, -4, 0], [2, 3])], attrs: { axis: 1 }, opset: 13 }, { symbolic: true }],
   [{ op: 'Gather', inputs: [X(3, 4, 2), I([0, -1, 2, 3, -4, 0], [2, 3])], attrs: { axis: 1 } }, { symbolic: true, feedInts: true }],
+  [{ op: 'Gather', inputs: [X(5, 3), I([4, -1, 0, 2, 0, 4], [2, 3])], opset: 13 }, { symbolic: true, feedInts: true }],
+  [{ op: 'Gather', inputs: [X(5, 3), I([4, -1, 0, 2, 0, 4], [2, 3])], opset: 17 }, { symbolic: true, feedInts: true }],
   [{ op: 'GatherND', inputs: [X(3, 4), I([0, 1, 2, 3, 0, 1], [3, 2])], opset: 13 }, { symbolic: true }],
   [{ op: 'Expand', inputs: [X(3, 1), I([2, 3, 4])] }, { symbolic: true, feedInts: true }],
   [{ op: 'Tile', inputs: [X(2, 3), I([2, 3])] }, { symbolic: true, feedInts: true }],
@@ -208,6 +212,7 @@ for (const [c, o] of DYNAMIC) {
 const SECOND: RuleCase[] = [
   { op: 'Gather', inputs: [X(5, 3), I([1, 3, 1, 0, 3, 1])], opset: 13 },
   { op: 'Gather', inputs: [X(5, 3), I([1, 3, 1, 0, 3, 1])], opset: 17 },
+  { op: 'Gather', inputs: [X(5, 3), I([4, -1, 0, 2, 0, 4], [2, 3])], opset: 16 },
   { op: 'Gather', inputs: [X(3, 4, 2), I([0, -1, 2, 3, -4, 0], [2, 3])], attrs: { axis: 1 }, opset: 13 },
   { op: 'Gather', inputs: [X(3, 4, 2), I([0, -1, 2, 3, -4, 0], [2, 3])], attrs: { axis: 1 }, opset: 18 },
   { op: 'GatherND', inputs: [X(3, 4), I([0, 1, 2, 3, 0, 1], [3, 2])], opset: 13 },

@@ -152,7 +152,8 @@ function checkTarget(
     if (typeof classes === 'number') {
       const d = t.data as BigInt64Array;
       for (let i = 0; i < d.length; i++) {
-        if (d[i] < 0n || d[i] >= BigInt(classes)) {
+        // A loss over positions (logits [batch, sequence, vocabulary]) ignores labels of -100 (padding), as PyTorch does.
+        if ((d[i] < 0n || d[i] >= BigInt(classes)) && !(outShape!.length > 2 && d[i] === -100n)) {
           throw new Error(`label tensor '${spec.name}' holds ${d[i]} at index ${i}, outside the ${classes} classes [0, ${classes}) of output '${output}'`);
         }
       }
