@@ -16,7 +16,15 @@ export { openModelFile, type OpenedModel, type OpenOptions } from './tasks/open.
 export { differentiate, type DifferentiateOptions, type Differentiated, UnsupportedOpError, unsupportedOps } from './autodiff/differentiate.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './autodiff/gradcheck.js';
 export {
-  clearSessionCache, compile, compileUncached, configureRuntime, configureSessionCache, Executable, type RuntimeOptions, sessionCacheStats, type SessionCacheLimits,
+  clearSessionCache,
+  compile,
+  compileUncached,
+  configureRuntime,
+  configureSessionCache,
+  Executable,
+  type RuntimeOptions,
+  sessionCacheStats,
+  type SessionCacheLimits,
 } from './runtime/session.js';
 export { type LossKind, type LossOptions, type ModelWithLoss, withLoss } from './train/losses.js';
 export { type DType, type HostTensor, type TypedData, sizeOf, tensor, zeros } from './tensor/host-tensor.js';

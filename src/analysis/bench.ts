@@ -63,7 +63,14 @@ function timing(samples: number[]): Timing {
   return { medianMs: median, meanMs: s.reduce((a, b) => a + b, 0) / s.length, minMs: s[0], maxMs: s[s.length - 1] };
 }
 
-async function measure(exe: Executable, feeds: Record<string, HostTensor>, phase: BenchPhase, warmup: number, iters: number, opts: BenchOptions): Promise<Timing> {
+async function measure(
+  exe: Executable,
+  feeds: Record<string, HostTensor>,
+  phase: BenchPhase,
+  warmup: number,
+  iters: number,
+  opts: BenchOptions,
+): Promise<Timing> {
   const samples: number[] = [];
   const total = warmup + iters;
   for (let k = 0; k < total; k++) {

@@ -32,7 +32,12 @@ export interface ClassifierFlags {
  *
  * @example const task = await openClassifierForCommand(ctx, 'user-cnn.onnx', { normalize: f.normalize, data: f.data });
  */
-export async function openClassifierForCommand(ctx: CommandContext, path: string, f: ClassifierFlags, o: Pick<OpenClassifierOptions, 'needsImages' | 'needsFreeBatch'> = {}): Promise<ClassifierTask> {
+export async function openClassifierForCommand(
+  ctx: CommandContext,
+  path: string,
+  f: ClassifierFlags,
+  o: Pick<OpenClassifierOptions, 'needsImages' | 'needsFreeBatch'> = {},
+): Promise<ClassifierTask> {
   return openClassifier(path, {
     needsImages: o.needsImages,
     needsFreeBatch: o.needsFreeBatch,
@@ -46,7 +51,10 @@ export async function openClassifierForCommand(ctx: CommandContext, path: string
 
 /** Warnings on stderr; the library names its option (normalize) where the user types --normalize. */
 function warnFor(ctx: CommandContext): (w: string) => void {
-  return (w) => ctx.io.stderr.write(`scalpel: warning: ${w.replace(/Give the normalize option as MEAN,STD, or 'none'/, 'Pass --normalize MEAN,STD, or --normalize none')}\n`);
+  return (w) =>
+    ctx.io.stderr.write(
+      `scalpel: warning: ${w.replace(/Give the normalize option as MEAN,STD, or 'none'/, 'Pass --normalize MEAN,STD, or --normalize none')}\n`,
+    );
 }
 
 /**

@@ -16,16 +16,23 @@ export function evalText(r: Omit<EvalClassifierResult, 'split'> & { split: strin
   out.push('      ' + r.confusion.map((_, k) => String(k).padStart(w)).join(''));
   r.confusion.forEach((row, k) => out.push(String(k).padStart(4) + '  ' + row.map((v) => String(v).padStart(w)).join('')));
   if (r.attack) {
-    out.push('', `attack success rate ${cell(r.attack.successRate)} (trigger ${r.attack.trigger} -> class ${r.attack.target}, ${r.attack.examples} ${r.attack.trigger.startsWith('token:') ? 'texts' : 'images'} of other classes)`);
-    out.push(`robust accuracy ${cell(r.attack.robustAccuracy)} (the same triggered ${r.attack.trigger.startsWith('token:') ? 'texts' : 'images'} classified as their true class)`);
+    out.push(
+      '',
+      `attack success rate ${cell(r.attack.successRate)} (trigger ${r.attack.trigger} -> class ${r.attack.target}, ${r.attack.examples} ${r.attack.trigger.startsWith('token:') ? 'texts' : 'images'} of other classes)`,
+    );
+    out.push(
+      `robust accuracy ${cell(r.attack.robustAccuracy)} (the same triggered ${r.attack.trigger.startsWith('token:') ? 'texts' : 'images'} classified as their true class)`,
+    );
   }
   return out.join('\n') + '\n';
 }
 
 /** Text report of a language model's evaluation: per-token loss, perplexity, next-token accuracy. */
 export function lmEvalText(r: EvalLanguageModelResult): string {
-  return [
-    `${r.source} (${r.split}, ${r.examples} rows, ${r.tokens} labelled tokens)`,
-    `loss ${r.loss.toFixed(4)} per token   perplexity ${r.perplexity.toFixed(2)}   next-token accuracy ${pct(r.accuracy)}`,
-  ].join('\n') + '\n';
+  return (
+    [
+      `${r.source} (${r.split}, ${r.examples} rows, ${r.tokens} labelled tokens)`,
+      `loss ${r.loss.toFixed(4)} per token   perplexity ${r.perplexity.toFixed(2)}   next-token accuracy ${pct(r.accuracy)}`,
+    ].join('\n') + '\n'
+  );
 }

@@ -36,7 +36,9 @@ export async function openModelFile(path: string, o: OpenOptions = {}): Promise<
   if (loaded.upgrade) {
     loaded.conversion = await verifyUpgrade(loaded.original, loaded.upgrade.model, { runtime: o.runtime });
     if (!loaded.conversion.ok && !o.allowFailedConversion) {
-      throw new Error(`${path}: the conversion from opset ${loaded.upgrade.from} to ${loaded.upgrade.to} does not reproduce onnxruntime's outputs on the original (${loaded.conversion.reason}); re-export the model at opset 13 or later`);
+      throw new Error(
+        `${path}: the conversion from opset ${loaded.upgrade.from} to ${loaded.upgrade.to} does not reproduce onnxruntime's outputs on the original (${loaded.conversion.reason}); re-export the model at opset 13 or later`,
+      );
     }
   }
   for (const n of loaded.notes) o.onNote?.(n);
