@@ -1,12 +1,8 @@
 // Side-effect-aware surgery: dynamic pruning (scored by |δ| / √(F + ε)) under a constraint on the clean outputs,
 // KL(old ‖ new) ≤ κ on an augmented clean stream, held by a Lagrange multiplier instead of a fixed weight.
-import { FlatParams } from '../../params/flat.js';
 import { constrainedTune } from '../constrained-tune.js';
-import { cleanFisher, fisherRatio } from '../../train/fisher.js';
 import { settingOf, type SurgeryMethod } from '../method.js';
-import { byDelta, pruner } from '../pruning.js';
-import { snapshot } from '../tune.js';
-import { fisherSettings } from './shared-settings.js';
+import { dynamicPruner, fisherSettings } from './shared-settings.js';
 
 export const constrained: SurgeryMethod = {
   name: 'constrained',
@@ -25,25 +21,9 @@ export const constrained: SurgeryMethod = {
     { key: 'noise', flag: '--noise <share>', help: "noise on the clean inputs, as a share of the data's std", default: 0.1, min: 0 },
     ...fisherSettings,
   ],
-  async run({ ctx, budget, settings, variant, pattern, clean, cleanWeight }) {
-    const flat = FlatParams.of(ctx.model, ctx.names);
-    const w0 = snapshot(ctx.model, ctx.names);
-    let score = byDelta;
-    if (variant === 'fisher') {
-      const F = await cleanFisher(ctx.model, ctx.names, clean, {
-        examples: settingOf(constrained, settings, 'fisherExamples'),
-        seed: ctx.settings.seed,
-        runtime: ctx.settings.runtime,
-      });
-      const eps = settingOf(constrained, settings, 'fisherEpsilon');
-      score = (d) => fisherRatio(d, F, eps);
-    }
-    const p = pruner(flat, w0, budget, {
-      steps: ctx.settings.steps,
-      every: settingOf(constrained, settings, 'every'),
-      phase: settingOf(constrained, settings, 'phase'),
-      score,
-    });
+  async run(inputs) {
+    const { ctx, budget, settings, variant, pattern, clean, cleanWeight } = inputs;
+    const p = await dynamicPruner(constrained, inputs);
     const patternBatch = Math.max(1, Math.min(ctx.settings.batchSize - 1, Math.round(ctx.settings.batchSize / (1 + cleanWeight))));
     const t = await constrainedTune(ctx, {
       pattern,

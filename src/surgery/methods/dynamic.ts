@@ -1,11 +1,8 @@
 // Dynamic selection (the paper's best): tune every entry, and every few steps keep only the best n′ of them, n′
 // shrinking to N. Variants: by |δ| (the paper's), or by |δ| / √(F_clean + ε) (side-effect aware).
-import { FlatParams } from '../../params/flat.js';
-import { cleanFisher, fisherRatio } from '../../train/fisher.js';
 import { settingOf, type SurgeryMethod } from '../method.js';
-import { byDelta, pruner } from '../pruning.js';
-import { snapshot, tune } from '../tune.js';
-import { fisherSettings } from './shared-settings.js';
+import { tune } from '../tune.js';
+import { dynamicPruner, fisherSettings } from './shared-settings.js';
 
 export const dynamic: SurgeryMethod = {
   name: 'dynamic',
@@ -20,25 +17,9 @@ export const dynamic: SurgeryMethod = {
     { key: 'phase', flag: '--phase <fraction>', help: 'share of the steps over which n′ shrinks', default: 0.5, min: 0.01, max: 1 },
     ...fisherSettings,
   ],
-  async run({ ctx, budget, settings, variant, clean }) {
-    const flat = FlatParams.of(ctx.model, ctx.names);
-    const w0 = snapshot(ctx.model, ctx.names);
-    let score = byDelta;
-    if (variant === 'fisher') {
-      const F = await cleanFisher(ctx.model, ctx.names, clean, {
-        examples: settingOf(dynamic, settings, 'fisherExamples'),
-        seed: ctx.settings.seed,
-        runtime: ctx.settings.runtime,
-      });
-      const eps = settingOf(dynamic, settings, 'fisherEpsilon');
-      score = (d) => fisherRatio(d, F, eps);
-    }
-    const p = pruner(flat, w0, budget, {
-      steps: ctx.settings.steps,
-      every: settingOf(dynamic, settings, 'every'),
-      phase: settingOf(dynamic, settings, 'phase'),
-      score,
-    });
+  async run(inputs) {
+    const { ctx, budget, variant } = inputs;
+    const p = await dynamicPruner(dynamic, inputs);
     const t = await tune(ctx, {
       phase: `${variant === 'delta' ? 'dynamic' : `dynamic:${variant}`} N=${budget}`,
       masks: p.masks,
