@@ -133,6 +133,14 @@ describe('repair helpers', () => {
     const layer = lastConv(r20);
     assert.equal(layer.channels, 64);
     assert.equal(layer.params.length, 3, `${layer.params}`); // weight, BN scale and BN bias (the conv has no bias)
+    // The ranking reads the pruned unit's own output: the BN that ends the residual branch, not the Add after it
+    // (which mixes in the shortcut that pruning leaves alone).
+    const producer = r20.graph.nodes.find((n) => n.outputs.includes(layer.activation))!;
+    assert.equal(producer.opType, 'BatchNormalization');
+    assert.ok(layer.preActivation);
+    const lenet = lastConv(readModel(BADNETS));
+    assert.equal(lenet.preActivation, false);
+    assert.equal(readModel(BADNETS).graph.nodes.find((n) => n.outputs.includes(lenet.activation))!.opType, 'Relu');
     const { model, masks } = pruneChannels(r20, layer, [5]);
     for (const p of layer.params) {
       const t = model.graph.initializers.get(p)!.tensor!;
