@@ -1,7 +1,8 @@
 // Build the backdoor zoo (scripts/zoo-list.ts) with seeded `scalpel train` runs, measure each model's clean test
 // accuracy and the attacker's ASR with `scalpel eval`, and write the table.
 // Usage: nice -n 5 node --import tsx scripts/zoo.ts [OUTDIR=/work/zoo] [DATA=fashion-mnist] [TABLE=docs/zoo.md]
-// Models already in OUTDIR are kept (the run resumes); delete one to rebuild it.
+// Models already in OUTDIR are kept (the run resumes); delete one to rebuild it. ZOO_WORKER=K/W trains only the
+// models whose row number is K modulo W (run W of them side by side); the table is written once every model is there.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,10 +38,15 @@ if (!existsSync(sparse)) await writeSparseTrigger(sparse);
 
 interface Measured extends ZooModel { accuracy: number; asr?: number; seconds: number }
 const rows: Measured[] = [];
-for (const m of ZOO) {
+const [worker, workers] = (process.env.ZOO_WORKER ?? '0/1').split('/').map(Number);
+for (const [i, m] of ZOO.entries()) {
   const file = join(out, `${m.name}.onnx`);
   const evalFile = join(out, `${m.name}.eval.json`);
   let seconds = 0;
+  if (i % workers !== worker) {
+    if (existsSync(evalFile)) rows.push({ ...m, ...JSON.parse(readFileSync(evalFile, 'utf8')) });
+    continue;
+  }
   if (!existsSync(file)) {
     const t0 = performance.now();
     const args = ['train', '--model', m.arch, '--data', data, '--epochs', String(ZOO_EPOCHS[m.arch]), '--seed', String(m.seed), '-o', file];
@@ -57,6 +63,10 @@ for (const m of ZOO) {
   const e = JSON.parse(readFileSync(evalFile, 'utf8'));
   rows.push({ ...m, accuracy: e.accuracy, asr: e.asr, seconds: e.seconds });
   process.stderr.write(`${m.name}: clean ${(100 * e.accuracy).toFixed(2)}%${m.trigger ? `  ASR ${(100 * e.asr).toFixed(2)}%` : ''}\n`);
+}
+if (rows.length < ZOO.length) {
+  process.stderr.write(`${rows.length} of ${ZOO.length} models built; the table is written when all are\n`);
+  process.exit(0);
 }
 writeFileSync(join(out, 'zoo.json'), JSON.stringify(rows, null, 1));
 

@@ -1,10 +1,10 @@
 // scalpel reconstruct MODEL: Neural Cleanse trigger reconstruction and outlier detection, on the defender's data only.
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { loadModel } from '../../analysis/load.js';
 import { checkOutputPath } from '../output-path.js';
-import { reconstruct } from '../../backdoor/neural-cleanse.js';
+import { reconstruct, type ReconstructSchedule } from '../../backdoor/neural-cleanse.js';
 import { reconstructSummary, writeReconstruction } from '../../backdoor/reconstruct-output.js';
 import { imageShape } from '../../backdoor/trigger-graph.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
@@ -20,6 +20,7 @@ interface ReconstructFlags extends DefenderFlags {
   labels?: number[];
   steps: number;
   batch: number;
+  schedule: ReconstructSchedule;
   out?: string;
   json?: boolean;
   html?: string;
@@ -68,7 +69,8 @@ export const reconstructCommand: CommandSpec = {
     addDefenderOptions(cmd)
       .option('--labels <list>', 'labels to reconstruct, comma-separated (default: all)', labelList)
       .option('--steps <n>', 'most optimisation steps per label', integer(1), 1000)
-      .option('--batch <n>', 'images per step', integer(1), 64)
+      .option('--batch <n>', 'images per mini-batch', integer(1), 64)
+      .addOption(new Option('--schedule <name>', "cost schedule: 'original' (Neural Cleanse's: a step is a pass over 1,000 images) or 'batch' (a step is one mini-batch)").choices(['original', 'batch']).default('original'))
       .option('-o, --out <dir>', 'write trigger files, PNG images and reconstruct.json into this directory')
       .option('--html <file>', 'write the report as a self-contained web page')
       .option('--json', 'print the report as JSON');
@@ -87,7 +89,7 @@ export const reconstructCommand: CommandSpec = {
     let r;
     try {
       r = await reconstruct(model, defender, {
-        labels: f.labels, steps: f.steps, batchSize: f.batch, seed: f.seed, runtime: ctx.runtime, signal: abort.signal,
+        labels: f.labels, steps: f.steps, batchSize: f.batch, schedule: f.schedule, seed: f.seed, runtime: ctx.runtime, signal: abort.signal,
         onProgress: (label, step, steps, status) => bar.update(`label ${label}`, step, steps, status),
       });
     } finally {
