@@ -33,7 +33,7 @@ export interface ReconstructOptions {
   /** Seeds the initial mask and pattern and the batch order (default 0). */
   seed?: number;
   /**
-   * The cost schedule (default 'original'). 'original' follows Neural Cleanse's visualizer.py: a step is a pass over
+   * The cost schedule (default 'batch'). 'original' follows Neural Cleanse's visualizer.py: a step is a pass over
    * `stepImages` images in mini-batches, judged by its mean success and mean ‖m‖₁; the cost is set after
    * `costPatience` successful steps in a row; the early stop waits until the cost has gone both up and down.
    * 'batch' is scalpel's first schedule: a step is one mini-batch, the cost is set at the first success, and the
@@ -146,7 +146,7 @@ export async function reconstruct(model: Model, data: LabelledData, o: Reconstru
   const settings = {
     steps: o.steps ?? 1000, batchSize: Math.min(o.batchSize ?? 64, n), lr: o.lr ?? 0.1, initCost: o.initCost ?? 1e-3,
     threshold: o.successThreshold ?? 0.99, costPatience: o.costPatience ?? 5, early: o.earlyStopPatience ?? 25, seed: o.seed ?? 0,
-    schedule: o.schedule ?? 'original', stepImages: Math.min(o.stepImages ?? 1000, n),
+    schedule: o.schedule ?? 'batch', stepImages: Math.min(o.stepImages ?? 1000, n),
   };
   if (settings.schedule !== 'original' && settings.schedule !== 'batch') throw new Error(`unknown reconstruct schedule '${String(settings.schedule)}'; use original or batch`);
   const pixels: HostTensor = { dtype: 'float32', dims: [...defender.x.dims], data: toPixels(defender.x, norm, C) };

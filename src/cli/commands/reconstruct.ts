@@ -70,7 +70,7 @@ export const reconstructCommand: CommandSpec = {
       .option('--labels <list>', 'labels to reconstruct, comma-separated (default: all)', labelList)
       .option('--steps <n>', 'most optimisation steps per label', integer(1), 1000)
       .option('--batch <n>', 'images per mini-batch', integer(1), 64)
-      .addOption(new Option('--schedule <name>', "cost schedule: 'original' (Neural Cleanse's: a step is a pass over 1,000 images) or 'batch' (a step is one mini-batch)").choices(['original', 'batch']).default('original'))
+      .addOption(new Option('--schedule <name>', "cost schedule: 'original' (Neural Cleanse's: a step is a pass over 1,000 images) or 'batch' (a step is one mini-batch)").choices(['original', 'batch']).default('batch'))
       .option('-o, --out <dir>', 'write trigger files, PNG images and reconstruct.json into this directory')
       .option('--html <file>', 'write the report as a self-contained web page')
       .option('--json', 'print the report as JSON');
