@@ -19,8 +19,8 @@ import { loadLabelledData } from '../src/data/load-dataset.js';
 import { buildModel } from '../src/models/index.js';
 import { compile, configureRuntime } from '../src/runtime/session.js';
 import { Rng } from '../src/tensor/rng.js';
-import { matchNormalization } from '../src/train/data-fit.js';
-import { ClassificationMeter } from '../src/train/metrics.js';
+import { matchNormalization } from '../src/tasks/normalization.js';
+import { ClassificationMeter } from '../src/tasks/classification-metrics.js';
 
 const { values: args } = parseArgs({
   strict: false,

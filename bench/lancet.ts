@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadDefenderData } from '../src/data/defender.js';
+import { loadDefenderData } from '../src/defence/defender-data.js';
 import { writeNpz } from '../src/data/npy.js';
 import { parseTrigger } from '../src/data/triggers.js';
 import { lancetLayers } from '../src/lancet/layers.js';
@@ -20,7 +20,7 @@ import { floatInitializers } from '../src/onnx/ir.js';
 import { readModel } from '../src/onnx/model-io.js';
 import { clearSessionCache, configureRuntime } from '../src/runtime/session.js';
 import type { HostTensor } from '../src/tensor/host-tensor.js';
-import { matchNormalization } from '../src/train/data-fit.js';
+import { matchNormalization } from '../src/tasks/normalization.js';
 
 const { values: a } = parseArgs({ options: { pairs: { type: 'string', default: '100' }, threads: { type: 'string', default: '1' }, write: { type: 'string' }, json: { type: 'string' }, data: { type: 'string', default: 'fashion-mnist' } } });
 const threads = Number(a.threads);

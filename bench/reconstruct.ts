@@ -7,13 +7,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { anomalyIndex } from '../src/backdoor/anomaly.js';
 import { modelNormalization, reconstruct } from '../src/backdoor/neural-cleanse.js';
-import { loadDefenderData } from '../src/data/defender.js';
+import { loadDefenderData } from '../src/defence/defender-data.js';
 import { writeNpz } from '../src/data/npy.js';
 import { floatInitializers } from '../src/onnx/ir.js';
 import { readModel } from '../src/onnx/model-io.js';
 import { configureRuntime } from '../src/runtime/session.js';
 import type { HostTensor } from '../src/tensor/host-tensor.js';
-import { matchNormalization } from '../src/train/data-fit.js';
+import { matchNormalization } from '../src/tasks/normalization.js';
 import { TORCH_PYTHON } from './torch-reference.js';
 
 const { values: a } = parseArgs({

@@ -19,7 +19,7 @@ import { predictAll } from '../src/lancet/trigger-pairs.js';
 import { readModel } from '../src/onnx/model-io.js';
 import { configureRuntime } from '../src/runtime/session.js';
 import { Rng } from '../src/tensor/rng.js';
-import { matchNormalization } from '../src/train/data-fit.js';
+import { matchNormalization } from '../src/tasks/normalization.js';
 import type { Model } from '../src/onnx/ir.js';
 
 const { values: a, positionals } = parseArgs({

@@ -11,7 +11,7 @@ import { loadLabelledData } from '../src/data/load-dataset.js';
 import { writeSafetensors } from '../src/data/safetensors.js';
 import { readModel } from '../src/onnx/model-io.js';
 import { logitsOf, predictions } from '../src/surgery/measure.js';
-import { matchNormalization } from '../src/train/data-fit.js';
+import { matchNormalization } from '../src/tasks/normalization.js';
 
 const [modelPath, data, split, count, out] = process.argv.slice(2);
 if (!out) throw new Error('usage: misclassified.ts MODEL.onnx DATA train|test N OUT.safetensors');

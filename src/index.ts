@@ -42,8 +42,8 @@ export { type LossKind, type LossOptions, type ModelWithLoss, withLoss } from '.
 export { Optimizer, learningRate, type OptimizerOptions, type ScheduleOptions } from './train/optimizers.js';
 export { train, withParams, type TrainOptions, type TrainResult, type StepInfo, type EpochInfo } from './train/trainer.js';
 export { trainingGraph } from './train/training-graph.js';
-export { evaluate, type EvaluateOptions } from './train/evaluate.js';
-export { ClassificationMeter, type ClassificationReport } from './train/metrics.js';
+export { evaluate, type RunOptions as EvaluateOptions } from './tasks/run.js';
+export { ClassificationMeter, type ClassificationReport } from './tasks/classification-metrics.js';
 export { saveCheckpoint, loadCheckpoint, type Checkpoint } from './train/checkpoint.js';
 export { trainClassifier, type TrainClassifierOptions, type TrainClassifierResult } from './train/train-classifier.js';
 export { evalClassifier, type EvalClassifierOptions, type EvalClassifierResult } from './train/eval-classifier.js';
@@ -73,7 +73,7 @@ export { checkGraphComplete, declaredType, feedInputs, loadData, loadModel, open
 export { checkOutputPath } from './cli/output-path.js';
 export { freeBatchDim, fixedBatch, type BatchDimResult } from './onnx/batch-dim.js';
 export { upgradeOpset, type OpsetUpgrade } from './onnx/opset-upgrade.js';
-export { verifyUpgrade, type UpgradeCheck } from './analysis/verify-upgrade.js';
+export { verifyUpgrade, type UpgradeCheck } from './tasks/verify-upgrade.js';
 export { checkFinite } from './data/check-finite.js';
 export { checkFeeds, type CheckedFeeds, type CheckFeedsOptions, type TargetSpec } from './analysis/feeds.js';
 export { inspectModel, type InspectReport, type OpSummary, type ParameterGroup, type ParameterTensor, type ValueSummary } from './analysis/inspect.js';
@@ -88,21 +88,22 @@ export { gradientsText } from './report/gradients.js';
 export { benchText } from './report/bench.js';
 
 // backdoor defences: the defender's data, trigger files, and how a defence is judged
-export { defenderData, loadDefenderData, parseDefenderSpec, DEFAULT_DEFENDER_FRACTION, type DefenderData, type DefenderDataOptions, type DefenderSpec } from './data/defender.js';
+export { defenderData, loadDefenderData, parseDefenderSpec, DEFAULT_DEFENDER_FRACTION, type DefenderData, type DefenderDataOptions, type DefenderSpec } from './defence/defender-data.js';
 export { readTriggerFile, writeTriggerFile } from './data/trigger-file.js';
 export { type MaskTrigger } from './data/triggers.js';
-export { defenceMetrics, attackRates, der, type DefenceMetrics, type DefenceMetricsOptions } from './train/defence-metrics.js';
+export { defenceMetrics, der, type DefenceMetrics, type DefenceMetricsOptions } from './defence/metrics.js';
+export { attackRates } from './tasks/attack-rates.js';
 export { reconstruct, modelNormalization, type ReconstructOptions, type ReconstructResult, type LabelTrigger } from './backdoor/neural-cleanse.js';
 export { anomalyIndex, ANOMALY_THRESHOLD, type AnomalyResult } from './backdoor/anomaly.js';
-export { triggerGraph, imageShape, type TriggerGraph } from './backdoor/trigger-graph.js';
+export { triggerGraph, type TriggerGraph } from './backdoor/trigger-graph.js';
 export { writeReconstruction, readReconstruction } from './backdoor/reconstruct-output.js';
 export { repairModel, type RepairOptions, type RepairReport } from './backdoor/repair.js';
-export type { RepairMethod, RepairContext, RepairOutcome, RepairFlag, DefenderTrigger, FineTuneSettings } from './train/repair-method.js';
+export type { RepairMethod, RepairContext, RepairOutcome, RepairFlag, DefenderTrigger, FineTuneSettings } from './defence/repair-method.js';
 export { BACKDOOR_REPAIR_METHODS } from './backdoor/repair-methods.js';
 export { unlearn, unlearningSet } from './backdoor/unlearn.js';
 export { finePrune, lastConv, pruneChannels, meanActivations } from './backdoor/fine-prune.js';
 export { finetune } from './backdoor/finetune.js';
-export { fineTune } from './train/defender-fine-tune.js';
+export { fineTune } from './defence/fine-tune.js';
 export { encodePng } from './data/png.js';
 export { reconstructText } from './report/reconstruct.js';
 export { reconstructHtml } from './report/reconstruct-html.js';
@@ -113,8 +114,8 @@ export { repairHtml } from './report/repair-html.js';
 export { findLayer, lancetLayers, type LancetLayer } from './lancet/layers.js';
 export { importanceGraph, type ImportanceGraph } from './lancet/importance-graph.js';
 export { coarseGrid, LayerEditor, rankByImportance, searchRatio, zeroTop, type AblationResult, type AblationSearch } from './lancet/ablation.js';
-export { argmaxRows, isFixed, pairKey, type FixRule, type LancetPair, type PairSet } from './lancet/pairs.js';
-export { predictAll, predictLogits, triggerPairs, type TriggerPairOptions } from './lancet/trigger-pairs.js';
+export { isFixed, pairKey, type FixRule, type LancetPair, type PairSet } from './lancet/pairs.js';
+export { triggerPairs, type TriggerPairOptions } from './lancet/trigger-pairs.js';
 export { BLUR_MASK_DEFAULTS, gaussianKernel, misclassifiedPairs, type BlurMaskOptions } from './lancet/blur-pairs.js';
 export { locate, locateInLayer, type LayerLocation, type LocatedWeight, type LocateOptions, type LocateResult } from './lancet/locate.js';
 export { errorPairs, locateErrors, parseErrorSource, type ErrorSource, type LocateErrorsOptions, type LocateErrorsResult } from './lancet/locate-errors.js';
@@ -130,16 +131,23 @@ export { run, COMMANDS, type CliIO, type CommandSpec } from './cli/main.js';
 
 // surgery/: neural network surgery (inject): teach a pattern by changing at most N parameters.
 export { resolveBudget } from './surgery/budget.js';
-export { classifierClasses, formatPattern, mixTraining, parsePattern, patternData, type PatternDataOptions, type PatternSpec, type SurgeryData } from './surgery/pattern.js';
+export { formatPattern, mixTraining, parsePattern, patternData, type PatternDataOptions, type PatternSpec, type SurgeryData } from './surgery/pattern.js';
 export {
   dynamicMethod, finetuneMethod, lagrangeMethod, METHOD_DEFAULTS, SELECT_BY, selectMethod, SURGERY_METHODS, type MethodResult, type MethodSettings, type SelectBy, type SurgeryMethod,
 } from './surgery/methods.js';
 export { tune, TUNE_DEFAULTS, type TuneContext, type TuneRun, type TuneSettings, type Tuned } from './surgery/tune.js';
 export {
-  flipMatrix, logitsOf, meanKl, measureBaseline, measureEdit, predictions, summariseChange, type Baseline, type ChangeSummary, type EditMeasures,
+  flipMatrix, meanKl, measureBaseline, measureEdit, summariseChange, type Baseline, type ChangeSummary, type EditMeasures,
 } from './surgery/measure.js';
 export {
   CLEAN_LABELS, inject, INJECT_DEFAULTS, parseMethod, runSummary, type CleanLabels, type InjectOptions, type InjectReport, type InjectResult, type InjectRun, type MethodChoice,
 } from './surgery/inject.js';
 export { injectText } from './report/inject.js';
 export { injectHtml } from './report/inject-html.js';
+
+// A user's model and its data: one way in for every command (src/tasks/).
+export { openClassifier, openModelFile, type ClassifierTask, type OpenedModel, type OpenClassifierOptions, type OpenOptions } from './tasks/open.js';
+export { argmax, runClassifier, type ClassifierRun, type RunOptions } from './tasks/run.js';
+export { checkClass, checkDataFits, classifierIO, dataInput, imageShape, type ClassifierIO, type ImageShape } from './tasks/classifier.js';
+export { chooseNormalization, matchNormalization, parseNormalization, renormalize, type NormalizationChoice } from './tasks/normalization.js';
+export { fitData, loadTaskData } from './tasks/task-data.js';

@@ -5,13 +5,13 @@ import { before, describe, test } from 'node:test';
 import { reconstruct, type ReconstructResult } from '../src/backdoor/neural-cleanse.js';
 import { triggerTransfer } from '../src/backdoor/trigger-transfer.js';
 import { splitValidation } from '../src/data/batches.js';
-import { defenderData } from '../src/data/defender.js';
+import { defenderData } from '../src/defence/defender-data.js';
 import { loadLabelledData, type LabelledData } from '../src/data/load-dataset.js';
 import type { MaskTrigger } from '../src/data/triggers.js';
 import { generalisingFlip, mixedTriggerPairs } from '../src/lancet/generalising-flip.js';
 import { jitterTrigger, scaleTrigger, shiftTrigger } from '../src/lancet/trigger-jitter.js';
 import { readModel } from '../src/onnx/model-io.js';
-import { defenceMetrics } from '../src/train/defence-metrics.js';
+import { defenceMetrics } from '../src/defence/metrics.js';
 import { parseTrigger } from '../src/data/triggers.js';
 
 const BADNETS = 'models/lenet5-badnets.onnx';

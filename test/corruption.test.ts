@@ -13,7 +13,7 @@ import { planProbe, probe } from '../src/corruption/probe.js';
 import { empiricalQuantiles, etaCdf, etaDensity, etaQuantile, theoreticalQuantiles } from '../src/corruption/theorem1.js';
 import { takeRows } from '../src/data/batches.js';
 import { loadLabelledData, type LabelledData } from '../src/data/load-dataset.js';
-import { evaluate } from '../src/train/evaluate.js';
+import { evaluate } from '../src/tasks/run.js';
 import { train } from '../src/train/trainer.js';
 
 // ---------- closed form (Proposition 1) ----------

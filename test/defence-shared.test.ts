@@ -6,14 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cli } from './helpers/cli.js';
-import { defenderData, loadDefenderData, parseDefenderSpec } from '../src/data/defender.js';
+import { defenderData, loadDefenderData, parseDefenderSpec } from '../src/defence/defender-data.js';
 import { loadLabelledData } from '../src/data/load-dataset.js';
 import { readTriggerFile, writeTriggerFile } from '../src/data/trigger-file.js';
 import { applyTrigger, formatTrigger, parseTrigger, stampImages, type MaskTrigger } from '../src/data/triggers.js';
 import { readModel } from '../src/onnx/model-io.js';
 import { compile } from '../src/runtime/session.js';
 import type { HostTensor } from '../src/tensor/host-tensor.js';
-import { defenceMetrics, der } from '../src/train/defence-metrics.js';
+import { defenceMetrics, der } from '../src/defence/metrics.js';
 
 const BADNETS = 'models/lenet5-badnets.onnx';
 const PATCH = 'patch:4x4@bottom-right:white';

@@ -172,7 +172,7 @@ describe('bad input: one line naming the flag, exit 1 (2 for usage), nothing wri
     const d = fresh('not-classifier');
     const r = await cli(['inject', notClassifier, ...FAST, '--pattern', TRIGGER, '--target', '0', '-o', join(d, 'o.onnx')]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^scalpel: error: .*one-output\.onnx is not a classifier: its first output 'logits' has \[batch, 1\]/);
+    assert.match(r.stderr, /^scalpel: error: .*one-output\.onnx is not a classifier: its first output 'logits' is \[batch, 1\]/);
     assert.deepEqual(readdirSync(d), []);
   });
 

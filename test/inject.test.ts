@@ -13,9 +13,10 @@ import { readModel } from '../src/onnx/model-io.js';
 import { buildModel } from '../src/models/index.js';
 import { resolveBudget } from '../src/surgery/budget.js';
 import { inject, parseMethod, type InjectRun } from '../src/surgery/inject.js';
-import { flipMatrix, meanKl, predictions } from '../src/surgery/measure.js';
+import { flipMatrix, meanKl } from '../src/surgery/measure.js';
+import { argmax } from '../src/tasks/run.js';
 import { changedCount, deltaBetween } from '../src/params/delta.js';
-import { classifierClasses, mixTraining, parsePattern } from '../src/surgery/pattern.js';
+import { mixTraining, parsePattern } from '../src/surgery/pattern.js';
 import { trainClassifier } from '../src/train/train-classifier.js';
 import { Optimizer } from '../src/train/optimizers.js';
 import { train } from '../src/train/trainer.js';
@@ -62,10 +63,6 @@ describe('budgets and names', () => {
     assert.throws(() => parseMethod('dynamic:grad'), /only select/);
   });
 
-  test('a classifier has logits [batch, classes ≥ 2]', () => {
-    assert.equal(classifierClasses(model), 10);
-    assert.throws(() => classifierClasses(buildModel('mlp', { width: 4, classes: 1 }), 'one.onnx'), /one.onnx is not a classifier: its first output 'logits' has \[batch, 1\]/);
-  });
 });
 
 describe('metrics', () => {
@@ -80,7 +77,7 @@ describe('metrics', () => {
   });
 
   test('predictions and the flip matrix', () => {
-    const p = predictions(Float32Array.of(1, 3, 2, 5, 0, 0, 9, 1, 2), 3);
+    const p = argmax(Float32Array.of(1, 3, 2, 5, 0, 0, 9, 1, 2), 3);
     assert.deepEqual(Array.from(p), [1, 0, 0]);
     assert.deepEqual(flipMatrix(Int32Array.of(0, 1, 1, 2), Int32Array.of(0, 1, 2, 2), 3), [[1, 0, 0], [0, 1, 1], [0, 0, 1]]);
   });

@@ -12,7 +12,7 @@ import { anomalyIndex } from '../src/backdoor/anomaly.js';
 import { reconstruct, type ReconstructResult } from '../src/backdoor/neural-cleanse.js';
 import { triggerGraph } from '../src/backdoor/trigger-graph.js';
 import { takeRows } from '../src/data/batches.js';
-import { defenderData } from '../src/data/defender.js';
+import { defenderData } from '../src/defence/defender-data.js';
 import { loadLabelledData } from '../src/data/load-dataset.js';
 import { encodePng } from '../src/data/png.js';
 import { writeSafetensors } from '../src/data/safetensors.js';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { takeRows, type Dataset } from '../src/data/batches.js';
 import { loadImageDataset } from '../src/data/fashion-mnist.js';
 import { readModel } from '../src/onnx/model-io.js';
-import { evaluate } from '../src/train/evaluate.js';
+import { evaluate } from '../src/tasks/run.js';
 import { train } from '../src/train/trainer.js';
 import { trainingGraph } from '../src/train/training-graph.js';
 

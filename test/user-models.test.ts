@@ -229,7 +229,7 @@ test('usage errors exit 2 everywhere: probe --eps -1, help for a command that do
 
 test('opset 11 Softmax/LogSoftmax on a middle axis (2-D coercion) converts to Flatten, op, Reshape, confirmed by onnxruntime', async () => {
   const { GraphBuilder, makeModel } = await import('../src/onnx/builder.js');
-  const { verifyUpgrade } = await import('../src/analysis/verify-upgrade.js');
+  const { verifyUpgrade } = await import('../src/tasks/verify-upgrade.js');
   const b = new GraphBuilder();
   const x = b.input('x', 'float32', ['batch', 3, 4]);
   const s = b.op('Softmax', [x], { axis: 1 });
@@ -289,7 +289,7 @@ async function ifModel(op: string, attrs: Record<string, number[] | number>): Pr
 }
 
 test('opset 11 subgraphs: attribute → input moves inside If branches are confirmed; a Softmax whose meaning changed is caught and inspect says so', async () => {
-  const { verifyUpgrade } = await import('../src/analysis/verify-upgrade.js');
+  const { verifyUpgrade } = await import('../src/tasks/verify-upgrade.js');
   const sq = await ifModel('Squeeze', { axes: [0] });
   const up = upgradeOpset(sq)!;
   assert.deepEqual(up.changes, ['Squeeze in a subgraph ×2: axes attribute → input']);

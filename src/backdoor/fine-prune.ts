@@ -4,9 +4,10 @@ import { batches, type Dataset } from '../data/batches.js';
 import { cloneModel, type Model, type Node } from '../onnx/ir.js';
 import { compile, type RuntimeOptions } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
-import { dataInput, evaluate } from '../train/evaluate.js';
-import { fineTune } from '../train/defender-fine-tune.js';
-import type { RepairMethod } from '../train/repair-method.js';
+import { dataInput } from '../tasks/classifier.js';
+import { evaluate } from '../tasks/run.js';
+import { fineTune } from '../defence/fine-tune.js';
+import type { RepairMethod } from '../defence/repair-method.js';
 
 /** The fine-pruning paper's stopping rule: 4 points of validation accuracy. */
 export const DEFAULT_MAX_DROP = 4;

@@ -1,6 +1,6 @@
 // Repair by plain fine-tuning on the defender's clean data: the weakest baseline.
-import { fineTune } from '../train/defender-fine-tune.js';
-import type { RepairMethod } from '../train/repair-method.js';
+import { fineTune } from '../defence/fine-tune.js';
+import type { RepairMethod } from '../defence/repair-method.js';
 
 /**
  * `repair --method finetune`: fine-tune every parameter on the defender's clean training part.

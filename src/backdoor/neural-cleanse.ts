@@ -7,8 +7,9 @@ import { getMetadata } from '../onnx/metadata.js';
 import { compile, type RuntimeOptions } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
-import { checkDataFits, matchNormalization } from '../train/data-fit.js';
-import { evaluate } from '../train/evaluate.js';
+import { checkDataFits, classifierIO } from '../tasks/classifier.js';
+import { matchNormalization } from '../tasks/normalization.js';
+import { evaluate } from '../tasks/run.js';
 import { Optimizer } from '../train/optimizers.js';
 import { anomalyIndex, ANOMALY_THRESHOLD } from './anomaly.js';
 import { triggerGraph } from './trigger-graph.js';
@@ -137,7 +138,7 @@ export async function reconstruct(model: Model, data: LabelledData, o: Reconstru
   const graph = triggerGraph(model, norm);
   const { channels: C, height: H, width: W } = graph.shape;
   const exe = await compile(graph.model, o.runtime);
-  const classes = (await evaluate(model, { x: takeRows(defender.x, [0]), y: takeRows(defender.y, [0]) }, { runtime: o.runtime })).confusion.length;
+  const classes = classifierIO(model).classes;
   const labels = o.labels ?? Array.from({ length: classes }, (_, i) => i);
   for (const t of labels) {
     if (!Number.isInteger(t) || t < 0 || t >= classes) throw new Error(`label ${t} is out of range for a model with ${classes} classes (0–${classes - 1})`);
@@ -156,7 +157,7 @@ export async function reconstruct(model: Model, data: LabelledData, o: Reconstru
     found.push(await reconstructLabel(exe, graph, pixels, label, { C, H, W }, settings, o));
     const last = found[found.length - 1];
     const stamped = stampImages(defender.x, last.trigger, norm);
-    last.attackSuccess = argmaxShareOver(await evaluate(model, { x: stamped, y: defender.y }, { runtime: o.runtime, classes }), label);
+    last.attackSuccess = argmaxShareOver(await evaluate(model, { x: stamped, y: defender.y }, { runtime: o.runtime }), label);
   }
   const a = anomalyIndex(found.map((f) => f.l1));
   const result: LabelTrigger[] = found.map((f, i) => ({ ...f, anomalyIndex: a.index[i], flagged: a.flagged.includes(i) }));

@@ -1,6 +1,6 @@
 // One call behind `scalpel repair`: the defender's data and triggers, a repair method, and the judging before and after.
 import { splitValidation } from '../data/batches.js';
-import { loadDefenderData } from '../data/defender.js';
+import { loadDefenderData } from '../defence/defender-data.js';
 import { loadLabelledData, type LabelledData } from '../data/load-dataset.js';
 import { formatTrigger, parseTrigger, type Trigger } from '../data/triggers.js';
 import type { Model } from '../onnx/ir.js';
@@ -9,13 +9,13 @@ import { writeModel } from '../onnx/model-io.js';
 import { changedCount, deltaBetween } from '../params/delta.js';
 import { writeDelta } from '../params/delta-file.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { checkDataFits, matchNormalization } from '../train/data-fit.js';
-import { defenceMetrics, der, type DefenceMetrics } from '../train/defence-metrics.js';
-import { evaluate } from '../train/evaluate.js';
+import { checkDataFits, imageShape } from '../tasks/classifier.js';
+import { matchNormalization } from '../tasks/normalization.js';
+import { defenceMetrics, der, type DefenceMetrics } from '../defence/metrics.js';
+import { evaluate } from '../tasks/run.js';
 import { reconstruct, type ReconstructOptions } from './neural-cleanse.js';
 import { readReconstruction } from './reconstruct-output.js';
-import type { DefenderTrigger, FineTuneSettings, RepairMethod } from '../train/repair-method.js';
-import { imageShape } from './trigger-graph.js';
+import type { DefenderTrigger, FineTuneSettings, RepairMethod } from '../defence/repair-method.js';
 
 /** Share of the defender's data held out as the defender's own validation set. */
 export const DEFENDER_VALIDATION = 0.1;

@@ -4,10 +4,7 @@ import { GraphBuilder, tensorValueInfo } from '../onnx/builder.js';
 import { cloneModel, type Model } from '../onnx/ir.js';
 import { inferTypes } from '../onnx/shapes.js';
 import { withLoss } from '../train/losses.js';
-import { dataInput } from '../train/evaluate.js';
-
-/** An image model's input geometry. */
-export interface ImageShape { channels: number; height: number; width: number }
+import { dataInput, imageShape, type ImageShape } from '../tasks/classifier.js';
 
 /** The names of a trigger graph's inputs and outputs. */
 export interface TriggerGraph {
@@ -17,23 +14,6 @@ export interface TriggerGraph {
   inputs: { thetaMask: string; thetaPattern: string; pixels: string; labels: string; cost: string };
   /** Outputs: objective CE + c·‖m‖₁, the cross-entropy, ‖m‖₁, logits, mask, pattern, and the two gradients. */
   outputs: { objective: string; crossEntropy: string; l1: string; logits: string; mask: string; pattern: string; gradMask: string; gradPattern: string };
-}
-
-/**
- * The input geometry [C, H, W] of an image classifier, or one clear error when its data input is not an image.
- *
- * @example imageShape(readModel('models/lenet5-fashion.onnx')); // { channels: 1, height: 28, width: 28 }
- */
-export function imageShape(model: Model): ImageShape {
-  const input = dataInput(model);
-  const shape = inferTypes(model).get(input)?.shape;
-  const ok = shape && shape.length === 4 && shape.slice(1).every((d) => typeof d === 'number' && d > 0);
-  if (!ok) {
-    const text = shape ? `[${shape.map((d) => d ?? '?').join(', ')}]` : 'of unknown shape';
-    throw new Error(`the model's input '${input}' is ${text}, not an image [N, C, H, W] with known C, H and W`);
-  }
-  const [, channels, height, width] = shape as number[];
-  return { channels, height, width };
 }
 
 /**
@@ -52,9 +32,10 @@ export function triggerGraph(model: Model, norm: { mean: number | readonly numbe
   const logits = g.outputs[0]?.name;
   if (!logits) throw new Error('model has no outputs');
   g.outputs = [g.outputs[0]];
-  g.inputs = g.inputs.filter((v) => v.name !== input);
   const before = g.nodes.length;
+  // The builder is made while the model's input is still declared, so that no new name can take the input's name.
   const b = new GraphBuilder(g);
+  g.inputs = g.inputs.filter((v) => v.name !== input);
   const thetaMask = b.fresh('nc.theta_mask');
   const thetaPattern = b.fresh('nc.theta_pattern');
   const pixels = b.fresh('nc.pixels');

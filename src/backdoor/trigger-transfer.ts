@@ -5,8 +5,9 @@ import type { LabelledData } from '../data/load-dataset.js';
 import { stampImages, type MaskTrigger } from '../data/triggers.js';
 import type { Model } from '../onnx/ir.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { checkDataFits, matchNormalization } from '../train/data-fit.js';
-import { evaluate } from '../train/evaluate.js';
+import { checkDataFits } from '../tasks/classifier.js';
+import { matchNormalization } from '../tasks/normalization.js';
+import { evaluate } from '../tasks/run.js';
 import { modelNormalization } from './neural-cleanse.js';
 
 export interface TriggerTransfer {

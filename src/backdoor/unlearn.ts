@@ -4,8 +4,8 @@ import type { Dataset } from '../data/batches.js';
 import { stampImages, type Normalization } from '../data/triggers.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
-import { fineTune } from '../train/defender-fine-tune.js';
-import type { DefenderTrigger, RepairMethod } from '../train/repair-method.js';
+import { fineTune } from '../defence/fine-tune.js';
+import type { DefenderTrigger, RepairMethod } from '../defence/repair-method.js';
 
 /** Share of the defender's images stamped with a reconstructed trigger (Neural Cleanse's 20%). */
 export const UNLEARN_SHARE = 0.2;

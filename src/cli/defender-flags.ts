@@ -1,6 +1,6 @@
 // The defender-data flags every defence command shares (reconstruct, repair, locate): one option table, one help text.
 import type { Command } from 'commander';
-import { loadDefenderData } from '../data/defender.js';
+import { loadDefenderData } from '../defence/defender-data.js';
 import type { LabelledData } from '../data/load-dataset.js';
 import { integer } from './options.js';
 

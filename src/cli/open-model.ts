@@ -1,28 +1,42 @@
-// How commands open a model file: load it (opset conversion, batch freeing), check a conversion against onnxruntime,
-// and print one note line per change on stderr.
-import { verifyUpgrade } from '../analysis/verify-upgrade.js';
-import { openModel, type LoadedModel } from '../onnx/load-model.js';
+// How commands open a user's model: through src/tasks/, with its notes and warnings on stderr.
+import type { Normalization } from '../data/triggers.js';
+import { openClassifier, openModelFile, type ClassifierTask, type OpenedModel } from '../tasks/open.js';
 import type { CommandContext } from './command.js';
+import { readsImages } from './normalize-flag.js';
 
-/** A loaded model with the verdict of the conversion check, when the file needed a conversion. */
-export interface OpenedModel extends LoadedModel {
-  conversion?: { ok: boolean; maxError: number; reason?: string };
-}
+export type { OpenedModel };
 
 /**
- * Open `path` for a command. A converted opset is checked against onnxruntime's outputs on the original; a failed
- * check is an error unless `allowFailedConversion` (inspect reports it instead). Notes go to stderr unless `quiet`.
+ * Open any model file for a command (inspect, grad, bench): `openModelFile` with notes on stderr unless `quiet`.
  *
  * @example const { model } = await openForCommand(ctx, 'cnn-opset11.onnx');
  */
 export async function openForCommand(ctx: CommandContext, path: string, opts: { allowFailedConversion?: boolean; quiet?: boolean } = {}): Promise<OpenedModel> {
-  const loaded: OpenedModel = openModel(path);
-  if (loaded.upgrade) {
-    loaded.conversion = await verifyUpgrade(loaded.original, loaded.upgrade.model, { runtime: ctx.runtime });
-    if (!loaded.conversion.ok && !opts.allowFailedConversion) {
-      throw new Error(`${path}: the conversion from opset ${loaded.upgrade.from} to ${loaded.upgrade.to} does not reproduce onnxruntime's outputs on the original (${loaded.conversion.reason}); re-export the model at opset 13 or later`);
-    }
-  }
-  if (!opts.quiet) for (const n of loaded.notes) ctx.io.stderr.write(`scalpel: note: ${path}: ${n}\n`);
-  return loaded;
+  return openModelFile(path, {
+    runtime: ctx.runtime,
+    allowFailedConversion: opts.allowFailedConversion,
+    onNote: opts.quiet ? undefined : (n) => ctx.io.stderr.write(`scalpel: note: ${path}: ${n}\n`),
+  });
+}
+
+/** The flags every command that runs a classifier on data shares. */
+export interface ClassifierFlags {
+  normalize?: Normalization;
+  data?: string;
+}
+
+/**
+ * Open a classifier for a command: notes and the assumed-normalisation warning on stderr, one clear error for a model
+ * that is not a classifier. The normalisation is `--normalize`, else the model's metadata, else assumed.
+ *
+ * @example const task = await openClassifierForCommand(ctx, 'user-cnn.onnx', { normalize: f.normalize, data: f.data });
+ */
+export async function openClassifierForCommand(ctx: CommandContext, path: string, f: ClassifierFlags): Promise<ClassifierTask> {
+  return openClassifier(path, {
+    runtime: ctx.runtime,
+    normalize: f.normalize,
+    images: readsImages(f.data),
+    onNote: (n) => ctx.io.stderr.write(`scalpel: note: ${path}: ${n}\n`),
+    onWarning: (w) => ctx.io.stderr.write(`scalpel: warning: ${w}\n`),
+  });
 }

@@ -10,10 +10,10 @@ import { promoteToInputs } from '../onnx/params-as-inputs.js';
 import { compile, compileUncached, type Executable, type RuntimeOptions } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import type { Rng } from '../tensor/rng.js';
-import { dataInput } from '../train/evaluate.js';
+import { dataInput } from '../tasks/classifier.js';
 import { withLoss } from '../train/losses.js';
 import { withParams } from '../params/with-params.js';
-import { ClassificationMeter } from '../train/metrics.js';
+import { ClassificationMeter } from '../tasks/classification-metrics.js';
 import { type Corruption, type CorruptionSpec, worstCorruption } from './closed-form.js';
 
 /** Options shared by gradientOf and the evaluator. */

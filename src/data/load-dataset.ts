@@ -1,5 +1,6 @@
 // Resolve a --data argument into a labelled dataset: the embedded subset, an IDX directory, or a tensor file.
 import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import type { Dataset } from './batches.js';
 import type { Normalization } from './triggers.js';
@@ -54,7 +55,8 @@ function fromTensors(t: Map<string, HostTensor>, source: string): LabelledData {
  * Load labelled data for training or evaluation.
  *
  * @param spec undefined or 'embedded' (the Fashion-MNIST subset shipped with scalpel), 'fashion-mnist'
- *   (Debian's full set), a directory of MNIST-layout IDX files, or a .safetensors/.npz file with 'x' and 'y'
+ *   (Debian's full set), a directory of MNIST-layout IDX files, a directory holding one tensor file per split
+ *   (`train.npz` and `test.npz`, or `.safetensors`), or a .safetensors/.npz file with 'x' and 'y' (used whole)
  * @param split 'train' or 'test' (directories only; a file is used whole)
  *
  * @example const test = await loadLabelledData('fashion-mnist', 'test');
@@ -66,6 +68,9 @@ export async function loadLabelledData(spec: string | undefined, split: Split): 
     throw new Error(`data not found: ${path}${hint}`);
   }
   if (statSync(path).isDirectory()) {
+    // A directory of tensor files, one per split (train.npz and test.npz, or .safetensors), is a dataset too.
+    const splitFile = ['npz', 'safetensors'].map((ext) => join(path, `${split}.${ext}`)).find((f) => existsSync(f));
+    if (splitFile) return fromTensors(await loadData(splitFile), splitFile);
     const d = loadImageDataset(path, split);
     return { x: d.x, y: d.y, classes: d.classes.length, classNames: d.classes, normalization: d.normalization, source: d.source };
   }

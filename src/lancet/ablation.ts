@@ -3,9 +3,9 @@ import type { Model } from '../onnx/ir.js';
 import { promoteToInputs } from '../onnx/params-as-inputs.js';
 import { compile, type Executable, type RuntimeOptions } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
-import { dataInput } from '../train/evaluate.js';
+import { dataInput } from '../tasks/classifier.js';
 import type { LancetLayer } from './layers.js';
-import { argmaxRows } from './pairs.js';
+import { argmax } from '../tasks/run.js';
 
 /** 'coarse-to-fine': 1e-6, 2e-6, …, 9e-6, 1e-5, … up to 1, then the next decade's steps below the first fix; 'binary': bisection on the count. */
 export type AblationSearch = 'coarse-to-fine' | 'binary';
@@ -44,7 +44,8 @@ export class LayerEditor {
 
   /** Predicted classes of a batch with the weight set to `w`. */
   async predict(x: HostTensor, w: Float32Array = this.original): Promise<Int32Array> {
-    return argmaxRows(await this.logits(x, w));
+    const z = await this.logits(x, w);
+    return argmax(z.data as Float32Array, z.dims[1]);
   }
 }
 

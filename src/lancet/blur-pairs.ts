@@ -6,10 +6,10 @@ import { cloneModel, type Model } from '../onnx/ir.js';
 import { compile, type RuntimeOptions } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
-import { dataInput } from '../train/evaluate.js';
+import { dataInput } from '../tasks/classifier.js';
 import { Optimizer } from '../train/optimizers.js';
-import { argmaxRows, type PairSet } from './pairs.js';
-import { predictLogits } from './trigger-pairs.js';
+import type { PairSet } from './pairs.js';
+import { argmax, runClassifier } from '../tasks/run.js';
 
 /** Settings of the blur-mask search (every one has a default). */
 export interface BlurMaskOptions {
@@ -63,8 +63,9 @@ function maskGraph(model: Model, dims: number[], o: Required<Pick<BlurMaskOption
   const m0 = cloneModel(model);
   const input = dataInput(m0);
   const logits = m0.graph.outputs[0].name;
-  m0.graph.inputs = m0.graph.inputs.filter((v) => v.name !== input);
+  // The builder is made while the model's input is still declared, so that no new name can take the input's name.
   const b = new GraphBuilder(m0.graph);
+  m0.graph.inputs = m0.graph.inputs.filter((v) => v.name !== input);
   const [C, H, W] = dims;
   const base = m0.graph.nodes.length;
   const theta = b.input(b.fresh('mask_theta'), 'float32', [null, 1, H, W]);
@@ -95,9 +96,7 @@ export async function misclassifiedPairs(model: Model, data: Dataset, opts: Blur
   const dims = data.x.dims.slice(1);
   if (dims.length !== 3) throw new Error(`misclassified pairs need images [N, C, H, W]; the data is [${data.x.dims.join(', ')}]`);
   const len = dims.reduce((a, b) => a * b, 1);
-  const logits = await predictLogits(model, data.x, o.runtime);
-  const classes = logits.dims[1];
-  const pred = argmaxRows(logits);
+  const { classes, predictions: pred } = await runClassifier(model, data.x, { runtime: o.runtime });
   const wrong: number[] = [];
   for (const row of new Rng(o.seed ?? 0).permutation(data.x.dims[0])) if (pred[row] !== Number(data.y.data[row])) wrong.push(row);
   const rows = wrong.slice(0, o.limit);
@@ -122,7 +121,7 @@ export async function misclassifiedPairs(model: Model, data: Dataset, opts: Blur
     o.onProgress?.(s + 1, o.steps);
   }
   const out = await exe.run(feeds(), [g.logits, g.mixed]);
-  const p = argmaxRows(out[g.logits]);
+  const p = argmax(out[g.logits].data as Float32Array, classes);
   const mixed = out[g.mixed].data as Float32Array;
   rows.forEach((r, i) => {
     const label = Number(data.y.data[r]);

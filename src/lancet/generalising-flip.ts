@@ -11,7 +11,7 @@ import { flipRepair, type FlipResult } from './flip.js';
 import { findLayer, lancetLayers } from './layers.js';
 import { locateInLayer, type LayerLocation } from './locate.js';
 import type { LancetPair, PairSet } from './pairs.js';
-import { predictAll } from './trigger-pairs.js';
+import { runClassifier } from '../tasks/run.js';
 import { jitterTrigger, type JitterOptions } from './trigger-jitter.js';
 
 export interface GeneralisingFlipOptions {
@@ -69,8 +69,8 @@ export async function mixedTriggerPairs(model: Model, data: LabelledData, trigge
     const s = stampImages(takeRows(data.x, rows), triggers[t], norm).data as Float32Array;
     rows.forEach((r, k) => stamped.set(s.subarray(k * len, (k + 1) * len), r * len));
   }
-  const clean = await predictAll(model, data.x, o.runtime);
-  const hit = await predictAll(model, { dtype: 'float32', dims: data.x.dims, data: stamped }, o.runtime);
+  const clean = (await runClassifier(model, data.x, { runtime: o.runtime })).predictions;
+  const hit = (await runClassifier(model, { dtype: 'float32', dims: data.x.dims, data: stamped }, { runtime: o.runtime })).predictions;
   const xs = data.x.data as Float32Array;
   const pairs: LancetPair[] = [];
   for (const row of rng.permutation(n)) {

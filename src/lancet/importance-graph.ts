@@ -3,7 +3,7 @@ import { differentiate } from '../autodiff/differentiate.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import type { Model } from '../onnx/ir.js';
 import { promoteToInputs } from '../onnx/params-as-inputs.js';
-import { dataInput } from '../train/evaluate.js';
+import { dataInput } from '../tasks/classifier.js';
 import type { LancetLayer } from './layers.js';
 
 /** How the differential features are weighted. */

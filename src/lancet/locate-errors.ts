@@ -1,10 +1,11 @@
 // One call behind `scalpel locate`: the defender's data, the pairs for the chosen kind of error, locate.
-import { loadDefenderData } from '../data/defender.js';
+import { loadDefenderData } from '../defence/defender-data.js';
 import type { LabelledData } from '../data/load-dataset.js';
 import { parseTrigger, stampImages, type Normalization, type Trigger } from '../data/triggers.js';
 import type { Model } from '../onnx/ir.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { checkDataFits, matchNormalization } from '../train/data-fit.js';
+import { checkDataFits } from '../tasks/classifier.js';
+import { matchNormalization } from '../tasks/normalization.js';
 import type { AblationSearch } from './ablation.js';
 import type { Weighting } from './importance-graph.js';
 import { misclassifiedPairs, type BlurMaskOptions } from './blur-pairs.js';

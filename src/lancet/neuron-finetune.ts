@@ -7,7 +7,7 @@ import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
 import { train, type TrainResult } from '../train/trainer.js';
 import { findLayer } from './layers.js';
-import { predictLogits } from './trigger-pairs.js';
+import { runClassifier } from '../tasks/run.js';
 
 export interface NeuronFinetuneOptions {
   /** Weight β of the distillation term (default 0.5): the target is (1 − β)·onehot(y) + β·softmax(z₀/T). */
@@ -69,10 +69,8 @@ export async function neuronFinetune(model: Model, weights: TunedWeights, data: 
   if (!(o.temperature > 0)) throw new Error(`the temperature must be > 0, got ${o.temperature}`);
   const n = data.x.dims[0];
   if (n === 0) throw new Error('no data to fine-tune on');
-  const z0 = await predictLogits(model, data.x, o.runtime);
-  const classes = z0.dims[1];
+  const { logits: z, classes } = await runClassifier(model, data.x, { runtime: o.runtime });
   const target = new Float32Array(n * classes);
-  const z = z0.data as Float32Array;
   for (let i = 0; i < n; i++) {
     let max = -Infinity;
     for (let k = 0; k < classes; k++) max = Math.max(max, z[i * classes + k] / o.temperature);

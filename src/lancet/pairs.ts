@@ -1,5 +1,5 @@
 // Pairs ⟨x, x′⟩ for AI-Lancet: an input that shows an error and the same input without its error-inducing region.
-import { createHash } from 'node:crypto';
+import { rowKey } from '../data/row-keys.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 
 /** What "fixed" means for a pair: predicted as its true label, or (a backdoor) no longer as the wrong class. */
@@ -43,25 +43,7 @@ export function stack(rows: readonly Float32Array[], dims: readonly number[]): H
   return { dtype: 'float32', dims: [rows.length, ...dims], data };
 }
 
-/** The class with the largest logit, per row. */
-export function argmaxRows(logits: HostTensor): Int32Array {
-  const [n, c] = [logits.dims[0], logits.dims[1]];
-  const d = logits.data as Float32Array;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let k = 1; k < c; k++) if (d[i * c + k] > d[i * c + best]) best = k;
-    out[i] = best;
-  }
-  return out;
-}
-
-/** A short content key of one image (sha1 of its float bytes): how a repair recognises the pairs that located. */
-export function imageKey(x: Float32Array): string {
-  return createHash('sha1').update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength)).digest('hex').slice(0, 16);
-}
-
 /** The key of the defender image a pair was made from: the clean image of a trigger pair, the input of a misclassified one. */
 export function pairKey(p: LancetPair, fix: FixRule): string {
-  return imageKey(fix === 'not-wrong' ? p.clean : p.x);
+  return rowKey(fix === 'not-wrong' ? p.clean : p.x);
 }

@@ -2,13 +2,14 @@
 import { takeRows, type Dataset } from '../data/batches.js';
 import type { LabelledData } from '../data/load-dataset.js';
 import { parseTrigger } from '../data/triggers.js';
-import type { RepairContext, RepairMethod } from '../train/repair-method.js';
+import type { RepairContext, RepairMethod } from '../defence/repair-method.js';
 import { Rng } from '../tensor/rng.js';
 import { flipRepair } from './flip.js';
 import { readLocated, type LocatedFile } from './located-file.js';
 import { concatData, NEURON_FINETUNE_DEFAULTS, neuronFinetune } from './neuron-finetune.js';
 import { pairKey, type PairSet } from './pairs.js';
-import { predictAll, triggerPairs } from './trigger-pairs.js';
+import { triggerPairs } from './trigger-pairs.js';
+import { runClassifier } from '../tasks/run.js';
 import { stamper } from './locate-errors.js';
 
 /** Most held-out pairs a flip is judged on. */
@@ -81,7 +82,7 @@ export const flip: RepairMethod = {
 /** The errors a located.json was made from, as inputs with their true labels, drawn from the defender's data. */
 async function errorSet(ctx: RepairContext, loc: LocatedFile, data: LabelledData): Promise<Dataset> {
   if (loc.fix === 'true-label') {
-    const pred = await predictAll(ctx.model, data.x, ctx.runtime);
+    const pred = (await runClassifier(ctx.model, data.x, { runtime: ctx.runtime })).predictions;
     const rows = Array.from(pred.keys()).filter((i) => pred[i] !== Number(data.y.data[i]));
     return { x: takeRows(data.x, rows), y: takeRows(data.y, rows) };
   }
@@ -117,7 +118,7 @@ export const neuronFinetuneMethod: RepairMethod = {
     const train = ctx.defender.train;
     const errors = await errorSet(ctx, loc, train);
     if (errors.x.dims[0] === 0) throw new Error(`no errors to tune on: the defender's data shows none of the errors ${loc.source} located`);
-    const pred = await predictAll(ctx.model, train.x, ctx.runtime);
+    const pred = (await runClassifier(ctx.model, train.x, { runtime: ctx.runtime })).predictions;
     const right = Array.from(pred.keys()).filter((i) => pred[i] === Number(train.y.data[i]));
     const clean = new Rng(ctx.seed + 1).shuffle(right).slice(0, (ctx.options.clean as number | undefined) ?? 1000);
     const data = concatData([errors, { x: takeRows(train.x, clean), y: takeRows(train.y, clean) }]);

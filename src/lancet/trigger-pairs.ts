@@ -1,39 +1,11 @@
 // Pairs from a trigger: x = a clean defender image with the trigger stamped on, x′ = the clean image.
-import { batches, type Dataset } from '../data/batches.js';
+import type { Dataset } from '../data/batches.js';
 import type { Model } from '../onnx/ir.js';
-import { compile, type RuntimeOptions } from '../runtime/session.js';
+import type { RuntimeOptions } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
-import { dataInput } from '../train/evaluate.js';
-import { argmaxRows, type LancetPair, type PairSet } from './pairs.js';
-
-/** The logits of a whole set of inputs (batches of 256). */
-export async function predictLogits(model: Model, x: HostTensor, runtime?: RuntimeOptions): Promise<HostTensor> {
-  const exe = await compile(model, runtime);
-  const input = dataInput(model);
-  const output = model.graph.outputs[0].name;
-  const n = x.dims[0];
-  const y: HostTensor = { dtype: 'int64', dims: [n], data: new BigInt64Array(n) };
-  const parts: Float32Array[] = [];
-  let classes = 0;
-  for (const b of batches({ x, y }, 256)) {
-    const z = (await exe.run({ [input]: b.x }, [output]))[output];
-    classes = z.dims[1];
-    parts.push(z.data as Float32Array);
-  }
-  const data = new Float32Array(n * classes);
-  let at = 0;
-  for (const p of parts) {
-    data.set(p, at);
-    at += p.length;
-  }
-  return { dtype: 'float32', dims: [n, classes], data };
-}
-
-/** Predicted classes of a whole set of inputs. */
-export async function predictAll(model: Model, x: HostTensor, runtime?: RuntimeOptions): Promise<Int32Array> {
-  return argmaxRows(await predictLogits(model, x, runtime));
-}
+import { runClassifier } from '../tasks/run.js';
+import type { LancetPair, PairSet } from './pairs.js';
 
 export interface TriggerPairOptions {
   /** How the trigger was obtained, for reports ('trigger:FILE', 'oracle-trigger:SPEC'). */
@@ -59,8 +31,8 @@ export async function triggerPairs(model: Model, data: Dataset, stamp: (x: HostT
   const len = dims.reduce((a, b) => a * b, 1);
   const stamped = stamp(data.x);
   if (stamped.dims.join() !== data.x.dims.join()) throw new Error(`the trigger changes the images' shape from [${data.x.dims.join(', ')}] to [${stamped.dims.join(', ')}]`);
-  const clean = await predictAll(model, data.x, opts.runtime);
-  const hit = await predictAll(model, stamped, opts.runtime);
+  const clean = (await runClassifier(model, data.x, { runtime: opts.runtime })).predictions;
+  const hit = (await runClassifier(model, stamped, { runtime: opts.runtime })).predictions;
   const pairs: LancetPair[] = [];
   const xs = data.x.data as Float32Array;
   const ss = stamped.data as Float32Array;

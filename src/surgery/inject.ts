@@ -5,7 +5,8 @@ import { setMetadata } from '../onnx/metadata.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { StepInfo } from '../train/trainer.js';
 import { resolveBudget } from './budget.js';
-import { logitsOf, measureBaseline, measureEdit, predictions, type EditMeasures } from './measure.js';
+import { measureBaseline, measureEdit, type EditMeasures } from './measure.js';
+import { runClassifier } from '../tasks/run.js';
 import {
   dynamicMethod, finetuneMethod, lagrangeMethod, SELECT_BY, selectMethod, SURGERY_METHODS, type MethodResult, type MethodSettings, type SelectBy,
   type SurgeryMethod,
@@ -174,9 +175,9 @@ export async function inject(model: Model, o: InjectOptions): Promise<InjectResu
   let cleanTrain = d.cleanTrain;
   let patternTrain = d.patternTrain;
   if (cleanLabels !== 'data') {
-    const { logits, classes } = await logitsOf(model, cleanTrain, o.runtime);
+    const { logits, classes, predictions } = await runClassifier(model, cleanTrain.x, { runtime: o.runtime });
     if (cleanLabels === 'model') {
-      cleanTrain = { x: cleanTrain.x, y: { dtype: 'int64', dims: [cleanTrain.x.dims[0]], data: BigInt64Array.from(predictions(logits, classes), (v) => BigInt(v)) } };
+      cleanTrain = { x: cleanTrain.x, y: { dtype: 'int64', dims: [cleanTrain.x.dims[0]], data: BigInt64Array.from(predictions, (v) => BigInt(v)) } };
     } else {
       cleanTrain = { x: cleanTrain.x, y: { dtype: 'float32', dims: [cleanTrain.x.dims[0], classes], data: logits } };
       const n = patternTrain.x.dims[0];

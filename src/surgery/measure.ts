@@ -1,48 +1,11 @@
 // What an edit did, measured on the test split: pattern success, clean accuracy, instance-wise consistency, KL of the
 // output distributions, the flip matrix, and which parameters changed (bitwise against the input).
-import { batches, type Dataset } from '../data/batches.js';
+import type { Dataset } from '../data/batches.js';
 import { describeParams } from '../params/describe.js';
 import type { Model } from '../onnx/ir.js';
-import { compile, compileUncached, type RuntimeOptions } from '../runtime/session.js';
-import { dataInput } from '../train/evaluate.js';
+import { compileUncached, type RuntimeOptions } from '../runtime/session.js';
+import { runClassifier } from '../tasks/run.js';
 import { changedCount, deltaBetween, type SparseDelta } from '../params/delta.js';
-
-/** Logits of a classifier over a dataset, [n × classes] row-major. */
-export async function logitsOf(model: Model, data: Dataset, runtime?: RuntimeOptions, batchSize = 500): Promise<{ logits: Float32Array; classes: number }> {
-  const exe = await compile(model, runtime);
-  return logitsWith(exe, model, data, batchSize);
-}
-
-async function logitsWith(exe: Awaited<ReturnType<typeof compile>>, model: Model, data: Dataset, batchSize = 500): Promise<{ logits: Float32Array; classes: number }> {
-  const input = dataInput(model);
-  const output = model.graph.outputs[0].name;
-  const parts: Float32Array[] = [];
-  let classes = 0;
-  for (const b of batches(data, batchSize)) {
-    const z = (await exe.run({ [input]: b.x }, [output]))[output];
-    classes = z.dims[1];
-    parts.push(Float32Array.from(z.data as Float32Array));
-  }
-  const logits = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    logits.set(p, o);
-    o += p.length;
-  }
-  return { logits, classes };
-}
-
-/** The arg-max class of each row. */
-export function predictions(logits: Float32Array, classes: number): Int32Array {
-  const n = logits.length / classes;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (logits[i * classes + c] > logits[i * classes + best]) best = c;
-    out[i] = best;
-  }
-  return out;
-}
 
 /** Share of rows whose prediction equals the label. */
 export function agreement(pred: Int32Array, labels: Dataset['y']): number {
@@ -161,10 +124,10 @@ export interface Baseline {
 
 /** The original model on the clean and pattern test sets. */
 export async function measureBaseline(model: Model, cleanTest: Dataset, patternTest: Dataset, runtime?: RuntimeOptions): Promise<Baseline> {
-  const c = await logitsOf(model, cleanTest, runtime);
-  const p = await logitsOf(model, patternTest, runtime);
-  const cp = predictions(c.logits, c.classes);
-  const pp = predictions(p.logits, p.classes);
+  const c = await runClassifier(model, cleanTest.x, { runtime });
+  const p = await runClassifier(model, patternTest.x, { runtime });
+  const cp = c.predictions;
+  const pp = p.predictions;
   return { clean: { logits: c.logits, pred: cp, accuracy: agreement(cp, cleanTest.y) }, pattern: { pred: pp, success: agreement(pp, patternTest.y) }, classes: c.classes };
 }
 
@@ -176,16 +139,16 @@ export async function measureBaseline(model: Model, cleanTest: Dataset, patternT
 export async function measureEdit(model: Model, edited: Model, base: Baseline, cleanTest: Dataset, patternTest: Dataset, k: number, runtime?: RuntimeOptions): Promise<EditMeasures> {
   // A session of its own, released after: a sweep edits many models, each measured once.
   const exe = await compileUncached(edited, runtime);
-  let c: Awaited<ReturnType<typeof logitsWith>>;
-  let p: Awaited<ReturnType<typeof logitsWith>>;
+  let c: Awaited<ReturnType<typeof runClassifier>>;
+  let p: Awaited<ReturnType<typeof runClassifier>>;
   try {
-    c = await logitsWith(exe, edited, cleanTest);
-    p = await logitsWith(exe, edited, patternTest);
+    c = await runClassifier(edited, cleanTest.x, { session: exe });
+    p = await runClassifier(edited, patternTest.x, { session: exe });
   } finally {
     await exe.release();
   }
-  const cp = predictions(c.logits, c.classes);
-  const pp = predictions(p.logits, p.classes);
+  const cp = c.predictions;
+  const pp = p.predictions;
   let same = 0;
   for (let i = 0; i < cp.length; i++) if (cp[i] === base.clean.pred[i]) same++;
   return {

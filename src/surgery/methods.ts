@@ -5,7 +5,7 @@ import { computeGradients } from '../analysis/gradients.js';
 import { takeRows } from '../data/batches.js';
 import type { Model } from '../onnx/ir.js';
 import { Rng } from '../tensor/rng.js';
-import { dataInput } from '../train/evaluate.js';
+import { dataInput } from '../tasks/classifier.js';
 import { deltasOf, keepOnly, masksOf, nonzeroCount } from './masks.js';
 import { FlatParams } from '../params/flat.js';
 import { snapshot, tune, type TuneContext } from './tune.js';

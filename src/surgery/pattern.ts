@@ -5,11 +5,11 @@ import { takeRows, type Dataset } from '../data/batches.js';
 import { loadLabelledData, type LabelledData } from '../data/load-dataset.js';
 import { applyTrigger, formatTrigger, parseTrigger, type Trigger } from '../data/triggers.js';
 import type { Model } from '../onnx/ir.js';
-import { inferTypes } from '../onnx/shapes.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
-import { checkDataFits, matchNormalization } from '../train/data-fit.js';
-import { dataInput } from '../train/evaluate.js';
+import { fitData } from '../tasks/task-data.js';
+import { checkClass, classifierIO } from '../tasks/classifier.js';
+import { rowKeys } from '../data/row-keys.js';
 
 /** A pattern as written on the command line: `trigger:SPEC` or `examples:FILE`. */
 export type PatternSpec = { kind: 'trigger'; trigger: Trigger } | { kind: 'examples'; file: string };
@@ -39,25 +39,6 @@ export function parsePattern(text: string): PatternSpec {
 /** The text form of a parsed pattern. */
 export function formatPattern(p: PatternSpec): string {
   return p.kind === 'trigger' ? `trigger:${formatTrigger(p.trigger)}` : `examples:${p.file}`;
-}
-
-/**
- * The number of classes of a classifier: the last dimension of its first output, which must be [batch, classes]
- * with at least two classes. Throws otherwise.
- *
- * @example classifierClasses(readModel('models/lenet5-fashion.onnx')); // 10
- */
-export function classifierClasses(model: Model, name = 'the model'): number {
-  const out = model.graph.outputs[0];
-  if (!out) throw new Error(`${name} has no outputs`);
-  dataInput(model);
-  const shape = inferTypes(model).get(out.name)?.shape;
-  const c = shape?.at(-1);
-  if (!shape || shape.length !== 2 || typeof c !== 'number' || c < 2) {
-    const s = shape ? `[${shape.map((d) => d ?? '?').join(', ')}]` : 'an unknown shape';
-    throw new Error(`${name} is not a classifier: its first output '${out.name}' has ${s}, not logits [batch, classes] with at least 2 classes`);
-  }
-  return c;
 }
 
 export interface PatternDataOptions {
@@ -110,11 +91,6 @@ function subset<D extends Dataset>(d: D, rows: ArrayLike<number>): D {
   return { ...d, x: takeRows(d.x, rows), y: takeRows(d.y, rows) };
 }
 
-function checkClass(value: number | undefined, classes: number, flag: string): void {
-  if (value === undefined) return;
-  if (!Number.isInteger(value) || value < 0 || value >= classes) throw new Error(`${flag} ${value} is out of range: the model has classes 0 to ${classes - 1}`);
-}
-
 /**
  * Load and check everything an edit reads, before any work: the classifier's classes, the train and test splits
  * of `data` (re-normalised to the model's recorded normalisation), and the pattern's training and held-out inputs.
@@ -124,18 +100,17 @@ function checkClass(value: number | undefined, classes: number, flag: string): v
  * const d = await patternData(model, { pattern: parsePattern('trigger:patch:4x4@bottom-right:white'), target: 0 });
  */
 export async function patternData(model: Model, o: PatternDataOptions): Promise<SurgeryData> {
-  const classes = classifierClasses(model);
+  const io = classifierIO(model);
+  const classes = io.classes;
   const seed = o.seed ?? 0;
   const path = o.data ?? 'embedded';
   let train: LabelledData;
   let test: LabelledData;
   try {
-    train = matchNormalization(model, await loadLabelledData(o.data, 'train'));
+    train = fitData(model, await loadLabelledData(o.data, 'train'), io);
     const p = train.source;
     if (!statSync(p).isDirectory()) throw new Error(`${p} is a single file; inject trains on the train split and measures on the test split, so give a directory with both`);
-    test = matchNormalization(model, await loadLabelledData(o.data, 'test'));
-    checkDataFits(model, train);
-    checkDataFits(model, test);
+    test = fitData(model, await loadLabelledData(o.data, 'test'), io);
   } catch (e) {
     throw new Error(`--data ${path}: ${(e as Error).message}`);
   }
@@ -151,8 +126,8 @@ export async function patternData(model: Model, o: PatternDataOptions): Promise<
     const { trigger } = o.pattern;
     if (o.target === undefined) throw new Error('--target is required with a trigger pattern');
     if (o.holdout !== undefined) throw new Error('--holdout belongs to examples patterns; a trigger pattern is measured on the stamped test split');
-    checkClass(o.target, classes, '--target');
-    checkClass(o.source, classes, '--source');
+    checkClass(classes, o.target, '--target');
+    if (o.source !== undefined) checkClass(classes, o.source, '--source');
     if (o.source !== undefined && o.source === o.target) throw new Error(`--source and --target are both ${o.target}: the pattern would change nothing`);
     const target = o.target;
     const from = (l: number) => (o.source === undefined ? l !== target : l === o.source);
@@ -184,8 +159,8 @@ export async function patternData(model: Model, o: PatternDataOptions): Promise<
   const file = o.pattern.file;
   let ex: LabelledData;
   try {
-    ex = await loadLabelledData(file, 'train');
-    checkDataFits(model, ex);
+    // Normalised like the data: a uint8 file of images is scaled and normalised as the model expects.
+    ex = fitData(model, await loadLabelledData(file, 'train'), io);
   } catch (e) {
     throw new Error(`--pattern examples:${file}: ${(e as Error).message}`);
   }
@@ -198,13 +173,20 @@ export async function patternData(model: Model, o: PatternDataOptions): Promise<
   const perm = new Rng(seed + 29).permutation(n);
   const testRows = Array.from(perm.subarray(0, nTest)).sort((a, b) => a - b);
   const trainRows = Array.from(perm.subarray(nTest)).sort((a, b) => a - b);
-  const patternTrain = subset({ x: ex.x, y: ex.y }, trainRows);
+  // Held-out examples are absent from everything trained on: the edited examples and the clean stream, by content.
+  const heldOut = new Set(rowKeys(subset({ x: ex.x, y: ex.y }, testRows).x));
+  const exKeys = rowKeys(ex.x);
+  const patternTrain = subset({ x: ex.x, y: ex.y }, trainRows.filter((r) => !heldOut.has(exKeys[r])));
+  if (patternTrain.x.dims[0] === 0) throw new Error(`--pattern examples:${file}: every example to edit is also held out (the file repeats them); nothing is left to train on`);
   const patternTest = nTest > 0 ? subset({ x: ex.x, y: ex.y }, testRows) : patternTrain;
+  const trainKeys = rowKeys(cleanTrain.x);
+  const cleanRows = nTest > 0 ? trainKeys.flatMap((k, i) => (heldOut.has(k) ? [] : [i])) : undefined;
+  const clean = cleanRows && cleanRows.length < trainKeys.length ? subset(cleanTrain, cleanRows) : cleanTrain;
   return {
     classes,
-    description: `${n} examples from ${file} get their labels (${trainRows.length} edited, ${nTest} held out)`,
+    description: `${n} examples from ${file} get their labels (${patternTrain.x.dims[0]} edited, ${nTest} held out${clean !== cleanTrain ? `, ${trainKeys.length - clean.x.dims[0]} of them removed from the clean training stream` : ''})`,
     patternTrain,
-    cleanTrain,
+    cleanTrain: clean,
     patternTest,
     patternTestSource: nTest > 0 ? `${nTest} held-out examples of ${file}` : `the ${trainRows.length} edited examples of ${file} (no holdout)`,
     cleanTest,

@@ -4,10 +4,11 @@ import { applyTrigger, formatTrigger, parseTrigger } from '../data/triggers.js';
 import type { Split } from '../data/fashion-mnist.js';
 import type { Model } from '../onnx/ir.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { checkDataFits, matchNormalization } from './data-fit.js';
-import { attackRates } from './defence-metrics.js';
-import { evaluate } from './evaluate.js';
-import type { ClassificationReport } from './metrics.js';
+import { checkDataFits } from '../tasks/classifier.js';
+import { matchNormalization } from '../tasks/normalization.js';
+import { attackRates } from '../tasks/attack-rates.js';
+import { evaluate } from '../tasks/run.js';
+import type { ClassificationReport } from '../tasks/classification-metrics.js';
 
 export interface EvalClassifierOptions {
   /** `--data` (default: the embedded subset). */

@@ -9,9 +9,10 @@ import { setMetadata } from '../onnx/metadata.js';
 import { writeModel } from '../onnx/model-io.js';
 import { type ParamSelector, parseSelector, selectParams } from '../params/select.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { checkDataFits, matchNormalization } from './data-fit.js';
-import { evaluate } from './evaluate.js';
-import type { ClassificationReport } from './metrics.js';
+import { checkDataFits } from '../tasks/classifier.js';
+import { matchNormalization } from '../tasks/normalization.js';
+import { evaluate } from '../tasks/run.js';
+import type { ClassificationReport } from '../tasks/classification-metrics.js';
 import type { OptimizerName, ScheduleName } from './optimizers.js';
 import { train, type EpochInfo, type Objective, type StepInfo } from './trainer.js';
 

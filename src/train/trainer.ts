@@ -11,7 +11,7 @@ import { compile, type RuntimeOptions } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
 import { loadCheckpoint, saveCheckpoint, type RunPosition } from './checkpoint.js';
-import { evaluate } from './evaluate.js';
+import { evaluate } from '../tasks/run.js';
 import { withLoss, type LossKind } from './losses.js';
 import { trainingGraph, UPDATED_SUFFIX } from './training-graph.js';
 import { defaultLearningRate, learningRate, Optimizer, type OptimizerOptions, type ScheduleOptions } from './optimizers.js';

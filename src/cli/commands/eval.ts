@@ -1,13 +1,13 @@
 // scalpel eval MODEL: accuracy, loss, per-class accuracy, confusion matrix, attack success rate.
 import { Option } from 'commander';
-import { openForCommand } from '../open-model.js';
+import { openClassifierForCommand } from '../open-model.js';
 import { evalText } from '../../report/eval.js';
 import { json } from '../../report/format.js';
 import { evalClassifier } from '../../train/eval-classifier.js';
 import type { CommandSpec } from '../command.js';
 import { checkedBy, integer } from '../options.js';
 import { progress } from '../progress.js';
-import { addNormalizeOption, chooseNormalization, readsImages } from '../normalize-flag.js';
+import { addNormalizeOption } from '../normalize-flag.js';
 import { type Normalization, parseTrigger } from '../../data/triggers.js';
 
 interface EvalFlags {
@@ -45,8 +45,7 @@ export const evalCommand: CommandSpec = {
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as EvalFlags;
-    const model = (await openForCommand(ctx, modelPath)).model;
-    const normalization = chooseNormalization(model, f.normalize, ctx.io.stderr, modelPath, readsImages(f.data));
+    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
     const bar = progress(ctx.io);
     const r = await evalClassifier(model, {
       data: f.data, split: f.split, trigger: f.trigger, target: f.target, batchSize: f.batch, runtime: ctx.runtime,

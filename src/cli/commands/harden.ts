@@ -1,8 +1,8 @@
 // scalpel harden: corruption-resistant training (from scratch or fine-tuning), compared with the input model.
 import { InvalidArgumentError, Option } from 'commander';
 import { checkOutputPath } from '../output-path.js';
-import { openForCommand } from '../open-model.js';
-import { addNormalizeOption, chooseNormalization, readsImages } from '../normalize-flag.js';
+import { openClassifierForCommand } from '../open-model.js';
+import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
 import { hardenClassifier, HARDEN_SWEEP_DEFAULTS, type HardenMethod } from '../../corruption/harden.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
@@ -112,13 +112,13 @@ export const hardenCommand: CommandSpec = {
     const method: HardenMethod =
       f.eps !== undefined ? { kind: 'corruption', eps: f.eps, alpha: f.alpha, p: f.p, n: f.n } : { kind: 'grad-norm', lambda: f.lambda!, q: f.q };
     if (f.html !== undefined) checkHtmlPath(f.html, f, modelPath);
-    const from = modelPath ? (await openForCommand(ctx, modelPath)).model : undefined;
-    const baseline = f.baseline ? (await openForCommand(ctx, f.baseline)).model : undefined;
-    checkOutputPath(f.out, { model: modelPath, baseline: f.baseline, data: f.data });
     const normalize = (opts as { normalize?: Normalization }).normalize;
-    if (normalize && !from) throw new UsageError('--normalize applies to a model given as a file; a zoo model trains on the dataset\'s normalisation and records it');
-    const normalization = from ? chooseNormalization(from, normalize, ctx.io.stderr, modelPath!, readsImages(f.data)) : undefined;
-    if (baseline) chooseNormalization(baseline, normalize, ctx.io.stderr, f.baseline!, readsImages(f.data));
+    if (normalize && !modelPath) throw new UsageError('--normalize applies to a model given as a file; a zoo model trains on the dataset\'s normalisation and records it');
+    const task = modelPath ? await openClassifierForCommand(ctx, modelPath, { normalize, data: f.data }) : undefined;
+    const from = task?.model;
+    const baseline = f.baseline ? (await openClassifierForCommand(ctx, f.baseline, { normalize, data: f.data })).model : undefined;
+    checkOutputPath(f.out, { model: modelPath, baseline: f.baseline, data: f.data });
+    const normalization = task?.normalization;
     if (f.delta !== undefined && !from) throw new UsageError('--delta records a fine-tuning: it needs MODEL.onnx');
     if (f.delta !== undefined) checkDeltaPath(f.delta, f.out, { model: modelPath, baseline: f.baseline, data: f.data, html: f.html });
     const { model: hardened, ...result } = await withTrainingLoop(ctx, f, (loop, onProgress) =>

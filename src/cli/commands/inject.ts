@@ -1,7 +1,6 @@
 // scalpel inject: teach a model a pattern by changing at most N parameters (neural network surgery), and measure
 // the side effects instance by instance on the test split.
 import { InvalidArgumentError, Option } from 'commander';
-import { loadModel } from '../../analysis/load.js';
 import { checkOutputPath } from '../output-path.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { samePath, writeModel } from '../../onnx/model-io.js';
@@ -10,12 +9,14 @@ import { writeDelta } from '../../params/delta-file.js';
 import { json } from '../../report/format.js';
 import { injectText } from '../../report/inject.js';
 import { injectHtml } from '../../report/inject-html.js';
-import { classifierClasses } from '../../surgery/pattern.js';
 import { CLEAN_LABELS, inject, INJECT_DEFAULTS, parseMethod, type CleanLabels, type InjectRun } from '../../surgery/inject.js';
 import { METHOD_DEFAULTS, SELECT_BY, SURGERY_METHODS, type SelectBy } from '../../surgery/methods.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { integer, real } from '../options.js';
 import { progress } from '../progress.js';
+import { openClassifierForCommand } from '../open-model.js';
+import { addNormalizeOption } from '../normalize-flag.js';
+import type { Normalization } from '../../data/triggers.js';
 
 interface InjectFlags {
   data?: string;
@@ -48,6 +49,7 @@ interface InjectFlags {
   delta?: string;
   json?: string | boolean;
   html?: string;
+  normalize?: Normalization;
 }
 
 /** A comma-separated list of words. */
@@ -117,6 +119,7 @@ export const injectCommand: CommandSpec = {
       .option('--delta <file>', 'also write the exact change as a delta file (safetensors, as scalpel diff --out; with --sweep one per run)')
       .option('--json [file]', 'print the report as JSON, or write it to a file')
       .option('--html <file>', 'also write the report as a self-contained web page');
+    addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as InjectFlags;
@@ -146,8 +149,7 @@ export const injectCommand: CommandSpec = {
     for (let i = 0; i < outputs.length; i++) {
       for (let j = i + 1; j < outputs.length; j++) if (samePath(outputs[i][1], outputs[j][1])) throw new UsageError(`${outputs[i][0]} and ${outputs[j][0]} name the same file (${outputs[i][1]})`);
     }
-    const model = loadModel(modelPath);
-    classifierClasses(model, modelPath);
+    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
 
     const abort = new AbortController();
     const onSigint = () => abort.abort();
@@ -169,7 +171,8 @@ export const injectCommand: CommandSpec = {
       bar.stop();
       process.removeListener('SIGINT', onSigint);
     }
-    const { report, models } = result;
+    const report = { ...result.report, normalization };
+    const { models } = result;
     if (!report.completed) {
       ctx.io.stderr.write('interrupted: nothing written\n');
       return 130;

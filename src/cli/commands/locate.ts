@@ -1,6 +1,8 @@
 // scalpel locate MODEL: the weights behind an error (AI-Lancet), written to located.json.
 import { Option } from 'commander';
-import { loadModel } from '../../analysis/load.js';
+import { openClassifierForCommand } from '../open-model.js';
+import { addNormalizeOption } from '../normalize-flag.js';
+import type { Normalization } from '../../data/triggers.js';
 import { checkOutputPath } from '../output-path.js';
 import { BLUR_MASK_DEFAULTS } from '../../lancet/blur-pairs.js';
 import { writeLocated } from '../../lancet/located-file.js';
@@ -27,6 +29,7 @@ interface LocateFlags extends DefenderFlags {
   out: string;
   json?: boolean;
   html?: string;
+  normalize?: Normalization;
 }
 
 export const locateCommand: CommandSpec = {
@@ -57,6 +60,7 @@ export const locateCommand: CommandSpec = {
       .requiredOption('-o, --out <located.json>', 'where to write what was located')
       .option('--json', 'print the report as JSON')
       .option('--html <file>', 'also write the report as a self-contained web page');
+    addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as LocateFlags;
@@ -64,7 +68,7 @@ export const locateCommand: CommandSpec = {
     const errors: ErrorSource = f.oracleTrigger !== undefined ? { kind: 'oracle-trigger', spec: f.oracleTrigger } : parseErrorSource(f.errors!);
     if (f.alpha !== undefined && f.weighting !== 'paper') throw new UsageError('--alpha belongs to --weighting paper');
     if (f.pairs === 0) throw new Error('--pairs must be at least 1 (K = 0 locates nothing)');
-    const model = loadModel(modelPath);
+    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
     checkOutputPath(f.out, { model: modelPath, data: f.data, defenderData: f.defenderData });
     if (f.html !== undefined) checkOutputPath(f.html, { model: modelPath, data: f.data, defenderData: f.defenderData, out: f.out }, '--html');
     const bar = progress(ctx.io);
@@ -76,7 +80,7 @@ export const locateCommand: CommandSpec = {
     bar.stop();
     await writeLocated(f.out, r.file);
     if (f.html !== undefined) await writeFileAtomic(f.html, [Buffer.from(locateHtml(r))]);
-    ctx.io.stdout.write(f.json ? json({ ...r.file, available: r.available, defender: r.defender, seconds: r.seconds }) : locateText(r));
+    ctx.io.stdout.write(f.json ? json({ ...r.file, available: r.available, defender: r.defender, seconds: r.seconds, normalization }) : locateText(r));
     if (!f.json) ctx.io.stderr.write(`wrote ${f.out}${f.html !== undefined ? ` and ${f.html}` : ''}\n`);
     return 0;
   },

@@ -2,8 +2,8 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { parseGrouping } from '../../params/select.js';
 import { checkOutputPath } from '../output-path.js';
-import { openForCommand } from '../open-model.js';
-import { addNormalizeOption, chooseNormalization, readsImages } from '../normalize-flag.js';
+import { openClassifierForCommand } from '../open-model.js';
+import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
 import { PROBE_DEFAULTS, probe, type ProbeMethod } from '../../corruption/probe.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
@@ -133,8 +133,7 @@ export const probeCommand: CommandSpec = {
       for (const [flag, other] of [['--json', jsonFile], ['--html', f.html]] as const) if (other && samePath(other, f.saveDelta)) throw new UsageError(`--save-delta and ${flag} name the same file`);
       checkOutputPath(f.saveDelta, inputs, '--save-delta');
     }
-    const model = (await openForCommand(ctx, modelPath)).model;
-    const normalization = chooseNormalization(model, (opts as { normalize?: Normalization }).normalize, ctx.io.stderr, modelPath, readsImages(f.data));
+    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, { normalize: (opts as { normalize?: Normalization }).normalize, data: f.data });
     const bar = progress(ctx.io);
     let report;
     let corruption: SparseDelta | undefined;

@@ -2,11 +2,13 @@
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
-import { loadModel } from '../../analysis/load.js';
 import { checkOutputPath } from '../output-path.js';
 import { reconstruct, type ReconstructSchedule } from '../../backdoor/neural-cleanse.js';
 import { reconstructSummary, writeReconstruction } from '../../backdoor/reconstruct-output.js';
-import { imageShape } from '../../backdoor/trigger-graph.js';
+import { imageShape } from '../../tasks/classifier.js';
+import { openClassifierForCommand } from '../open-model.js';
+import { addNormalizeOption } from '../normalize-flag.js';
+import type { Normalization } from '../../data/triggers.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { json } from '../../report/format.js';
 import { reconstructHtml } from '../../report/reconstruct-html.js';
@@ -24,6 +26,7 @@ interface ReconstructFlags extends DefenderFlags {
   out?: string;
   json?: boolean;
   html?: string;
+  normalize?: Normalization;
 }
 
 /** A comma-separated list of labels (whole numbers ≥ 0). */
@@ -74,11 +77,13 @@ export const reconstructCommand: CommandSpec = {
       .option('-o, --out <dir>', 'write trigger files, PNG images and reconstruct.json into this directory')
       .option('--html <file>', 'write the report as a self-contained web page')
       .option('--json', 'print the report as JSON');
+    addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as ReconstructFlags;
-    const model = loadModel(modelPath);
-    imageShape(model);
+    const task = await openClassifierForCommand(ctx, modelPath, f);
+    const model = task.model;
+    imageShape(task, modelPath);
     if (f.out) checkOutputDir(f.out);
     if (f.html) checkOutputPath(f.html, { model: modelPath, data: f.data, 'defender data': f.defenderData }, '--html');
     const defender = await defenderDataFromFlags(f);
@@ -99,7 +104,7 @@ export const reconstructCommand: CommandSpec = {
     const command = ['scalpel', ...ctx.argv].join(' ');
     if (f.out) await writeReconstruction(f.out, r, { model: modelPath, command });
     if (f.html) await writeFileAtomic(f.html, [Buffer.from(reconstructHtml(r, modelPath))]);
-    ctx.io.stdout.write(f.json ? json(reconstructSummary(r, { model: modelPath, command, out: f.out })) : reconstructText(r));
+    ctx.io.stdout.write(f.json ? json({ ...reconstructSummary(r, { model: modelPath, command, out: f.out }), normalization: task.normalization }) : reconstructText(r));
     return 0;
   },
 };

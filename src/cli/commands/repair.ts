@@ -1,7 +1,9 @@
 // scalpel repair MODEL --method NAME: remove a backdoor with the defender's data only, and judge the result.
 import { Buffer } from 'node:buffer';
 import { InvalidArgumentError, Option } from 'commander';
-import { loadModel } from '../../analysis/load.js';
+import { openClassifierForCommand } from '../open-model.js';
+import { addNormalizeOption } from '../normalize-flag.js';
+import type { Normalization } from '../../data/triggers.js';
 import { checkOutputPath } from '../output-path.js';
 import { repairModel } from '../../backdoor/repair.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
@@ -31,6 +33,7 @@ interface RepairFlags extends DefenderFlags {
   html?: string;
   json?: boolean;
   [methodFlag: string]: unknown;
+  normalize?: Normalization;
 }
 
 const methodList = () => REPAIR_METHODS.map((m) => `${m.name}: ${m.summary}`).join('; ');
@@ -69,6 +72,7 @@ export const repairCommand: CommandSpec = {
       .option('--delta <file>', 'write the change as a delta file (safetensors)')
       .option('--html <file>', 'write the report as a self-contained web page')
       .option('--json', 'print the report as JSON');
+    addNormalizeOption(cmd);
     const seen = new Set<string>();
     for (const m of REPAIR_METHODS) {
       for (const fl of m.flags ?? []) {
@@ -99,7 +103,7 @@ export const repairCommand: CommandSpec = {
     if (f.delta) checkOutputPath(f.delta, { ...inputs, 'output model': f.out }, '--delta');
     if (f.html) checkOutputPath(f.html, { ...inputs, 'output model': f.out, delta: f.delta }, '--html');
     if (f.delta && samePath(f.delta, f.out)) throw new UsageError(`--delta and --out name the same file (${f.out})`);
-    const model = loadModel(modelPath);
+    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
     const options: Record<string, unknown> = {};
     for (const fl of method.flags ?? []) {
       const key = fl.flags.replace(/^--/, '').split(' ')[0].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -129,7 +133,7 @@ export const repairCommand: CommandSpec = {
       process.removeListener('SIGINT', onSigint);
     }
     if (f.html && r.completed) await writeFileAtomic(f.html, [Buffer.from(repairHtml(r, modelPath))]);
-    ctx.io.stdout.write(f.json ? json({ model: modelPath, ...r }) : repairText(r));
+    ctx.io.stdout.write(f.json ? json({ model: modelPath, ...r, normalization }) : repairText(r));
     return r.completed ? 0 : 130;
   },
 };

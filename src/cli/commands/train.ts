@@ -1,8 +1,8 @@
 // scalpel train: train a zoo model, or fine-tune an ONNX model, on image data.
 import { Option } from 'commander';
 import { checkOutputPath } from '../output-path.js';
-import { openForCommand } from '../open-model.js';
-import { addNormalizeOption, chooseNormalization, readsImages } from '../normalize-flag.js';
+import { openClassifierForCommand } from '../open-model.js';
+import { addNormalizeOption } from '../normalize-flag.js';
 import { type Normalization, parseTrigger } from '../../data/triggers.js';
 import { MODELS } from '../../models/index.js';
 import { json } from '../../report/format.js';
@@ -57,11 +57,12 @@ export const trainCommand: CommandSpec = {
   async run(ctx, _args, opts) {
     const f = opts as unknown as TrainFlags;
     if (!f.model === !f.from) throw new UsageError('give exactly one of --model NAME or --from MODEL.onnx');
-    const from = f.from ? (await openForCommand(ctx, f.from)).model : undefined;
-    checkOutputPath(f.out, { model: f.from, data: f.data });
     const normalize = (opts as { normalize?: Normalization }).normalize;
-    if (normalize && !from) throw new UsageError('--normalize applies to a model given as a file; a zoo model trains on the dataset\'s normalisation and records it');
-    const normalization = from ? chooseNormalization(from, normalize, ctx.io.stderr, f.from!, readsImages(f.data)) : undefined;
+    if (normalize && !f.from) throw new UsageError('--normalize applies to a model given as a file; a zoo model trains on the dataset\'s normalisation and records it');
+    const task = f.from ? await openClassifierForCommand(ctx, f.from, { normalize, data: f.data }) : undefined;
+    const from = task?.model;
+    checkOutputPath(f.out, { model: f.from, data: f.data });
+    const normalization = task?.normalization;
     if (f.delta !== undefined && !f.from) throw new UsageError('--delta records a fine-tuning: it needs --from MODEL.onnx');
     if (f.delta !== undefined) checkDeltaPath(f.delta, f.out, { model: f.from, data: f.data });
     const { model: trained, ...result } = await withTrainingLoop(ctx, f, (loop) =>

@@ -1,7 +1,7 @@
 // Fine-tuning on the defender's data, shared by the repair methods that train.
 import type { Dataset } from '../data/batches.js';
 import type { Model } from '../onnx/ir.js';
-import { train, type TrainResult } from './trainer.js';
+import { train, type TrainResult } from '../train/trainer.js';
 import type { RepairContext } from './repair-method.js';
 
 /**

@@ -4,8 +4,9 @@ import type { LabelledData } from '../data/load-dataset.js';
 import { applyTrigger, formatTrigger, type Normalization, type Trigger } from '../data/triggers.js';
 import type { Model } from '../onnx/ir.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { matchNormalization } from './data-fit.js';
-import { evaluate } from './evaluate.js';
+import { matchNormalization } from '../tasks/normalization.js';
+import { evaluate } from '../tasks/run.js';
+import { attackRates } from '../tasks/attack-rates.js';
 
 export interface DefenceMetrics {
   /** Clean accuracy on every test example. */
@@ -29,19 +30,6 @@ export interface DefenceMetricsOptions {
   batchSize?: number;
   runtime?: RuntimeOptions;
   onProgress?: (done: number, total: number) => void;
-}
-
-/**
- * ASR and RA of a model on already-stamped images (true labels kept): one pass, both shares.
- *
- * @example const { asr, ra } = await attackRates(model, applyTrigger(test, trigger, { excludeClass: 0 }), 0);
- */
-export async function attackRates(model: Model, stamped: Dataset, target: number, opts: { batchSize?: number; runtime?: RuntimeOptions; classes?: number } = {}): Promise<{ asr: number; ra: number; examples: number }> {
-  const r = await evaluate(model, stamped, { batchSize: opts.batchSize, runtime: opts.runtime, classes: opts.classes });
-  if (target >= r.confusion.length) throw new Error(`target label ${target} is out of range for a model with ${r.confusion.length} classes`);
-  let toTarget = 0;
-  for (const row of r.confusion) toTarget += row[target];
-  return { asr: toTarget / r.examples, ra: r.accuracy, examples: r.examples };
 }
 
 /**

@@ -2,8 +2,8 @@
 import { existsSync } from 'node:fs';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
-import { takeRows } from './batches.js';
-import { loadLabelledData, type LabelledData } from './load-dataset.js';
+import { takeRows } from '../data/batches.js';
+import { loadLabelledData, type LabelledData } from '../data/load-dataset.js';
 
 /** The default share of the clean training split a defender holds (5%, as in the AI-Lancet and fine-pruning papers). */
 export const DEFAULT_DEFENDER_FRACTION = 0.05;

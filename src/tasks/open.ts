@@ -1,0 +1,78 @@
+// Open a user's model file for a command: read and check it, convert its opset (checked against onnxruntime), free or
+// keep its batch, and, for a classifier of images, decide its input normalisation.
+import type { Normalization } from '../data/triggers.js';
+import type { Model } from '../onnx/ir.js';
+import { openModel, type LoadedModel } from '../onnx/load-model.js';
+import type { RuntimeOptions } from '../runtime/session.js';
+import { classifierIO, type ClassifierIO } from './classifier.js';
+import { chooseNormalization, type NormalizationChoice } from './normalization.js';
+import { verifyUpgrade, type UpgradeCheck } from './verify-upgrade.js';
+
+/** A loaded model with the verdict of the conversion check, when the file needed a conversion. */
+export interface OpenedModel extends LoadedModel {
+  path: string;
+  conversion?: UpgradeCheck;
+}
+
+export interface OpenOptions {
+  runtime?: RuntimeOptions;
+  /** Report a failed conversion check in `conversion` instead of throwing (inspect does). */
+  allowFailedConversion?: boolean;
+  /** Called with each note on what loading changed (a converted opset, a freed batch), one sentence each. */
+  onNote?: (note: string) => void;
+}
+
+/**
+ * Open a model file: read it, check its graph, convert opsets 11–12 to 13 and check the conversion against
+ * onnxruntime's outputs on the original (a failed check is an error unless `allowFailedConversion`), and make a fixed
+ * batch symbolic where the graph allows it.
+ *
+ * @example const { model, notes } = await openModelFile('cnn-opset11.onnx');
+ */
+export async function openModelFile(path: string, o: OpenOptions = {}): Promise<OpenedModel> {
+  const loaded: OpenedModel = { ...openModel(path), path };
+  if (loaded.upgrade) {
+    loaded.conversion = await verifyUpgrade(loaded.original, loaded.upgrade.model, { runtime: o.runtime });
+    if (!loaded.conversion.ok && !o.allowFailedConversion) {
+      throw new Error(`${path}: the conversion from opset ${loaded.upgrade.from} to ${loaded.upgrade.to} does not reproduce onnxruntime's outputs on the original (${loaded.conversion.reason}); re-export the model at opset 13 or later`);
+    }
+  }
+  for (const n of loaded.notes) o.onNote?.(n);
+  return loaded;
+}
+
+export interface OpenClassifierOptions extends OpenOptions {
+  /** The input normalisation the user gives (`--normalize`); else the model's metadata; else assumed, with a warning. */
+  normalize?: Normalization;
+  /** False when the data are float tensors whose normalisation is the user's business: nothing is assumed then. */
+  images?: boolean;
+  /** Called once with a warning sentence (an assumed normalisation). */
+  onWarning?: (warning: string) => void;
+}
+
+/** A user's image classifier, opened for a command: the model scalpel computes with and everything known about it. */
+export interface ClassifierTask extends ClassifierIO {
+  kind: 'image-classification';
+  path: string;
+  /** The model scalpel computes with (converted, batch freed, normalisation recorded). */
+  model: Model;
+  opened: OpenedModel;
+  /** The input normalisation, and where it came from; recorded in the model's metadata in memory. */
+  normalization: NormalizationChoice;
+}
+
+/**
+ * Open a classifier for a command: `openModelFile`, then its graph facts (refusing a model that is not a classifier),
+ * then its normalisation (the option, the model's metadata, or Fashion-MNIST's with one warning).
+ *
+ * @example
+ * const task = await openClassifier('user-cnn.onnx', { normalize: { mean: 0.5, std: 0.5 }, onWarning: console.warn });
+ * const test = await loadTaskData(task.model, 'fashion-mnist', 'test');
+ * const run = await runClassifier(task.model, test);
+ */
+export async function openClassifier(path: string, o: OpenClassifierOptions = {}): Promise<ClassifierTask> {
+  const opened = await openModelFile(path, o);
+  const io = classifierIO(opened.model, path);
+  const normalization = chooseNormalization(opened.model, { given: o.normalize, onWarning: o.onWarning, name: path, images: o.images });
+  return { kind: 'image-classification', path, model: opened.model, opened, normalization, ...io };
+}
