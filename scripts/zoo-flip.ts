@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { splitValidation } from '../src/data/batches.js';
 import { loadLabelledData } from '../src/data/load-dataset.js';
-import { readTriggerFile } from '../src/data/trigger-file.js';
-import { parseTrigger, stampImages, type Normalization } from '../src/data/triggers.js';
+import { readSafetensors } from '../src/data/safetensors.js';
+import { parseTrigger, stampImages, type MaskTrigger, type Normalization } from '../src/data/triggers.js';
 import { defenceMetrics, der } from '../src/defence/metrics.js';
 import { flipRepair } from '../src/lancet/flip.js';
 import { generalisingFlip } from '../src/lancet/generalising-flip.js';
@@ -60,7 +60,8 @@ for (const m of jobs) {
     // The defender's data of seed 0 (as reconstruct drew it), split 90/10 as `repair` does.
     const defender = matchNormalization(model, defenderSplit(train, 0).defender);
     const { train: dTrain, validation } = splitValidation(defender, 0.1, 0);
-    const trig = (s: number) => readTriggerFile(join(ncDir(s), `label-${label}.safetensors`));
+    const files = await Promise.all([0, 1, 2].map((s) => readTrigger(join(ncDir(s), `label-${label}.safetensors`))));
+    const trig = (s: number) => files[s];
     let repaired: Model;
     if (a.variant === 'flip') {
       const norm = defender.normalization as Normalization;
@@ -84,4 +85,12 @@ for (const m of jobs) {
   writeFileSync(out, JSON.stringify(result, null, 1));
   const r = result as { after?: { acc: number; asr: number }; before: { acc: number; asr: number } };
   process.stderr.write(`${m.name} ${a.variant}: ${r.after ? `ASR ${(100 * r.before.asr).toFixed(2)}% → ${(100 * r.after.asr).toFixed(2)}%, ACC ${(100 * r.before.acc).toFixed(2)}% → ${(100 * r.after.acc).toFixed(2)}%` : 'skipped'} (${(result.seconds as number).toFixed(0)} s)\n`);
+}
+
+/** A reconstructed trigger file, clipped to [0, 1] (runs cached before reconstruct clipped could hold −6e-8). */
+async function readTrigger(path: string): Promise<MaskTrigger> {
+  const t = await readSafetensors(path);
+  const clip = (name: string) => Float32Array.from(t.get(name)!.data as Float32Array, (v) => Math.min(1, Math.max(0, v)));
+  const [c, h, w] = t.get('pattern')!.dims;
+  return { type: 'mask', size: [h, w], channels: c, mask: clip('mask'), pattern: clip('pattern') };
 }

@@ -347,10 +347,13 @@ async function reconstructLabel(
     const chosen = best ?? last!;
     return {
       label, l1: chosen.l1, success: best !== undefined, attackSuccess: 0, steps: step, cost,
-      trigger: { type: 'mask', size: [H, W], channels: C, mask: Float32Array.from(chosen.mask), pattern: Float32Array.from(chosen.pattern) },
+      trigger: { type: 'mask', size: [H, W], channels: C, mask: unit(chosen.mask), pattern: unit(chosen.pattern) },
     };
   }
 }
+
+/** A copy clipped to [0, 1]: tanh(θ)/2 + ½ in float32 can round to −6e-8 or 1 + 6e-8, which trigger files refuse. */
+const unit = (v: Float32Array) => Float32Array.from(v, (x) => Math.min(1, Math.max(0, x)));
 
 /** The mask and pattern of the current parameters, m = tanh(θ)/2 + ½, as the graph computes them. */
 function currentTrigger(params: Map<string, HostTensor>, graph: ReturnType<typeof triggerGraph>, C: number, H: number, W: number): { l1: number; mask: Float32Array; pattern: Float32Array } {
