@@ -6,26 +6,45 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { anomalyIndex } from '../src/backdoor/anomaly.js';
+import { foreignness } from '../src/backdoor/natural-feature.js';
+import { loadLabelledData, type LabelledData } from '../src/data/load-dataset.js';
+import { readSafetensors } from '../src/data/safetensors.js';
+import type { MaskTrigger } from '../src/data/triggers.js';
+import { defenderSplit } from './zoo-defender.js';
 import { ZOO, type ZooModel } from './zoo-list.js';
 
 const { values: a } = parseArgs({
   options: {
     half: { type: 'string', default: 'dev' }, schedule: { type: 'string', default: 'batch' }, seeds: { type: 'string', default: '0,1,2' },
     zoo: { type: 'string', default: '/work/zoo' }, out: { type: 'string' }, transfer: { type: 'string', default: '0.9' },
+    foreign: { type: 'string', default: '0.5' }, data: { type: 'string', default: 'fashion-mnist' },
   },
 });
 const seeds = a.seeds!.split(',').map(Number);
 const tau = Number(a.transfer);
+const phi = Number(a.foreign);
 
-interface Run { l1: number[]; index: number[]; flagged: number[]; worst: number[]; seconds: number }
-function readRun(m: ZooModel, seed: number, schedule = a.schedule!): Run | undefined {
+/** foreignness of each flagged label's trigger, against the seed's defender images of that label. */
+interface Run { l1: number[]; index: number[]; flagged: number[]; worst: number[]; seconds: number; foreign: Map<number, number> }
+const train = await loadLabelledData(a.data, 'train');
+const defenders = new Map<number, LabelledData>();
+async function readTrigger(path: string): Promise<MaskTrigger> {
+  const t = await readSafetensors(path);
+  const clip = (name: string) => Float32Array.from(t.get(name)!.data as Float32Array, (v) => Math.min(1, Math.max(0, v)));
+  const [c, h, w] = t.get('pattern')!.dims;
+  return { type: 'mask', size: [h, w], channels: c, mask: clip('mask'), pattern: clip('pattern') };
+}
+async function readRun(m: ZooModel, seed: number, schedule = a.schedule!): Promise<Run | undefined> {
   const dir = join(a.zoo!, 'nc', schedule, m.name, `s${seed}`);
-  if (!existsSync(join(dir, 'transfer.json'))) return undefined;
+  if (!existsSync(join(dir, schedule === 'batch' ? 'transfer.json' : 'reconstruct.json'))) return undefined;
   const r = JSON.parse(readFileSync(join(dir, 'reconstruct.json'), 'utf8'));
-  const t = JSON.parse(readFileSync(join(dir, 'transfer.json'), 'utf8'));
+  const t = existsSync(join(dir, 'transfer.json')) ? JSON.parse(readFileSync(join(dir, 'transfer.json'), 'utf8')) : { seconds: r.seconds, transfer: r.labels.map(() => ({ worstClass: NaN })) };
+  if (!defenders.has(seed)) defenders.set(seed, defenderSplit(train, seed).defender);
+  const foreign = new Map<number, number>();
+  for (const l of r.flagged as number[]) foreign.set(l, foreignness(await readTrigger(join(dir, `label-${l}.safetensors`)), defenders.get(seed)!, l));
   return {
     l1: r.labels.map((l: { l1: number }) => l.l1), index: r.labels.map((l: { anomalyIndex: number }) => l.anomalyIndex), flagged: r.flagged,
-    worst: t.transfer.map((x: { worstClass: number }) => x.worstClass), seconds: t.seconds,
+    worst: t.transfer.map((x: { worstClass: number }) => x.worstClass), seconds: t.seconds ?? r.seconds, foreign,
   };
 }
 
@@ -60,7 +79,7 @@ const models = ZOO.filter((m) => a.half === 'all' || m.split === a.half);
 const runs = new Map<string, Run[]>();
 const missing: string[] = [];
 for (const m of models) {
-  const rs = seeds.map((s) => readRun(m, s));
+  const rs = await Promise.all(seeds.map((s) => readRun(m, s)));
   if (rs.some((r) => !r)) missing.push(m.name);
   else runs.set(m.name, rs as Run[]);
 }
@@ -97,9 +116,9 @@ const posL: number[] = [];
 const negL: number[] = [];
 for (const m of have) for (const r of runs.get(m.name)!) lowIndex(r).forEach((v, l) => (l === m.target ? posL : negL).push(v));
 lines.push('', `AUC of the anomaly index (one value per model and seed): model level (largest index below the median: backdoored against clean) ${aucModel.toFixed(3)}; label level (the target against every other label of every model) ${auc(posL, negL).toFixed(3)}.`);
-lines.push('', '| model | target | seed: flagged (index of the target; worst-class transfer of each flagged label) |', '|---|---|---|');
+lines.push('', '| model | target | per seed: flagged labels (anomaly index, worst-class transfer, foreignness of each); the target\'s index |', '|---|---|---|');
 for (const m of have) {
-  const cells = runs.get(m.name)!.map((r, k) => `s${seeds[k]}: [${r.flagged.join(',')}]${m.target !== undefined ? ` (${r.index[m.target].toFixed(2)})` : ''}${r.flagged.length ? ` ${r.flagged.map((l) => r.worst[l].toFixed(2)).join('/')}` : ''}`);
+  const cells = runs.get(m.name)!.map((r, k) => `s${seeds[k]}: [${r.flagged.map((l) => `${l} (${r.index[l].toFixed(2)}, ${r.worst[l].toFixed(2)}, ${r.foreign.get(l)!.toFixed(2)})`).join(', ')}]${m.target !== undefined ? ` target ${r.index[m.target].toFixed(2)}` : ''}`);
   lines.push(`| ${m.name} | ${m.target ?? '—'} | ${cells.join('; ')} |`);
 }
 const secs = have.flatMap((m) => runs.get(m.name)!.map((r) => r.seconds));

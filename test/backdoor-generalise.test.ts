@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { reconstruct, type ReconstructResult } from '../src/backdoor/neural-cleanse.js';
 import { triggerTransfer } from '../src/backdoor/trigger-transfer.js';
+import { foreignness } from '../src/backdoor/natural-feature.js';
 import { splitValidation } from '../src/data/batches.js';
 import { defenderData } from '../src/defence/defender-data.js';
 import { loadLabelledData, type LabelledData } from '../src/data/load-dataset.js';
@@ -71,6 +72,22 @@ describe('trigger transfer', () => {
     assert.equal(t.perClass.length, 10);
     const empty = await triggerTransfer(model, { ...patchMask(), mask: new Float32Array(784) }, held, 0);
     assert.ok(empty.worstClass < 0.05 && empty.overall < 0.05, `${empty.overall}`);
+  });
+});
+
+describe('foreignness of a trigger to its label', () => {
+  test("a white corner patch is foreign to T-shirts; a pattern equal to the label's mean image is not", () => {
+    const d = defenderData(train, { count: 600 });
+    const f = foreignness(patchMask(), d, 0);
+    assert.ok(f > 0.9, `${f}`);
+    // The label's own mean image, painted everywhere: foreignness 0 (up to float rounding).
+    const x = d.x.data as Float32Array;
+    const mean = new Float32Array(784);
+    let n = 0;
+    for (let i = 0; i < d.y.dims[0]; i++) if (Number(d.y.data[i]) === 8) { n++; for (let k = 0; k < 784; k++) mean[k] += x[i * 784 + k] * 0.353 + 0.286; }
+    const natural: MaskTrigger = { type: 'mask', size: [28, 28], channels: 1, mask: new Float32Array(784).fill(0.5), pattern: mean.map((v) => Math.min(1, Math.max(0, v / n))) };
+    assert.ok(foreignness(natural, d, 8) < 0.01);
+    assert.throws(() => foreignness(natural, { ...d, y: { ...d.y, data: new BigInt64Array(d.y.dims[0]) } }, 8), /no image of label 8/);
   });
 });
 
