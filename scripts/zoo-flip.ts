@@ -3,7 +3,9 @@
 // held-out pairs of the same reconstruction) and 'general' (generalisingFlip: locate on jittered pairs from the
 // reconstructions of seeds 0 and 1, choose the layer and the flips on jittered pairs of seed 2's). Both read the
 // label flagged by Neural Cleanse (seed 0); a model whose target is not flagged gets no repair (counted as a miss).
-// Usage: nice -n 5 node --import tsx scripts/zoo-flip.ts --half dev|report --variant flip|general [--zoo /work/zoo] [--data DIR] [--worker K/W]
+// 'unlearn' and 'fine-prune' run `scalpel repair --method M` with the seed-0 reconstruction (--triggers), as a user would.
+// Usage: nice -n 5 node --import tsx scripts/zoo-flip.ts --half dev|report --variant flip|general|unlearn|fine-prune [--zoo /work/zoo] [--data DIR] [--worker K/W]
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -54,7 +56,15 @@ for (const m of jobs) {
   const flagged: number[] = JSON.parse(readFileSync(join(ncDir(0), 'reconstruct.json'), 'utf8')).flagged;
   const result: Record<string, unknown> = { model: m.name, variant: a.variant, target: m.target, flagged, before };
   const label = flagged.includes(m.target!) ? m.target! : flagged[0];
-  if (label === undefined) {
+  if (a.variant === 'unlearn' || a.variant === 'fine-prune') {
+    const r = spawnSync(process.execPath, ['bin/scalpel.js', '--threads', '1', 'repair', join(zoo, `${m.name}.onnx`), '--method', a.variant, '--data', a.data!, '--triggers', ncDir(0), '-o', join(outDir, `${m.name}.onnx`), '--json'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    if (r.status !== 0) {
+      result.skipped = r.stderr.trim().split('\n').at(-1);
+    } else {
+      const rep = JSON.parse(r.stdout);
+      Object.assign(result, { label, after: rep.after, der: rep.der, changed: rep.changedParams, details: { pruned: rep.details?.pruned?.length, channels: rep.details?.channels } });
+    }
+  } else if (label === undefined) {
     result.skipped = 'no label flagged';
   } else {
     // The defender's data of seed 0 (as reconstruct drew it), split 90/10 as `repair` does.

@@ -1,8 +1,8 @@
 // Build the backdoor zoo (scripts/zoo-list.ts) with seeded `scalpel train` runs, measure each model's clean test
 // accuracy and the attacker's ASR with `scalpel eval`, and write the table.
 // Usage: nice -n 5 node --import tsx scripts/zoo.ts [OUTDIR=/work/zoo] [DATA=fashion-mnist] [TABLE=docs/zoo.md]
-// Models already in OUTDIR are kept (the run resumes); delete one to rebuild it. ZOO_WORKER=K/W trains only the
-// models whose row number is K modulo W (run W of them side by side); the table is written once every model is there.
+// Models already in OUTDIR are kept (the run resumes); delete one (and its .eval.json and .lock) to rebuild it. Run
+// several side by side to share the work; the table is written once every model is there.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,14 +37,17 @@ const sparse = join(out, 'sparse-bottom-left.safetensors');
 if (!existsSync(sparse)) await writeSparseTrigger(sparse);
 
 interface Measured extends ZooModel { accuracy: number; asr?: number; seconds: number }
-const rows: Measured[] = [];
-const [worker, workers] = (process.env.ZOO_WORKER ?? '0/1').split('/').map(Number);
-for (const [i, m] of ZOO.entries()) {
+// Workers side by side each claim a model with a lock file (NAME.lock) before training it; the report half's
+// models first, the slower vgg-small ones first within a half.
+const order = [...ZOO].sort((x, y) => (x.split === y.split ? 0 : x.split === 'report' ? -1 : 1) || (x.arch === y.arch ? 0 : x.arch === 'vgg-small' ? -1 : 1) || x.seed - y.seed);
+for (const m of order) {
   const file = join(out, `${m.name}.onnx`);
   const evalFile = join(out, `${m.name}.eval.json`);
   let seconds = 0;
-  if (i % workers !== worker) {
-    if (existsSync(evalFile)) rows.push({ ...m, ...JSON.parse(readFileSync(evalFile, 'utf8')) });
+  if (existsSync(evalFile)) continue;
+  try {
+    writeFileSync(join(out, `${m.name}.lock`), String(process.pid), { flag: 'wx' });
+  } catch {
     continue;
   }
   if (!existsSync(file)) {
@@ -61,9 +64,9 @@ for (const [i, m] of ZOO.entries()) {
     writeFileSync(evalFile, JSON.stringify({ accuracy: e.accuracy, asr: e.attack?.successRate ?? e.asr ?? e.attackSuccessRate, seconds, raw: e.attack ?? null }, null, 1));
   }
   const e = JSON.parse(readFileSync(evalFile, 'utf8'));
-  rows.push({ ...m, accuracy: e.accuracy, asr: e.asr, seconds: e.seconds });
   process.stderr.write(`${m.name}: clean ${(100 * e.accuracy).toFixed(2)}%${m.trigger ? `  ASR ${(100 * e.asr).toFixed(2)}%` : ''}\n`);
 }
+const rows: Measured[] = ZOO.filter((m) => existsSync(join(out, `${m.name}.eval.json`))).map((m) => ({ ...m, ...JSON.parse(readFileSync(join(out, `${m.name}.eval.json`), 'utf8')) }));
 if (rows.length < ZOO.length) {
   process.stderr.write(`${rows.length} of ${ZOO.length} models built; the table is written when all are\n`);
   process.exit(0);
