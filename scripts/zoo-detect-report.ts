@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { anomalyIndex } from '../src/backdoor/anomaly.js';
 import { foreignness } from '../src/backdoor/natural-feature.js';
+import { referenceNorms, relativeAnomaly } from '../src/backdoor/reference-norms.js';
 import { loadLabelledData, type LabelledData } from '../src/data/load-dataset.js';
 import { readSafetensors } from '../src/data/safetensors.js';
 import type { MaskTrigger } from '../src/data/triggers.js';
@@ -49,7 +50,7 @@ async function readRun(m: ZooModel, seed: number, schedule = a.schedule!): Promi
 }
 
 /** A rule turns a model's runs (one per seed) into flagged sets: one per seed, or one for all seeds. */
-type Rule = { name: string; perSeed: boolean; flag: (runs: Run[]) => number[][] };
+type Rule = { name: string; perSeed: boolean; flag: (runs: Run[], m: ZooModel) => number[][] };
 const lowIndex = (r: Run) => r.index.map((v, i) => (r.l1[i] < median(r.l1) ? v : 0));
 function median(xs: number[]): number {
   const s = [...xs].sort((x, y) => x - y);
@@ -66,7 +67,21 @@ const RULES: Rule[] = [
   { name: 'flagged in all 3 seeds', perSeed: false, flag: (runs) => [runs[0].flagged.filter((l) => runs.every((r) => r.flagged.includes(l)))] },
   { name: 'flagged in at least 2 of 3 seeds', perSeed: false, flag: (runs) => [runs[0].l1.map((_, l) => l).filter((l) => runs.filter((r) => r.flagged.includes(l)).length >= 2)] },
   { name: 'median anomaly index over the 3 seeds > 2', perSeed: false, flag: (runs) => [runs[0].l1.map((_, l) => l).filter((l) => median(runs.map((r) => lowIndex(r)[l])) > 2)] },
+  { name: "relative to clean twins' norms (index of log ‖m‖₁/reference > 2), one seed", perSeed: true, flag: (runs, m) => runs.map((r) => relativeAnomaly(r.l1, reference(m)).flagged) },
+  { name: '… relative, flagged in at least 2 of 3 seeds', perSeed: false, flag: (runs, m) => [runs[0].l1.map((_, l) => l).filter((l) => runs.filter((r) => relativeAnomaly(r.l1, reference(m)).flagged.includes(l)).length >= 2)] },
+  { name: '… relative, min ‖m‖₁ over the 3 seeds', perSeed: false, flag: (runs, m) => [relativeAnomaly(runs[0].l1.map((_, l) => Math.min(...runs.map((r) => r.l1[l]))), reference(m)).flagged] },
 ];
+
+/**
+ * The clean twins' reference norms for a model: every seed's run of the development half's clean models of the same
+ * architecture, the model itself left out (the development half is where settings may come from).
+ */
+function reference(m: ZooModel): number[] {
+  const twins = ZOO.filter((t) => t.split === 'dev' && t.target === undefined && t.arch === m.arch && t.name !== m.name);
+  const vectors = twins.flatMap((t) => twinRuns.get(t.name) ?? []);
+  return referenceNorms(vectors);
+}
+const twinRuns = new Map<string, number[][]>();
 
 /** Area under the ROC curve of scores of positives against negatives (ties count half). */
 function auc(pos: number[], neg: number[]): number {
@@ -83,6 +98,10 @@ for (const m of models) {
   if (rs.some((r) => !r)) missing.push(m.name);
   else runs.set(m.name, rs as Run[]);
 }
+for (const t of ZOO.filter((x) => x.split === 'dev' && x.target === undefined)) {
+  const rs = await Promise.all(seeds.map((sd) => readRun(t, sd, 'batch')));
+  twinRuns.set(t.name, rs.filter((r): r is Run => r !== undefined).map((r) => r.l1));
+}
 const have = models.filter((m) => runs.has(m.name));
 const bd = have.filter((m) => m.target !== undefined);
 const clean = have.filter((m) => m.target === undefined);
@@ -93,7 +112,7 @@ lines.push('| rule | targets flagged | clean models with a flag | non-target lab
 for (const rule of RULES) {
   let tHit = 0, tN = 0, cHit = 0, cN = 0, ntHit = 0, ntN = 0, agree = 0;
   for (const m of have) {
-    const sets = rule.flag(runs.get(m.name)!);
+    const sets = rule.flag(runs.get(m.name)!, m);
     if (new Set(sets.map((s) => [...s].sort().join())).size === 1) agree++;
     for (const s of sets) {
       if (m.target !== undefined) {
