@@ -5,6 +5,9 @@ import { before, describe, test } from 'node:test';
 import { reconstruct, type ReconstructResult } from '../src/backdoor/neural-cleanse.js';
 import { triggerTransfer } from '../src/backdoor/trigger-transfer.js';
 import { foreignness } from '../src/backdoor/natural-feature.js';
+import { referenceNorms, relativeAnomaly } from '../src/backdoor/reference-norms.js';
+import { anomalyIndex } from '../src/backdoor/anomaly.js';
+import { cli } from './helpers/cli.js';
 import { splitValidation } from '../src/data/batches.js';
 import { defenderData } from '../src/defence/defender-data.js';
 import { loadLabelledData, type LabelledData } from '../src/data/load-dataset.js';
@@ -40,6 +43,25 @@ describe('jittered triggers', () => {
     assert.ok(half.mask.every((v) => v === 0 || v === 1));
     assert.equal(jitterTrigger(t).length, 27);
     assert.deepStrictEqual(jitterTrigger(t)[0], t);
+  });
+});
+
+describe('trigger norms relative to clean twins', () => {
+  test("a label small on the twins too is not flagged; the backdoor's target is, though a natural label hides it in absolute terms", () => {
+    // Norms as measured on the zoo's vgg-small: label 8 (Bag) is small on every model, label 5 is the target.
+    const suspect = [64, 59, 36, 44, 39, 8, 32, 48, 6, 58];
+    const twins = [[60, 62, 40, 50, 42, 45, 35, 44, 7, 55], [58, 57, 35, 47, 41, 48, 30, 50, 9, 60], [66, 55, 38, 52, 37, 41, 36, 42, 6, 57]];
+    assert.deepStrictEqual(referenceNorms(twins), [60, 57, 38, 50, 41, 45, 35, 44, 7, 57]);
+    assert.deepStrictEqual(anomalyIndex(suspect).flagged, []);
+    assert.deepStrictEqual(relativeAnomaly(suspect, referenceNorms(twins)).flagged, [5]);
+    assert.throws(() => relativeAnomaly([1, 2], [1]), /2 trigger norms but 1 reference/);
+    assert.throws(() => referenceNorms([[1, 2], [1]]), /different numbers of labels/);
+  });
+  test('reconstruct refuses a reference of the wrong length before any work; --reference needs reconstruct -o directories', async () => {
+    await assert.rejects(reconstruct(readModel(BADNETS), defenderData(train, { count: 64 }), { labels: [0], reference: [1, 2, 3] }), /reference holds 3 trigger norms but the model has 10 classes/);
+    const r = await cli(['reconstruct', BADNETS, '--reference', '/nonexistent-twin']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /scalpel: error: \/nonexistent-twin\/reconstruct.json not found/);
   });
 });
 

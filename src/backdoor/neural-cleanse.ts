@@ -12,6 +12,7 @@ import { matchNormalization } from '../tasks/normalization.js';
 import { evaluate } from '../tasks/run.js';
 import { Optimizer } from '../train/optimizers.js';
 import { anomalyIndex, ANOMALY_THRESHOLD } from './anomaly.js';
+import { relativeAnomaly } from './reference-norms.js';
 import { triggerGraph } from './trigger-graph.js';
 
 export interface ReconstructOptions {
@@ -41,6 +42,11 @@ export interface ReconstructOptions {
    * early stop does not wait for the cost to move.
    */
   schedule?: ReconstructSchedule;
+  /**
+   * Per label (every class of the model, in order), the trigger norm a clean twin of the model needs (see
+   * `referenceNorms`): labels are then flagged by the anomaly index of log(‖m‖₁ / reference) instead of ‖m‖₁.
+   */
+  reference?: number[];
   /** Images per step of the 'original' schedule (default 1,000, Neural Cleanse's NB_SAMPLE; at most the data's size). */
   stepImages?: number;
   runtime?: RuntimeOptions;
@@ -144,6 +150,7 @@ export async function reconstruct(model: Model, data: LabelledData, o: Reconstru
     if (!Number.isInteger(t) || t < 0 || t >= classes) throw new Error(`label ${t} is out of range for a model with ${classes} classes (0–${classes - 1})`);
   }
   if (labels.length === 0) throw new Error('no labels to reconstruct');
+  if (o.reference && o.reference.length !== classes) throw new Error(`the reference holds ${o.reference.length} trigger norms but the model has ${classes} classes`);
   const settings = {
     steps: o.steps ?? 1000, batchSize: Math.min(o.batchSize ?? 64, n), lr: o.lr ?? 0.1, initCost: o.initCost ?? 1e-3,
     threshold: o.successThreshold ?? 0.99, costPatience: o.costPatience ?? 5, early: o.earlyStopPatience ?? 25, seed: o.seed ?? 0,
@@ -159,7 +166,7 @@ export async function reconstruct(model: Model, data: LabelledData, o: Reconstru
     const stamped = stampImages(defender.x, last.trigger, norm);
     last.attackSuccess = argmaxShareOver(await evaluate(model, { x: stamped, y: defender.y }, { runtime: o.runtime }), label);
   }
-  const a = anomalyIndex(found.map((f) => f.l1));
+  const a = o.reference ? relativeAnomaly(found.map((f) => f.l1), labels.map((l) => o.reference![l])) : anomalyIndex(found.map((f) => f.l1));
   const result: LabelTrigger[] = found.map((f, i) => ({ ...f, anomalyIndex: a.index[i], flagged: a.flagged.includes(i) }));
   return {
     labels: result, median: a.median, mad: a.mad, threshold: ANOMALY_THRESHOLD, flagged: a.flagged.map((i) => labels[i]),
