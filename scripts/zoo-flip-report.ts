@@ -8,11 +8,12 @@ import { parseArgs } from 'node:util';
 import { ZOO } from './zoo-list.js';
 
 const { values: a } = parseArgs({
-  options: { half: { type: 'string', default: 'report' }, variants: { type: 'string', default: 'flip,general,unlearn,fine-prune' }, zoo: { type: 'string', default: '/work/zoo' }, out: { type: 'string' } },
+  options: { half: { type: 'string', default: 'report' }, variants: { type: 'string', default: 'flip,general,general-r3,unlearn,fine-prune' }, zoo: { type: 'string', default: '/work/zoo' }, out: { type: 'string' } },
 });
 const NAMES: Record<string, string> = {
   flip: '`flip` as today (locate --layer auto on one reconstruction, judged on its own held-out pairs)',
   general: '`flip`, generalising (locate on jittered pairs of 2 reconstructions; layer and flips judged on a 3rd)',
+  'general-r3': '`flip`, generalising, 3 rounds (locate → flip again on the pairs still unfixed)',
   unlearn: '`unlearn` (the seed-0 reconstruction)',
   'fine-prune': '`fine-prune` (--max-drop 4)',
 };

@@ -1,10 +1,11 @@
 // Removal over the zoo's backdoored models, judged by the attacker's trigger on the test split (measurement only):
 // 'flip' as `repair --method flip` does it (locate --layer auto on pairs from one reconstruction, flip judged on
 // held-out pairs of the same reconstruction) and 'general' (generalisingFlip: locate on jittered pairs from the
-// reconstructions of seeds 0 and 1, choose the layer and the flips on jittered pairs of seed 2's). Both read the
+// reconstructions of seeds 0 and 1, choose the layer and the flips on jittered pairs of seed 2's; 'general-r3' adds
+// two more rounds of locate → flip on the pairs still unfixed). All read the
 // label flagged by Neural Cleanse (seed 0); a model whose target is not flagged gets no repair (counted as a miss).
 // 'unlearn' and 'fine-prune' run `scalpel repair --method M` with the seed-0 reconstruction (--triggers), as a user would.
-// Usage: nice -n 5 node --import tsx scripts/zoo-flip.ts --half dev|report --variant flip|general|unlearn|fine-prune [--zoo /work/zoo] [--data DIR] [--worker K/W]
+// Usage: nice -n 5 node --import tsx scripts/zoo-flip.ts --half dev|report --variant flip|general|general-r3|unlearn|fine-prune [--zoo /work/zoo] [--data DIR] [--worker K/W]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -84,9 +85,10 @@ for (const m of jobs) {
       repaired = f.model;
       Object.assign(result, { layer: f.layer, flipped: f.flipped.length, fixedShare: f.chosen.fixedShare, heldOut: f.pairs });
     } else {
-      const r = await generalisingFlip(model, { train: dTrain, validation }, [trig(0), trig(1)], [trig(2)], label, { runtime });
+      const rounds = a.variant === 'general-r3' ? 3 : 1;
+      const r = await generalisingFlip(model, { train: dTrain, validation }, [trig(0), trig(1)], [trig(2)], label, { runtime, rounds });
       repaired = r.flip.model;
-      Object.assign(result, { layer: r.flip.layer, flipped: r.flip.flipped.length, fixedShare: r.flip.chosen.fixedShare, layers: r.layers, locatePairs: r.locatePairs, judgePairs: r.judgePairs });
+      Object.assign(result, { layer: r.flip.layer, flipped: r.flip.flipped.length, roundsFlipped: r.roundsFlipped, fixedShare: r.flip.chosen.fixedShare, layers: r.layers, locatePairs: r.locatePairs, judgePairs: r.judgePairs });
     }
     const after = await measure(repaired);
     Object.assign(result, { label, after, der: der(before, after), changed: changedCount(deltaBetween(model, repaired)) });

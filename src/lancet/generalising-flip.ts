@@ -24,6 +24,12 @@ export interface GeneralisingFlipOptions {
   /** See FlipOptions.goal and maxDrop (defaults 0.99 and 0.01). */
   goal?: number;
   maxDrop?: number;
+  /**
+   * Rounds of locate → flip (default 1). After each round the pairs that still show the error on the flipped model
+   * are located again in the chosen layer and more weights flipped, judged on the judging pairs still unfixed, while
+   * the accuracy budget stays measured against the original model; stops early when no locating pair is left.
+   */
+  rounds?: number;
   /** Seeds the pairs' order and the variant each image gets (default 0). */
   seed?: number;
   runtime?: RuntimeOptions;
@@ -41,7 +47,10 @@ export interface GeneralisingLayer {
 }
 
 export interface GeneralisingFlipResult {
+  /** The last round's flip (its `model` carries every round's flips; `flipped` counts every round's). */
   flip: FlipResult;
+  /** Weights flipped in each round. */
+  roundsFlipped: number[];
   layers: GeneralisingLayer[];
   locatePairs: number;
   judgePairs: number;
@@ -124,5 +133,40 @@ export async function generalisingFlip(
     if (within && (!best || row.fixedShare > best.row.fixedShare || (row.fixedShare === best.row.fixedShare && row.flipped < best.row.flipped))) best = { flip, row };
   }
   if (!best) throw new Error('no layer could be flipped within the accuracy budget');
-  return { flip: best.flip, layers: rows, locatePairs: locateSet.pairs.length, judgePairs: judge.pairs.length };
+  const maxDrop = o.maxDrop ?? 0.01;
+  const baseAccuracy = best.flip.curve[0].defenderAccuracy;
+  let flip = best.flip;
+  const roundsFlipped = [flip.flipped.length];
+  const flippedSet = new Set(flip.flipped);
+  for (let round = 1; round < (o.rounds ?? 1); round++) {
+    o.onProgress?.(`round ${round + 1}`, round, o.rounds ?? 1);
+    const current = flip.model;
+    const still = await stillWrong(current, locateSet, o.runtime);
+    const stillJudged = await stillWrong(current, judge, o.runtime);
+    if (still.pairs.length === 0 || stillJudged.pairs.length === 0) break;
+    const layer = findLayer(current, flip.layer);
+    const loc = await locateInLayer(current, layer, still, { runtime: o.runtime });
+    const fresh = loc.weights.filter((w) => !flippedSet.has(w.index));
+    if (fresh.length === 0) break;
+    // What is left of the accuracy budget, measured against the original model's accuracy.
+    const now = flip.chosen.defenderAccuracy ?? baseAccuracy ?? 0;
+    const left = baseAccuracy === undefined ? maxDrop : maxDrop - (baseAccuracy - now);
+    if (left <= 0) break;
+    const next = await flipRepair(current, flip.layer, fresh, stillJudged, { goal: o.goal, maxDrop: left, clean: defender.validation, runtime: o.runtime });
+    if (next.flipped.length === 0) break;
+    for (const i of next.flipped) flippedSet.add(i);
+    roundsFlipped.push(next.flipped.length);
+    flip = { ...next, flipped: [...flip.flipped, ...next.flipped] };
+  }
+  return { flip, roundsFlipped, layers: rows, locatePairs: locateSet.pairs.length, judgePairs: judge.pairs.length };
+}
+
+/** The pairs whose stamped image the model still sends to the wrong class. */
+async function stillWrong(model: Model, set: PairSet, runtime?: RuntimeOptions): Promise<PairSet> {
+  if (set.pairs.length === 0) return set;
+  const len = set.pairs[0].x.length;
+  const x = new Float32Array(set.pairs.length * len);
+  set.pairs.forEach((p, i) => x.set(p.x, i * len));
+  const pred = (await runClassifier(model, { dtype: 'float32', dims: [set.pairs.length, ...set.dims], data: x }, { runtime })).predictions;
+  return { ...set, pairs: set.pairs.filter((p, i) => pred[i] === p.wrong) };
 }
