@@ -111,8 +111,15 @@ lines.push(`Half: ${a.half} (${bd.length} backdoored, ${clean.length} clean mode
 lines.push('| rule | targets flagged | clean models with a flag | non-target labels flagged (backdoored) | agreement across seeds |', '|---|---|---|---|---|');
 for (const rule of RULES) {
   let tHit = 0, tN = 0, cHit = 0, cN = 0, ntHit = 0, ntN = 0, agree = 0;
+  let failed: string | undefined;
   for (const m of have) {
-    const sets = rule.flag(runs.get(m.name)!, m);
+    let sets: number[][];
+    try {
+      sets = rule.flag(runs.get(m.name)!, m);
+    } catch (e) {
+      failed = (e as Error).message;
+      break;
+    }
     if (new Set(sets.map((s) => [...s].sort().join())).size === 1) agree++;
     for (const s of sets) {
       if (m.target !== undefined) {
@@ -125,6 +132,10 @@ for (const rule of RULES) {
         if (s.length > 0) cHit++;
       }
     }
+  }
+  if (failed) {
+    lines.push(`| ${rule.name} | not measured: ${failed} | | | |`);
+    continue;
   }
   lines.push(`| ${rule.name} | ${tHit}/${tN} (${pct(tHit / tN)}) | ${cHit}/${cN} (${pct(cHit / cN)}) | ${ntHit}/${ntN} (${pct(ntHit / ntN)}) | ${rule.perSeed ? `${agree}/${have.length} models` : '—'} |`);
 }
