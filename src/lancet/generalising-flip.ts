@@ -25,7 +25,8 @@ export interface GeneralisingFlipOptions {
   goal?: number;
   maxDrop?: number;
   /**
-   * Rounds of locate → flip (default 1). After each round the pairs that still show the error on the flipped model
+   * Rounds of locate → flip (default 3: on the zoo's development half, 3 rounds brought the attacker's ASR from
+   * 0.87% to 0.06% and from 12.3% to 4.3% at −0.29 points at most, against 1 round). After each round the pairs that still show the error on the flipped model
    * are located again in the chosen layer and more weights flipped, judged on the judging pairs still unfixed, while
    * the accuracy budget stays measured against the original model; stops early when no locating pair is left.
    */
@@ -138,8 +139,8 @@ export async function generalisingFlip(
   let flip = best.flip;
   const roundsFlipped = [flip.flipped.length];
   const flippedSet = new Set(flip.flipped);
-  for (let round = 1; round < (o.rounds ?? 1); round++) {
-    o.onProgress?.(`round ${round + 1}`, round, o.rounds ?? 1);
+  for (let round = 1; round < (o.rounds ?? 3); round++) {
+    o.onProgress?.(`round ${round + 1}`, round, o.rounds ?? 3);
     const current = flip.model;
     const still = await stillWrong(current, locateSet, o.runtime);
     const stillJudged = await stillWrong(current, judge, o.runtime);
