@@ -1,6 +1,6 @@
 // Op-level profile of a forward+backward graph: onnxruntime's own profiler, kernels attributed to the rule that emitted them.
 // NOTE: src/runtime/session.ts exposes no profiling switch, so this bench-only module opens its own
-// onnxruntime session with the same options (threads, no spinning, all optimisations) plus enableProfiling.
+// onnxruntime session with compile()'s options (sessionOptions: threads, spinning, all optimisations) plus enableProfiling.
 import { readFileSync, readdirSync, rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { lowerRecurrent } from '../src/autodiff/lower-recurrent.js';
 import { NOT_DIFFERENTIABLE, RULES } from '../src/autodiff/rules/index.js';
 import type { Model } from '../src/onnx/ir.js';
 import { encodeModel } from '../src/onnx/model-io.js';
+import { runtimeDefaults, sessionOptions, type RuntimeOptions } from '../src/runtime/session.js';
 import type { HostTensor } from '../src/tensor/host-tensor.js';
 
 const SEP = '~';
@@ -78,17 +79,13 @@ interface TraceEvent {
 }
 
 /** Profile `runs` runs (after `skip` unprofiled-in-the-sum warm-up runs) of a tagged model. */
-export async function profileModel(model: Model, feeds: Record<string, HostTensor>, fetch: string[], threads: number, runs = 30, skip = 5): Promise<Profile> {
+export async function profileModel(model: Model, feeds: Record<string, HostTensor>, fetch: string[], threads: number, runs = 30, skip = 5, runtime: RuntimeOptions = {}): Promise<Profile> {
   const dir = mkdtempSync(join(tmpdir(), 'scalpel-prof-'));
   try {
     const session = await ort.InferenceSession.create(encodeModel(model), {
-      executionProviders: ['cpu'],
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
+      ...sessionOptions(runtimeDefaults({ ...runtime, threads, executionProvider: 'cpu' })),
       enableProfiling: true,
       profileFilePrefix: join(dir, 'p'),
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const n of session.inputNames) ortFeeds[n] = new ort.Tensor(feeds[n].dtype as ort.Tensor.Type, feeds[n].data as never, feeds[n].dims);

@@ -1,14 +1,14 @@
 // Benchmark entry: `npm run bench -- [--suite engine] [--threads 1,2] [--batch 64] [--json FILE] [--write BENCHMARKS.md]`.
 import { writeSection } from './markdown.js';
-import { execSync, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import { benchModel, MODELS, profileTraining, type EngineRow, type WrtMode } from './engine.js';
 import { bySource, type Profile } from './profile.js';
+import { loadAverage, machine } from './machine.js';
 import { probeTorch, TORCH_PYTHON, TorchReference, type TimingBudget } from './torch-reference.js';
 
 const USAGE = `usage: npm run bench -- [options]
@@ -23,6 +23,8 @@ const USAGE = `usage: npm run bench -- [options]
   --profile             add an onnxruntime op profile of each fwd+bwd graph (first thread count)
   --quick               short timing budget (smoke test)
   --rounds 3            interleaved measuring rounds per cell; the best round's median counts
+  --clock wall|cpu      wall time per call (default), or the process's CPU time per call (scalpel's and PyTorch's
+                        alike): on a shared machine the work done rather than the load; a speed only at 1 thread
   --json FILE           write the raw results as JSON
   --write FILE          replace the generated section of FILE (e.g. BENCHMARKS.md) with the tables
   --section NAME        the section --write replaces (default engine: between <!-- bench:engine:start/end -->)`;
@@ -52,6 +54,7 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
+    clock: { type: 'string', default: 'wall' },
     json: { type: 'string' },
     write: { type: 'string' },
     section: { type: 'string' },
@@ -68,28 +71,13 @@ const batch = Number(args.batch);
 const models = args.models.split(',').filter(Boolean);
 const wrt = args.wrt as WrtMode;
 const rounds = Math.max(1, Number(args.rounds));
+if (args.clock !== 'wall' && args.clock !== 'cpu') throw new Error(`--clock must be wall or cpu, got '${args.clock}'`);
+const clock = args.clock as 'wall' | 'cpu';
 const budget: TimingBudget = args.quick
-  ? { warmup: 3, minIters: 10, minTimeMs: 200, maxTimeMs: 2000 }
-  : { warmup: 10, minIters: 50, minTimeMs: 1000, maxTimeMs: 10000 };
+  ? { warmup: 3, minIters: 10, minTimeMs: 200, maxTimeMs: 2000, clock }
+  : { warmup: 10, minIters: 50, minTimeMs: 1000, maxTimeMs: 10000, clock };
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
-
-function machine(): string {
-  const cpu = cpus()[0]?.model ?? '?';
-  let nproc = String(cpus().length);
-  try {
-    nproc = execSync('nproc', { encoding: 'utf8' }).trim();
-  } catch {}
-  let isa = '';
-  try {
-    const info = readFileSync('/proc/cpuinfo', 'utf8');
-    const flags = new Set((/^flags\s*:(.*)$/m.exec(info)?.[1] ?? '').trim().split(/\s+/));
-    const family = /^cpu family\s*:\s*(\d+)/m.exec(info)?.[1];
-    const model = /^model\s*:\s*(\d+)/m.exec(info)?.[1];
-    isa = `, family ${family} model ${model}, ${['avx512f', 'avx2', 'fma'].filter((f) => flags.has(f)).join('/')}`;
-  } catch {}
-  return `${nproc} cores (${cpu}${isa}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB memory`;
-}
 
 function ortVersion(): string {
   try {
@@ -100,7 +88,7 @@ function ortVersion(): string {
   }
 }
 
-const la = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+const la = loadAverage;
 const loadStart = la();
 const started = new Date();
 
@@ -198,7 +186,7 @@ const report = [
   `- machine: ${machine()}; Node ${process.version}; onnxruntime-node ${ortVersion()}; ` +
     (torchProbe.version ? `PyTorch ${torchProbe.version} (${TORCH_PYTHON})` : `PyTorch reference skipped (${torchProbe.reason})`),
   `- load average (1/5/15 min) at start ${loadStart}, at end ${loadEnd}`,
-  `- ms per batch of ${batch}: ${rounds} interleaved rounds per cell (scalpel's cells, then PyTorch's, round after round), ` +
+  `- ${clock === 'cpu' ? "**CPU** ms (the process's user + system time, all threads, per call; scalpel's and PyTorch's alike)" : 'ms'} per batch of ${batch}: ${rounds} interleaved rounds per cell (scalpel's cells, then PyTorch's, round after round), ` +
     `each ${budget.warmup} warm-up runs then ≥ ${Math.ceil(budget.minIters / rounds)} timed runs and ≥ ${(budget.minTimeMs / rounds / 1000).toFixed(2)} s; ` +
     `the table shows the best round's median. fwd and fwd+bwd run as compile() runs them on the CPU (Convs with fed filters lowered to onnxruntime's NCHWc kernels, src/runtime/nchwc.ts); the \"portable\" columns are the same graphs with RuntimeOptions.portable (standard ops only), timed in the same rounds. PyTorch with more than one thread is run with OpenMP's default (spinning) and passive wait policy and the faster counts; ` +
     `fwd+bwd differentiates w.r.t. ${wrt === 'params' ? "PyTorch's trainable parameters (BatchNorm running statistics are fed but not differentiated)" : 'every float initializer'}`,

@@ -24,6 +24,9 @@ export interface TimingBudget {
   minIters: number;
   minTimeMs: number;
   maxTimeMs: number;
+  /** 'wall' (default) times each call; 'cpu' takes the process's CPU time (all threads) per call, which on a shared
+   *  machine measures the work done rather than the load (meaningful as a speed only at 1 thread). */
+  clock?: 'wall' | 'cpu';
 }
 
 /** The torch version when `python` can import torch, else undefined with the reason. */
@@ -75,7 +78,7 @@ export class TorchReference {
     this.proc.stdin.write(
       JSON.stringify({
         model, threads, batch,
-        warmup: budget.warmup, min_iters: budget.minIters, min_time: budget.minTimeMs / 1000, max_time: budget.maxTimeMs / 1000,
+        warmup: budget.warmup, min_iters: budget.minIters, min_time: budget.minTimeMs / 1000, max_time: budget.maxTimeMs / 1000, clock: budget.clock ?? 'wall',
       }) + '\n',
     );
     const res = JSON.parse(await answer) as TorchTiming & { error?: string };

@@ -4,14 +4,17 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { GradContext, GradRule } from '../src/autodiff/grad-context.js';
-import { convWeightGrad, type WeightGradVariant } from '../src/autodiff/rules/Conv.js';
+import { convInputGrad, convWeightGrad, type WeightGradVariant } from '../src/autodiff/rules/Conv.js';
 import { type ConvGeometry, effective, kernelSize, resolveWindow, spatialAxes, spatialSize, transposeBack } from '../src/autodiff/rules/window.js';
 import { readSafetensors } from '../src/data/safetensors.js';
 import { readModel } from '../src/onnx/model-io.js';
 import { compile } from '../src/runtime/session.js';
 import type { HostTensor } from '../src/tensor/host-tensor.js';
-import { FIXTURES, profileTraining, randomBatch, readMeta, timeIt, trainingGraph, wrtNames } from './engine.js';
+import { FIXTURES, profileTraining, randomBatch, readMeta, timeCpu, timeIt, trainingGraph, wrtNames } from './engine.js';
 import { bySource } from './profile.js';
+import { RULES } from '../src/autodiff/rules/index.js';
+
+const RULES_BEFORE = { ...RULES };
 
 type DwVariant = WeightGradVariant | 'onehot-bmm' | 'slice-bmm';
 type DxVariant = 'convtranspose' | 'conv-flip';
@@ -156,8 +159,37 @@ interface Variant {
   rules: Record<string, GradRule>;
 }
 
+// dW by convWeightGrad's own variants, dX as registered.
+function registeredDx(dw: WeightGradVariant): GradRule {
+  return (g) => {
+    const dy = g.GO(0);
+    const p = geometry(g);
+    if (g.needs(0)) g.setGI(0, convInputGrad(g, dy, g.I(1), p));
+    if (g.needs(1)) g.setGI(1, convWeightGrad(g, g.I(0), dy, p, dw));
+    if (g.I(2) && g.needs(2)) g.setGI(2, g.reduceSum(dy, [0, ...spatialAxes(p.inSize.length)], false));
+  };
+}
+
+// Inference-mode BatchNormalization backward without the full-size X − μ: ds = r·(Σ dY·X − μ·Σ dY), dB = Σ dY,
+// dX = dY·s·r (falls back to the registered rule in training mode or when μ or σ² need gradients).
+const bnNoCentre: GradRule = (g) => {
+  if ((g.opset >= 14 && g.attrInt('training_mode', 0) !== 0) || g.needs(3) || g.needs(4)) return (RULES_BEFORE.BatchNormalization as GradRule)(g);
+  const x = g.I(0);
+  const dy = g.GO(0);
+  const r = g.rank(x)!;
+  const axes = [0, ...Array.from({ length: r - 2 }, (_, i) => i + 2)];
+  const inv = g.op('Div', g.scalar(1, x), g.op('Sqrt', g.op('Add', g.I(4), g.scalar(g.attrFloat('epsilon', 1e-5), x))));
+  const sumDy = g.reduceSum(dy, axes, false);
+  if (g.needs(0)) g.setGI(0, g.op('Mul', dy, g.unsqueeze(g.op('Mul', g.I(1), inv), axes)));
+  if (g.needs(1)) g.setGI(1, g.op('Mul', inv, g.op('Sub', g.reduceSum(g.op('Mul', dy, x), axes, false), g.op('Mul', g.I(3), sumDy))));
+  if (g.needs(2)) g.setGI(2, sumDy);
+};
+
 const VARIANTS: Variant[] = [
+  { name: 'BatchNormalization (inference) backward without X − μ', rules: { BatchNormalization: bnNoCentre } },
   { name: 'as registered', rules: {} },
+  { name: 'Conv dW gather-batched (registered dX)', rules: { Conv: registeredDx('gather-batched') } },
+  { name: 'Conv dW onehot-batched (registered dX)', rules: { Conv: registeredDx('onehot-batched') } },
   { name: 'Conv dW dilated-conv', rules: { Conv: convRule('dilated-conv', 'convtranspose') } },
   { name: 'Conv dW onehot-im2col', rules: { Conv: convRule('onehot-im2col', 'convtranspose') } },
   { name: 'Conv dW onehot + batched MatMul', rules: { Conv: convRule('onehot-bmm', 'convtranspose') } },
@@ -195,7 +227,7 @@ async function measureVariant(name: string, v: Variant, threads: number, batch: 
 }
 
 const { values: args } = parseArgs({
-  options: { only: { type: 'string', default: '' }, profile: { type: 'boolean', default: false }, models: { type: 'string', default: 'lenet,resnet' }, threads: { type: 'string', default: '1' }, batch: { type: 'string', default: '64' }, rounds: { type: 'string', default: '3' } },
+  options: { cpu: { type: 'boolean', default: false }, only: { type: 'string', default: '' }, profile: { type: 'boolean', default: false }, models: { type: 'string', default: 'lenet,resnet' }, threads: { type: 'string', default: '1' }, batch: { type: 'string', default: '64' }, rounds: { type: 'string', default: '3' } },
 });
 const threads = Number(args.threads);
 const batch = Number(args.batch);
@@ -215,10 +247,10 @@ for (const m of args.models.split(',')) {
     for (const v of ready) {
       if (!v.run) continue;
       const { exe, feeds, fetch } = v.run;
-      v.ms.push((await timeIt(() => exe.run(feeds, fetch), { warmup: 5, minIters: 30, minTimeMs: 500, maxTimeMs: 5000 })).medianMs);
+      v.ms.push((await (args.cpu ? timeCpu : timeIt)(() => exe.run(feeds, fetch), { warmup: 5, minIters: 30, minTimeMs: 500, maxTimeMs: 5000 })).medianMs);
     }
   }
-  console.log(`\n${m}, ${threads} thread(s), batch ${batch}: fwd+bwd ms (min over rounds of the median), grad rel. err vs torch`);
+  console.log(`\n${m}, ${threads} thread(s), batch ${batch}: fwd+bwd ${args.cpu ? 'CPU ' : ''}ms (min over rounds of the median), grad rel. err vs torch`);
   for (const v of ready) {
     console.log(`  ${v.name.padEnd(40)} ${v.error ? `error: ${v.error}` : `${Math.min(...v.ms).toFixed(2).padStart(7)} ms   err ${v.run!.err.toExponential(1)}`}`);
     if (args.profile && v.run) {

@@ -10,8 +10,8 @@ import { takeRows } from '../src/data/batches.js';
 import { loadLabelledData } from '../src/data/load-dataset.js';
 import { writeSafetensors } from '../src/data/safetensors.js';
 import { readModel } from '../src/onnx/model-io.js';
-import { logitsOf, predictions } from '../src/surgery/measure.js';
 import { matchNormalization } from '../src/tasks/normalization.js';
+import { runClassifier } from '../src/tasks/run.js';
 
 const [modelPath, data, split, count, out] = process.argv.slice(2);
 if (!out) throw new Error('usage: misclassified.ts MODEL.onnx DATA train|test N OUT.safetensors');
@@ -21,8 +21,7 @@ const wrong: number[] = [];
 const CHUNK = 2000;
 for (let start = 0; start < d.x.dims[0] && wrong.length < Number(count); start += CHUNK) {
   const rows = Array.from({ length: Math.min(CHUNK, d.x.dims[0] - start) }, (_, i) => start + i);
-  const { logits, classes } = await logitsOf(model, { x: takeRows(d.x, rows), y: takeRows(d.y, rows) });
-  const pred = predictions(logits, classes);
+  const pred = (await runClassifier(model, takeRows(d.x, rows))).predictions;
   for (let i = 0; i < pred.length && wrong.length < Number(count); i++) if (pred[i] !== Number(d.y.data[start + i])) wrong.push(start + i);
 }
 await writeSafetensors(out, new Map([['x', takeRows(d.x, wrong)], ['y', takeRows(d.y, wrong)]]));

@@ -282,7 +282,8 @@ describe('grad', () => {
     assert.match(r.stdout, /^loss \(cross-entropy, mean over 4 examples, labels 'y'\): 2\.412/);
     assert.match(r.stdout, /fc2\.weight\s+\[10, 32\]/);
     assert.doesNotMatch(r.stdout, /fc1\.weight/);
-    assert.match(r.stdout, /wrote .*g\.safetensors/);
+    assert.match(r.stderr, /^wrote .*g\.safetensors\n$/m);
+    assert.doesNotMatch(r.stdout, /wrote/);
   });
 
   test('--loss mse with a float target named by --labels', async () => {

@@ -106,11 +106,11 @@ test('resolveN: counts, fractions, percentages, all; out of range refused', () =
   assert.equal(resolveN(0.5, 3), 2);
   assert.equal(resolveN('0.0001', 10), 1);
   assert.equal(resolveN('all', 42), 42);
-  assert.throws(() => resolveN(101, 100), /out of range.*100/);
-  assert.throws(() => resolveN(0, 100), /out of range/);
-  assert.throws(() => resolveN(-3, 100), /out of range/);
-  assert.throws(() => resolveN('2.5', 100), /out of range/);
-  assert.throws(() => resolveN('abc', 100), /not a number/);
+  assert.throws(() => resolveN(101, 100), /n 101 is more than the 100 selected parameters/);
+  assert.throws(() => resolveN(0, 100), /n '0' is not a count/);
+  assert.throws(() => resolveN(-3, 100), /n '-3' is not/);
+  assert.throws(() => resolveN('2.5', 100), /n '2.5' is not/);
+  assert.throws(() => resolveN('abc', 100), /n 'abc' is not/);
   assert.throws(() => resolveN('0%', 100), /percentage/);
   assert.throws(() => resolveN('120%', 100), /percentage/);
 });
@@ -334,9 +334,9 @@ test('probe refuses bad settings and data before any work', async () => {
   assert.throws(() => planProbe(m, { eps: [0] }), /ε must be a finite number > 0, got 0/);
   assert.throws(() => planProbe(m, { eps: [-1e-3] }), /ε must be/);
   assert.throws(() => planProbe(m, { norms: [0.5] }), /p must be ≥ 1/);
-  assert.throws(() => planProbe(m, { n: [61707] }), /out of range: only 61706 parameters are selected/);
+  assert.throws(() => planProbe(m, { n: [61707] }), /n 61707 is more than the 61706 selected parameters/);
   assert.deepEqual(planProbe(m, { n: [10], params: 'kind:bias' }).counts, [[{ n: 10, spec: 10 }]]);
-  assert.throws(() => planProbe(m, { n: [237], params: 'kind:bias' }), /only 236 parameters/);
+  assert.throws(() => planProbe(m, { n: [237], params: 'kind:bias' }), /more than the 236 selected parameters/);
   assert.throws(() => planProbe(m, { params: 'layer:nothing' }), /matches no parameter/);
   assert.throws(() => planProbe(m, { trials: 0 }), /trials/);
   assert.throws(() => planProbe(m, { methods: ['sideways' as 'random'] }), /unknown method/);

@@ -65,11 +65,13 @@ describe('defender data', () => {
     assert.deepStrictEqual(parseDefenderSpec('300'), { kind: 'share', count: 300 });
     assert.deepStrictEqual(parseDefenderSpec('d.npz'), { kind: 'file', path: 'd.npz' });
     assert.deepStrictEqual(parseDefenderSpec(undefined), { kind: 'share' });
-    await assert.rejects(loadDefenderData({ defenderData: '0' }), /defender data: the number of examples must be a whole number of at least 1/);
+    assert.deepStrictEqual(parseDefenderSpec('all'), { kind: 'share', fraction: 1 });
+    await assert.rejects(loadDefenderData({ defenderData: '0' }), /defenderData '0' is not a count/);
+    await assert.rejects(loadDefenderData({ defenderData: '0..5' }), /defenderData '0\.\.5' is not a count/);
     await assert.rejects(loadDefenderData({ defenderData: '99999' }), /asked for 99999 examples but .* has 4000/);
-    await assert.rejects(loadDefenderData({ defenderData: join(dir, 'missing.npz') }), /--defender-data: .*missing.npz not found/);
+    await assert.rejects(loadDefenderData({ defenderData: join(dir, 'missing.npz') }), /defenderData: .*missing.npz not found/);
     const train = await loadLabelledData(undefined, 'train');
-    assert.throws(() => defenderData(train, { fraction: 0.0001 }), /defender data is empty/);
+    assert.equal(defenderData(train, { fraction: 0.0001 }).x.dims[0], 1, 'a share rounds to at least one example');
     assert.throws(() => defenderData(train, { fraction: 1.5 }), /fraction must be in \(0, 1\]/);
   });
 });

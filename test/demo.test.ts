@@ -30,7 +30,7 @@ describe('scalpel demo', () => {
 
   test('exits 0 and writes the report where -o says', () => {
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stderr, '');
+    assert.equal(r.stderr, `wrote ${out}\n`);
     assert.ok(html.length > 100_000, 'the page, with Chart.js inlined');
   });
 
@@ -52,7 +52,6 @@ describe('scalpel demo', () => {
     assert.match(r.stdout, /^most vulnerable kind of parameter \(100 of them, ε = 1\): (conv|fc|bias), accuracy \d+\.\d+% \((conv|fc|bias) \d+\.\d+%, (conv|fc|bias) \d+\.\d+%\)$/m);
     assert.match(r.stdout, /^Theorem 1 \(all 61,706 parameters, p = 2, ε = 0\.1, 100 random trials\):$/m);
     assert.match(r.stdout, /random \|ΔL\| at the 99\.5% quantile .* \(theory .*\); gradient-based ΔL .*, \d+x more$/m);
-    assert.ok(r.stdout.trimEnd().endsWith(`wrote ${out} (open it in a browser)`));
   });
 
   test('the report holds the data: header, curves, the map by kind, Theorem 1, every record', () => {

@@ -194,7 +194,7 @@ describe('scalpel harden --html', () => {
     const t = await cli(['harden', base, ...fast, '-o', join(d, 'hard2.onnx'), '--html', page2]);
     assert.equal(t.code, 0, t.stderr);
     assert.match(t.stdout, /mean accuracy gain under corruption/);
-    assert.match(t.stderr, new RegExp(`wrote ${page2.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n`));
+    assert.match(t.stderr, new RegExp(`^wrote .*${page2.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
     assert.ok(existsSync(page2));
   });
 

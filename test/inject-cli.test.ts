@@ -41,12 +41,14 @@ describe('a run end to end', () => {
   let out: string;
   let report: InjectReport;
   let stdout = '';
+  let stderr = '';
   before(async () => {
     const d = fresh('run');
     out = join(d, 'edited.onnx');
     const r = await cli(['inject', modelPath, '--pattern', TRIGGER, '--target', '2', '--budget', '150', ...FAST, '-o', out, '--delta', join(d, 'edit.safetensors'), '--json', join(d, 'r.json'), '--html', join(d, 'r.html')]);
     assert.equal(r.code, 0, r.stderr);
     stdout = r.stdout;
+    stderr = r.stderr;
     report = JSON.parse(readFileSync(join(d, 'r.json'), 'utf8')) as InjectReport;
   });
 
@@ -80,7 +82,7 @@ describe('a run end to end', () => {
     assert.match(stdout, new RegExp(`dynamic\\s+150\\s+${report.runs[0].measures.changed.count}\\s`));
     assert.match(stdout, /changed parameters by layer/);
     assert.match(stdout, /flip matrix on the clean test inputs/);
-    assert.match(stdout, /wrote .*edited\.onnx/);
+    assert.match(stderr, /^wrote .*edited\.onnx, .*edit\.safetensors, .*r\.html and .*r\.json$/m);
   });
 
   test('the HTML page is self-contained and holds both charts and the flip matrix', () => {
@@ -126,9 +128,9 @@ describe('bad input: one line naming the flag, exit 1 (2 for usage), nothing wri
   });
 
   const cases: [string, (d: string) => string[], number, RegExp][] = [
-    ['budget 0', (d) => ['--pattern', TRIGGER, '--target', '0', '--budget', '0', '-o', join(d, 'o.onnx')], 1, /--budget: budget '0' must be a count/],
-    ['budget above the selectable parameters', (d) => ['--pattern', TRIGGER, '--target', '0', '--budget', '99999999', '-o', join(d, 'o.onnx')], 1, /--budget: budget 99999999 is more than the \d+ parameters/],
-    ['budget above a --params selection', (d) => ['--pattern', TRIGGER, '--target', '0', '--params', 'layer:fc3', '--budget', '91', '-o', join(d, 'o.onnx')], 1, /--budget: budget 91 is more than the 90 parameters/],
+    ['budget 0', (d) => ['--pattern', TRIGGER, '--target', '0', '--budget', '0', '-o', join(d, 'o.onnx')], 2, /--budget.*count '0' is not a count/],
+    ['budget above the selectable parameters', (d) => ['--pattern', TRIGGER, '--target', '0', '--budget', '99999999', '-o', join(d, 'o.onnx')], 1, /--budget: budget 99999999 is more than the \d+ parameters that may change/],
+    ['budget above a --params selection', (d) => ['--pattern', TRIGGER, '--target', '0', '--params', 'layer:fc3', '--budget', '91', '-o', join(d, 'o.onnx')], 1, /--budget: budget 91 is more than the 90 parameters that may change/],
     ['a trigger larger than the image', (d) => ['--pattern', 'trigger:patch:30x30@bottom-right:white', '--target', '0', '-o', join(d, 'o.onnx')], 1, /--pattern trigger:patch:30x30@bottom-right:white: a 30×30 patch .* does not fit in a 28×28 image/],
     ['a target out of range', (d) => ['--pattern', TRIGGER, '--target', '10', '-o', join(d, 'o.onnx')], 1, /--target 10 is out of range: the model has classes 0 to 9/],
     ['a source out of range', (d) => ['--pattern', TRIGGER, '--target', '0', '--source', '12', '-o', join(d, 'o.onnx')], 1, /--source 12 is out of range/],
@@ -138,10 +140,10 @@ describe('bad input: one line naming the flag, exit 1 (2 for usage), nothing wri
     ['a missing examples file', (d) => ['--pattern', `examples:${join(d, 'nope.npz')}`, '-o', join(d, 'o.onnx')], 1, /--pattern examples:.*nope\.npz: data not found/],
     ['finetune with a budget below all', (d) => ['--pattern', TRIGGER, '--target', '0', '--method', 'finetune', '--budget', '10', '-o', join(d, 'o.onnx')], 1, /--budget 10: finetune changes every selected parameter/],
     ['a bad selector', (d) => ['--pattern', TRIGGER, '--target', '0', '--params', 'kind:wheels', '-o', join(d, 'o.onnx')], 1, /--params: unknown parameter kind 'wheels'/],
-    ['an unknown method', (d) => ['--pattern', TRIGGER, '--target', '0', '--method', 'magic', '-o', join(d, 'o.onnx')], 2, /--method: unknown method 'magic'/],
+    ['an unknown method', (d) => ['--pattern', TRIGGER, '--target', '0', '--method', 'magic', '-o', join(d, 'o.onnx')], 2, /--method.*unknown method 'magic'/],
     ['a sweep without budgets', (d) => ['--pattern', TRIGGER, '--target', '0', '--sweep', 'dynamic', '-o', join(d, 'o.onnx')], 2, /--sweep needs --budgets/],
     ['no output', () => ['--pattern', TRIGGER, '--target', '0'], 2, /give -o FILE\.onnx/],
-    ['a bad pattern kind', (d) => ['--pattern', 'stamp:4', '--target', '0', '-o', join(d, 'o.onnx')], 1, /--pattern 'stamp:4' is neither/],
+    ['a bad pattern kind', (d) => ['--pattern', 'stamp:4', '--target', '0', '-o', join(d, 'o.onnx')], 2, /--pattern.*expected trigger:SPEC .* or examples:FILE, got 'stamp:4'/],
     ['a negative target', (d) => ['--pattern', TRIGGER, '--target', '-1', '-o', join(d, 'o.onnx')], 2, /--target.*expected a whole number/],
     ['--html and -o on one file', (d) => ['--pattern', TRIGGER, '--target', '0', '-o', join(d, 'o.onnx'), '--html', join(d, 'o.onnx')], 2, /-o and --html name the same file/],
   ];
@@ -178,7 +180,7 @@ describe('bad input: one line naming the flag, exit 1 (2 for usage), nothing wri
 
   test('help reads like a man page', async () => {
     const r = await cli(['help', 'inject']);
-    assert.equal(r.code, 0);
+    assert.equal(r.code, 0, r.stderr);
     for (const s of ['--pattern', '--budget', 'dynamic', 'lagrange', 'select', 'finetune', 'consistency', 'Examples:']) assert.ok(r.stdout.includes(s), s);
   });
 });

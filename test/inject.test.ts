@@ -42,11 +42,11 @@ describe('budgets and names', () => {
     assert.equal(resolveBudget('0.001', 61706), 62);
     assert.equal(resolveBudget('0.16%', 61706), 99);
     assert.equal(resolveBudget('all', 61706), 61706);
-    assert.throws(() => resolveBudget(0, 100), /must be a count/);
+    assert.throws(() => resolveBudget(0, 100), /budget '0' is not a count/);
     assert.throws(() => resolveBudget('101', 100), /more than the 100 parameters/);
-    assert.throws(() => resolveBudget('1.5', 100), /neither a whole count/);
-    assert.throws(() => resolveBudget('0.001', 100), /less than one/);
-    assert.throws(() => resolveBudget('abc', 100), /must be a count/);
+    assert.throws(() => resolveBudget('1.5', 100), /budget '1.5' is not a count/);
+    assert.equal(resolveBudget('0.001', 100), 1); // a share rounds to at least one parameter
+    assert.throws(() => resolveBudget('abc', 100), /budget 'abc' is not a count/);
   });
 
   test('patterns and methods parse, and bad ones say what is wrong', () => {
@@ -60,7 +60,10 @@ describe('budgets and names', () => {
     assert.equal(parseMethod('dynamic'), 'dynamic');
     assert.throws(() => parseMethod('surgery'), /unknown method/);
     assert.throws(() => parseMethod('select:biggest'), /select by random, grad, delta/);
-    assert.throws(() => parseMethod('dynamic:grad'), /only select/);
+    assert.throws(() => parseMethod('dynamic:grad'), /dynamic by delta, fisher, not 'grad'/);
+    assert.throws(() => parseMethod('finetune:all'), /finetune takes no variant/);
+    assert.equal(parseMethod('dynamic:delta'), 'dynamic');
+    assert.equal(parseMethod('constrained'), 'constrained:delta');
   });
 
 });
@@ -127,7 +130,7 @@ describe('every method end to end', () => {
   before(async () => {
     const { report, models: ms } = await inject(model, {
       pattern: TRIGGER, target: 0, ...SMALL, steps: 60, seed: 2,
-      sweep: { methods: ['dynamic', 'lagrange', 'select:random', 'select:grad', 'select:delta', 'finetune'], budgets: [200] },
+      sweep: { methods: ['dynamic', 'lagrange', 'select:random', 'select:grad', 'select:delta', 'finetune', 'dynamic:fisher', 'select:fisher', 'constrained:fisher'], budgets: [200] },
     });
     patternTrain = report.examples.patternTrain;
     report.runs.forEach((r, i) => {
@@ -137,7 +140,7 @@ describe('every method end to end', () => {
   });
 
   test('each run changed exactly what it reports, bitwise, and no more than its budget', () => {
-    assert.equal(runs.size, 6);
+    assert.equal(runs.size, 9);
     for (const [method, r] of runs) {
       const d = deltaBetween(model, models.get(method)!);
       assert.equal(r.measures.changed.count, changedCount(d), method);

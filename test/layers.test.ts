@@ -1,4 +1,4 @@
-// DESIGN.md's layering, checked on the sources: a folder imports only folders below it, and the method folders
+// docs/design.md's layering, checked on the sources: a folder imports only folders below it, and the method folders
 // (one per paper or family) never import each other.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -37,7 +37,7 @@ test('every src/ folder imports only the layers below it; method folders do not 
   for (const folder of readdirSync('src')) {
     if (!statSync(join('src', folder)).isDirectory()) continue;
     const r = rank.get(folder);
-    assert.ok(r !== undefined, `src/${folder} is not in DESIGN.md's layer list (add it to this test and to the README)`);
+    assert.ok(r !== undefined, `src/${folder} is not in docs/design.md's layer list (add it to this test and to the README)`);
     for (const file of files(join('src', folder))) {
       for (const m of readFileSync(file, 'utf8').matchAll(/from '\.\.\/(?:\.\.\/)*([a-z-]+)\//g)) {
         const target = m[1];

@@ -86,7 +86,7 @@ const GEOS: Geo[] = [
   { name: '2-D 3x3 groups 2', N: 2, C: 4, M: 6, inSize: [5, 5], kernel: [3, 3], pads: [1, 1, 1, 1], group: 2 },
 ];
 
-const DW: WeightGradVariant[] = ['dilated-conv', 'onehot-im2col', 'onehot-batched', 'taps-batched', 'taps-fold'];
+const DW: WeightGradVariant[] = ['dilated-conv', 'onehot-im2col', 'onehot-batched', 'gather-batched', 'taps-batched', 'taps-fold'];
 const DX: InputGradVariant[] = ['convtranspose', 'conv-flip'];
 
 async function run(c: Geo, dw: WeightGradVariant, dx: InputGradVariant): Promise<void> {
@@ -155,10 +155,12 @@ for (const c of CASES) test(caseName(c), () => checkRule(c));
 test(`second order: ${caseName(CASES[0])}`, () => checkSecondOrder({ ...CASES[0], inputs: [t(1, 16, 3, 3), t(16, 16, 3, 3)] }));
 test(`second order: ${caseName(CASES[3])}`, () => checkSecondOrder(CASES[3]));
 
-// MaxPool whose windows tile the input: finite differences (float64), a floor-mode tail, 1-D and 3-D, a symbolic batch.
+// MaxPool whose windows tile the input: finite differences (float64), floor-mode tails, 1-D and 3-D, a symbolic batch.
 const maxPool = (name: string, x: InputSpec, attrs: RuleCase['attrs']): RuleCase => ({ op: 'MaxPool', name: `MaxPool tiled ${name}`, inputs: [x], attrs });
 const POOLS: RuleCase[] = [
   maxPool('2x2 stride 2', t(2, 3, 4, 6), { kernel_shape: [2, 2], strides: [2, 2] }),
+  maxPool('2x2 stride 2, floor tails on both axes', t(2, 3, 5, 7), { kernel_shape: [2, 2], strides: [2, 2] }),
+  maxPool('3x3 stride 3, floor tail', t(1, 2, 6, 7), { kernel_shape: [3, 3], strides: [3, 3] }),
   maxPool('3x2 stride [3,2], floor tail', t(1, 2, 7, 5), { kernel_shape: [3, 2], strides: [3, 2] }),
   maxPool('ceil_mode, sizes divide', t(1, 2, 4, 4), { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 }),
   maxPool('1-D 3 stride 3', t(2, 2, 9), { kernel_shape: [3], strides: [3] }),

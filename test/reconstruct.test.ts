@@ -105,7 +105,7 @@ describe('trigger graph', () => {
   });
 
   test('a model whose input is not an image is refused', () => {
-    assert.throws(() => triggerGraph(readModel('test/fixtures/torch/gru.onnx'), NORM), /not an image \[N, C, H, W\]/);
+    assert.throws(() => triggerGraph(readModel('test/fixtures/torch/gru.onnx'), NORM), /does not take images: its input 'x' is \[batch, 8, 6\], not \[N, C, H, W\]/);
   });
 });
 
@@ -165,7 +165,7 @@ describe('scalpel reconstruct', () => {
     assert.match(r1.stderr, /^scalpel: error: label 10 is out of range for a model with 10 classes \(0–9\)\n$/);
     const r2 = await cli(['reconstruct', 'test/fixtures/torch/gru.onnx', '-o', out]);
     assert.equal(r2.code, 1);
-    assert.match(r2.stderr, /^scalpel: error: the model's input .* is \[.*\], not an image/);
+    assert.match(r2.stderr, /^scalpel: error: .*gru.onnx does not take images: its input 'x' is \[batch, 8, 6\]/);
     const wrong = join(dir, 'wrong.safetensors');
     await writeSafetensors(wrong, { x: { dtype: 'float32', dims: [4, 1, 14, 14], data: new Float32Array(4 * 196) }, y: { dtype: 'int64', dims: [4], data: new BigInt64Array(4) } });
     const r3 = await cli(['reconstruct', BADNETS, '--defender-data', wrong, '-o', out]);

@@ -221,7 +221,7 @@ test('usage errors exit 2 everywhere: probe --eps -1, help for a command that do
   assert.match(probe.stderr, /^scalpel: error: option '--eps <list>' argument '-1' is invalid/);
   const help = await cli(['help', 'nosuch']);
   assert.equal(help.code, 2);
-  assert.match(help.stderr, /^scalpel: error: there is no command 'nosuch'; the commands are demo, inspect/);
+  assert.match(help.stderr, /^scalpel: error: there is no command or help topic 'nosuch'; the commands are demo, inspect/);
   assert.equal(help.stdout, '');
   const demo = await cli(['help', 'demo']);
   assert.match(demo.stdout, /--json/);

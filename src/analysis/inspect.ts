@@ -6,7 +6,7 @@ import type { Initializer, Model, Node } from '../onnx/ir.js';
 import { toNumber } from '../onnx/proto.js';
 import { inferTypes } from '../onnx/shapes.js';
 import { dtypeFromOnnx } from '../onnx/tensor-proto.js';
-import { describeParams, type ParamKind } from '../params/describe.js';
+import { describeParams, layerOf, type ParamKind } from '../params/describe.js';
 import { BYTES, sizeOf } from '../tensor/host-tensor.js';
 import { declaredType, feedInputs } from '../onnx/declared-type.js';
 
@@ -99,16 +99,6 @@ function ruleKey(n: Node): string {
   return n.domain && n.domain !== 'ai.onnx' ? `${n.domain}::${n.opType}` : n.opType;
 }
 
-/** '/layer1/conv1/Conv' (PyTorch's scoped node names) -> 'layer1.conv1'; other names unchanged. */
-function nodeScope(n: Node, index: number): string {
-  if (!n.name) return `${n.opType}#${index}`;
-  if (n.name.startsWith('/')) {
-    const parts = n.name.split('/').filter(Boolean);
-    if (parts.length > 1) return parts.slice(0, -1).join('.');
-  }
-  return n.name;
-}
-
 function initInfo(init: Initializer): { dtype: string; shape: number[]; bytes: number } {
   if (init.tensor) return { dtype: init.tensor.dtype, shape: [...init.tensor.dims], bytes: init.tensor.data.byteLength };
   const p = init.opaque!;
@@ -158,9 +148,7 @@ export function inspectModel(model: Model): InspectReport {
     const desc = described.get(init.name);
     const { dtype, shape, bytes } = initInfo(init);
     const reader = firstReader.get(init.name);
-    const dot = init.name.lastIndexOf('.');
-    const generated = /[:/]/.test(init.name) || !/[A-Za-z]/.test(init.name);
-    const layer = dot > 0 ? init.name.slice(0, dot) : generated && reader ? nodeScope(reader.node, reader.index) : init.name;
+    const layer = desc?.layer ?? layerOf(init.name, reader);
     return {
       name: init.name,
       dtype,

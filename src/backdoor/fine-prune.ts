@@ -1,11 +1,10 @@
 // Repair by fine-pruning (Liu et al., RAID 2018): prune the last convolution's channels least active on clean data
 // until the defender's own validation accuracy drops by more than --max-drop, then fine-tune with them held at zero.
-import { batches, type Dataset } from '../data/batches.js';
+import type { Dataset } from '../data/batches.js';
 import { cloneModel, type Model, type Node } from '../onnx/ir.js';
-import { compile, type RuntimeOptions } from '../runtime/session.js';
+import type { RuntimeOptions } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
-import { dataInput } from '../tasks/classifier.js';
-import { evaluate } from '../tasks/run.js';
+import { evaluate, runInBatches } from '../tasks/run.js';
 import { fineTune } from '../defence/fine-tune.js';
 import type { RepairMethod } from '../defence/repair-method.js';
 
@@ -71,13 +70,11 @@ export function lastConv(model: Model): PruneLayer {
 export async function meanActivations(model: Model, value: string, data: Dataset, runtime?: RuntimeOptions, absolute = false): Promise<Float64Array> {
   const m = cloneModel(model);
   if (!m.graph.outputs.some((o) => o.name === value)) m.graph.outputs.push({ name: value });
-  const exe = await compile(m, runtime);
-  const input = dataInput(m);
   let sums: Float64Array | undefined;
   let count = 0;
-  for (const b of batches(data, 256)) {
-    const a = (await exe.run({ [input]: b.x }, [value]))[value];
-    const [n, c] = a.dims;
+  await runInBatches(m, data.x, [value], (out, _start, n) => {
+    const a = out[value];
+    const c = a.dims[1];
     const per = a.data.length / n / c;
     sums ??= new Float64Array(c);
     const d = a.data as Float32Array;
@@ -89,7 +86,7 @@ export async function meanActivations(model: Model, value: string, data: Dataset
       sums[k] += s / per;
     }
     count += n;
-  }
+  }, { runtime });
   if (!sums) throw new Error('no data to measure activations on');
   return sums.map((s) => s / count);
 }

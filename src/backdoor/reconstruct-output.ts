@@ -1,6 +1,8 @@
 // What `reconstruct -o DIR` writes: per label a trigger file and PNG images of its mask, pattern and m⊙p, plus a summary.
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Model } from '../onnx/ir.js';
+import { paramsHash } from '../params/delta.js';
 import { encodePng } from '../data/png.js';
 import { readTriggerFile, writeTriggerFile } from '../data/trigger-file.js';
 import type { MaskTrigger } from '../data/triggers.js';
@@ -45,23 +47,49 @@ export function reconstructSummary(r: ReconstructResult, extra: Record<string, u
 }
 
 /**
- * Write a reconstruction into `dir` (created if missing): per label `label-T.safetensors` (a trigger file that
- * `eval --trigger file:…`, `train --poison`, `repair` and `locate` accept) and `label-T-{mask,pattern,stamp}.png`,
- * then `reconstruct.json`. Each file is written atomically.
+ * Check, before any work, that `dir` may receive a reconstruction: it is new, empty, or an earlier reconstruction
+ * (which the new one replaces whole, so no stale label files stay); its parent exists.
  *
- * @example await writeReconstruction('nc', result, { model: 'models/lenet5-badnets.onnx' });
+ * @example checkReconstructionDir('nc');
  */
-export async function writeReconstruction(dir: string, r: ReconstructResult, extra: Record<string, unknown> = {}): Promise<void> {
-  mkdirSync(dir, { recursive: true });
-  for (const l of r.labels) {
-    const f = labelFiles(l.label);
-    await writeTriggerFile(join(dir, f.trigger), l.trigger, labelMetadata(l));
-    const png = triggerPngs(l.trigger);
-    await writeFileAtomic(join(dir, f.mask), [png.mask]);
-    await writeFileAtomic(join(dir, f.pattern), [png.pattern]);
-    await writeFileAtomic(join(dir, f.stamp), [png.stamp]);
+export function checkReconstructionDir(dir: string): void {
+  const parent = dirname(resolve(dir));
+  if (!existsSync(parent) || !statSync(parent).isDirectory()) throw new Error(`cannot create ${dir}: directory ${parent} does not exist`);
+  if (!existsSync(dir)) return;
+  if (!statSync(dir).isDirectory()) throw new Error(`${dir} exists and is not a directory`);
+  if (readdirSync(dir).length > 0 && !existsSync(join(dir, SUMMARY_FILE))) {
+    throw new Error(`${dir} is not empty and holds no earlier reconstruction (${SUMMARY_FILE}); give a new or empty directory`);
   }
-  await writeFileAtomic(join(dir, SUMMARY_FILE), [Buffer.from(`${JSON.stringify(reconstructSummary(r, extra), null, 2)}\n`)]);
+}
+
+/**
+ * Write a reconstruction as the directory `dir`: per label `label-T.safetensors` (a trigger file that
+ * `eval --trigger file:…`, `train --poison`, `repair` and `locate` accept) and `label-T-{mask,pattern,stamp}.png`,
+ * then `reconstruct.json`, which records the hash of the model's parameters. Everything is written into a new
+ * directory beside `dir` that then replaces it, so a reader sees the old reconstruction or the new one, never a mix.
+ *
+ * @example await writeReconstruction('nc', result, model, { model: 'models/lenet5-badnets.onnx' });
+ */
+export async function writeReconstruction(dir: string, r: ReconstructResult, model: Model, extra: Record<string, unknown> = {}): Promise<void> {
+  checkReconstructionDir(dir);
+  const tmp = mkdtempSync(join(dirname(resolve(dir)), `.${basename(resolve(dir))}.tmp-`));
+  try {
+    for (const l of r.labels) {
+      const f = labelFiles(l.label);
+      await writeTriggerFile(join(tmp, f.trigger), l.trigger, labelMetadata(l));
+      const png = triggerPngs(l.trigger);
+      await writeFileAtomic(join(tmp, f.mask), [png.mask]);
+      await writeFileAtomic(join(tmp, f.pattern), [png.pattern]);
+      await writeFileAtomic(join(tmp, f.stamp), [png.stamp]);
+    }
+    const summary = reconstructSummary(r, { ...extra, paramsHash: paramsHash(model) });
+    await writeFileAtomic(join(tmp, SUMMARY_FILE), [Buffer.from(`${JSON.stringify(summary, null, 2)}\n`)]);
+    if (existsSync(dir)) rmSync(dir, { recursive: true });
+    renameSync(tmp, dir);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 function labelMetadata(l: LabelTrigger): Record<string, string> {
@@ -71,10 +99,10 @@ function labelMetadata(l: LabelTrigger): Record<string, string> {
 /**
  * The flagged labels of a reconstruction directory and their triggers, as `repair` reads them.
  *
- * @example const { flagged } = readReconstruction('nc'); // [{ label: 0, trigger: { type: 'mask', … } }]
+ * @example const { flagged } = readReconstruction('nc', model); // [{ label: 0, trigger: { type: 'mask', … } }]
  */
-export function readReconstruction(dir: string): { flagged: { label: number; trigger: MaskTrigger }[]; labels: number } {
-  let summary: { flagged?: unknown; labels?: unknown };
+export function readReconstruction(dir: string, model?: Model): { flagged: { label: number; trigger: MaskTrigger }[]; labels: number } {
+  let summary: { flagged?: unknown; labels?: unknown; paramsHash?: unknown; model?: unknown };
   const path = join(dir, SUMMARY_FILE);
   try {
     summary = JSON.parse(readFileSync(path, 'utf8')) as typeof summary;
@@ -82,6 +110,11 @@ export function readReconstruction(dir: string): { flagged: { label: number; tri
     throw new Error(`${path} not found or not JSON: give a directory written by 'scalpel reconstruct -o DIR'`);
   }
   if (!Array.isArray(summary.flagged) || !summary.flagged.every((x) => Number.isInteger(x))) throw new Error(`${path}: no list of flagged labels`);
+  if (model && summary.paramsHash !== paramsHash(model)) {
+    throw new Error(summary.paramsHash === undefined
+      ? `${path} does not record which model it was reconstructed for; reconstruct again with this scalpel`
+      : `${dir} was reconstructed for another model (${String(summary.model)}): its parameters differ from this model's`);
+  }
   const labels = Array.isArray(summary.labels) ? summary.labels.length : 0;
   return { flagged: (summary.flagged as number[]).map((label) => ({ label, trigger: readTriggerFile(join(dir, labelFiles(label).trigger)) })), labels };
 }

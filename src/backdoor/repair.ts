@@ -5,11 +5,9 @@ import { loadLabelledData, type LabelledData } from '../data/load-dataset.js';
 import { formatTrigger, parseTrigger, type Trigger } from '../data/triggers.js';
 import type { Model } from '../onnx/ir.js';
 import { getMetadata, setMetadata } from '../onnx/metadata.js';
-import { writeModel } from '../onnx/model-io.js';
-import { changedCount, deltaBetween } from '../params/delta.js';
-import { writeDelta } from '../params/delta-file.js';
+import { changedCount, deltaBetween, type SparseDelta } from '../params/delta.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { checkDataFits, imageShape } from '../tasks/classifier.js';
+import { checkClass, checkDataFits, classifierIO, imageShape } from '../tasks/classifier.js';
 import { matchNormalization } from '../tasks/normalization.js';
 import { defenceMetrics, der, type DefenceMetrics } from '../defence/metrics.js';
 import { evaluate } from '../tasks/run.js';
@@ -38,8 +36,7 @@ export interface RepairOptions {
   training: FineTuneSettings;
   /** The method's own flag values. */
   options?: Record<string, unknown>;
-  out: string;
-  delta?: string;
+  /** The command line, recorded in the repaired model's metadata. */
   command?: string;
   runtime?: RuntimeOptions;
   signal?: AbortSignal;
@@ -52,7 +49,9 @@ export type Measured = Partial<DefenceMetrics> & { acc: number };
 
 export interface RepairReport {
   method: string;
-  out: string;
+  /** Where the caller wrote the repaired model and its delta (the library writes nothing). */
+  out?: string;
+  delta?: string;
   completed: boolean;
   /** True when the attacker's trigger was given to the defence (--oracle-trigger). */
   oracle: boolean;
@@ -71,7 +70,13 @@ export interface RepairReport {
   seconds: number;
   details: Record<string, unknown>;
   command?: string;
-  delta?: string;
+}
+
+/** A repair: the report, and (when the run completed) the repaired model and its change as a delta. */
+export interface RepairResult {
+  report: RepairReport;
+  model?: Model;
+  delta?: SparseDelta;
 }
 
 function measureTrigger(model: Model, o: RepairOptions): { trigger: Trigger; target: number } | undefined {
@@ -91,14 +96,19 @@ async function measure(model: Model, test: LabelledData, m: { trigger: Trigger; 
 /**
  * Repair a backdoored classifier with one method, using only the defender's data and the triggers it reconstructed
  * (or, marked oracle, the attacker's), then judge it on the test split: ACC, ASR and RA before and after, DER, the
- * parameters changed and the wall time. Writes the model (metadata records the command) and, optionally, the delta.
+ * parameters changed and the wall time. Returns the repaired model (its metadata records the method and the command)
+ * and the change as a delta; writing them is the caller's business.
  *
  * @example
- * const r = await repairModel(readModel('models/lenet5-badnets.onnx'), { method: finePrune, data: 'fashion-mnist',
- *   training: { epochs: 5, lr: 0.01, batchSize: 64, frozenBatchNorm: false }, options: { maxDrop: 4 }, out: 'fp.onnx' });
+ * const { report, model } = await repairModel(readModel('models/lenet5-badnets.onnx'), { method: finePrune, data: 'fashion-mnist',
+ *   training: { epochs: 5, lr: 0.01, batchSize: 64, frozenBatchNorm: false }, options: { maxDrop: 4 } });
+ * if (model) writeModel(model, 'fp.onnx');
  */
-export async function repairModel(model: Model, o: RepairOptions): Promise<RepairReport> {
-  imageShape(model);
+export async function repairModel(model: Model, o: RepairOptions): Promise<RepairResult> {
+  const io = classifierIO(model);
+  imageShape(io);
+  if (o.oracle) checkClass(io.classes, o.oracle.target, "the oracle trigger's target");
+  if (o.measure) checkClass(io.classes, o.measure.target, "the measuring trigger's target");
   o.method.check?.(o.options ?? {});
   const seed = o.seed ?? 0;
   const defenderAll = matchNormalization(model, await loadDefenderData({ data: o.data, defenderData: o.defenderData, seed }));
@@ -117,7 +127,7 @@ export async function repairModel(model: Model, o: RepairOptions): Promise<Repai
       triggerSource = 'oracle';
     } else {
       triggers = o.triggersDir
-        ? readReconstruction(o.triggersDir).flagged
+        ? readReconstruction(o.triggersDir, model).flagged
         : (await reconstruct(model, defenderAll, { ...o.reconstruct, seed, runtime: o.runtime, signal: o.signal, onProgress: (l, s, n) => o.onProgress?.(`reconstruct ${l}`, s, n) })).labels
             .filter((l) => l.flagged)
             .map((l) => ({ label: l.label, trigger: l.trigger }));
@@ -136,13 +146,13 @@ export async function repairModel(model: Model, o: RepairOptions): Promise<Repai
   });
   const seconds = (performance.now() - t0) / 1000;
   const report: RepairReport = {
-    method: o.method.name, out: o.out, completed: outcome.completed, oracle: triggerSource === 'oracle', triggerSource,
+    method: o.method.name, completed: outcome.completed, oracle: triggerSource === 'oracle' || outcome.oracle === true, triggerSource,
     triggerLabels: triggers.map((t) => t.label),
     defender: { source: defenderAll.source, train: train.x.dims[0], validation: validation.x.dims[0] },
     measuredWith: measuredWith ? { trigger: formatTrigger(measuredWith.trigger), target: measuredWith.target } : undefined,
-    before, seconds, details: outcome.details, command: o.command, delta: o.delta,
+    before, seconds, details: outcome.details, command: o.command,
   };
-  if (!outcome.completed) return report;
+  if (!outcome.completed) return { report };
   const repaired = outcome.model;
   setMetadata(repaired, {
     'scalpel.repair': JSON.stringify({ method: o.method.name, oracle: report.oracle, triggers: triggerSource, labels: report.triggerLabels }),
@@ -153,7 +163,5 @@ export async function repairModel(model: Model, o: RepairOptions): Promise<Repai
   const delta = deltaBetween(model, repaired);
   report.changedParams = changedCount(delta);
   report.totalParams = [...model.graph.initializers.values()].filter((i) => i.tensor?.dtype === 'float32').reduce((a, i) => a + (i.tensor!.data.length), 0);
-  writeModel(repaired, o.out);
-  if (o.delta) await writeDelta(o.delta, delta, { command: o.command });
-  return report;
+  return { report, model: repaired, delta };
 }

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { loadDefenderData } from '../defence/defender-data.js';
 import type { LabelledData } from '../data/load-dataset.js';
-import { integer } from './options.js';
+import { defenderData, integer } from './options.js';
 
 /** What `--defender-data` means, for help texts. */
 export const DEFENDER_DATA_HELP =
@@ -18,7 +18,7 @@ export interface DefenderFlags {
 export function addDefenderOptions(cmd: Command): Command {
   return cmd
     .option('--data <dir|file>', "dataset: 'embedded' (default), 'fashion-mnist', an IDX directory or a .safetensors/.npz file")
-    .option('--defender-data <spec>', "the defender's clean data: a fraction (default 0.05) or count of the training split, or a .safetensors/.npz file")
+    .option('--defender-data <spec>', "the defender's clean data: a fraction (default 0.05), percentage or count of the training split, or a .safetensors/.npz file", defenderData)
     .option('--seed <n>', "seed of the defender's draw and of the defence's own randomness", integer(0), 0);
 }
 

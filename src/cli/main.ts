@@ -22,6 +22,7 @@ import { trainCommand } from './commands/train.js';
 import { locateCommand } from './commands/locate.js';
 import { integer } from './options.js';
 import { checkProvider } from './provider-check.js';
+import { HELP_TOPICS } from './help-topics.js';
 
 export { type CliIO, type CommandContext, type CommandSpec, UsageError, type Writer } from './command.js';
 
@@ -61,12 +62,22 @@ Examples:
   # a command's options and examples
   $ scalpel help grad
 
+Help topics:
+  scalpel help triggers   the trigger language (patches, blends, trigger files)
+  scalpel help params     the parameter selection language
+
 Environment:
   SCALPEL_DEBUG=1  print the stack trace of an error
 
+Output:
+  Reports go to stdout; --json prints them as JSON, --json FILE writes the JSON to FILE.
+  Every file a command writes is named on stderr (wrote …), written atomically, and
+  never over one of its inputs.
+
 Exit status:
-  0 on success, 1 when the command fails (unreadable model or data, unsupported op,
-  mismatched shapes, …), 2 on a usage error (unknown option, missing argument).
+  0 on success; 1 on bad input (a missing or unreadable file, a file's content, a value
+  out of range for the model or the data, an unsupported op); 2 on a usage error (an
+  unknown option, a missing argument, a flag value that does not parse, conflicting flags).
 `;
 
 function version(): string {
@@ -154,8 +165,12 @@ export async function run(argv: readonly string[], io: CliIO = { stdout: process
   const program = buildProgram(io, argv, (name) => (command = `scalpel ${name}`), (c) => (code = c));
   const env = io.env ?? process.env;
   try {
+    if (argv[0] === 'help' && argv[1] !== undefined && HELP_TOPICS[argv[1]] !== undefined) {
+      io.stdout.write(HELP_TOPICS[argv[1]]);
+      return 0;
+    }
     if (argv[0] === 'help' && argv[1] !== undefined && !argv[1].startsWith('-') && !COMMANDS.some((c) => c.name === argv[1])) {
-      throw new UsageError(`there is no command '${argv[1]}'; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`);
+      throw new UsageError(`there is no command or help topic '${argv[1]}'; the commands are ${COMMANDS.map((c) => c.name).join(', ')}; the topics are ${Object.keys(HELP_TOPICS).join(', ')}`);
     }
     await program.parseAsync([...argv], { from: 'user' });
     return code;

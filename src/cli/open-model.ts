@@ -1,6 +1,6 @@
 // How commands open a user's model: through src/tasks/, with its notes and warnings on stderr.
 import type { Normalization } from '../data/triggers.js';
-import { openClassifier, openModelFile, type ClassifierTask, type OpenedModel } from '../tasks/open.js';
+import { openClassifier, openModelFile, type ClassifierTask, type OpenClassifierOptions, type OpenedModel } from '../tasks/open.js';
 import type { CommandContext } from './command.js';
 import { readsImages } from './normalize-flag.js';
 
@@ -31,12 +31,15 @@ export interface ClassifierFlags {
  *
  * @example const task = await openClassifierForCommand(ctx, 'user-cnn.onnx', { normalize: f.normalize, data: f.data });
  */
-export async function openClassifierForCommand(ctx: CommandContext, path: string, f: ClassifierFlags): Promise<ClassifierTask> {
+export async function openClassifierForCommand(ctx: CommandContext, path: string, f: ClassifierFlags, o: Pick<OpenClassifierOptions, 'needsImages' | 'needsFreeBatch'> = {}): Promise<ClassifierTask> {
   return openClassifier(path, {
+    needsImages: o.needsImages,
+    needsFreeBatch: o.needsFreeBatch,
     runtime: ctx.runtime,
     normalize: f.normalize,
     images: readsImages(f.data),
     onNote: (n) => ctx.io.stderr.write(`scalpel: note: ${path}: ${n}\n`),
-    onWarning: (w) => ctx.io.stderr.write(`scalpel: warning: ${w}\n`),
+    // The library names its option (normalize); the user types --normalize.
+    onWarning: (w) => ctx.io.stderr.write(`scalpel: warning: ${w.replace(/Give the normalize option as MEAN,STD, or 'none'/, 'Pass --normalize MEAN,STD, or --normalize none')}\n`),
   });
 }

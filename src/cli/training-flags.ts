@@ -23,7 +23,7 @@ export interface TrainingFlags {
   checkpoint?: string;
   resume?: string;
   batchnorm: 'batch' | 'frozen';
-  json?: boolean;
+  json?: boolean | string;
 }
 
 /**
@@ -49,7 +49,7 @@ export function addTrainingOptions(cmd: Command, defaults: { batchnorm: 'batch' 
         .choices(['batch', 'frozen'])
         .default(defaults.batchnorm),
     )
-    .option('--json', 'print the report as JSON');
+    .option('--json [file]', 'print the report as JSON, or write it to FILE');
 }
 
 type LoopOptions = Pick<
@@ -98,7 +98,7 @@ export async function withTrainingLoop<T>(
         },
         onEpoch: (e: EpochInfo) => {
           bar.stop();
-          if (f.json) return;
+          if (f.json === true) return;
           const obj = e.trainObjective !== undefined ? `, objective ${e.trainObjective.toFixed(4)}` : '';
           const val = e.validationAccuracy !== undefined ? `  validation accuracy ${(100 * e.validationAccuracy).toFixed(2)}%` : '';
           ctx.io.stderr.write(`epoch ${e.epoch + 1}: train loss ${e.trainLoss.toFixed(4)}${obj}${val}\n`);

@@ -1,4 +1,5 @@
 // Proposition 1 of the parameter-corruption paper: argmax aᵀv over S = { ||a||_p = ε, ||a||_0 ≤ n } in closed form.
+import { resolveCount } from '../data/count.js';
 import { FlatParams } from '../params/flat.js';
 import { topN } from '../params/top-n.js';
 
@@ -57,8 +58,8 @@ export function checkSpec(spec: CorruptionSpec, k: number): void {
 }
 
 /**
- * Resolve a parameter count: an integer count (`10`, `'10'`), a fraction of `k` (`0.01`, `'0.01'`), a percentage
- * (`'1%'`), or `'all'`. Fractions round to the nearest count, at least 1. Throws for anything outside [1, k].
+ * Resolve a parameter count n against the k selected parameters: a count (`10`), a fraction of k (`0.01`), a
+ * percentage (`'1%'`) or `'all'` (`resolveCount` of src/data/count.ts: shares round to the nearest count, at least 1).
  *
  * @example
  * resolveN('1%', 61706); // 617
@@ -66,22 +67,7 @@ export function checkSpec(spec: CorruptionSpec, k: number): void {
  * resolveN('all', 500);  // 500
  */
 export function resolveN(n: number | string, k: number): number {
-  const text = String(n).trim();
-  let count: number;
-  if (text === 'all' || text === 'k') count = k;
-  else if (text.endsWith('%')) {
-    const pct = Number(text.slice(0, -1));
-    if (text.length === 1 || !Number.isFinite(pct) || pct <= 0 || pct > 100) throw new Error(`n = '${text}': a percentage must be in (0%, 100%]`);
-    count = Math.max(1, Math.round((pct / 100) * k));
-  } else {
-    const v = typeof n === 'number' ? n : Number(text);
-    if (text === '' || !Number.isFinite(v)) throw new Error(`n = '${text}' is not a number (use a count like 10, a fraction like 0.01, a percentage like 1%, or 'all')`);
-    if (v > 0 && v < 1) count = Math.max(1, Math.round(v * k));
-    else if (Number.isInteger(v) && v >= 1) count = v;
-    else throw new Error(`n = ${text} is out of range: give a count 1 ≤ n ≤ ${k}, a fraction in (0, 1), a percentage, or 'all'`);
-  }
-  if (count > k) throw new Error(`n = ${text} is out of range: only ${k} parameters are selected (1 ≤ n ≤ ${k})`);
-  return count;
+  return resolveCount(n, k, 'n', 'selected parameters');
 }
 
 /**

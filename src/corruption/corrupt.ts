@@ -100,31 +100,37 @@ export async function gradientOf(model: Model, data: Dataset, opts: CorruptOptio
   const { model: promoted, values } = promoteToInputs(lossy.model, names);
   const input = dataInput(promoted, values);
   const { model: graph, gradients: outputs } = differentiate(promoted, { of: lossy.loss, wrt: names, keepOutputs: false });
-  const exe = await compile(graph, opts.runtime);
+  // A session of its own, released at the end: a cached one would keep onnxruntime's buffers for every gradient
+  // (the size of the model) alive for as long as it stays cached.
+  const exe = await compileUncached(graph, opts.runtime);
   const feeds: Record<string, HostTensor> = Object.fromEntries(values);
-  const sums = names.map((n) => new Float64Array(values.get(n)!.data.length));
+  // Σ_batches m·g in float32, straight into the result (one copy of the parameters' size; a float64 sum and a
+  // float32 result were three): the rounding of a few batch sums stays far below float32 gradient noise.
+  const gradients = names.map((n) => new Float32Array(values.get(n)!.data.length));
   const outNames = [lossy.loss, ...names.map((n) => outputs.get(n)!)];
   let lossSum = 0;
   let done = 0;
-  for (const b of batches(d, fixed ?? opts.batchSize ?? 250)) {
-    const m = b.x.dims[0];
-    const res = await exe.run({ ...feeds, [input]: b.x, [lossy.target]: b.y }, outNames);
-    lossSum += Number(res[lossy.loss].data[0]) * m;
-    names.forEach((n, i) => {
-      const g = res[outputs.get(n)!].data as Float32Array;
-      const s = sums[i];
-      for (let j = 0; j < g.length; j++) s[j] += g[j] * m;
-    });
-    done += m;
-    opts.onProgress?.(done, total);
+  try {
+    for (const b of batches(d, fixed ?? opts.batchSize ?? 250)) {
+      const m = b.x.dims[0];
+      const res = await exe.run({ ...feeds, [input]: b.x, [lossy.target]: b.y }, outNames);
+      lossSum += Number(res[lossy.loss].data[0]) * m;
+      names.forEach((n, i) => {
+        const g = res[outputs.get(n)!].data as Float32Array;
+        const s = gradients[i];
+        for (let j = 0; j < g.length; j++) s[j] += g[j] * m;
+      });
+      done += m;
+      opts.onProgress?.(done, total);
+    }
+  } finally {
+    await exe.release();
   }
-  const gradients = sums.map((s, i) => {
-    const g = new Float32Array(s.length);
-    for (let j = 0; j < s.length; j++) {
-      g[j] = s[j] / total;
+  gradients.forEach((g, i) => {
+    for (let j = 0; j < g.length; j++) {
+      g[j] /= total;
       if (!Number.isFinite(g[j])) throw new Error(`the loss gradient of '${names[i]}' is not finite (element ${j}); the model or data produce NaN/Inf`);
     }
-    return g;
   });
   return { names, gradients, loss: lossSum / total, examples: total };
 }

@@ -9,6 +9,7 @@ import type { RuntimeOptions } from '../runtime/session.js';
 import { Rng } from '../tensor/rng.js';
 import { checkDataFits } from '../tasks/classifier.js';
 import { matchNormalization } from '../tasks/normalization.js';
+import { isPlainCount } from '../data/count.js';
 import { checkEps, checkNorm, type Corruption, type CorruptionSpec, resolveN, worstCorruption } from './closed-form.js';
 import { normLabel } from './norms.js';
 import { CorruptionEvaluator, type DatasetGradient, dotDeltas, type EvalResult, gradientOf, randomCorruption } from './corrupt.js';
@@ -199,7 +200,7 @@ export function planProbe(model: Model, o: ProbeOptions = {}): ProbePlan {
     const seen = new Set<number>();
     const out: { n: number; spec: number | string }[] = [];
     nSpecs.forEach((spec, i) => {
-      const n = groups ? (isCount(spec) ? Math.min(whole[i], gk) : resolveN(spec, gk)) : whole[i];
+      const n = groups ? (isPlainCount(spec) ? Math.min(whole[i], gk) : resolveN(spec, gk)) : whole[i];
       if (!seen.has(n)) out.push({ n, spec });
       seen.add(n);
     });
@@ -209,10 +210,6 @@ export function planProbe(model: Model, o: ProbeOptions = {}): ProbePlan {
   return { selection, groups, eps, norms, methods, trials, counts, selectorText: formatSelector(sel), byText: typeof o.by === 'string' ? o.by : by === undefined ? undefined : JSON.stringify(by), theorem };
 }
 
-function isCount(n: number | string): boolean {
-  const t = String(n).trim();
-  return t !== 'all' && t !== 'k' && !t.endsWith('%') && Number(t) >= 1;
-}
 
 function splitOf(d: LabelledData, split: Split): Split | 'file' {
   return /\.(safetensors|npz)$/.test(d.source) ? 'file' : split;
@@ -234,9 +231,9 @@ export async function loadProbeData(model: Model, o: ProbeOptions): Promise<{ da
 }
 
 /** Place a corruption of some of the evaluator's tensors (`which`) into all of them (zeros elsewhere). */
-function embed(c: Corruption, which: number[], sizes: readonly number[], zeros: Float32Array[]): Corruption {
+function embed(c: Corruption, which: number[], sizes: readonly number[], zeros: () => Float32Array[]): Corruption {
   if (which.length === sizes.length && which.every((t, i) => t === i)) return c;
-  const deltas = zeros.slice();
+  const deltas = zeros().slice();
   which.forEach((t, i) => (deltas[t] = c.deltas[i]));
   // Indices are global over the group's tensors in `which` order; map each to the evaluator's global space.
   const all = FlatParams.ofSizes(sizes);
@@ -328,7 +325,9 @@ async function gatherProbe(model: Model, plan: ProbePlan, o: ProbeOptions): Prom
 async function sweepProbe(plan: ProbePlan, g: ProbeInputs, o: ProbeOptions): Promise<{ records: ProbeRecord[]; theorem1?: Theorem1Report }> {
   const { ev, names, grad } = g;
   const progress = o.onProgress ?? (() => {});
-  const zeros = ev.sizes.map((s) => new Float32Array(s));
+  // Zero deltas for the tensors a group leaves alone, made only when a group leaves some alone (a model's worth).
+  let zerosMade: Float32Array[] | undefined;
+  const zeros = () => (zerosMade ??= ev.sizes.map((s) => new Float32Array(s)));
   const index = new Map(names.map((n, i) => [n, i]));
   const groups = plan.groups ?? [{ group: undefined as string | undefined, params: plan.selection }];
   const settings = plan.eps.length * plan.norms.length * plan.counts.reduce((a, c) => a + c.length, 0);
@@ -379,7 +378,7 @@ interface Trials {
   changed: number;
 }
 
-async function randomTrials(plan: ProbePlan, g: ProbeInputs, which: number[], gSizes: number[], spec: CorruptionSpec, rng: Rng, zeros: Float32Array[], tick: () => void): Promise<Trials> {
+async function randomTrials(plan: ProbePlan, g: ProbeInputs, which: number[], gSizes: number[], spec: CorruptionSpec, rng: Rng, zeros: () => Float32Array[], tick: () => void): Promise<Trials> {
   const { ev } = g;
   const out: Trials = { results: [], first: [], firstT: [], changed: 0 };
   for (let t = 0; t < plan.trials; t++) {

@@ -16,6 +16,8 @@ export interface LabelledData extends Dataset {
   classNames?: string[];
   /** Where the data came from, for messages and reports. */
   source: string;
+  /** The split this is, when the data has splits (a directory); absent for a single file used whole. */
+  split?: Split;
 }
 
 /** Names `--data` accepts besides paths. */
@@ -70,9 +72,9 @@ export async function loadLabelledData(spec: string | undefined, split: Split): 
   if (statSync(path).isDirectory()) {
     // A directory of tensor files, one per split (train.npz and test.npz, or .safetensors), is a dataset too.
     const splitFile = ['npz', 'safetensors'].map((ext) => join(path, `${split}.${ext}`)).find((f) => existsSync(f));
-    if (splitFile) return fromTensors(await loadData(splitFile), splitFile);
+    if (splitFile) return { ...fromTensors(await loadData(splitFile), splitFile), split };
     const d = loadImageDataset(path, split);
-    return { x: d.x, y: d.y, classes: d.classes.length, classNames: d.classes, normalization: d.normalization, source: d.source };
+    return { x: d.x, y: d.y, classes: d.classes.length, classNames: d.classes, normalization: d.normalization, source: d.source, split };
   }
   if (/\.(safetensors|npz|npy)$/i.test(path)) return fromTensors(await loadData(path), path);
   throw new Error(`cannot read data from ${path}: expected a directory of IDX files, or ${TENSOR_FILE_KINDS}`);

@@ -199,6 +199,7 @@ export function decodeNpz(buf: Uint8Array, source = '<buffer>'): Map<string, Hos
     const extraLen = u16(p + 30);
     const commentLen = u16(p + 32);
     let local = u32(p + 42);
+    if (p + 46 + nameLen + extraLen + commentLen > buf.byteLength) fail(`central directory entry ${e} runs past the end of the file`);
     const name = new TextDecoder().decode(buf.subarray(p + 46, p + 46 + nameLen));
     // zip64 extended info: present fields appear in the order usize, csize, local offset.
     for (let x = p + 46 + nameLen; x + 4 <= p + 46 + nameLen + extraLen; ) {

@@ -1,8 +1,10 @@
 // The defender's clean data: a seeded random subset of the clean training split, or a file of the defender's own.
 import { existsSync } from 'node:fs';
+import { samePath } from '../onnx/model-io.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
 import { takeRows } from '../data/batches.js';
+import { parseCount, resolveCount } from '../data/count.js';
 import { loadLabelledData, type LabelledData } from '../data/load-dataset.js';
 
 /** The default share of the clean training split a defender holds (5%, as in the AI-Lancet and fine-pruning papers). */
@@ -44,9 +46,9 @@ export function defenderData(train: LabelledData, opts: DefenderDataOptions = {}
   } else {
     const fraction = opts.fraction ?? DEFAULT_DEFENDER_FRACTION;
     if (!(fraction > 0 && fraction <= 1)) throw new Error(`defender data: the fraction must be in (0, 1], got ${fraction}`);
-    count = Math.round(fraction * n);
+    if (n < 1) throw new Error(`defender data is empty: ${train.source} has no examples`);
+    count = resolveCount({ kind: 'fraction', fraction, percent: false }, n, 'defender data');
   }
-  if (count < 1) throw new Error(`defender data is empty: ${train.source} has ${n} examples`);
   const rows = new Rng(seed).permutation(n).subarray(0, count).slice().sort();
   const share = opts.count !== undefined ? `${count} examples` : `${+((opts.fraction ?? DEFAULT_DEFENDER_FRACTION) * 100).toPrecision(4)}%`;
   return {
@@ -75,11 +77,12 @@ export type DefenderSpec = { kind: 'share'; fraction?: number; count?: number } 
 export function parseDefenderSpec(text: string | undefined): DefenderSpec {
   if (text === undefined) return { kind: 'share' };
   const t = text.trim();
-  const pct = /^(\d+(?:\.\d+)?)%$/.exec(t);
-  if (pct) return { kind: 'share', fraction: Number(pct[1]) / 100 };
-  if (/^\d+$/.test(t)) return { kind: 'share', count: Number(t) };
-  if (/^\d*\.\d+(?:e-?\d+)?$/.test(t) || /^\d+e-\d+$/.test(t)) return { kind: 'share', fraction: Number(t) };
-  if (t === '') throw new Error('--defender-data is empty: give a fraction (0.05), a count (3000) or a .safetensors/.npz file');
+  if (t === '') throw new Error('defenderData is empty: give a fraction (0.05), a count (3000) or a .safetensors/.npz file');
+  // Anything that reads as a number or a share is one (a typo such as 0..5 is refused, not taken for a file name).
+  if (t.toLowerCase() === 'all' || /^[\d.eE+-]+%?$/.test(t)) {
+    const c = parseCount(t, 'defenderData');
+    return c.kind === 'count' ? { kind: 'share', count: c.n } : { kind: 'share', fraction: c.kind === 'all' ? 1 : c.fraction };
+  }
   return { kind: 'file', path: t };
 }
 
@@ -101,12 +104,19 @@ export interface LoadDefenderOptions {
 export async function loadDefenderData(o: LoadDefenderOptions = {}): Promise<LabelledData> {
   const spec = parseDefenderSpec(o.defenderData);
   if (spec.kind === 'file') {
-    if (!existsSync(spec.path)) throw new Error(`--defender-data: ${spec.path} not found (give a fraction such as 0.05, a count such as 3000, or a .safetensors/.npz file)`);
+    if (o.data && existsSync(o.data) && samePath(o.data, spec.path)) throw new Error(`the defender's data and the data the defence is measured on are the same file (${spec.path}); give the defender its own examples`);
+    if (!existsSync(spec.path)) throw new Error(`defenderData: ${spec.path} not found (give a fraction such as 0.05, a count such as 3000, or a .safetensors/.npz file)`);
     const d = await loadLabelledData(spec.path, 'train');
     if (d.x.dims[0] === 0) throw new Error(`defender data ${d.source} is empty`);
     return { ...d, source: `${d.source} (defender data)` };
   }
   const train = await loadLabelledData(o.data, 'train');
+  if (!train.split) {
+    throw new Error(
+      `${o.data} is a single file: the defender's data would be drawn from the very examples the defence is measured on. ` +
+        'Give a dataset with train and test splits (an IDX directory, or a directory holding train.npz and test.npz), or the defender\'s own file as the defender data',
+    );
+  }
   return defenderData(train, { fraction: spec.fraction, count: spec.count, seed: o.seed });
 }
 

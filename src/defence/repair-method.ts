@@ -48,6 +48,8 @@ export interface RepairOutcome {
   details: Record<string, unknown>;
   /** False when the run was interrupted; nothing is written then. */
   completed: boolean;
+  /** True when the method used an oracle input (a located.json made with the attacker's trigger): the run is an oracle result. */
+  oracle?: boolean;
 }
 
 /** A flag of a method's own, added to `scalpel repair`. */

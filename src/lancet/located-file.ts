@@ -92,10 +92,30 @@ export function readLocated(path: string, model: Model): LocatedFile {
   }
   if (!f || f.format !== LOCATED_FORMAT) throw new Error(`${path} is not a located.json written by scalpel locate (format '${String(f?.format)}')`);
   if (f.paramsHash !== paramsHash(model)) throw new Error(`${path} was made for another model (${f.model}): its parameters differ from this model's`);
+  checkFields(f, path);
   const layer = findLayer(model, f.layer);
+  if (layer.param !== f.param) throw new Error(`${path}: layer '${f.layer}' holds '${layer.param}' in the model but '${f.param}' in the file`);
   if (layer.shape.join() !== f.shape.join()) throw new Error(`${path}: layer '${f.layer}' has shape [${layer.shape.join(', ')}] in the model but [${f.shape.join(', ')}] in the file`);
-  if (!Array.isArray(f.weights) || f.weights.some((w) => !Number.isInteger(w.index) || w.index < 0 || w.index >= layer.size || !(w.count >= 1))) {
-    throw new Error(`${path}: a located weight is not a valid index of '${f.param}'`);
-  }
+  if (f.weights.some((w) => w.index >= layer.size)) throw new Error(`${path}: a located weight is not a valid index of '${f.param}'`);
   return f;
+}
+
+/** Every field a repair reads has the type locate writes, or one error naming the first that does not. */
+function checkFields(f: LocatedFile, path: string): void {
+  const bad = (field: string, what: string): never => {
+    throw new Error(`${path}: '${field}' is not ${what}; the file is damaged (write it again with scalpel locate)`);
+  };
+  const isString = (v: unknown) => typeof v === 'string';
+  if (!isString(f.layer)) bad('layer', 'a layer name');
+  if (!isString(f.param)) bad('param', 'a parameter name');
+  if (!isString(f.source)) bad('source', 'an error source');
+  if (typeof f.oracle !== 'boolean') bad('oracle', 'true or false');
+  if (f.fix !== 'true-label' && f.fix !== 'not-wrong') bad('fix', "'true-label' or 'not-wrong'");
+  if (!Array.isArray(f.shape) || !f.shape.every((d) => Number.isInteger(d) && d > 0)) bad('shape', 'a list of dimensions');
+  if (!Array.isArray(f.images) || !f.images.every(isString)) bad('images', 'a list of image keys');
+  const weight = (w: unknown) => {
+    const x = w as { index?: unknown; count?: unknown } | null;
+    return !!x && typeof x === 'object' && Number.isInteger(x.index) && (x.index as number) >= 0 && typeof x.count === 'number' && x.count >= 1;
+  };
+  if (!Array.isArray(f.weights) || !f.weights.every(weight)) bad('weights', 'a list of {index, count} with whole indices of at least 0');
 }

@@ -53,7 +53,7 @@ export const flip: RepairMethod = {
   flags: [
     LOCATED_FLAG,
     { flags: '--flip-goal <share>', description: 'flip: share of held-out pairs to fix (default 0.99); the fewest flips reaching it', parse: share(0.01, 1) },
-    { flags: '--flip-max-drop <share>', description: "flip: most accuracy the flip may cost on the held-out pairs' clean images and on the defender's validation images (default 0.01)", parse: share(0, 1) },
+    { flags: '--flip-max-drop <points>', description: "flip: most accuracy points the flip may cost on the held-out pairs' clean images and on the defender's validation images (default 1; the unit of --max-drop)", parse: (v) => share(0, 100)(v) / 100 },
   ],
   check: checkLocated,
   async run(ctx) {
@@ -71,6 +71,7 @@ export const flip: RepairMethod = {
     return {
       model: r.model,
       completed: true,
+      oracle: loc.oracle,
       details: {
         located: ctx.options.located, locatedFrom: loc.source, locatedOracle: loc.oracle, layer: r.param, locatedWeights: loc.weights.length,
         flipped: r.flipped.length, heldOutPairs: r.pairs, goal: r.goal, maxDrop: r.maxDrop, fixedShare: r.chosen.fixedShare, heldOutCleanAccuracy: r.chosen.cleanAccuracy, defenderValidationAccuracy: r.chosen.defenderAccuracy, curve: r.curve,
@@ -128,7 +129,7 @@ export const neuronFinetuneMethod: RepairMethod = {
       onStep: (s, n, l) => ctx.onProgress?.('neuron-finetune', s, n, `loss ${l.toFixed(3)}`),
     });
     return {
-      model: r.model, completed: r.completed,
+      model: r.model, completed: r.completed, oracle: loc.oracle,
       details: { located: ctx.options.located, locatedFrom: loc.source, locatedOracle: loc.oracle, layer: loc.param, tunedWeights: loc.weights.length, errors: errors.x.dims[0], clean: clean.length, epochs: r.history.length },
     };
   },

@@ -14,3 +14,16 @@ export function setMetadata(model: Model, entries: Record<string, string>): void
   for (const [key, value] of Object.entries(entries)) props.push({ key, value });
   model.passthrough = { ...model.passthrough, metadataProps: props };
 }
+
+/** Every metadata entry of a model, as a plain object. */
+export function allMetadata(model: Model): Record<string, string> {
+  const props = (model.passthrough.metadataProps as Entry[] | undefined) ?? [];
+  return Object.fromEntries(props.filter((p) => p.key !== undefined).map((p) => [p.key!, p.value ?? '']));
+}
+
+/** Set metadata entries on a model, in place; an entry whose value is null is removed. */
+export function updateMetadata(model: Model, entries: Record<string, string | null>): void {
+  const props = ((model.passthrough.metadataProps as Entry[] | undefined) ?? []).filter((p) => !(p.key! in entries));
+  for (const [key, value] of Object.entries(entries)) if (value !== null) props.push({ key, value });
+  model.passthrough = { ...model.passthrough, metadataProps: props };
+}

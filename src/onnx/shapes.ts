@@ -205,6 +205,50 @@ export const INFERRED_OPS: ReadonlySet<string> = new Set([
   'SoftmaxCrossEntropyLoss', 'QuantizeLinear', 'DequantizeLinear', 'Det',
 ]);
 
+/** What every shape rule gets: the node, its op and inputs, and its first input's type. */
+interface RuleArgs {
+  node: Node;
+  op: string;
+  ins: string[];
+  X: Dim[] | undefined;
+  xt: DType | undefined;
+  /** The first input's type (a fresh copy). */
+  same: ValueType;
+}
+type ShapeRule = (env: TypeEnv, a: RuleArgs) => (ValueType | undefined)[] | undefined;
+
+/** What every folding rule gets: the node, its op and inputs, its output's inferred type, and an elementwise folder. */
+interface FoldArgs {
+  node: Node;
+  op: string;
+  ins: string[];
+  outT: ValueType | undefined;
+  /** The output's shape when fully static. */
+  outShape: number[] | undefined;
+  elementwise: (f: (vals: Dim[]) => Dim, dtype: DType | undefined) => KVal | undefined;
+}
+type FoldRule = (env: TypeEnv, a: FoldArgs) => KVal | undefined;
+
+function eachRule(ops: Iterable<string>, f: ShapeRule): Record<string, ShapeRule> {
+  return Object.fromEntries([...ops].map((o) => [o, f]));
+}
+
+function eachFold(ops: Iterable<string>, f: FoldRule): Record<string, FoldRule> {
+  return Object.fromEntries([...ops].map((o) => [o, f]));
+}
+
+/** One map from op-family tables; an op in two families is a bug. */
+function ruleTable<F>(...families: Record<string, F>[]): ReadonlyMap<string, F> {
+  const m = new Map<string, F>();
+  for (const fam of families) {
+    for (const [op, f] of Object.entries(fam)) {
+      if (m.has(op)) throw new Error(`shape rules: ${op} is in two op families`);
+      m.set(op, f);
+    }
+  }
+  return m;
+}
+
 /** Known types and small constant values of a graph's values; grows as nodes are inferred. */
 export class TypeEnv {
   readonly opset: number;
@@ -317,228 +361,13 @@ export class TypeEnv {
 
   private rule(node: Node): (ValueType | undefined)[] | undefined {
     if (node.domain !== '' && node.domain !== 'ai.onnx') return undefined;
-    const op = node.opType;
+    const f = TypeEnv.RULES.get(node.opType);
+    if (!f) return undefined;
     const ins = node.inputs;
     const x = this.types.get(ins[0] ?? '');
     const X = x?.shape;
     const xt = x?.dtype;
-    const same: ValueType = { dtype: xt, shape: X ? [...X] : undefined };
-
-    if (UNARY_SAME.has(op)) return [same];
-    if (op === 'IsNaN' || op === 'IsInf') return [{ dtype: 'bool', shape: X }];
-    if (BINARY_SAME.has(op) || VARIADIC.has(op)) {
-      return [{ dtype: xt ?? this.dtype(ins[1]), shape: bcastShapes(ins.filter(Boolean).map((n) => this.shape(n))) }];
-    }
-    if (COMPARE.has(op)) return [{ dtype: 'bool', shape: bcastShapes(ins.map((n) => this.shape(n))) }];
-
-    switch (op) {
-      case 'Dropout':
-        return [same, { dtype: 'bool', shape: X }];
-      case 'Where':
-        return [{ dtype: this.dtype(ins[1]) ?? this.dtype(ins[2]), shape: bcastShapes(ins.map((n) => this.shape(n))) }];
-      case 'Cast':
-        return [{ dtype: dtypeFromOnnx(attrInt(node, 'to', 0)), shape: X }];
-      case 'CastLike':
-        return [{ dtype: this.dtype(ins[1]), shape: X }];
-      case 'QuantizeLinear':
-        return [{ dtype: this.dtype(ins[2]) ?? 'uint8', shape: X }];
-      case 'DequantizeLinear':
-        return [{ dtype: 'float32', shape: X }];
-      case 'RandomNormalLike': case 'RandomUniformLike': case 'Bernoulli':
-        return [{ dtype: hasAttr(node, 'dtype') ? dtypeFromOnnx(attrInt(node, 'dtype', 1)) : xt, shape: X }];
-      case 'EyeLike':
-        return [{ dtype: hasAttr(node, 'dtype') ? dtypeFromOnnx(attrInt(node, 'dtype', 1)) : xt, shape: X }];
-      case 'RandomNormal': case 'RandomUniform':
-        return [{ dtype: dtypeFromOnnx(attrInt(node, 'dtype', 1)), shape: attrInts(node, 'shape') }];
-      case 'MatMul': case 'MatMulInteger':
-        return [{ dtype: op === 'MatMulInteger' ? 'int32' : xt, shape: this.matmul(X, this.shape(ins[1])) }];
-      case 'Gemm':
-        return [this.gemm(node)];
-      case 'Conv': case 'ConvInteger':
-        return [{ dtype: op === 'ConvInteger' ? 'int32' : xt, shape: this.conv(node) }];
-      case 'ConvTranspose':
-        return [{ dtype: xt, shape: this.convTranspose(node) }];
-      case 'MaxPool': case 'AveragePool': case 'LpPool': {
-        const s = this.pool(node);
-        return [{ dtype: xt, shape: s }, { dtype: 'int64', shape: s }];
-      }
-      case 'GlobalAveragePool': case 'GlobalMaxPool': case 'GlobalLpPool':
-        return [{ dtype: xt, shape: X ? X.map((d, i) => (i < 2 ? d : 1)) : undefined }];
-      case 'BatchNormalization': {
-        const c: Dim[] | undefined = X && X.length >= 2 ? [X[1]] : this.shape(ins[1]);
-        const stats = { dtype: this.opset >= 15 ? (this.dtype(ins[3]) ?? xt) : xt, shape: c };
-        return [same, stats, stats, stats, stats];
-      }
-      case 'LayerNormalization': {
-        const stats: ValueType = { dtype: dtypeFromOnnx(attrInt(node, 'stash_type', 1)) };
-        if (X) {
-          const a = normAxis(attrInt(node, 'axis', -1), X.length);
-          stats.shape = X.map((d, i) => (i < a ? d : 1));
-        }
-        return [same, stats, stats];
-      }
-      case 'Flatten': {
-        if (!X) return [{ dtype: xt, shape: [null, null] }];
-        const a = normAxis(attrInt(node, 'axis', 1), X.length);
-        return [{ dtype: xt, shape: [prodDims(X.slice(0, a)), prodDims(X.slice(a))] }];
-      }
-      case 'Reshape':
-        return [{ dtype: xt, shape: this.reshape(node, X) }];
-      case 'Transpose': {
-        if (!X) return [{ dtype: xt }];
-        const perm = attrInts(node, 'perm') ?? X.map((_, i) => X.length - 1 - i);
-        return [{ dtype: xt, shape: perm.map((p) => X[p] ?? null) }];
-      }
-      case 'Squeeze':
-        return [{ dtype: xt, shape: this.squeeze(node, X) }];
-      case 'Unsqueeze': {
-        const axes = this.axesOf(node, 13, 1);
-        if (!X) return [{ dtype: xt }];
-        if (!axes) {
-          const k = this.len1d(ins[1]);
-          return [{ dtype: xt, shape: k === undefined ? undefined : new Array(X.length + k).fill(null) }];
-        }
-        const r = X.length + axes.length;
-        const ax = new Set(axes.map((a) => normAxis(a, r)));
-        const out: Dim[] = [];
-        let j = 0;
-        for (let i = 0; i < r; i++) out.push(ax.has(i) ? 1 : X[j++]);
-        return [{ dtype: xt, shape: out }];
-      }
-      case 'Concat': {
-        const shapes = ins.filter(Boolean).map((n) => this.shape(n));
-        const known = shapes.filter((s): s is Dim[] => s !== undefined);
-        if (known.length === 0) return [{ dtype: xt }];
-        const r = known[0].length;
-        const a = normAxis(attrInt(node, 'axis', 0), r);
-        const out: Dim[] = [];
-        for (let i = 0; i < r; i++) {
-          if (i === a) {
-            out.push(shapes.every((s) => s !== undefined) ? prodSum(known.map((s) => s[a])) : null);
-          } else {
-            out.push(known.map((s) => s[i]).reduce(mergeDim));
-          }
-        }
-        return [{ dtype: xt ?? ins.map((n) => this.dtype(n)).find(Boolean), shape: out }];
-      }
-      case 'Split':
-        return this.split(node, X, xt);
-      case 'Slice':
-        return [{ dtype: xt, shape: this.slice(node, X) }];
-      case 'Gather': {
-        const I = this.shape(ins[1]);
-        if (!X || !I) return [{ dtype: xt }];
-        const a = normAxis(attrInt(node, 'axis', 0), X.length);
-        return [{ dtype: xt, shape: [...X.slice(0, a), ...I, ...X.slice(a + 1)] }];
-      }
-      case 'GatherElements':
-        return [{ dtype: xt, shape: this.shape(ins[1]) }];
-      case 'GatherND': {
-        const I = this.shape(ins[1]);
-        const b = attrInt(node, 'batch_dims', 0);
-        if (!X || !I || !isNum(I[I.length - 1])) return [{ dtype: xt }];
-        return [{ dtype: xt, shape: [...I.slice(0, -1), ...X.slice(b + (I[I.length - 1] as number))] }];
-      }
-      case 'Expand': {
-        const v = this.kval(ins[1]);
-        if (v) return [{ dtype: xt, shape: bcastShapes([X, v.data]) }];
-        const k = this.len1d(ins[1]);
-        return [{ dtype: xt, shape: k === undefined ? undefined : bcastShapes([X, new Array(k).fill(null)]) }];
-      }
-      case 'Tile': {
-        if (!X) return [{ dtype: xt }];
-        const rep = this.kval(ins[1]);
-        if (!rep || rep.data.length !== X.length) return [{ dtype: xt, shape: X.map(() => null) }];
-        return [{ dtype: xt, shape: X.map((d, i) => arith('Mul', d, rep.data[i], true)) }];
-      }
-      case 'Pad':
-        return [{ dtype: xt, shape: this.pad(node, X) }];
-      case 'ArgMax': case 'ArgMin': {
-        if (!X) return [{ dtype: 'int64' }];
-        const a = normAxis(attrInt(node, 'axis', 0), X.length);
-        const keep = attrInt(node, 'keepdims', 1) !== 0;
-        return [{ dtype: 'int64', shape: keep ? X.map((d, i) => (i === a ? 1 : d)) : X.filter((_, i) => i !== a) }];
-      }
-      case 'Shape': {
-        if (!X) return [{ dtype: 'int64', shape: [null] }];
-        const [s, e] = this.shapeRange(node, X.length);
-        return [{ dtype: 'int64', shape: [Math.max(0, e - s)] }];
-      }
-      case 'Size':
-        return [{ dtype: 'int64', shape: [] }];
-      case 'Constant':
-        return [this.constant(node)];
-      case 'ConstantOfShape': {
-        const attr = node.attributes.find((a) => a.name === 'value');
-        const dtype = attr?.t ? dtypeFromOnnx(attr.t.dataType ?? 0) : 'float32';
-        const v = this.kval(ins[0]);
-        if (v) return [{ dtype, shape: [...v.data] }];
-        const k = this.len1d(ins[0]);
-        return [{ dtype, shape: k === undefined ? undefined : new Array(k).fill(null) }];
-      }
-      case 'Range': {
-        const [st, li, de] = [this.ints(ins[0]), this.ints(ins[1]), this.ints(ins[2])];
-        const n = st && li && de && de[0] !== 0 ? Math.max(Math.ceil((li[0] - st[0]) / de[0]), 0) : null;
-        return [{ dtype: xt, shape: [n] }];
-      }
-      case 'NonZero':
-        return [{ dtype: 'int64', shape: [X ? X.length : null, null] }];
-      case 'Det':
-        return [{ dtype: xt, shape: X && X.length >= 2 ? X.slice(0, -2) : undefined }];
-      case 'Compress': {
-        if (!X) return [{ dtype: xt }];
-        const c = this.ints(ins[1]);
-        const flat = hasAttr(node, 'axis') ? undefined : prodDims(X);
-        const a = hasAttr(node, 'axis') ? normAxis(attrInt(node, 'axis', 0), X.length) : -1;
-        const len = a < 0 ? flat : X[a];
-        const n = c && isNum(len) ? c.slice(0, len).filter((v) => v !== 0).length : null;
-        if (a < 0) return [{ dtype: xt, shape: [n] }];
-        return [{ dtype: xt, shape: X.map((d, i) => (i === a ? n : d)) }];
-      }
-      case 'OneHot': {
-        const I = this.shape(ins[0]);
-        const vt = this.dtype(ins[2]);
-        if (!I) return [{ dtype: vt }];
-        const r = I.length + 1;
-        const a = normAxis(attrInt(node, 'axis', -1), r);
-        const depth = this.ints(ins[1]);
-        const out = [...I];
-        out.splice(a, 0, depth ? Math.trunc(depth[0]) : null);
-        return [{ dtype: vt, shape: out }];
-      }
-      case 'TopK': {
-        if (!X) return [{ dtype: xt }, { dtype: 'int64' }];
-        const a = normAxis(attrInt(node, 'axis', -1), X.length);
-        const k = this.opset >= 10 ? (this.ints(ins[1])?.[0] ?? null) : attrInt(node, 'k', 0);
-        const s = X.map((d, i) => (i === a ? k : d));
-        return [{ dtype: xt, shape: s }, { dtype: 'int64', shape: [...s] }];
-      }
-      case 'Einsum':
-        return [{ dtype: xt, shape: this.einsum(node) }];
-      case 'GRU': case 'LSTM': case 'RNN':
-        return this.rnn(node, X, xt);
-      case 'Resize': case 'Upsample':
-        return [{ dtype: xt, shape: this.resize(node, X) }];
-      case 'DepthToSpace': case 'SpaceToDepth': {
-        if (!X || X.length !== 4) return [{ dtype: xt, shape: X ? X.map(() => null) : undefined }];
-        const b = attrInt(node, 'blocksize', 1);
-        const bb = b * b;
-        const [n, c, h, w] = X;
-        if (op === 'DepthToSpace') {
-          return [{ dtype: xt, shape: [n, isNum(c) ? c / bb : null, isNum(h) ? h * b : null, isNum(w) ? w * b : null] }];
-        }
-        return [{ dtype: xt, shape: [n, isNum(c) ? c * bb : null, isNum(h) ? h / b : null, isNum(w) ? w / b : null] }];
-      }
-      case 'NegativeLogLikelihoodLoss': case 'SoftmaxCrossEntropyLoss': {
-        const red = attrString(node, 'reduction', 'mean');
-        const T = this.shape(ins[1]);
-        const loss: ValueType = { dtype: xt, shape: red === 'none' ? T : [] };
-        return op === 'SoftmaxCrossEntropyLoss' ? [loss, same] : [loss];
-      }
-      default:
-        if (REDUCES.has(op)) return [{ dtype: xt, shape: this.reduce(node, X) }];
-        return undefined;
-    }
+    return f(this, { node, op: node.opType, ins, X, xt, same: { dtype: xt, shape: X ? [...X] : undefined } });
   }
 
   private matmul(A: Dim[] | undefined, B: Dim[] | undefined): Dim[] | undefined {
@@ -964,7 +793,6 @@ export class TypeEnv {
     if (!outName || op === 'Constant') return;
     const outT = this.types.get(outName);
     const outShape = outT?.shape && allNum(outT.shape) ? outT.shape : undefined;
-    let res: KVal | undefined;
     // Float data of parameters is never folded: only shape and index arithmetic, and Constant-derived floats.
     const dataIns = op === 'Shape' || op === 'Size' ? [] : ins.filter(Boolean);
     if (dataIns.some((n) => !this.folded.has(n) && !INT_TYPES.has(this.dtype(n)) && this.dtype(n) !== 'bool' && this.constants.has(n))) return;
@@ -977,168 +805,9 @@ export class TypeEnv {
       return { dtype, dims: [...outShape], data };
     };
 
-    switch (op) {
-      case 'Shape': {
-        const X = this.shape(ins[0]);
-        if (!X) return;
-        const [s, e] = this.shapeRange(node, X.length);
-        const data = X.slice(s, Math.max(s, e));
-        res = { dtype: 'int64', dims: [data.length], data };
-        break;
-      }
-      case 'Size': {
-        const X = this.shape(ins[0]);
-        if (!X) return;
-        res = { dtype: 'int64', dims: [], data: [prodDims(X)] };
-        break;
-      }
-      case 'Identity': case 'Reshape': case 'Flatten': case 'Squeeze': case 'Unsqueeze': {
-        const v = this.kval(ins[0]);
-        if (!v || !outShape || sizeOf(outShape) !== v.data.length) return;
-        res = { dtype: v.dtype, dims: [...outShape], data: v.data };
-        break;
-      }
-      case 'Cast': case 'CastLike': {
-        const v = this.kval(ins[0]);
-        const to = outT?.dtype;
-        if (!v || !to) return;
-        const conv = (d: Dim): Dim => {
-          if (!isNum(d)) return to === 'bool' ? null : d;
-          if (to === 'bool') return d ? 1 : 0;
-          if (INT_TYPES.has(to)) return Number.isFinite(d) ? Math.trunc(d) : null;
-          if (to === 'float32') return Math.fround(d);
-          return d;
-        };
-        res = { dtype: to, dims: [...v.dims], data: v.data.map(conv) };
-        break;
-      }
-      case 'Gather': {
-        const v = this.kvalLoose(ins[0]);
-        const ix = this.kval(ins[1]);
-        if (!v || !ix || !allNum(ix.data) || v.dims.length === 0) return;
-        const a = normAxis(attrInt(node, 'axis', 0), v.dims.length);
-        const outer = sizeOf(v.dims.slice(0, a));
-        const inner = sizeOf(v.dims.slice(a + 1));
-        const n = v.dims[a];
-        const data: Dim[] = [];
-        for (let o = 0; o < outer; o++) {
-          for (let i of ix.data) {
-            if (i < 0) i += n;
-            if (i < 0 || i >= n) return;
-            for (let j = 0; j < inner; j++) data.push(v.data[(o * n + i) * inner + j]);
-          }
-        }
-        res = { dtype: v.dtype, dims: [...v.dims.slice(0, a), ...ix.dims, ...v.dims.slice(a + 1)], data };
-        break;
-      }
-      case 'Concat': {
-        const vs = ins.filter(Boolean).map((n) => this.kvalLoose(n));
-        if (vs.length === 0 || vs.some((v) => !v)) return;
-        const r = vs[0]!.dims.length;
-        if (r === 0 || vs.some((v) => v!.dims.length !== r)) return;
-        const a = normAxis(attrInt(node, 'axis', 0), r);
-        const outer = sizeOf(vs[0]!.dims.slice(0, a));
-        const data: Dim[] = [];
-        for (let o = 0; o < outer; o++) {
-          for (const v of vs) {
-            const blk = sizeOf(v!.dims.slice(a));
-            for (let j = 0; j < blk; j++) data.push(v!.data[o * blk + j]);
-          }
-        }
-        const dims = [...vs[0]!.dims];
-        dims[a] = vs.reduce((s, v) => s + v!.dims[a], 0);
-        res = { dtype: vs.find((v) => v!.dtype)?.dtype, dims, data };
-        break;
-      }
-      case 'Slice': {
-        const v = this.kvalLoose(ins[0]);
-        if (!v || v.dims.length === 0) return;
-        const p = this.sliceParams(node, v.dims.length);
-        if (!p || p.starts.length === 0) return;
-        const r = v.dims.length;
-        const start = new Array(r).fill(0);
-        const step = new Array(r).fill(1);
-        const len = [...v.dims];
-        for (let i = 0; i < p.axes.length; i++) {
-          const sl = TypeEnv.sliceLen(v.dims[p.axes[i]], p.starts[i], p.ends[i], p.steps[i]);
-          if (!sl) return;
-          start[p.axes[i]] = sl.start;
-          step[p.axes[i]] = p.steps[i];
-          len[p.axes[i]] = sl.len;
-        }
-        const strides = new Array(r).fill(1);
-        for (let i = r - 2; i >= 0; i--) strides[i] = strides[i + 1] * v.dims[i + 1];
-        const n = sizeOf(len);
-        const data: Dim[] = [];
-        const ctr = new Array(r).fill(0);
-        for (let k = 0; k < n; k++) {
-          let f = 0;
-          for (let i = 0; i < r; i++) f += (start[i] + ctr[i] * step[i]) * strides[i];
-          data.push(v.data[f]);
-          for (let i = r - 1; i >= 0; i--) {
-            if (++ctr[i] < len[i]) break;
-            ctr[i] = 0;
-          }
-        }
-        res = { dtype: v.dtype, dims: len, data };
-        break;
-      }
-      case 'Expand': {
-        const v = this.kval(ins[0]);
-        if (!v || !outShape || sizeOf(outShape) > MAX_FOLD) return;
-        const idx = bcastIndex(outShape, v.dims);
-        res = { dtype: v.dtype, dims: [...outShape], data: idx.map((i) => v.data[i]) };
-        break;
-      }
-      case 'ConstantOfShape': {
-        if (!outShape || sizeOf(outShape) > MAX_FOLD) return;
-        const t = attrTensor(node, 'value');
-        if (!t && hasAttr(node, 'value')) return;
-        const val = t && t.dtype !== 'float16' ? Number(t.data[0] ?? 0) : 0;
-        res = { dtype: t?.dtype ?? 'float32', dims: [...outShape], data: new Array(sizeOf(outShape)).fill(val) };
-        break;
-      }
-      case 'Range': {
-        const [st, li, de] = [this.ints(ins[0]), this.ints(ins[1]), this.ints(ins[2])];
-        if (!st || !li || !de || de[0] === 0) return;
-        const n = Math.max(Math.ceil((li[0] - st[0]) / de[0]), 0);
-        if (n > MAX_FOLD) return;
-        res = { dtype: this.dtype(ins[0]), dims: [n], data: Array.from({ length: n }, (_, i) => st[0] + i * de[0]) };
-        break;
-      }
-      case 'Where':
-        res = elementwise(([c, a, b]) => (isNum(c) ? (c ? a : b) : a === b ? a : null), outT?.dtype);
-        break;
-      case 'Neg': case 'Abs': case 'Sqrt': case 'Reciprocal': case 'Floor': case 'Ceil': case 'Not': case 'Sign': {
-        const f: Record<string, (x: number) => number> = {
-          Neg: (x) => -x, Abs: Math.abs, Sqrt: Math.sqrt, Reciprocal: (x) => 1 / x, Floor: Math.floor, Ceil: Math.ceil,
-          Not: (x) => (x ? 0 : 1), Sign: Math.sign,
-        };
-        const keepSym = op === 'Abs';
-        res = elementwise(([x]) => (isNum(x) ? f[op](x) : keepSym ? x : null), outT?.dtype);
-        break;
-      }
-      case 'ReduceProd': case 'ReduceSum': case 'ReduceMax': case 'ReduceMin': case 'ReduceMean': {
-        const v = this.kval(ins[0]);
-        if (!v || !outShape || sizeOf(outShape) !== 1 || v.data.length === 0) return;
-        let acc: Dim;
-        if (op === 'ReduceProd') acc = prodDims(v.data);
-        else if (!allNum(v.data)) acc = v.data.length === 1 ? v.data[0] : null;
-        else if (op === 'ReduceSum') acc = v.data.reduce((s, x) => s + x, 0);
-        else if (op === 'ReduceMean') acc = v.data.reduce((s, x) => s + x, 0) / v.data.length;
-        else acc = op === 'ReduceMax' ? Math.max(...v.data) : Math.min(...v.data);
-        res = { dtype: v.dtype, dims: [...outShape], data: [acc] };
-        break;
-      }
-      default:
-        if (BINARY_SAME.has(op) || VARIADIC.has(op) || COMPARE.has(op)) {
-          if (op === 'PRelu' || op.startsWith('Bitwise') || op === 'BitShift') return;
-          const intType = INT_TYPES.has(this.dtype(ins[0]));
-          const name = op === 'Sum' ? 'Add' : op;
-          if (op === 'Mean') return;
-          res = elementwise((vals) => vals.reduce((a, b) => arith(name, a, b, intType)), outT?.dtype);
-        }
-    }
+    const f = TypeEnv.FOLDS.get(op);
+    if (!f) return;
+    const res = f(this, { node, op, ins, outT, outShape, elementwise });
     if (!res || res.data.length > MAX_FOLD || sizeOf(res.dims) !== res.data.length) return;
     if (res.data.length > 0 && res.data.every((d) => d === null)) return;
     this.vals.set(outName, res);
@@ -1147,6 +816,432 @@ export class TypeEnv {
     const dtype = res.dtype;
     if (dtype && dtype !== 'float16' && allNum(res.data)) this.constants.set(outName, tensorFromNumbers(dtype, res.dims, res.data));
   }
+
+  /** Elementwise ops, casts and random fills: the shape of the (broadcast) inputs. */
+  private static readonly ELEMENTWISE_RULES: Record<string, ShapeRule> = {
+    ...eachRule(UNARY_SAME, (env, { same }) => [same]),
+    ...eachRule(['IsNaN', 'IsInf'], (env, { X }) => [{ dtype: 'bool', shape: X }]),
+    ...eachRule([...BINARY_SAME, ...VARIADIC], (env, { ins, xt }) => [
+      { dtype: xt ?? env.dtype(ins[1]), shape: bcastShapes(ins.filter(Boolean).map((n) => env.shape(n))) },
+    ]),
+    ...eachRule(COMPARE, (env, { ins }) => [{ dtype: 'bool', shape: bcastShapes(ins.map((n) => env.shape(n))) }]),
+    Dropout: (env, { node, op, ins, X, xt, same }) => {
+      return [same, { dtype: 'bool', shape: X }];
+    },
+    Where: (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: env.dtype(ins[1]) ?? env.dtype(ins[2]), shape: bcastShapes(ins.map((n) => env.shape(n))) }];
+    },
+    Cast: (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: dtypeFromOnnx(attrInt(node, 'to', 0)), shape: X }];
+    },
+    CastLike: (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: env.dtype(ins[1]), shape: X }];
+    },
+    QuantizeLinear: (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: env.dtype(ins[2]) ?? 'uint8', shape: X }];
+    },
+    DequantizeLinear: (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: 'float32', shape: X }];
+    },
+    ...eachRule(['RandomNormalLike', 'RandomUniformLike', 'Bernoulli'], (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: hasAttr(node, 'dtype') ? dtypeFromOnnx(attrInt(node, 'dtype', 1)) : xt, shape: X }];
+    }),
+    EyeLike: (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: hasAttr(node, 'dtype') ? dtypeFromOnnx(attrInt(node, 'dtype', 1)) : xt, shape: X }];
+    },
+    ...eachRule(['RandomNormal', 'RandomUniform'], (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: dtypeFromOnnx(attrInt(node, 'dtype', 1)), shape: attrInts(node, 'shape') }];
+    }),
+  };
+
+  /** Linear algebra, convolutions, pools, normalisations, recurrences, losses and reductions. */
+  private static readonly NN_RULES: Record<string, ShapeRule> = {
+    ...eachRule(['MatMul', 'MatMulInteger'], (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: op === 'MatMulInteger' ? 'int32' : xt, shape: env.matmul(X, env.shape(ins[1])) }];
+    }),
+    Gemm: (env, { node, op, ins, X, xt, same }) => {
+      return [env.gemm(node)];
+    },
+    ...eachRule(['Conv', 'ConvInteger'], (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: op === 'ConvInteger' ? 'int32' : xt, shape: env.conv(node) }];
+    }),
+    ConvTranspose: (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: xt, shape: env.convTranspose(node) }];
+    },
+    ...eachRule(['MaxPool', 'AveragePool', 'LpPool'], (env, { node, op, ins, X, xt, same }) => {
+      const s = env.pool(node);
+      return [{ dtype: xt, shape: s }, { dtype: 'int64', shape: s }];
+    }),
+    ...eachRule(['GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool'], (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: xt, shape: X ? X.map((d, i) => (i < 2 ? d : 1)) : undefined }];
+    }),
+    BatchNormalization: (env, { node, op, ins, X, xt, same }) => {
+      const c: Dim[] | undefined = X && X.length >= 2 ? [X[1]] : env.shape(ins[1]);
+      const stats = { dtype: env.opset >= 15 ? (env.dtype(ins[3]) ?? xt) : xt, shape: c };
+      return [same, stats, stats, stats, stats];
+    },
+    LayerNormalization: (env, { node, op, ins, X, xt, same }) => {
+      const stats: ValueType = { dtype: dtypeFromOnnx(attrInt(node, 'stash_type', 1)) };
+      if (X) {
+        const a = normAxis(attrInt(node, 'axis', -1), X.length);
+        stats.shape = X.map((d, i) => (i < a ? d : 1));
+      }
+      return [same, stats, stats];
+    },
+    Det: (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: xt, shape: X && X.length >= 2 ? X.slice(0, -2) : undefined }];
+    },
+    Einsum: (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: xt, shape: env.einsum(node) }];
+    },
+    ...eachRule(['GRU', 'LSTM', 'RNN'], (env, { node, op, ins, X, xt, same }) => {
+      return env.rnn(node, X, xt);
+    }),
+    ...eachRule(['Resize', 'Upsample'], (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: xt, shape: env.resize(node, X) }];
+    }),
+    ...eachRule(['NegativeLogLikelihoodLoss', 'SoftmaxCrossEntropyLoss'], (env, { node, op, ins, X, xt, same }) => {
+      const red = attrString(node, 'reduction', 'mean');
+      const T = env.shape(ins[1]);
+      const loss: ValueType = { dtype: xt, shape: red === 'none' ? T : [] };
+      return op === 'SoftmaxCrossEntropyLoss' ? [loss, same] : [loss];
+    }),
+    ...eachRule(REDUCES, (env, { node, X, xt }) => [{ dtype: xt, shape: env.reduce(node, X) }]),
+  };
+
+  /** Ops that move or reshape data without computing on it. */
+  private static readonly LAYOUT_RULES: Record<string, ShapeRule> = {
+    Flatten: (env, { node, op, ins, X, xt, same }) => {
+      if (!X) return [{ dtype: xt, shape: [null, null] }];
+      const a = normAxis(attrInt(node, 'axis', 1), X.length);
+      return [{ dtype: xt, shape: [prodDims(X.slice(0, a)), prodDims(X.slice(a))] }];
+    },
+    Reshape: (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: xt, shape: env.reshape(node, X) }];
+    },
+    Transpose: (env, { node, op, ins, X, xt, same }) => {
+      if (!X) return [{ dtype: xt }];
+      const perm = attrInts(node, 'perm') ?? X.map((_, i) => X.length - 1 - i);
+      return [{ dtype: xt, shape: perm.map((p) => X[p] ?? null) }];
+    },
+    Squeeze: (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: xt, shape: env.squeeze(node, X) }];
+    },
+    Unsqueeze: (env, { node, op, ins, X, xt, same }) => {
+      const axes = env.axesOf(node, 13, 1);
+      if (!X) return [{ dtype: xt }];
+      if (!axes) {
+        const k = env.len1d(ins[1]);
+        return [{ dtype: xt, shape: k === undefined ? undefined : new Array(X.length + k).fill(null) }];
+      }
+      const r = X.length + axes.length;
+      const ax = new Set(axes.map((a) => normAxis(a, r)));
+      const out: Dim[] = [];
+      let j = 0;
+      for (let i = 0; i < r; i++) out.push(ax.has(i) ? 1 : X[j++]);
+      return [{ dtype: xt, shape: out }];
+    },
+    Concat: (env, { node, op, ins, X, xt, same }) => {
+      const shapes = ins.filter(Boolean).map((n) => env.shape(n));
+      const known = shapes.filter((s): s is Dim[] => s !== undefined);
+      if (known.length === 0) return [{ dtype: xt }];
+      const r = known[0].length;
+      const a = normAxis(attrInt(node, 'axis', 0), r);
+      const out: Dim[] = [];
+      for (let i = 0; i < r; i++) {
+        if (i === a) {
+          out.push(shapes.every((s) => s !== undefined) ? prodSum(known.map((s) => s[a])) : null);
+        } else {
+          out.push(known.map((s) => s[i]).reduce(mergeDim));
+        }
+      }
+      return [{ dtype: xt ?? ins.map((n) => env.dtype(n)).find(Boolean), shape: out }];
+    },
+    Split: (env, { node, op, ins, X, xt, same }) => {
+      return env.split(node, X, xt);
+    },
+    Slice: (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: xt, shape: env.slice(node, X) }];
+    },
+    Expand: (env, { node, op, ins, X, xt, same }) => {
+      const v = env.kval(ins[1]);
+      if (v) return [{ dtype: xt, shape: bcastShapes([X, v.data]) }];
+      const k = env.len1d(ins[1]);
+      return [{ dtype: xt, shape: k === undefined ? undefined : bcastShapes([X, new Array(k).fill(null)]) }];
+    },
+    Tile: (env, { node, op, ins, X, xt, same }) => {
+      if (!X) return [{ dtype: xt }];
+      const rep = env.kval(ins[1]);
+      if (!rep || rep.data.length !== X.length) return [{ dtype: xt, shape: X.map(() => null) }];
+      return [{ dtype: xt, shape: X.map((d, i) => arith('Mul', d, rep.data[i], true)) }];
+    },
+    Pad: (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: xt, shape: env.pad(node, X) }];
+    },
+    ...eachRule(['DepthToSpace', 'SpaceToDepth'], (env, { node, op, ins, X, xt, same }) => {
+      if (!X || X.length !== 4) return [{ dtype: xt, shape: X ? X.map(() => null) : undefined }];
+      const b = attrInt(node, 'blocksize', 1);
+      const bb = b * b;
+      const [n, c, h, w] = X;
+      if (op === 'DepthToSpace') {
+        return [{ dtype: xt, shape: [n, isNum(c) ? c / bb : null, isNum(h) ? h * b : null, isNum(w) ? w * b : null] }];
+      }
+      return [{ dtype: xt, shape: [n, isNum(c) ? c * bb : null, isNum(h) ? h / b : null, isNum(w) ? w / b : null] }];
+    }),
+  };
+
+  /** Gathers, arg-max/min, selections and one-hot. */
+  private static readonly INDEXING_RULES: Record<string, ShapeRule> = {
+    Gather: (env, { node, op, ins, X, xt, same }) => {
+      const I = env.shape(ins[1]);
+      if (!X || !I) return [{ dtype: xt }];
+      const a = normAxis(attrInt(node, 'axis', 0), X.length);
+      return [{ dtype: xt, shape: [...X.slice(0, a), ...I, ...X.slice(a + 1)] }];
+    },
+    GatherElements: (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: xt, shape: env.shape(ins[1]) }];
+    },
+    GatherND: (env, { node, op, ins, X, xt, same }) => {
+      const I = env.shape(ins[1]);
+      const b = attrInt(node, 'batch_dims', 0);
+      if (!X || !I || !isNum(I[I.length - 1])) return [{ dtype: xt }];
+      return [{ dtype: xt, shape: [...I.slice(0, -1), ...X.slice(b + (I[I.length - 1] as number))] }];
+    },
+    ...eachRule(['ArgMax', 'ArgMin'], (env, { node, op, ins, X, xt, same }) => {
+      if (!X) return [{ dtype: 'int64' }];
+      const a = normAxis(attrInt(node, 'axis', 0), X.length);
+      const keep = attrInt(node, 'keepdims', 1) !== 0;
+      return [{ dtype: 'int64', shape: keep ? X.map((d, i) => (i === a ? 1 : d)) : X.filter((_, i) => i !== a) }];
+    }),
+    NonZero: (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: 'int64', shape: [X ? X.length : null, null] }];
+    },
+    Compress: (env, { node, op, ins, X, xt, same }) => {
+      if (!X) return [{ dtype: xt }];
+      const c = env.ints(ins[1]);
+      const flat = hasAttr(node, 'axis') ? undefined : prodDims(X);
+      const a = hasAttr(node, 'axis') ? normAxis(attrInt(node, 'axis', 0), X.length) : -1;
+      const len = a < 0 ? flat : X[a];
+      const n = c && isNum(len) ? c.slice(0, len).filter((v) => v !== 0).length : null;
+      if (a < 0) return [{ dtype: xt, shape: [n] }];
+      return [{ dtype: xt, shape: X.map((d, i) => (i === a ? n : d)) }];
+    },
+    OneHot: (env, { node, op, ins, X, xt, same }) => {
+      const I = env.shape(ins[0]);
+      const vt = env.dtype(ins[2]);
+      if (!I) return [{ dtype: vt }];
+      const r = I.length + 1;
+      const a = normAxis(attrInt(node, 'axis', -1), r);
+      const depth = env.ints(ins[1]);
+      const out = [...I];
+      out.splice(a, 0, depth ? Math.trunc(depth[0]) : null);
+      return [{ dtype: vt, shape: out }];
+    },
+    TopK: (env, { node, op, ins, X, xt, same }) => {
+      if (!X) return [{ dtype: xt }, { dtype: 'int64' }];
+      const a = normAxis(attrInt(node, 'axis', -1), X.length);
+      const k = env.opset >= 10 ? (env.ints(ins[1])?.[0] ?? null) : attrInt(node, 'k', 0);
+      const s = X.map((d, i) => (i === a ? k : d));
+      return [{ dtype: xt, shape: s }, { dtype: 'int64', shape: [...s] }];
+    },
+  };
+
+  /** Ops whose outputs are (shape) values: Shape, Size, Constant, ConstantOfShape, Range. */
+  private static readonly VALUE_RULES: Record<string, ShapeRule> = {
+    Shape: (env, { node, op, ins, X, xt, same }) => {
+      if (!X) return [{ dtype: 'int64', shape: [null] }];
+      const [s, e] = env.shapeRange(node, X.length);
+      return [{ dtype: 'int64', shape: [Math.max(0, e - s)] }];
+    },
+    Size: (env, { node, op, ins, X, xt, same }) => {
+      return [{ dtype: 'int64', shape: [] }];
+    },
+    Constant: (env, { node, op, ins, X, xt, same }) => {
+      return [env.constant(node)];
+    },
+    ConstantOfShape: (env, { node, op, ins, X, xt, same }) => {
+      const attr = node.attributes.find((a) => a.name === 'value');
+      const dtype = attr?.t ? dtypeFromOnnx(attr.t.dataType ?? 0) : 'float32';
+      const v = env.kval(ins[0]);
+      if (v) return [{ dtype, shape: [...v.data] }];
+      const k = env.len1d(ins[0]);
+      return [{ dtype, shape: k === undefined ? undefined : new Array(k).fill(null) }];
+    },
+    Range: (env, { node, op, ins, X, xt, same }) => {
+      const [st, li, de] = [env.ints(ins[0]), env.ints(ins[1]), env.ints(ins[2])];
+      const n = st && li && de && de[0] !== 0 ? Math.max(Math.ceil((li[0] - st[0]) / de[0]), 0) : null;
+      return [{ dtype: xt, shape: [n] }];
+    },
+  };
+
+  /** Every shape rule by op type (the families above never share an op). */
+  private static readonly RULES: ReadonlyMap<string, ShapeRule> = ruleTable(TypeEnv.ELEMENTWISE_RULES, TypeEnv.NN_RULES, TypeEnv.LAYOUT_RULES, TypeEnv.INDEXING_RULES, TypeEnv.VALUE_RULES);
+
+  /** Shape values and reshapes of known values. */
+  private static readonly SHAPE_FOLDS: Record<string, FoldRule> = {
+    Shape: (env, { node, op, ins, outT, outShape, elementwise }) => {
+      const X = env.shape(ins[0]);
+      if (!X) return undefined;
+      const [s, e] = env.shapeRange(node, X.length);
+      const data = X.slice(s, Math.max(s, e));
+      return { dtype: 'int64', dims: [data.length], data };
+    },
+    Size: (env, { node, op, ins, outT, outShape, elementwise }) => {
+      const X = env.shape(ins[0]);
+      if (!X) return undefined;
+      return { dtype: 'int64', dims: [], data: [prodDims(X)] };
+    },
+    ...eachFold(['Identity', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze'], (env, { node, op, ins, outT, outShape, elementwise }) => {
+      const v = env.kval(ins[0]);
+      if (!v || !outShape || sizeOf(outShape) !== v.data.length) return undefined;
+      return { dtype: v.dtype, dims: [...outShape], data: v.data };
+    }),
+    Expand: (env, { node, op, ins, outT, outShape, elementwise }) => {
+      const v = env.kval(ins[0]);
+      if (!v || !outShape || sizeOf(outShape) > MAX_FOLD) return undefined;
+      const idx = bcastIndex(outShape, v.dims);
+      return { dtype: v.dtype, dims: [...outShape], data: idx.map((i) => v.data[i]) };
+    },
+    ConstantOfShape: (env, { node, op, ins, outT, outShape, elementwise }) => {
+      if (!outShape || sizeOf(outShape) > MAX_FOLD) return undefined;
+      const t = attrTensor(node, 'value');
+      if (!t && hasAttr(node, 'value')) return undefined;
+      const val = t && t.dtype !== 'float16' ? Number(t.data[0] ?? 0) : 0;
+      return { dtype: t?.dtype ?? 'float32', dims: [...outShape], data: new Array(sizeOf(outShape)).fill(val) };
+    },
+    Range: (env, { node, op, ins, outT, outShape, elementwise }) => {
+      const [st, li, de] = [env.ints(ins[0]), env.ints(ins[1]), env.ints(ins[2])];
+      if (!st || !li || !de || de[0] === 0) return undefined;
+      const n = Math.max(Math.ceil((li[0] - st[0]) / de[0]), 0);
+      if (n > MAX_FOLD) return undefined;
+      return { dtype: env.dtype(ins[0]), dims: [n], data: Array.from({ length: n }, (_, i) => st[0] + i * de[0]) };
+    },
+  };
+
+  /** Casts of known values. */
+  private static readonly CAST_FOLDS: Record<string, FoldRule> = {
+    ...eachFold(['Cast', 'CastLike'], (env, { node, op, ins, outT, outShape, elementwise }) => {
+      const v = env.kval(ins[0]);
+      const to = outT?.dtype;
+      if (!v || !to) return undefined;
+      const conv = (d: Dim): Dim => {
+        if (!isNum(d)) return to === 'bool' ? null : d;
+        if (to === 'bool') return d ? 1 : 0;
+        if (INT_TYPES.has(to)) return Number.isFinite(d) ? Math.trunc(d) : null;
+        if (to === 'float32') return Math.fround(d);
+        return d;
+      };
+      return { dtype: to, dims: [...v.dims], data: v.data.map(conv) };
+    }),
+  };
+
+  /** Gather, Concat and Slice of (partly) known values. */
+  private static readonly INDEXING_FOLDS: Record<string, FoldRule> = {
+    Gather: (env, { node, op, ins, outT, outShape, elementwise }) => {
+      const v = env.kvalLoose(ins[0]);
+      const ix = env.kval(ins[1]);
+      if (!v || !ix || !allNum(ix.data) || v.dims.length === 0) return undefined;
+      const a = normAxis(attrInt(node, 'axis', 0), v.dims.length);
+      const outer = sizeOf(v.dims.slice(0, a));
+      const inner = sizeOf(v.dims.slice(a + 1));
+      const n = v.dims[a];
+      const data: Dim[] = [];
+      for (let o = 0; o < outer; o++) {
+        for (let i of ix.data) {
+          if (i < 0) i += n;
+          if (i < 0 || i >= n) return undefined;
+          for (let j = 0; j < inner; j++) data.push(v.data[(o * n + i) * inner + j]);
+        }
+      }
+      return { dtype: v.dtype, dims: [...v.dims.slice(0, a), ...ix.dims, ...v.dims.slice(a + 1)], data };
+    },
+    Concat: (env, { node, op, ins, outT, outShape, elementwise }) => {
+      const vs = ins.filter(Boolean).map((n) => env.kvalLoose(n));
+      if (vs.length === 0 || vs.some((v) => !v)) return undefined;
+      const r = vs[0]!.dims.length;
+      if (r === 0 || vs.some((v) => v!.dims.length !== r)) return undefined;
+      const a = normAxis(attrInt(node, 'axis', 0), r);
+      const outer = sizeOf(vs[0]!.dims.slice(0, a));
+      const data: Dim[] = [];
+      for (let o = 0; o < outer; o++) {
+        for (const v of vs) {
+          const blk = sizeOf(v!.dims.slice(a));
+          for (let j = 0; j < blk; j++) data.push(v!.data[o * blk + j]);
+        }
+      }
+      const dims = [...vs[0]!.dims];
+      dims[a] = vs.reduce((s, v) => s + v!.dims[a], 0);
+      return { dtype: vs.find((v) => v!.dtype)?.dtype, dims, data };
+    },
+    Slice: (env, { node, op, ins, outT, outShape, elementwise }) => {
+      const v = env.kvalLoose(ins[0]);
+      if (!v || v.dims.length === 0) return undefined;
+      const p = env.sliceParams(node, v.dims.length);
+      if (!p || p.starts.length === 0) return undefined;
+      const r = v.dims.length;
+      const start = new Array(r).fill(0);
+      const step = new Array(r).fill(1);
+      const len = [...v.dims];
+      for (let i = 0; i < p.axes.length; i++) {
+        const sl = TypeEnv.sliceLen(v.dims[p.axes[i]], p.starts[i], p.ends[i], p.steps[i]);
+        if (!sl) return undefined;
+        start[p.axes[i]] = sl.start;
+        step[p.axes[i]] = p.steps[i];
+        len[p.axes[i]] = sl.len;
+      }
+      const strides = new Array(r).fill(1);
+      for (let i = r - 2; i >= 0; i--) strides[i] = strides[i + 1] * v.dims[i + 1];
+      const n = sizeOf(len);
+      const data: Dim[] = [];
+      const ctr = new Array(r).fill(0);
+      for (let k = 0; k < n; k++) {
+        let f = 0;
+        for (let i = 0; i < r; i++) f += (start[i] + ctr[i] * step[i]) * strides[i];
+        data.push(v.data[f]);
+        for (let i = r - 1; i >= 0; i--) {
+          if (++ctr[i] < len[i]) break;
+          ctr[i] = 0;
+        }
+      }
+      return { dtype: v.dtype, dims: len, data };
+    },
+  };
+
+  /** Elementwise arithmetic, comparisons and reductions of known values. */
+  private static readonly ARITH_FOLDS: Record<string, FoldRule> = {
+    Where: (env, { node, op, ins, outT, outShape, elementwise }) => {
+      return elementwise(([c, a, b]) => (isNum(c) ? (c ? a : b) : a === b ? a : null), outT?.dtype);
+    },
+    ...eachFold(['Neg', 'Abs', 'Sqrt', 'Reciprocal', 'Floor', 'Ceil', 'Not', 'Sign'], (env, { node, op, ins, outT, outShape, elementwise }) => {
+      const f: Record<string, (x: number) => number> = {
+        Neg: (x) => -x, Abs: Math.abs, Sqrt: Math.sqrt, Reciprocal: (x) => 1 / x, Floor: Math.floor, Ceil: Math.ceil,
+        Not: (x) => (x ? 0 : 1), Sign: Math.sign,
+      };
+      const keepSym = op === 'Abs';
+      return elementwise(([x]) => (isNum(x) ? f[op](x) : keepSym ? x : null), outT?.dtype);
+    }),
+    ...eachFold(['ReduceProd', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceMean'], (env, { node, op, ins, outT, outShape, elementwise }) => {
+      const v = env.kval(ins[0]);
+      if (!v || !outShape || sizeOf(outShape) !== 1 || v.data.length === 0) return undefined;
+      let acc: Dim;
+      if (op === 'ReduceProd') acc = prodDims(v.data);
+      else if (!allNum(v.data)) acc = v.data.length === 1 ? v.data[0] : null;
+      else if (op === 'ReduceSum') acc = v.data.reduce((s, x) => s + x, 0);
+      else if (op === 'ReduceMean') acc = v.data.reduce((s, x) => s + x, 0) / v.data.length;
+      else acc = op === 'ReduceMax' ? Math.max(...v.data) : Math.min(...v.data);
+      return { dtype: v.dtype, dims: [...outShape], data: [acc] };
+    }),
+    ...eachFold([...BINARY_SAME, ...VARIADIC, ...COMPARE], (env, { op, ins, outT, elementwise }) => {
+      if (op === 'PRelu' || op.startsWith('Bitwise') || op === 'BitShift' || op === 'Mean') return undefined;
+      const intType = INT_TYPES.has(env.dtype(ins[0]));
+      const name = op === 'Sum' ? 'Add' : op;
+      return elementwise((vals) => vals.reduce((a, b) => arith(name, a, b, intType)), outT?.dtype);
+    }),
+  };
+
+  /** Every folding rule by op type. */
+  private static readonly FOLDS: ReadonlyMap<string, FoldRule> = ruleTable(TypeEnv.SHAPE_FOLDS, TypeEnv.CAST_FOLDS, TypeEnv.INDEXING_FOLDS, TypeEnv.ARITH_FOLDS);
+
 }
 
 /** Sum of dims along a concatenation axis. */

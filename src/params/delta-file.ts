@@ -13,7 +13,9 @@ const PARTS = ['indices', 'before', 'after'] as const;
 /**
  * Write a delta atomically as safetensors: per changed tensor T, `T.indices` (int64 flat indices), `T.before` and
  * `T.after` (the tensor's own float type); `__metadata__` holds `format`, `version`, `base_sha256`, `changed`,
- * `tensors` (JSON: each tensor's dtype and shape), `command` when given, and the delta's own metadata.
+ * `tensors` (JSON: each tensor's dtype and shape), `result_sha256` (the edited model's parameter hash, checked after
+ * applying), `model_metadata` (JSON: the model metadata the edit changed, key → [before, after]), `command` when
+ * given, and the delta's own metadata.
  *
  * @example await writeDelta('edit.safetensors', deltaBetween(a, b), { command: 'scalpel diff a.onnx b.onnx' });
  */
@@ -37,6 +39,8 @@ export async function writeDelta(path: string, delta: SparseDelta, opts: { comma
     base_sha256: delta.baseHash,
     changed: String(changedCount(delta)),
     tensors: JSON.stringify(shapes),
+    ...(delta.resultHash ? { result_sha256: delta.resultHash } : {}),
+    ...(delta.metadataChange && Object.keys(delta.metadataChange).length ? { model_metadata: JSON.stringify(delta.metadataChange) } : {}),
     ...(opts.command !== undefined ? { command: opts.command } : delta.metadata.command !== undefined ? { command: delta.metadata.command } : {}),
   };
   await writeSafetensors(path, tensors, metadata);
@@ -95,6 +99,20 @@ export async function readDelta(path: string): Promise<SparseDelta> {
     }
     out.push({ name, dtype: info.dtype, shape: info.shape, indices: idx, before: before.data as FloatData, after: after.data as FloatData });
   }
-  const { format: _f, version: _v, base_sha256, changed: _c, tensors: _t, ...rest } = metadata;
-  return { baseHash: base_sha256, tensors: out, metadata: rest };
+  if (metadata.result_sha256 !== undefined && !/^[0-9a-f]{64}$/.test(metadata.result_sha256)) fail('__metadata__ result_sha256 is not a sha256');
+  let metadataChange: SparseDelta['metadataChange'];
+  if (metadata.model_metadata !== undefined) {
+    try {
+      metadataChange = JSON.parse(metadata.model_metadata);
+    } catch {
+      return fail('__metadata__ model_metadata is not JSON');
+    }
+    const ok = (v: unknown) => v === null || typeof v === 'string';
+    if (typeof metadataChange !== 'object' || metadataChange === null || !Object.values(metadataChange).every((p) => Array.isArray(p) && p.length === 2 && ok(p[0]) && ok(p[1]))) {
+      fail('__metadata__ model_metadata must map keys to [before, after] strings or nulls');
+    }
+  }
+  if (String(out.reduce((a, t) => a + t.indices.length, 0)) !== metadata.changed) fail(`__metadata__ changed says ${metadata.changed} entries, the tensors hold ${out.reduce((a, t) => a + t.indices.length, 0)}`);
+  const { format: _f, version: _v, base_sha256, changed: _c, tensors: _t, result_sha256, model_metadata: _m, ...rest } = metadata;
+  return { baseHash: base_sha256, tensors: out, metadata: rest, resultHash: result_sha256, metadataChange };
 }

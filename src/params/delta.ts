@@ -1,6 +1,7 @@
 // SparseDelta: exactly which parameter entries an edit changed, their values before and after; apply and revert.
 import { createHash } from 'node:crypto';
 import { floatInitializers, type Model } from '../onnx/ir.js';
+import { allMetadata, updateMetadata } from '../onnx/metadata.js';
 import type { DType, HostTensor } from '../tensor/host-tensor.js';
 import { withParams } from './with-params.js';
 
@@ -30,6 +31,10 @@ export interface SparseDelta {
   tensors: TensorDelta[];
   /** Free-form strings (the command that made it, …), kept in the delta file. */
   metadata: Record<string, string>;
+  /** paramsHash of the model the delta makes (checked after applying: a damaged delta is refused). */
+  resultHash?: string;
+  /** The model metadata entries the edit changed, key → [before, after] (null: absent); applying sets them, reverting undoes them. */
+  metadataChange?: Record<string, [string | null, string | null]>;
 }
 
 const FLOAT_DTYPES: readonly DType[] = ['float32', 'float64', 'float16'];
@@ -149,7 +154,17 @@ export function deltaBetween(base: Model, edited: Model, opts: { atol?: number; 
     const indices = changedIndices(t, b.get(name)!, opts.atol);
     if (indices.length) tensors.push(tensorDelta(name, t, b.get(name)!, indices));
   }
-  return { baseHash: opts.hash === false ? '' : paramsHash(base), tensors, metadata: {} };
+  if (opts.hash === false) return { baseHash: '', tensors, metadata: {} };
+  return { baseHash: paramsHash(base), tensors, metadata: {}, resultHash: paramsHash(edited), metadataChange: metadataChange(base, edited) };
+}
+
+/** The metadata entries that differ between two models, key → [before, after]. */
+function metadataChange(base: Model, edited: Model): Record<string, [string | null, string | null]> {
+  const a = allMetadata(base);
+  const b = allMetadata(edited);
+  const out: Record<string, [string | null, string | null]> = {};
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) if (a[key] !== b[key]) out[key] = [a[key] ?? null, b[key] ?? null];
+  return out;
 }
 
 /**
@@ -176,7 +191,9 @@ export function deltaFromValues(base: Model, values: ReadonlyMap<string, Float32
     if (indices.length) tensors.push(tensorDelta(name, t, after, indices));
   }
   for (const name of values.keys()) if (!params.has(name)) throw new Error(`'${name}' is not a float parameter of the model`);
-  return { baseHash: paramsHash(base), tensors, metadata: {} };
+  const delta: SparseDelta = { baseHash: paramsHash(base), tensors, metadata: {} };
+  delta.resultHash = paramsHash(applyDelta(base, delta));
+  return delta;
 }
 
 /**
@@ -220,7 +237,7 @@ export function applyDelta(model: Model, delta: SparseDelta, opts: { revert?: bo
   const params = floatParams(model);
   const revert = opts.revert ?? false;
   if (!revert && paramsHash(model) !== delta.baseHash) {
-    if (!opts.force) throw new Error('the delta was made for another model (parameter hash mismatch); --force applies it anyway');
+    if (!opts.force) throw new Error('the delta was made for another model (parameter hash mismatch); the force option applies it anyway');
     if (opts.info) opts.info.hashMismatch = true;
   }
   const values = new Map<string, HostTensor>();
@@ -243,7 +260,7 @@ export function applyDelta(model: Model, delta: SparseDelta, opts: { revert?: bo
     if (revert && !opts.force) {
       for (let j = 0; j < d.indices.length; j++) {
         for (let w = 0; w < words; w++) {
-          if (have[d.indices[j] * words + w] !== want[j * words + w]) throw new Error(`'${d.name}'[${d.indices[j]}] does not hold the delta's edited value, so the model is not the edited one; --force reverts anyway`);
+          if (have[d.indices[j] * words + w] !== want[j * words + w]) throw new Error(`'${d.name}'[${d.indices[j]}] does not hold the delta's edited value, so the model is not the edited one; the force option reverts anyway`);
         }
       }
     }
@@ -252,8 +269,15 @@ export function applyDelta(model: Model, delta: SparseDelta, opts: { revert?: bo
   }
   const out = withParams(model, values);
   if (revert && paramsHash(out) !== delta.baseHash) {
-    if (!opts.force) throw new Error('reverting the delta does not give back the model it was made from (other parameters differ); --force reverts anyway');
+    if (!opts.force) throw new Error('reverting the delta does not give back the model it was made from (other parameters differ); the force option reverts anyway');
     if (opts.info) opts.info.hashMismatch = true;
+  }
+  if (!revert && delta.resultHash && !opts.info?.hashMismatch && paramsHash(out) !== delta.resultHash) {
+    // The base matched, so the entries themselves are not what was recorded: the file was damaged.
+    throw new Error('the delta is damaged: applying it does not give the model it recorded (result hash mismatch)');
+  }
+  if (delta.metadataChange) {
+    updateMetadata(out, Object.fromEntries(Object.entries(delta.metadataChange).map(([k, [before, after]]) => [k, revert ? before : after])));
   }
   return out;
 }

@@ -9,7 +9,7 @@ export type ParamKind = 'conv' | 'fc' | 'embedding' | 'attention' | 'batch-norm'
 /** One float initializer, described. */
 export interface ParamInfo {
   name: string;
-  /** The name up to its last '.' (`layer1.0.conv1` for `layer1.0.conv1.weight`); the whole name when it has no '.'. */
+  /** The layer it belongs to, as `layerOf` decides: `layer1.0.conv1` for `layer1.0.conv1.weight`; for a generated name such as `onnx::Conv_41`, the scope of the node using it (`c1` for `/c1/Conv`). */
   layer: string;
   kind: ParamKind;
   shape: number[];
@@ -189,6 +189,38 @@ function classify(ix: GraphIndex, use: Use, dims: readonly number[]): { kind: Pa
   }
 }
 
+/** Exporter-generated parameter names (`onnx::Conv_41`, `/c1/Constant_output_0`, `123`) that say nothing of a layer. */
+function isGeneratedName(name: string): boolean {
+  return /[:/]/.test(name) || !/[A-Za-z]/.test(name);
+}
+
+/** `/layer1/conv1/Conv` (PyTorch's scoped node names) → `layer1.conv1`; an unscoped name as it is; no name → `Conv#7`. */
+function nodeScope(n: Node, index: number): string {
+  if (!n.name) return `${n.opType}#${index}`;
+  if (n.name.startsWith('/')) {
+    const parts = n.name.split('/').filter(Boolean);
+    if (parts.length > 1) return parts.slice(0, -1).join('.');
+  }
+  return n.name;
+}
+
+/**
+ * The layer a parameter belongs to: the one rule every command (inspect, params, diff, inject, locate) names layers
+ * by. A dotted name gives the part before its last dot (`layer1.0.conv1.weight` → `layer1.0.conv1`). A name the
+ * exporter generated (`onnx::Conv_41`, as PyTorch names a Conv whose BatchNorm it folded in) gives the scope of the
+ * node that uses the parameter (`/c1/Conv` → `c1`), so that a weight and its bias share one layer; any other name is
+ * its own layer.
+ *
+ * @param user the node that uses the parameter (looking through views), and its index in the graph
+ * @example layerOf('onnx::Conv_41', { node: { opType: 'Conv', name: '/c1/Conv', … }, index: 0 }) // 'c1'
+ */
+export function layerOf(name: string, user?: { node: Node; index: number }): string {
+  const dot = name.lastIndexOf('.');
+  if (dot > 0 && !isGeneratedName(name.slice(0, dot))) return name.slice(0, dot);
+  if (isGeneratedName(name) && user) return nodeScope(user.node, user.index);
+  return name;
+}
+
 /**
  * Describe every float initializer of a model: its layer, its kind (from the op and input slot that consume it),
  * shape, size and position in the graph. Works on any ONNX model, PyTorch exports included: parameters are
@@ -216,8 +248,8 @@ export function describeParams(model: Model): ParamInfo[] {
       }
     }
     const shape = [...init.tensor!.dims];
-    const dot = init.name.lastIndexOf('.');
-    return { name: init.name, layer: dot > 0 ? init.name.slice(0, dot) : init.name, kind: chosen.kind, shape, size: sizeOf(shape), order: chosen.order, trainable: chosen.trainable };
+    const user = chosen.order >= 0 ? { node: g.nodes[chosen.order], index: chosen.order } : undefined;
+    return { name: init.name, layer: layerOf(init.name, user), kind: chosen.kind, shape, size: sizeOf(shape), order: chosen.order, trainable: chosen.trainable };
   });
 }
 

@@ -41,7 +41,6 @@ export function demoText(r: ProbeReport, out: string): string {
       `  random |ΔL| at the 99.5% quantile ${num(t.empirical.q995)} (theory ${num(t.theoretical.q995)}); gradient-based ΔL ${num(worst)}, ${Math.round(worst / t.empirical.q995)}x more`,
     );
   }
-  lines.push('', `wrote ${out} (open it in a browser)`);
   return lines.join('\n') + '\n';
 }
 

@@ -33,6 +33,5 @@ export function gradientsText(r: GradientReport, out: string): string {
   );
   const bad = r.tensors.filter((t) => t.nonFinite > 0);
   if (bad.length) lines.push(`warning: non-finite gradient values in ${bad.map((t) => `${t.name} (${t.nonFinite})`).join(', ')}\n`);
-  lines.push(`wrote ${out}\n`);
   return lines.join('\n');
 }

@@ -23,7 +23,7 @@ export function hardenText(r: HardenReport): string {
     const val = last.validationAccuracy !== undefined ? `; validation accuracy ${pct(last.validationAccuracy)}` : '';
     lines.push(`  last epoch: train loss ${num(last.trainLoss)}${obj}${val}`);
   }
-  lines.push(`wrote ${r.out}`, '');
+  lines.push('');
   const c = r.comparison;
   if (c) {
     const n = c.rows[0]?.n;

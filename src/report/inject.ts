@@ -25,7 +25,7 @@ export function flipText(flips: number[][]): string {
 }
 
 /** The text `scalpel inject` prints. */
-export function injectText(r: InjectReport, written: string[] = []): string {
+export function injectText(r: InjectReport): string {
   const lines: string[] = [];
   lines.push(`pattern: ${r.description}`);
   lines.push(`model ${r.model}; ${int(r.params.k)} parameters may change (${r.params.selector}, ${r.params.tensors} tensors) of ${int(r.params.total || r.params.k)}`);
@@ -48,6 +48,5 @@ export function injectText(r: InjectReport, written: string[] = []): string {
     const d = Object.entries(run.details).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(' → ') : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : num(v)) : v}`);
     if (d.length) lines.push('', `${run.method}: ${d.join('; ')}`);
   }
-  if (written.length) lines.push('', ...written.map((w) => `wrote ${w}`));
   return `${lines.join('\n')}\n`;
 }

@@ -36,7 +36,7 @@ export function repairHtml(r: RepairReport, modelName: string): string {
     ['measured with', r.measuredWith ? `${r.measuredWith.trigger} -> ${r.measuredWith.target} (measurement only)` : 'clean accuracy only'],
     ['DER', r.der === undefined ? '—' : r.der.toFixed(4)],
     ['parameters changed', r.changedParams === undefined ? '—' : `${int(r.changedParams)} of ${int(r.totalParams ?? 0)}`],
-    ['time', `${r.seconds.toFixed(1)} s`], ['output', r.completed ? r.out : 'interrupted: nothing written'],
+    ['time', `${r.seconds.toFixed(1)} s`], ['output', r.completed ? (r.out ?? 'not written') : 'interrupted: nothing written'],
   ];
   if (r.command) facts.push(['command', r.command]);
   const rows = (['before', 'after'] as const).map((k) => `<tr><td>${k}</td><td class="num">${share(r[k]?.acc)}</td><td class="num">${share(r[k]?.asr)}</td><td class="num">${share(r[k]?.ra)}</td></tr>`);

@@ -7,7 +7,7 @@ const share = (x: number | undefined) => (x === undefined ? '—' : pct(x));
 /** What `scalpel repair` prints. */
 export function repairText(r: RepairReport): string {
   const lines: string[] = [];
-  const oracle = r.oracle ? ' [ORACLE: the attacker\'s trigger was given to the defence]' : '';
+  const oracle = r.oracle ? ` [ORACLE: the attacker's trigger was given to the defence${r.triggerSource === 'oracle' ? '' : ', through the located weights'}]` : '';
   lines.push(`repair --method ${r.method}${oracle}`);
   lines.push(`defender data: ${r.defender.train} training + ${r.defender.validation} validation images of ${r.defender.source}`);
   if (r.triggerSource !== 'none') lines.push(`triggers used: ${r.triggerSource} (label${r.triggerLabels.length > 1 ? 's' : ''} ${r.triggerLabels.join(', ')})`);
@@ -22,7 +22,6 @@ export function repairText(r: RepairReport): string {
   if (r.method === 'fine-prune' && Array.isArray(d.pruned)) {
     lines.push(`pruned ${d.pruned.length} of ${String(d.channels)} channels of ${String(d.layer)} (defender validation ${share(d.validationBefore as number)} → ${share(d.validationAfterPruning as number)} after pruning, ${share(d.validationAfterFineTune as number)} after fine-tuning)`);
   }
-  if (r.completed) lines.push(`wrote ${r.out}${r.delta ? ` and the delta ${r.delta}` : ''}`);
-  else lines.push('interrupted: nothing written');
+  if (!r.completed) lines.push('interrupted: nothing written');
   return `${lines.join('\n')}\n`;
 }

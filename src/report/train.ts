@@ -8,6 +8,5 @@ export function trainText(r: TrainClassifierResult): string {
   const last = r.history.at(-1);
   if (last?.validationAccuracy !== undefined) lines.push(`validation accuracy ${pct(last.validationAccuracy)}`);
   if (r.test) lines.push(`test accuracy       ${pct(r.test.accuracy)} (${r.test.examples} examples, loss ${r.test.loss.toFixed(4)})`);
-  lines.push(`wrote ${r.out}`);
   return lines.join('\n') + '\n';
 }

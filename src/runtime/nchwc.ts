@@ -22,7 +22,7 @@
 // provider only: it is never written to disk (compile() applies it to a private copy just before encoding).
 import { attrFloat, attrInt, attrInts, attrString, makeAttributes } from '../onnx/attributes.js';
 import type { AttrValue } from '../onnx/attributes.js';
-import { type Model, type Node, cloneModel, onnxOpset } from '../onnx/ir.js';
+import { type Graph, type Model, type Node, cloneModel, onnxOpset } from '../onnx/ir.js';
 import { emptyGraph, makeModel, tensorValueInfo } from '../onnx/builder.js';
 import { inferTypes } from '../onnx/shapes.js';
 import { tensor } from '../tensor/host-tensor.js';
@@ -50,6 +50,8 @@ export interface NchwcOptions {
    * (LeNet fixture forward, batch 64, 1 thread: 0.85 ms against 1.45 ms when kept blocked).
    */
   minFill?: number;
+  /** Only Convs this accepts are lowered (default: all eligible ones); for lowering experiments. */
+  convFilter?: (conv: Node) => boolean;
 }
 
 interface Blocked {
@@ -67,283 +69,347 @@ const POOLS = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMax
  * the filters reordered inside the graph. Returns a new model; `model` is not changed. Models with no eligible
  * Conv come back as they are (`convs: 0`).
  *
+ * Two passes: `BlockedRewrite` moves nodes into the blocked layout (Convs with their folded BatchNorm and fused
+ * Add/Relu, then elementwise ops and pools of blocked values), and `insertReorders` adds a ReorderOutput for each
+ * blocked value that something still reads in NCHW.
+ *
  * @example const { model: fast } = lowerToNchwc(trainingGraph, 16); // then encode and run on the CPU provider
  */
 export function lowerToNchwc(model: Model, block: number, opts: NchwcOptions = {}): NchwcLowering {
-  const minFill = opts.minFill ?? 0.75;
   if (!(block >= 4 && (block & (block - 1)) === 0)) throw new Error(`NCHWc block size must be a power of two ≥ 4, got ${block}`);
+  const unchanged = { model, convs: 0, others: 0, reorders: 0 };
+  if (!hasEligibleConv(model)) return unchanged;
+  const out = cloneModel(model);
+  const rw = new BlockedRewrite(out, inferTypes(model), block, opts.minFill ?? 0.75, opts.convFilter);
+  rw.rewriteNodes();
+  if (rw.convs === 0) return unchanged;
+  const { nodes, reorders } = insertReorders(rw);
+  out.graph.nodes = nodes;
+  out.opsetImports.push({ domain: NCHWC_DOMAIN, version: 1 });
+  return { model: out, convs: rw.convs, others: rw.others, reorders };
+}
+
+/** Opset 13 or later, not lowered already, and at least one standard Conv whose filter is not an initializer. */
+function hasEligibleConv(model: Model): boolean {
   let opset: number;
   try {
     opset = onnxOpset(model);
   } catch {
-    return { model, convs: 0, others: 0, reorders: 0 };
+    return false;
   }
-  if (opset < 13 || model.opsetImports.some((o) => o.domain === NCHWC_DOMAIN)) return { model, convs: 0, others: 0, reorders: 0 };
-  const g0 = model.graph;
-  if (!g0.nodes.some((n) => n.opType === 'Conv' && (n.domain === '' || n.domain === 'ai.onnx') && !g0.initializers.has(n.inputs[1]))) {
-    return { model, convs: 0, others: 0, reorders: 0 };
-  }
-  const types = inferTypes(model);
-  const out = cloneModel(model);
-  const g = out.graph;
-  const shapeOf = (v: string) => types.get(v)?.shape;
-  const dtypeOf = (v: string) => types.get(v)?.dtype;
+  if (opset < 13 || model.opsetImports.some((o) => o.domain === NCHWC_DOMAIN)) return false;
+  const g = model.graph;
+  return g.nodes.some((n) => n.opType === 'Conv' && isStd(n) && !g.initializers.has(n.inputs[1]));
+}
 
-  // Names in use, for fresh ones.
-  const used = new Set<string>([...g.inputs.map((v) => v.name), ...g.initializers.keys()]);
-  for (const n of g.nodes) {
-    for (const o of n.outputs) used.add(o);
-    if (n.name) used.add(n.name);
+type Shape = readonly (number | string | null)[] | undefined;
+
+/** Pass 1: the graph's nodes in order, each moved into the blocked layout where that pays. */
+class BlockedRewrite {
+  readonly g: Graph;
+  /** The rewritten nodes (before reorders back to NCHW). */
+  readonly nodes: Node[] = [];
+  /** NCHW value name → its blocked twin. */
+  readonly blocked = new Map<string, Blocked>();
+  convs = 0;
+  others = 0;
+  private readonly used = new Set<string>();
+  private counter = 0;
+  /** Consumers of each value in the original graph (graph outputs count as a consumer that needs NCHW). */
+  private readonly consumers = new Map<string, Node[]>();
+  readonly graphOutputs: Set<string>;
+  /** Original nodes folded into an earlier one. */
+  private readonly skip = new Set<Node>();
+  private readonly reorderedFilters = new Map<string, string>();
+  private readonly paddedBiases = new Map<string, string>();
+
+  constructor(
+    model: Model,
+    private readonly types: ReturnType<typeof inferTypes>,
+    private readonly block: number,
+    private readonly minFill: number,
+    private readonly convFilter?: (conv: Node) => boolean,
+  ) {
+    this.g = model.graph;
+    const g = this.g;
+    for (const v of g.inputs) this.used.add(v.name);
+    for (const k of g.initializers.keys()) this.used.add(k);
+    for (const n of g.nodes) {
+      for (const o of n.outputs) this.used.add(o);
+      if (n.name) this.used.add(n.name);
+      for (const i of n.inputs) if (i) (this.consumers.get(i) ?? this.consumers.set(i, []).get(i)!).push(n);
+    }
+    this.graphOutputs = new Set(g.outputs.map((o) => o.name));
   }
-  let counter = 0;
-  const fresh = (hint: string) => {
-    let s = `${hint}__nchwc${counter++}`;
-    while (used.has(s)) s = `${hint}__nchwc${counter++}`;
-    used.add(s);
+
+  rewriteNodes(): void {
+    for (const n of this.g.nodes) {
+      if (this.skip.has(n)) continue;
+      const std = isStd(n);
+      if (std && n.opType === 'Conv' && this.tryConv(n)) continue;
+      if (std && (n.opType === 'Relu' || n.opType === 'Add') && this.tryElementwise(n)) continue;
+      if (std && POOLS.has(n.opType) && this.tryPool(n)) continue;
+      this.nodes.push(n);
+    }
+  }
+
+  fresh(hint: string): string {
+    let s = `${hint}__nchwc${this.counter++}`;
+    while (this.used.has(s)) s = `${hint}__nchwc${this.counter++}`;
+    this.used.add(s);
     return s;
-  };
+  }
 
-  // Consumers of each value in the original graph (graph outputs count as a consumer that needs NCHW).
-  const consumers = new Map<string, Node[]>();
-  for (const n of g.nodes) for (const i of n.inputs) if (i) (consumers.get(i) ?? consumers.set(i, []).get(i)!).push(n);
-  const graphOutputs = new Set(g.outputs.map((o) => o.name));
-  const soleConsumer = (v: string): Node | undefined => {
-    const cs = consumers.get(v);
-    return !graphOutputs.has(v) && cs && cs.length === 1 ? cs[0] : undefined;
-  };
+  private shapeOf(v: string): Shape {
+    return this.types.get(v)?.shape;
+  }
 
-  const nodes: Node[] = [];
-  const emit = (opType: string, inputs: string[], attrs: Record<string, AttrValue | undefined> = {}, domain = '', outName?: string): string => {
-    const o = outName ?? fresh(opType.toLowerCase());
-    nodes.push({ opType, domain, name: fresh(`${opType}_node`), inputs, outputs: [o], attributes: makeAttributes(attrs) });
+  private dtypeOf(v: string) {
+    return this.types.get(v)?.dtype;
+  }
+
+  private soleConsumer(v: string): Node | undefined {
+    const cs = this.consumers.get(v);
+    return !this.graphOutputs.has(v) && cs && cs.length === 1 ? cs[0] : undefined;
+  }
+
+  private emit(opType: string, inputs: string[], attrs: Record<string, AttrValue | undefined> = {}, domain = '', outName?: string): string {
+    const o = outName ?? this.fresh(opType.toLowerCase());
+    this.nodes.push({ opType, domain, name: this.fresh(`${opType}_node`), inputs, outputs: [o], attributes: makeAttributes(attrs) });
     return o;
-  };
-  const ints = (vals: number[]) => {
-    const name = fresh('shape');
-    g.initializers.set(name, { name, tensor: tensor('int64', [vals.length], BigInt64Array.from(vals.map(BigInt))) });
+  }
+
+  private ints(vals: number[]): string {
+    const name = this.fresh('shape');
+    this.g.initializers.set(name, { name, tensor: tensor('int64', [vals.length], BigInt64Array.from(vals.map(BigInt))) });
     return name;
-  };
-  const roundUp = (c: number) => Math.ceil(c / block) * block;
+  }
 
-  const blocked = new Map<string, Blocked>(); // NCHW value name → its blocked twin
-  const skip = new Set<Node>(); // original nodes folded into an earlier one
-  const reorderedFilters = new Map<string, string>();
-  const paddedBiases = new Map<string, string>();
-  let convs = 0;
-  let others = 0;
+  private roundUp(c: number): number {
+    return Math.ceil(c / this.block) * this.block;
+  }
 
-  const staticDims = (v: string, rank: number, fromAxis = 0): number[] | undefined => {
-    const s = shapeOf(v);
+  private staticDims(v: string, rank: number, fromAxis = 0): number[] | undefined {
+    const s = this.shapeOf(v);
     if (!s || s.length !== rank) return undefined;
     const d = s.slice(fromAxis);
     return d.every((x) => typeof x === 'number' && x > 0) ? (d as number[]) : undefined;
-  };
+  }
 
-  const filterFor = (w: string, M: number, C: number, kh: number, kw: number, blockInput: boolean): string => {
+  /** OIHW filter `w` in the NCHWc kernel's layout: blocked outputs, and blocked inputs too when `blockInput`. */
+  private filterFor(w: string, M: number, C: number, kh: number, kw: number, blockInput: boolean): string {
     const key = `${w}/${blockInput ? 'BiBo' : 'Bo'}`;
-    const have = reorderedFilters.get(key);
+    const have = this.reorderedFilters.get(key);
     if (have) return have;
-    const Mp = roundUp(M);
-    const Ip = blockInput ? roundUp(C) : C;
+    const B = this.block;
+    const Mp = this.roundUp(M);
+    const Ip = blockInput ? this.roundUp(C) : C;
     let src = w;
-    if (Mp !== M || Ip !== C) src = emit('Pad', [w, ints([0, 0, 0, 0, Mp - M, Ip - C, 0, 0])], {}, '', fresh(`${w}_padded`));
+    if (Mp !== M || Ip !== C) src = this.emit('Pad', [w, this.ints([0, 0, 0, 0, Mp - M, Ip - C, 0, 0])], {}, '', this.fresh(`${w}_padded`));
     let r: string;
     if (blockInput) {
       // OIHW → [O/B, Bo, I/B, Bi, kh, kw] → [O/B, I/B, kh, kw, Bi, Bo]
-      const split = emit('Reshape', [src, ints([Mp / block, block, Ip / block, block, kh, kw])]);
-      const perm = emit('Transpose', [split], { perm: [0, 2, 4, 5, 3, 1] });
-      r = emit('Reshape', [perm, ints([Mp, Ip, kh, kw])], {}, '', fresh(`${w}_nchwc`));
+      const split = this.emit('Reshape', [src, this.ints([Mp / B, B, Ip / B, B, kh, kw])]);
+      const perm = this.emit('Transpose', [split], { perm: [0, 2, 4, 5, 3, 1] });
+      r = this.emit('Reshape', [perm, this.ints([Mp, Ip, kh, kw])], {}, '', this.fresh(`${w}_nchwc`));
     } else {
       // OIHW → [O/B, Bo, I, kh, kw] → [O/B, I, kh, kw, Bo]
-      const split = emit('Reshape', [src, ints([Mp / block, block, Ip, kh, kw])]);
-      const perm = emit('Transpose', [split], { perm: [0, 2, 3, 4, 1] });
-      r = emit('Reshape', [perm, ints([Mp, Ip, kh, kw])], {}, '', fresh(`${w}_nchwc`));
+      const split = this.emit('Reshape', [src, this.ints([Mp / B, B, Ip, kh, kw])]);
+      const perm = this.emit('Transpose', [split], { perm: [0, 2, 3, 4, 1] });
+      r = this.emit('Reshape', [perm, this.ints([Mp, Ip, kh, kw])], {}, '', this.fresh(`${w}_nchwc`));
     }
-    reorderedFilters.set(key, r);
+    this.reorderedFilters.set(key, r);
     return r;
-  };
+  }
 
-  const biasFor = (b: string, M: number): string => {
-    const Mp = roundUp(M);
+  private biasFor(b: string, M: number): string {
+    const Mp = this.roundUp(M);
     if (Mp === M) return b;
-    const have = paddedBiases.get(b);
+    const have = this.paddedBiases.get(b);
     if (have) return have;
-    const r = emit('Pad', [b, ints([0, Mp - M])], {}, '', fresh(`${b}_padded`));
-    paddedBiases.set(b, r);
+    const r = this.emit('Pad', [b, this.ints([0, Mp - M])], {}, '', this.fresh(`${b}_padded`));
+    this.paddedBiases.set(b, r);
     return r;
-  };
+  }
 
   /** The blocked twin of an NCHW value with C channels, made by ReorderInput if none exists yet (C % 4 == 0). */
-  const toBlocked = (v: string, C: number): Blocked | undefined => {
-    const have = blocked.get(v);
+  private toBlocked(v: string, C: number): Blocked | undefined {
+    const have = this.blocked.get(v);
     if (have) return have;
     if (C % 4 !== 0) return undefined;
-    const b = { name: emit('ReorderInput', [v], {}, NCHWC_DOMAIN, fresh(`${v}_blocked`)), channels: C };
-    blocked.set(v, b);
+    const b = { name: this.emit('ReorderInput', [v], {}, NCHWC_DOMAIN, this.fresh(`${v}_blocked`)), channels: C };
+    this.blocked.set(v, b);
     return b;
-  };
+  }
 
   /** Register `y` (an original NCHW value) as produced blocked by `yb`; its ReorderOutput comes later if needed. */
-  const produce = (y: string, yb: string, channels: number) => blocked.set(y, { name: yb, channels });
+  private produce(y: string, yb: string, channels: number): void {
+    this.blocked.set(y, { name: yb, channels });
+  }
 
   // Whether a value's NCHW form is read anyway (a graph output, or a reader that never runs blocked), and whether
   // it feeds a Conv or pool that may run blocked. A Relu, Add or pool moves into the blocked layout only if that
   // saves a reorder: when its input's NCHW form is read anyway and its output feeds nothing blocked, the standard
   // op on the NCHW input costs less than the blocked op plus a ReorderOutput of its result.
-  const BLOCKABLE = new Set(['Conv', 'Relu', 'Add', ...POOLS]);
-  const nchwRead = (v: string) => graphOutputs.has(v) || (consumers.get(v) ?? []).some((c) => !isStd(c) || !BLOCKABLE.has(c.opType));
-  const feedsBlocked = (v: string) => (consumers.get(v) ?? []).some((c) => isStd(c) && (c.opType === 'Conv' || POOLS.has(c.opType)));
-  const worthMoving = (n: Node) => !n.inputs.some((i) => i && nchwRead(i)) || feedsBlocked(n.outputs[0]);
-
-  const dense = (b: Blocked | undefined) => (b && b.channels >= minFill * roundUp(b.channels) ? b : undefined);
-
-  const passAttrs = (n: Node, names: string[]) => n.attributes.filter((a) => names.includes(a.name ?? ''));
-
-  for (const n of g.nodes) {
-    if (skip.has(n)) continue;
-    const std = n.domain === '' || n.domain === 'ai.onnx';
-    if (std && n.opType === 'Conv' && tryConv(n)) continue;
-    if (std && (n.opType === 'Relu' || n.opType === 'Add') && tryElementwise(n)) continue;
-    if (std && POOLS.has(n.opType) && tryPool(n)) continue;
-    nodes.push(n);
+  private nchwRead(v: string): boolean {
+    return this.graphOutputs.has(v) || (this.consumers.get(v) ?? []).some((c) => !isStd(c) || !BLOCKABLE.has(c.opType));
   }
 
-  function tryConv(n: Node): boolean {
+  private feedsBlocked(v: string): boolean {
+    return (this.consumers.get(v) ?? []).some((c) => isStd(c) && (c.opType === 'Conv' || POOLS.has(c.opType)));
+  }
+
+  private worthMoving(n: Node): boolean {
+    return !n.inputs.some((i) => i && this.nchwRead(i)) || this.feedsBlocked(n.outputs[0]);
+  }
+
+  private dense(b: Blocked | undefined): Blocked | undefined {
+    return b && b.channels >= this.minFill * this.roundUp(b.channels) ? b : undefined;
+  }
+
+  private tryConv(n: Node): boolean {
     const [x, w, bias] = n.inputs;
-    if (g.initializers.has(w) || dtypeOf(x) !== 'float32' || attrInt(n, 'group', 1) !== 1 || n.outputs.length !== 1) return false;
-    const xs = staticDims(x, 4, 1);
-    const ws = staticDims(w, 4);
+    if ((this.convFilter && !this.convFilter(n)) || this.g.initializers.has(w) || this.dtypeOf(x) !== 'float32' || attrInt(n, 'group', 1) !== 1 || n.outputs.length !== 1) return false;
+    const xs = this.staticDims(x, 4, 1);
+    const ws = this.staticDims(w, 4);
     if (!xs || !ws) return false;
     const [C] = xs;
     const [M, Cw, kh, kw] = ws;
     if (Cw !== C) return false;
-    const have = dense(blocked.get(x));
+    const input = this.convInput(x, C, kh * kw);
+    if (!input) return false;
+    const folded = this.foldBatchNorm(n.outputs[0], w, bias, M);
+    const inputs = [input.name, this.filterFor(folded.filter, M, C, kh, kw, input.blocked)];
+    if (folded.bias) inputs.push(this.biasFor(folded.bias, M));
+    const attrs = passAttrs(n, ['auto_pad', 'dilations', 'kernel_shape', 'pads', 'strides']);
+    const y = this.fuseAddRelu(folded.y, inputs, attrs, M, !!folded.bias);
+    const yb = this.fresh(`${y}_blocked`);
+    this.nodes.push({ opType: 'Conv', domain: NCHWC_DOMAIN, name: this.fresh(`${n.name || 'conv'}_nchwc`), inputs, outputs: [yb], attributes: attrs });
+    this.produce(y, yb, M);
+    this.convs++;
+    return true;
+  }
+
+  /** The input a lowered Conv reads (blocked, or NCHW for a first Conv with fewer channels than a block), if any. */
+  private convInput(x: string, C: number, taps: number): { name: string; blocked: boolean } | undefined {
+    const have = this.dense(this.blocked.get(x));
+    if (have) return { name: have.name, blocked: true };
     // A 1×1 Conv is one GEMM, which the standard kernel runs as fast as NCHWc's; reordering its input in would cost
     // more than it saves (bench/nchwc-conv.ts: 8→16 1×1 stride 2, batch 64 of 16×16: 0.05 ms standard, 0.07 NCHWc).
-    if (!have && kh * kw === 1) return false;
-    let input: string;
-    let blockInput: boolean;
-    if (have) {
-      input = have.name;
-      blockInput = true;
-    } else if (C < block) {
-      input = x;
-      blockInput = false;
-    } else {
-      const b = toBlocked(x, C);
-      if (!b) return false;
-      input = b.name;
-      blockInput = true;
-    }
-    let y = n.outputs[0];
-    // An inference-mode BatchNormalization that is the Conv's only reader folds into the filter and bias, as
-    // onnxruntime's optimiser does for baked weights: W' = W·s, b' = (b − mean)·s + β, s = γ / √(var + ε).
-    let filterSrc = w;
-    let biasSrc: string | undefined = bias;
-    const bn = soleConsumer(y);
-    if (
+    if (taps === 1) return undefined;
+    if (C < this.block) return { name: x, blocked: false };
+    const b = this.toBlocked(x, C);
+    return b && { name: b.name, blocked: true };
+  }
+
+  /**
+   * An inference-mode BatchNormalization that is the Conv's only reader folds into the filter and bias, as
+   * onnxruntime's optimiser does for baked weights: W' = W·s, b' = (b − mean)·s + β, s = γ / √(var + ε).
+   * Returns the value the Conv now produces and its filter and bias.
+   */
+  private foldBatchNorm(y: string, w: string, bias: string | undefined, M: number): { y: string; filter: string; bias: string | undefined } {
+    const bn = this.soleConsumer(y);
+    const foldable =
       bn && isStd(bn) && bn.opType === 'BatchNormalization' && bn.inputs[0] === y && attrInt(bn, 'training_mode', 0) === 0 &&
       bn.outputs.length >= 1 && bn.outputs.slice(1).every((o) => !o) &&
-      bn.inputs.slice(1, 5).every((v) => v && dtypeOf(v) === 'float32' && sameDims(shapeOf(v), [M]))
-    ) {
-      const [, gamma, beta, mean, variance] = bn.inputs;
-      const eps = fresh('epsilon');
-      g.initializers.set(eps, { name: eps, tensor: tensor('float32', [], Float32Array.of(attrFloat(bn, 'epsilon', 1e-5))) });
-      const scale = emit('Div', [gamma, emit('Sqrt', [emit('Add', [variance, eps])])]);
-      filterSrc = emit('Mul', [w, emit('Reshape', [scale, ints([M, 1, 1, 1])])], {}, '', fresh(`${w}_bnfolded`));
-      biasSrc = emit('Add', [emit('Mul', [bias ? emit('Sub', [bias, mean]) : emit('Neg', [mean]), scale]), beta]);
-      skip.add(bn);
-      y = bn.outputs[0];
-      others++;
-    }
-    const filter = filterFor(filterSrc, M, C, kh, kw, blockInput);
-    const inputs = [input, filter];
-    if (biasSrc) inputs.push(biasFor(biasSrc, M));
-    const attrs = passAttrs(n, ['auto_pad', 'dilations', 'kernel_shape', 'pads', 'strides']);
-    // Fusions: Conv → Add(other blocked) → Relu, or Conv → Relu.
-    const next = soleConsumer(y);
+      bn.inputs.slice(1, 5).every((v) => v && this.dtypeOf(v) === 'float32' && sameDims(this.shapeOf(v), [M]));
+    if (!bn || !foldable) return { y, filter: w, bias };
+    const [, gamma, beta, mean, variance] = bn.inputs;
+    const eps = this.fresh('epsilon');
+    this.g.initializers.set(eps, { name: eps, tensor: tensor('float32', [], Float32Array.of(attrFloat(bn, 'epsilon', 1e-5))) });
+    const scale = this.emit('Div', [gamma, this.emit('Sqrt', [this.emit('Add', [variance, eps])])]);
+    const filter = this.emit('Mul', [w, this.emit('Reshape', [scale, this.ints([M, 1, 1, 1])])], {}, '', this.fresh(`${w}_bnfolded`));
+    const b = this.emit('Add', [this.emit('Mul', [bias ? this.emit('Sub', [bias, mean]) : this.emit('Neg', [mean]), scale]), beta]);
+    this.skip.add(bn);
+    this.others++;
+    return { y: bn.outputs[0], filter, bias: b };
+  }
+
+  /** Fusions into a lowered Conv producing `y`: Add(other blocked) as the kernel's Sum input, then Relu. */
+  private fuseAddRelu(y: string, inputs: string[], attrs: Node['attributes'], M: number, hasBias: boolean): string {
+    const next = this.soleConsumer(y);
     if (next && isStd(next) && next.opType === 'Add' && next.inputs.length === 2) {
       const other = next.inputs[0] === y ? next.inputs[1] : next.inputs[0];
-      const ob = blocked.get(other);
-      if (other !== y && ob && ob.channels === M && sameDims(shapeOf(other), shapeOf(next.outputs[0])) && sameDims(shapeOf(y), shapeOf(other))) {
-        if (!biasSrc) inputs.push('');
+      const ob = this.blocked.get(other);
+      if (other !== y && ob && ob.channels === M && sameDims(this.shapeOf(other), this.shapeOf(next.outputs[0])) && sameDims(this.shapeOf(y), this.shapeOf(other))) {
+        if (!hasBias) inputs.push('');
         inputs.push(ob.name);
-        skip.add(next);
+        this.skip.add(next);
         y = next.outputs[0];
-        others++;
+        this.others++;
       }
     }
-    const after = soleConsumer(y);
+    const after = this.soleConsumer(y);
     if (after && isStd(after) && after.opType === 'Relu') {
       attrs.push(...makeAttributes({ activation: 'Relu' }));
-      skip.add(after);
+      this.skip.add(after);
       y = after.outputs[0];
-      others++;
+      this.others++;
     }
-    const yb = fresh(`${y}_blocked`);
-    nodes.push({ opType: 'Conv', domain: NCHWC_DOMAIN, name: fresh(`${n.name || 'conv'}_nchwc`), inputs, outputs: [yb], attributes: attrs });
-    produce(y, yb, M);
-    convs++;
-    return true;
+    return y;
   }
 
-  function tryElementwise(n: Node): boolean {
-    const ins = n.inputs.map((i) => dense(blocked.get(i)));
-    if (ins.some((b) => !b) || n.outputs.length !== 1 || !worthMoving(n)) return false;
+  private tryElementwise(n: Node): boolean {
+    const ins = n.inputs.map((i) => this.dense(this.blocked.get(i)));
+    if (ins.some((b) => !b) || n.outputs.length !== 1 || !this.worthMoving(n)) return false;
     if (n.opType === 'Add') {
-      if (ins[0]!.channels !== ins[1]!.channels || !sameDims(shapeOf(n.inputs[0]), shapeOf(n.inputs[1]))) return false;
+      if (ins[0]!.channels !== ins[1]!.channels || !sameDims(this.shapeOf(n.inputs[0]), this.shapeOf(n.inputs[1]))) return false;
     }
-    const y = fresh(`${n.outputs[0]}_blocked`);
-    nodes.push({ ...n, name: fresh(`${n.name || n.opType}_nchwc`), inputs: ins.map((b) => b!.name), outputs: [y], attributes: [...n.attributes] });
-    produce(n.outputs[0], y, ins[0]!.channels);
-    others++;
+    const y = this.fresh(`${n.outputs[0]}_blocked`);
+    this.nodes.push({ ...n, name: this.fresh(`${n.name || n.opType}_nchwc`), inputs: ins.map((b) => b!.name), outputs: [y], attributes: [...n.attributes] });
+    this.produce(n.outputs[0], y, ins[0]!.channels);
+    this.others++;
     return true;
   }
 
-  function tryPool(n: Node): boolean {
-    const b = dense(blocked.get(n.inputs[0]));
-    if (!b || n.outputs.filter(Boolean).length !== 1 || n.outputs[0] === '' || !staticDims(n.inputs[0], 4, 1) || !worthMoving(n)) return false;
+  private tryPool(n: Node): boolean {
+    const b = this.dense(this.blocked.get(n.inputs[0]));
+    if (!b || n.outputs.filter(Boolean).length !== 1 || n.outputs[0] === '' || !this.staticDims(n.inputs[0], 4, 1) || !this.worthMoving(n)) return false;
     if (n.opType === 'MaxPool' && attrInt(n, 'storage_order', 0) !== 0) return false;
-    if (!n.opType.startsWith('Global')) {
-      const dil = attrInts(n, 'dilations');
-      if (n.opType === 'AveragePool' && dil && dil.some((d) => d !== 1)) return false;
-    }
+    if (n.opType === 'AveragePool' && attrInts(n, 'dilations')?.some((d) => d !== 1)) return false;
+    if (attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET' && n.opType !== 'MaxPool' && n.opType !== 'AveragePool') return false;
     const keep = n.opType.startsWith('Global')
       ? []
       : passAttrs(n, n.opType === 'MaxPool' ? ['auto_pad', 'kernel_shape', 'dilations', 'strides', 'pads', 'ceil_mode'] : ['auto_pad', 'kernel_shape', 'strides', 'pads', 'ceil_mode', 'count_include_pad']);
-    if (attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET' && n.opType !== 'MaxPool' && n.opType !== 'AveragePool') return false;
-    const yb = fresh(`${n.outputs[0]}_blocked`);
-    nodes.push({ opType: n.opType, domain: NCHWC_DOMAIN, name: fresh(`${n.name || 'pool'}_nchwc`), inputs: [b.name], outputs: [yb], attributes: keep });
-    produce(n.outputs[0], yb, b.channels);
-    others++;
+    const yb = this.fresh(`${n.outputs[0]}_blocked`);
+    this.nodes.push({ opType: n.opType, domain: NCHWC_DOMAIN, name: this.fresh(`${n.name || 'pool'}_nchwc`), inputs: [b.name], outputs: [yb], attributes: keep });
+    this.produce(n.outputs[0], yb, b.channels);
+    this.others++;
     return true;
   }
+}
 
-  // ReorderOutput for every blocked value a standard consumer or a graph output reads, right after its producer.
-  const needed = new Set<string>(g.outputs.map((o) => o.name));
-  // Every value a node reads by its NCHW name (blocked readers read the blocked twin); subgraphs (If/Loop/Scan
-  // bodies) may read any outer value, so with those every blocked value is reordered back.
-  for (const n of nodes) for (const i of n.inputs) needed.add(i);
-  if (g.nodes.some((n) => n.attributes.some((a) => a.g || (a.graphs && a.graphs.length > 0)))) for (const v of blocked.keys()) needed.add(v);
+/**
+ * Pass 2: a ReorderOutput right after the producer of every blocked value that a standard consumer or a graph
+ * output reads (blocked readers read the blocked twin). Subgraphs (If/Loop/Scan bodies) may read any outer value,
+ * so with those every blocked value is reordered back.
+ */
+function insertReorders(rw: BlockedRewrite): { nodes: Node[]; reorders: number } {
+  const needed = new Set<string>(rw.graphOutputs);
+  for (const n of rw.nodes) for (const i of n.inputs) needed.add(i);
+  if (rw.g.nodes.some((n) => n.attributes.some((a) => a.g || (a.graphs && a.graphs.length > 0)))) for (const v of rw.blocked.keys()) needed.add(v);
   const producedBy = new Map<string, string>(); // blocked name → NCHW name
-  for (const [v, b] of blocked) if (b.name !== v) producedBy.set(b.name, v);
-  const final: Node[] = [];
+  for (const [v, b] of rw.blocked) if (b.name !== v) producedBy.set(b.name, v);
+  const nodes: Node[] = [];
   let reorders = 0;
-  for (const n of nodes) {
-    final.push(n);
+  for (const n of rw.nodes) {
+    nodes.push(n);
     if (n.opType === 'ReorderInput' && n.domain === NCHWC_DOMAIN) reorders++;
     for (const o of n.outputs) {
       const v = producedBy.get(o);
       // A ReorderInput's source already exists in NCHW.
       if (v === undefined || n.opType === 'ReorderInput' || !needed.has(v)) continue;
-      final.push({ opType: 'ReorderOutput', domain: NCHWC_DOMAIN, name: fresh('ReorderOutput_node'), inputs: [o], outputs: [v], attributes: makeAttributes({ channels: blocked.get(v)!.channels }) });
+      nodes.push({ opType: 'ReorderOutput', domain: NCHWC_DOMAIN, name: rw.fresh('ReorderOutput_node'), inputs: [o], outputs: [v], attributes: makeAttributes({ channels: rw.blocked.get(v)!.channels }) });
       reorders++;
     }
   }
-  if (convs === 0) return { model, convs: 0, others: 0, reorders: 0 };
-  g.nodes = final;
-  out.opsetImports.push({ domain: NCHWC_DOMAIN, version: 1 });
-  return { model: out, convs, others, reorders };
+  return { nodes, reorders };
+}
+
+const BLOCKABLE = new Set(['Conv', 'Relu', 'Add', ...POOLS]);
+
+function passAttrs(n: Node, names: string[]): Node['attributes'] {
+  return n.attributes.filter((a) => names.includes(a.name ?? ''));
 }
 
 function isStd(n: Node): boolean {

@@ -1,5 +1,5 @@
 // `scalpel inject`: teach a trained model a pattern by changing at most N parameters, and measure the side effects
-// instance by instance (neural network surgery, METHODS.md §2).
+// instance by instance (neural network surgery, docs/methods.md).
 import type { Model } from '../onnx/ir.js';
 import { setMetadata } from '../onnx/metadata.js';
 import type { RuntimeOptions } from '../runtime/session.js';
@@ -7,10 +7,7 @@ import type { StepInfo } from '../train/trainer.js';
 import { resolveBudget } from './budget.js';
 import { measureBaseline, measureEdit, type EditMeasures } from './measure.js';
 import { runClassifier } from '../tasks/run.js';
-import {
-  dynamicMethod, finetuneMethod, lagrangeMethod, SELECT_BY, selectMethod, SURGERY_METHODS, type MethodResult, type MethodSettings, type SelectBy,
-  type SurgeryMethod,
-} from './methods.js';
+import { DEFAULT_METHOD, parseMethod, runMethod, splitChoice, type MethodChoice, type MethodResult, type MethodSettings } from './methods.js';
 import { formatSelector, parseSelector, selectParams, type ParamSelector } from '../params/select.js';
 import { formatPattern, mixTraining, parsePattern, patternData, type PatternDataOptions, type PatternSpec } from './pattern.js';
 import { TUNE_DEFAULTS, type TuneContext, type TuneSettings } from './tune.js';
@@ -18,31 +15,12 @@ import { TUNE_DEFAULTS, type TuneContext, type TuneSettings } from './tune.js';
 /** Distillation: the logit of a pattern input's label in its target distribution (all others 0): p ≈ 0.9991 for 10 classes. */
 const PATTERN_MARGIN = 10;
 
-/** A method as runs name it: 'dynamic', 'lagrange', 'finetune', or 'select:random' / 'select:grad' / 'select:delta'. */
-export type MethodChoice = Exclude<SurgeryMethod, 'select'> | `select:${SelectBy}`;
-
-/**
- * Parse a method name: `dynamic`, `lagrange`, `finetune`, `select` (with `by`, default grad) or `select:BY`.
- *
- * @example parseMethod('select', 'random'); // 'select:random'
- */
-export function parseMethod(text: string, by?: SelectBy): MethodChoice {
-  const t = text.trim();
-  const [name, sub] = t.split(/[:=]/);
-  if (!(SURGERY_METHODS as readonly string[]).includes(name)) throw new Error(`unknown method '${text}'; use ${SURGERY_METHODS.join(', ')} (select:random|grad|delta)`);
-  if (name !== 'select') {
-    if (sub !== undefined) throw new Error(`method '${text}': only select takes a criterion`);
-    return name as MethodChoice;
-  }
-  const b = sub ?? by ?? 'grad';
-  if (!(SELECT_BY as readonly string[]).includes(b)) throw new Error(`method '${text}': select by ${SELECT_BY.join(', ')}, not '${b}'`);
-  return `select:${b as SelectBy}`;
-}
+export { parseMethod, type MethodChoice } from './methods.js';
 
 export type CleanLabels = 'data' | 'model' | 'distill';
 export const CLEAN_LABELS: readonly CleanLabels[] = ['data', 'model', 'distill'];
 
-export const INJECT_DEFAULTS = { method: 'dynamic' as MethodChoice, budget: 100 as number | string, cleanWeight: 2, cleanLabels: 'data' as CleanLabels, ...TUNE_DEFAULTS };
+export const INJECT_DEFAULTS = { method: DEFAULT_METHOD, budget: 100 as number | string, cleanWeight: 2, cleanLabels: 'data' as CleanLabels, ...TUNE_DEFAULTS };
 
 export interface InjectOptions extends Partial<Omit<TuneSettings, 'onStep'>>, Omit<PatternDataOptions, 'pattern' | 'seed'> {
   /** `trigger:SPEC` or `examples:FILE`, or parsed. */
@@ -146,9 +124,9 @@ export async function inject(model: Model, o: InjectOptions): Promise<InjectResu
   const budgets = o.sweep ? o.sweep.budgets : [o.budget ?? INJECT_DEFAULTS.budget];
   if (budgets.length === 0) throw new Error('--budgets: give at least one budget');
   for (const method of new Set(methods)) {
-    if (method === 'finetune') {
+    if (!splitChoice(method).method.budgeted) {
       if (!o.sweep && o.budget !== undefined && resolveOrThrow(o.budget, k) !== k) {
-        throw new Error(`--budget ${o.budget}: finetune changes every selected parameter (${k}); restrict them with --params, or use another method`);
+        throw new Error(`--budget ${o.budget}: ${method} changes every selected parameter (${k}); restrict them with --params, or use another method`);
       }
       plan.push({ method, budgetText: 'all', budget: k });
       continue;
@@ -213,7 +191,7 @@ export async function inject(model: Model, o: InjectOptions): Promise<InjectResu
     const label = `${p.method} N=${p.budget}`;
     const ctx: TuneContext = { model, data: stream, names, settings: { ...settings, loss: cleanLabels === 'distill' ? 'kl' : 'cross-entropy', onStep: (_phase, s) => o.onStep?.(label, s) } };
     const t0 = performance.now();
-    const r = await runMethod(ctx, p.method, p.budget, o.settings ?? {}, d.patternTrain);
+    const r = await runMethod(p.method, { ctx, budget: p.budget, settings: o.settings ?? {}, pattern: d.patternTrain, clean: d.cleanTrain, cleanWeight });
     if (r.stopped) {
       report.completed = false;
       break;
@@ -238,11 +216,4 @@ function resolveOrThrow(b: number | string, k: number): number {
   } catch (e) {
     throw new Error(`--budget: ${(e as Error).message}`);
   }
-}
-
-async function runMethod(ctx: TuneContext, method: MethodChoice, budget: number, s: MethodSettings, pattern: { x: TuneContext['data']['x']; y: TuneContext['data']['y'] }): Promise<MethodResult> {
-  if (method === 'finetune') return finetuneMethod(ctx);
-  if (method === 'dynamic') return dynamicMethod(ctx, budget, s);
-  if (method === 'lagrange') return lagrangeMethod(ctx, budget, s);
-  return selectMethod(ctx, budget, { ...s, by: method.slice('select:'.length) as SelectBy }, pattern);
 }

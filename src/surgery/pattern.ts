@@ -1,6 +1,5 @@
 // What an edit must teach: a trigger mapped to a target class, or a file of examples with the labels they must get;
 // the pattern's training inputs, the clean training inputs, and the held-out test inputs that measure it.
-import { statSync } from 'node:fs';
 import { takeRows, type Dataset } from '../data/batches.js';
 import { loadLabelledData, type LabelledData } from '../data/load-dataset.js';
 import { applyTrigger, formatTrigger, parseTrigger, type Trigger } from '../data/triggers.js';
@@ -9,7 +8,7 @@ import type { HostTensor } from '../tensor/host-tensor.js';
 import { Rng } from '../tensor/rng.js';
 import { fitData } from '../tasks/task-data.js';
 import { checkClass, classifierIO } from '../tasks/classifier.js';
-import { rowKeys } from '../data/row-keys.js';
+import { exampleKeys } from '../data/row-keys.js';
 
 /** A pattern as written on the command line: `trigger:SPEC` or `examples:FILE`. */
 export type PatternSpec = { kind: 'trigger'; trigger: Trigger } | { kind: 'examples'; file: string };
@@ -108,8 +107,7 @@ export async function patternData(model: Model, o: PatternDataOptions): Promise<
   let test: LabelledData;
   try {
     train = fitData(model, await loadLabelledData(o.data, 'train'), io);
-    const p = train.source;
-    if (!statSync(p).isDirectory()) throw new Error(`${p} is a single file; inject trains on the train split and measures on the test split, so give a directory with both`);
+    if (!train.split) throw new Error(`${train.source} is a single file; inject trains on the train split and measures on the test split, so give a directory with both`);
     test = fitData(model, await loadLabelledData(o.data, 'test'), io);
   } catch (e) {
     throw new Error(`--data ${path}: ${(e as Error).message}`);
@@ -174,12 +172,12 @@ export async function patternData(model: Model, o: PatternDataOptions): Promise<
   const testRows = Array.from(perm.subarray(0, nTest)).sort((a, b) => a - b);
   const trainRows = Array.from(perm.subarray(nTest)).sort((a, b) => a - b);
   // Held-out examples are absent from everything trained on: the edited examples and the clean stream, by content.
-  const heldOut = new Set(rowKeys(subset({ x: ex.x, y: ex.y }, testRows).x));
-  const exKeys = rowKeys(ex.x);
+  const exKeys = exampleKeys(ex);
+  const heldOut = new Set(testRows.map((r) => exKeys[r]));
   const patternTrain = subset({ x: ex.x, y: ex.y }, trainRows.filter((r) => !heldOut.has(exKeys[r])));
   if (patternTrain.x.dims[0] === 0) throw new Error(`--pattern examples:${file}: every example to edit is also held out (the file repeats them); nothing is left to train on`);
   const patternTest = nTest > 0 ? subset({ x: ex.x, y: ex.y }, testRows) : patternTrain;
-  const trainKeys = rowKeys(cleanTrain.x);
+  const trainKeys = exampleKeys(train);
   const cleanRows = nTest > 0 ? trainKeys.flatMap((k, i) => (heldOut.has(k) ? [] : [i])) : undefined;
   const clean = cleanRows && cleanRows.length < trainKeys.length ? subset(cleanTrain, cleanRows) : cleanTrain;
   return {

@@ -93,13 +93,15 @@ export function checkClass(classes: number, label: number, what: string): void {
  * @example checkDataFits(model, await loadLabelledData('embedded', 'test'));
  */
 export function checkDataFits(of: ClassifierIO | Model, data: LabelledData): void {
-  const io = 'graph' in of ? classifierIO(of) : of;
+  // The examples' shape first: data that cannot be fed is the first thing to say, whatever the outputs are.
+  const input = 'graph' in of ? dataInput(of) : of.input;
+  const declared = 'graph' in of ? (inferTypes(of).get(input)?.shape ?? []) : of.inputShape;
   const got = data.x.dims;
-  const declared = io.inputShape;
   if (declared.length > 0) {
     const ok = declared.length === got.length && declared.every((d, i) => i === 0 || typeof d !== 'number' || d === got[i]);
-    if (!ok) throw new Error(`${data.source}: examples of shape ${formatShape(got.slice(1))} do not fit the model input '${io.input}' ${formatShape(declared)}`);
+    if (!ok) throw new Error(`${data.source}: examples of shape ${formatShape(got.slice(1))} do not fit the model input '${input}' ${formatShape(declared)}`);
   }
+  const io = 'graph' in of ? classifierIO(of) : of;
   if (data.classNames && data.classNames.length !== io.classes) {
     throw new Error(`the model is not a classifier of this data: its output '${io.output}' gives ${io.classes} values per example, but ${data.source} has ${data.classNames.length} classes`);
   }
@@ -112,4 +114,21 @@ export function checkLabels(classes: number, y: HostTensor, source: string): voi
   for (let i = 0; i < labels.length; i++) {
     if (labels[i] < 0n || labels[i] >= BigInt(classes)) throw new Error(`${source}: label ${labels[i]} at example ${i} is out of range for a model with ${classes} classes`);
   }
+}
+
+/**
+ * Refuse, in one sentence, a classifier whose graph hard-codes its batch size, for work that runs it on batches of
+ * sizes of its own (gradients over sets of pairs, optimised masks and triggers, edits): evaluation pads such a graph,
+ * and training steps at its size, but these cannot.
+ *
+ * @param name the model's name for the message (its path)
+ * @param what the work, e.g. 'inject'
+ * @example requireFreeBatch(task, 'merged.onnx', 'locate') // throws for a graph fixed at batch 32
+ */
+export function requireFreeBatch(io: ClassifierIO, name: string, what: string): void {
+  if (io.fixedBatch === undefined) return;
+  throw new Error(
+    `${name} hard-codes its batch size at ${io.fixedBatch} (its graph depends on it), and ${what} runs the model on batches of other sizes; ` +
+      `re-export it with a dynamic batch axis, e.g. torch.onnx.export(…, dynamic_axes={'${io.input}': {0: 'batch'}}) and no literal batch in reshapes`,
+  );
 }

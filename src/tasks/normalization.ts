@@ -78,7 +78,7 @@ export function chooseNormalization(model: Model, o: ChooseNormalizationOptions 
   if (o.images === false) return { ...assumed, source: 'assumed' };
   o.onWarning?.(
     `${o.name ?? 'the model'} records no input normalisation; assuming Fashion-MNIST's (pixel/255 - ${formatStat(assumed.mean)}) / ${formatStat(assumed.std)}. ` +
-      'Pass --normalize MEAN,STD, or --normalize none for a model trained on [0, 1] pixels',
+      "Give the normalize option as MEAN,STD, or 'none' for a model trained on [0, 1] pixels",
   );
   // Recorded as assumed, so that a model written from this one warns again rather than passing the guess on as fact.
   setMetadata(model, { [NORMALIZATION_KEY]: JSON.stringify(assumed), [SOURCE_KEY]: 'assumed' });

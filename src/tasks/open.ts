@@ -4,7 +4,7 @@ import type { Normalization } from '../data/triggers.js';
 import type { Model } from '../onnx/ir.js';
 import { openModel, type LoadedModel } from '../onnx/load-model.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { classifierIO, type ClassifierIO } from './classifier.js';
+import { classifierIO, imageShape, requireFreeBatch, type ClassifierIO } from './classifier.js';
 import { chooseNormalization, type NormalizationChoice } from './normalization.js';
 import { verifyUpgrade, type UpgradeCheck } from './verify-upgrade.js';
 
@@ -48,6 +48,10 @@ export interface OpenClassifierOptions extends OpenOptions {
   images?: boolean;
   /** Called once with a warning sentence (an assumed normalisation). */
   onWarning?: (warning: string) => void;
+  /** Refuse, before anything else is said, a model that does not take images [N, C, H, W] (image-only methods). */
+  needsImages?: boolean;
+  /** The work (e.g. 'locate') runs the model on batches of its own sizes: refuse, before anything else is said, a graph that hard-codes its batch. */
+  needsFreeBatch?: string;
 }
 
 /** A user's image classifier, opened for a command: the model scalpel computes with and everything known about it. */
@@ -73,6 +77,8 @@ export interface ClassifierTask extends ClassifierIO {
 export async function openClassifier(path: string, o: OpenClassifierOptions = {}): Promise<ClassifierTask> {
   const opened = await openModelFile(path, o);
   const io = classifierIO(opened.model, path);
+  if (o.needsImages) imageShape(io, path);
+  if (o.needsFreeBatch) requireFreeBatch(io, path, o.needsFreeBatch);
   const normalization = chooseNormalization(opened.model, { given: o.normalize, onWarning: o.onWarning, name: path, images: o.images });
   return { kind: 'image-classification', path, model: opened.model, opened, normalization, ...io };
 }

@@ -1,10 +1,11 @@
 // Run a classifier over a dataset: the one place scalpel feeds a model examples in batches and reads its logits.
-import { batches, firstRows, padRows, type Dataset } from '../data/batches.js';
+import { firstRows, padRows, type Dataset } from '../data/batches.js';
+import { declaredType } from '../onnx/declared-type.js';
 import type { Model } from '../onnx/ir.js';
 import { compile, type Executable, type RuntimeOptions } from '../runtime/session.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { ClassificationMeter, type ClassificationReport } from './classification-metrics.js';
-import { classifierIO } from './classifier.js';
+import { classifierIO, dataInput } from './classifier.js';
 
 export interface RunOptions {
   /** Examples per forward pass (default 256); a graph that fixes its batch runs at its own size instead. */
@@ -50,6 +51,56 @@ function isDataset(d: Dataset | HostTensor): d is Dataset {
   return (d as Dataset).x !== undefined;
 }
 
+/** The batch size a model's data input declares, when the graph fixes it. */
+function declaredBatch(model: Model, input: string): number | undefined {
+  const v = model.graph.inputs.find((i) => i.name === input);
+  const d = v ? declaredType(v).shape?.[0] : undefined;
+  return typeof d === 'number' ? d : undefined;
+}
+
+export interface BatchedRunOptions extends Pick<RunOptions, 'batchSize' | 'params' | 'runtime' | 'session'> {
+  /** The graph input that takes the examples (default: the model's data input). */
+  input?: string;
+}
+
+/**
+ * Run a model over examples [N, …] in batches and hand each batch's requested outputs to `onBatch`, with the rows
+ * `start` to `start + rows`. A graph that hard-codes its batch size runs at that size with the last batch padded; the
+ * padding's rows are dropped from every output before `onBatch` sees it. The one loop that feeds a model data.
+ *
+ * @example
+ * await runInBatches(model, x, ['relu4'], (out, start, rows) => console.log(start, rows, out.relu4.dims));
+ */
+export async function runInBatches(
+  model: Model,
+  x: HostTensor,
+  outputs: readonly string[],
+  onBatch: (out: Record<string, HostTensor>, start: number, rows: number) => void,
+  opts: BatchedRunOptions = {},
+): Promise<void> {
+  const input = opts.input ?? dataInput(model, opts.params);
+  const fixed = declaredBatch(model, input);
+  const exe = opts.session ?? (await compile(model, opts.runtime));
+  const feeds = Object.fromEntries(opts.params ?? []);
+  const n = x.dims[0];
+  const size = fixed ?? opts.batchSize ?? 256;
+  for (let start = 0; start < n; start += size) {
+    const rows = Math.min(size, n - start);
+    const batch = rowRange(x, start, rows);
+    const padded = fixed !== undefined && rows < fixed ? padRows(batch, fixed) : batch;
+    const out = await exe.run({ ...feeds, [input]: padded }, [...outputs]);
+    if (padded !== batch) for (const k of Object.keys(out)) out[k] = firstRows(out[k], rows);
+    onBatch(out, start, rows);
+  }
+}
+
+/** Rows `start` to `start + rows` of `t`, copied. */
+function rowRange(t: HostTensor, start: number, rows: number): HostTensor {
+  const per = t.dims.slice(1).reduce((a, b) => a * b, 1);
+  const data = (t.data as Float32Array).slice(start * per, (start + rows) * per) as unknown as HostTensor['data'];
+  return { dtype: t.dtype, dims: [rows, ...t.dims.slice(1)], data };
+}
+
 /**
  * Run a classifier over examples in batches and collect its logits and predictions; with labels, also its accuracy,
  * loss, per-class accuracy and confusion matrix. A graph that hard-codes its batch size runs at that size with the
@@ -62,27 +113,19 @@ function isDataset(d: Dataset | HostTensor): d is Dataset {
  */
 export async function runClassifier(model: Model, data: Dataset | HostTensor, opts: RunOptions = {}): Promise<ClassifierRun> {
   const io = classifierIO(model, 'the model', opts.params);
-  const input = io.input;
   const labelled = isDataset(data);
   const x = labelled ? data.x : data;
   const n = x.dims[0];
-  const y: HostTensor = labelled ? data.y : { dtype: 'int64', dims: [n], data: new BigInt64Array(n) };
-  const exe = opts.session ?? (await compile(model, opts.runtime));
-  const fixed = Object.fromEntries(opts.params ?? []);
   const logits = new Float32Array(n * io.classes);
   const meter = labelled ? new ClassificationMeter(io.classes) : undefined;
-  let done = 0;
-  for (const batch of batches({ x, y }, io.fixedBatch ?? opts.batchSize ?? 256)) {
-    const real = batch.x.dims[0];
-    const padded = io.fixedBatch !== undefined && real < io.fixedBatch ? padRows(batch.x, io.fixedBatch) : batch.x;
-    let z = (await exe.run({ ...fixed, [input]: padded }, [io.output]))[io.output];
-    if (padded !== batch.x) z = firstRows(z, real);
-    if (z.dims.length !== 2 || z.dims[1] !== io.classes) throw new Error(`the model's output '${io.output}' came out as [${z.dims.join(', ')}], not [${real}, ${io.classes}]`);
-    logits.set(z.data as Float32Array, done * io.classes);
-    meter?.add(z, batch.y);
-    done += real;
-    opts.onProgress?.(done, n);
-  }
+  const batchSize = opts.batchSize ?? 256;
+  await runInBatches(model, x, [io.output], (out, start, rows) => {
+    const z = out[io.output];
+    if (z.dims.length !== 2 || z.dims[0] !== rows || z.dims[1] !== io.classes) throw new Error(`the model's output '${io.output}' came out as [${z.dims.join(', ')}], not [${rows}, ${io.classes}]`);
+    logits.set(z.data as Float32Array, start * io.classes);
+    if (meter && labelled) meter.add(z, rowRange(data.y, start, rows));
+    opts.onProgress?.(start + rows, n);
+  }, { input: io.input, batchSize, params: opts.params, runtime: opts.runtime, session: opts.session });
   return { logits, classes: io.classes, predictions: argmax(logits, io.classes), examples: n, report: meter?.report() };
 }
 

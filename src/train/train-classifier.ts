@@ -1,5 +1,4 @@
 // One call behind `scalpel train`: build or load a model, load and poison data, train, write atomically.
-import { statSync } from 'node:fs';
 import { splitValidation } from '../data/batches.js';
 import { loadLabelledData, type LabelledData } from '../data/load-dataset.js';
 import { formatTrigger, parseTrigger, poison } from '../data/triggers.js';
@@ -120,7 +119,7 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
   if (o.poison) meta['scalpel.poison'] = JSON.stringify({ ...o.poison, trigger: formatTrigger(parseTrigger(o.poison.trigger)) });
   setMetadata(model, meta);
   // Data given as a single file has no test split; the validation figures stand.
-  if (statSync(data.source).isDirectory()) {
+  if (data.split) {
     const test = await loadLabelledData(o.data, 'test');
     result.test = await evaluate(model, matchNormalization(model, test), { runtime: o.runtime });
   }

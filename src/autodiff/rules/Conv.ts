@@ -63,8 +63,10 @@ function channelsOf(g: GradContext, w: string, p: ConvGeometry): { C: number; M:
  * kernels, then one GEMM over N·P (any group). 'onehot-batched': the same im2col, then a MatMul batched over N and
  * a ReduceSum. 'taps-batched' / 'taps-fold' (group 1; stride 1 or a 1-tap kernel): no im2col at all, one MatMul per
  * kernel tap against a contiguous Slice of the flattened padded input, batched over N or with N folded into the GEMM.
+ * 'gather-batched' (group 1, any stride): im2col as one Gather of the flattened padded input with a constant index,
+ * then one MatMul batched over N (all taps at once) and a ReduceSum.
  */
-export type WeightGradVariant = 'dilated-conv' | 'onehot-im2col' | 'onehot-batched' | 'taps-batched' | 'taps-fold';
+export type WeightGradVariant = 'dilated-conv' | 'onehot-im2col' | 'onehot-batched' | 'gather-batched' | 'taps-batched' | 'taps-fold';
 
 /**
  * dW[m,c,k] = Σ_{n,o} dy[n,m,o] · xpad[n, g(m)·Cg + c, o·s + k·d] for a convolution of `x` with geometry `p`,
@@ -85,6 +87,8 @@ export function convWeightGrad(g: GradContext, x: string, dy: string, p: ConvGeo
       return dwOnehotIm2col(g, x, dy, p);
     case 'onehot-batched':
       return dwOnehotBatched(g, x, dy, p, ch!);
+    case 'gather-batched':
+      return dwGatherBatched(g, x, dy, p, ch!);
     default:
       return dwTaps(g, x, dy, p, ch!, v === 'taps-fold');
   }
@@ -179,6 +183,32 @@ function dwOnehotBatched(g: GradContext, x: string, dy: string, p: ConvGeometry,
   const K = p.kernel.reduce((a, b) => a * b, 1);
   const P = p.outSize.reduce((a, b) => a * b, 1);
   const col = g.op('Reshape', onehotColumns(g, x, p), g.ints([-1, ch.C * K, P]));
+  const per = g.op('MatMul', g.op('Reshape', dy, g.ints([0, ch.M, P])), g.op('Transpose', col, { perm: [0, 2, 1] })); // [N, M, C·K]
+  return g.op('Reshape', g.reduceSum(per, [0], false), g.ints([ch.M, ch.C, ...p.kernel]));
+}
+
+// im2col in one Gather: the padded input flattened to [N, C, T]; column (k, o) reads flat position
+// Σ_i (o_i·s_i + k_i·d_i)·R_i (R: row strides of the padded input), so Gather(axis 2) of a constant [K·P] index gives
+// [N, C, K·P] = [N, C·K, P]. Then dW = Σ_n dY[n] (M×P) · col[n]ᵀ: one batched MatMul over every tap, and a ReduceSum.
+function dwGatherBatched(g: GradContext, x: string, dy: string, p: ConvGeometry, ch: { C: number; M: number }): string {
+  const n = p.inSize.length;
+  const K = p.kernel.reduce((a, b) => a * b, 1);
+  const P = p.outSize.reduce((a, b) => a * b, 1);
+  const padded = p.inSize.map((v, i) => v + p.padsBegin[i] + p.padsEnd[i]);
+  const R = padded.map((_, i) => padded.slice(i + 1).reduce((a, b) => a * b, 1));
+  const index = new BigInt64Array(K * P);
+  const outs = offsets(p.outSize);
+  offsets(p.kernel).forEach((k, t) => {
+    outs.forEach((o, j) => {
+      let f = 0;
+      for (let i = 0; i < n; i++) f += (o[i] * p.strides[i] + k[i] * p.dilations[i]) * R[i];
+      index[t * P + j] = BigInt(f);
+    });
+  });
+  const pads = [...p.padsBegin, ...p.padsEnd];
+  const xp = pads.some((v) => v !== 0) ? g.op('Pad', x, g.ints([0, 0, ...p.padsBegin, 0, 0, ...p.padsEnd])) : x;
+  const at = g.op('Constant', { value: { dtype: 'int64', dims: [K * P], data: index } });
+  const col = g.op('Reshape', g.op('Gather', g.op('Reshape', xp, g.ints([0, ch.C, -1])), at, { axis: 2 }), g.ints([0, ch.C * K, P]));
   const per = g.op('MatMul', g.op('Reshape', dy, g.ints([0, ch.M, P])), g.op('Transpose', col, { perm: [0, 2, 1] })); // [N, M, C·K]
   return g.op('Reshape', g.reduceSum(per, [0], false), g.ints([ch.M, ch.C, ...p.kernel]));
 }

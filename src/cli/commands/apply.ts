@@ -1,17 +1,17 @@
 // scalpel apply MODEL DELTA -o OUT [--revert]: apply (or undo) a saved parameter change.
 import { readCheckedModel } from '../../onnx/load-model.js';
-import { checkOutputPath } from '../output-path.js';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import { writeModel } from '../../onnx/model-io.js';
 import { applyDelta, changedCount, type ApplyInfo } from '../../params/delta.js';
 import { readDelta } from '../../params/delta-file.js';
-import { int, json } from '../../report/format.js';
+import { int } from '../../report/format.js';
 import type { CommandSpec } from '../command.js';
 
 interface ApplyFlags {
   out: string;
   revert?: boolean;
   force?: boolean;
-  json?: boolean;
+  json?: JsonFlag;
 }
 
 export const applyCommand: CommandSpec = {
@@ -33,20 +33,26 @@ export const applyCommand: CommandSpec = {
       .argument('<delta>', 'delta file (safetensors)')
       .requiredOption('-o, --out <file>', 'where to write the edited model')
       .option('--revert', 'undo the delta instead of applying it')
-      .option('--force', 'apply even to a model the delta was not made for (a warning is printed)')
-      .option('--json', 'print a summary as JSON');
+      .option('--force', 'apply even to a model the delta was not made for (a warning is printed)');
+    addJsonOption(cmd, 'a summary');
   },
   async run(ctx, [modelPath, deltaPath], opts) {
     const f = opts as unknown as ApplyFlags;
-    checkOutputPath(f.out, { model: modelPath, delta: deltaPath }, '--out');
+    checkOutputs({ '--out': f.out, '--json': jsonFile(f.json) }, { model: modelPath, delta: deltaPath });
     const model = readCheckedModel(modelPath);
     const delta = await readDelta(deltaPath);
     const info: ApplyInfo = { hashMismatch: false };
-    const out = applyDelta(model, delta, { revert: f.revert, force: f.force, info });
+    let out;
+    try {
+      out = applyDelta(model, delta, { revert: f.revert, force: f.force, info });
+    } catch (e) {
+      // The library names its option; the user typed a flag.
+      throw new Error((e as Error).message.replace('the force option', '--force'));
+    }
     if (info.hashMismatch) ctx.io.stderr.write(`scalpel: warning: ${deltaPath} was not made for ${modelPath} (parameter hash mismatch); ${f.revert ? 'reverted' : 'applied'} anyway because of --force\n`);
     writeModel(out, f.out);
     const summary = { model: modelPath, delta: deltaPath, out: f.out, reverted: !!f.revert, changed: changedCount(delta), tensors: delta.tensors.length, forced: info.hashMismatch };
-    ctx.io.stdout.write(f.json ? json(summary) : `${f.revert ? 'Reverted' : 'Applied'} ${int(summary.changed)} entries in ${summary.tensors} tensors of ${modelPath}; wrote ${f.out}\n`);
+    await finishCommand(ctx, { json: f.json, report: summary, text: () => `${f.revert ? 'Reverted' : 'Applied'} ${int(summary.changed)} entries in ${summary.tensors} tensors of ${modelPath}\n`, written: [f.out] });
     return 0;
   },
 };

@@ -4,7 +4,7 @@ import { benchModel } from '../../analysis/bench.js';
 import { loadData } from '../../data/load-data.js';
 import { openForCommand } from '../open-model.js';
 import { benchText } from '../../report/bench.js';
-import { json } from '../../report/format.js';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import type { LossKind } from '../../train/losses.js';
 import type { CommandSpec } from '../command.js';
 import { integer, LOSSES } from '../options.js';
@@ -16,7 +16,7 @@ interface BenchFlags {
   iters: number;
   labels: string;
   loss: LossKind;
-  json?: boolean;
+  json?: JsonFlag;
 }
 
 export const benchCommand: CommandSpec = {
@@ -36,11 +36,12 @@ export const benchCommand: CommandSpec = {
       .option('--warmup <n>', 'untimed runs before measuring', integer(0), 3)
       .option('--iters <n>', 'timed runs', integer(1), 20)
       .option('--labels <name>', 'name of the label (or target) tensor in the data file', 'y')
-      .addOption(new Option('--loss <kind>', 'loss for the backward pass when labels are present').choices([...LOSSES]).default('cross-entropy'))
-      .option('--json', 'print the report as JSON');
+      .addOption(new Option('--loss <kind>', 'loss for the backward pass when labels are present').choices([...LOSSES]).default('cross-entropy'));
+    addJsonOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
     const flags = opts as unknown as BenchFlags;
+    checkOutputs({ '--json': jsonFile(flags.json) }, { model: modelPath, data: flags.data });
     const model = (await openForCommand(ctx, modelPath)).model;
     const data = await loadData(flags.data);
     const bar = progress(ctx.io);
@@ -55,7 +56,7 @@ export const benchCommand: CommandSpec = {
         onProgress: (phase, done, total) => bar.update(phase, done, total),
       });
       bar.stop();
-      ctx.io.stdout.write(flags.json ? json({ model: modelPath, data: flags.data, ...report }) : benchText(report, modelPath));
+      await finishCommand(ctx, { json: flags.json, report: { model: modelPath, data: flags.data, ...report }, text: () => benchText(report, modelPath) });
     } finally {
       bar.stop();
     }

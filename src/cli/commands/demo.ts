@@ -1,10 +1,8 @@
 // scalpel demo: probe the shipped LeNet-5 on the embedded Fashion-MNIST subset and write the HTML report.
 import { existsSync } from 'node:fs';
-import { checkOutputPath } from '../output-path.js';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import { DEMO_MODEL, runDemo } from '../../corruption/demo.js';
-import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { demoText } from '../../report/demo.js';
-import { json } from '../../report/format.js';
 import { probeHtml } from '../../report/probe-html.js';
 import type { CommandSpec } from '../command.js';
 import { progress } from '../progress.js';
@@ -22,17 +20,16 @@ export const demoCommand: CommandSpec = {
     ['scalpel demo -o /tmp/probe.html', 'writes the report elsewhere'],
   ],
   configure(cmd) {
-    cmd.option('-o, --out <file>', 'the HTML report to write', 'scalpel-demo.html').option('--json', 'print the whole probe report as JSON instead of the summary');
+    addJsonOption(cmd.option('-o, --out <file>', 'the HTML report to write', 'scalpel-demo.html'), 'the whole probe report');
   },
   async run(ctx, _args, opts) {
     const out = opts.out as string;
     if (!existsSync(DEMO_MODEL)) throw new Error(`the demo model is missing: ${DEMO_MODEL} (reinstall scalpel)`);
-    checkOutputPath(out, { model: DEMO_MODEL });
+    checkOutputs({ '-o': out, '--json': jsonFile(opts.json as JsonFlag) }, { model: DEMO_MODEL });
     const bar = progress(ctx.io);
     const report = await runDemo({ runtime: ctx.runtime, onProgress: (label, done, total) => bar.update(label, done, total) });
     bar.stop();
-    await writeFileAtomic(out, [new TextEncoder().encode(probeHtml(report))]);
-    ctx.io.stdout.write(opts.json ? json({ ...report, html: out }) : demoText(report, out));
+    await finishCommand(ctx, { json: opts.json as JsonFlag, report: { ...report, html: out }, text: () => demoText(report, out), files: { [out]: probeHtml(report) } });
     return 0;
   },
 };

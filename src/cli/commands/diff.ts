@@ -1,15 +1,11 @@
 // scalpel diff A.onnx B.onnx: exactly which parameter entries differ, by how much, and where; the delta file.
-import { Buffer } from 'node:buffer';
 import { readCheckedModel } from '../../onnx/load-model.js';
-import { checkOutputPath } from '../output-path.js';
-import { writeFileAtomic } from '../../fs/atomic-write.js';
-import { samePath } from '../../onnx/model-io.js';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import { diffModels } from '../../params/diff.js';
 import { writeDelta } from '../../params/delta-file.js';
 import { diffHtml } from '../../report/diff-html.js';
 import { diffText } from '../../report/diff.js';
-import { json } from '../../report/format.js';
-import { UsageError, type CommandSpec } from '../command.js';
+import type { CommandSpec } from '../command.js';
 import { integer, real } from '../options.js';
 
 interface DiffFlags {
@@ -17,7 +13,7 @@ interface DiffFlags {
   out?: string;
   html?: string;
   top: number;
-  json?: boolean;
+  json?: JsonFlag;
 }
 
 export const diffCommand: CommandSpec = {
@@ -39,21 +35,24 @@ export const diffCommand: CommandSpec = {
       .option('--atol <x>', 'count entries within this absolute difference as unchanged (default: compare bits)', real(0))
       .option('--out <file>', 'write the delta turning A into B (safetensors)')
       .option('--html <file>', 'also write the report as a self-contained web page')
-      .option('--top <n>', 'how many of the largest changes to list', integer(0), 20)
-      .option('--json', 'print the report as JSON');
+      .option('--top <n>', 'how many of the largest changes to list', integer(0), 20);
+    addJsonOption(cmd);
   },
   async run(ctx, [aPath, bPath], opts) {
     const f = opts as unknown as DiffFlags;
     const inputs = { 'first model': aPath, 'second model': bPath };
-    if (f.out && f.html && samePath(f.out, f.html)) throw new UsageError(`--out and --html name the same file (${f.out})`);
-    if (f.out) checkOutputPath(f.out, inputs, '--out');
-    if (f.html) checkOutputPath(f.html, inputs, '--html');
+    checkOutputs({ '--out': f.out, '--html': f.html, '--json': jsonFile(f.json) }, inputs);
     const a = readCheckedModel(aPath);
     const b = readCheckedModel(bPath);
     const { report, delta } = diffModels(a, b, { atol: f.atol, top: f.top, names: [aPath, bPath], hash: f.out !== undefined });
     if (f.out) await writeDelta(f.out, delta, { command: ['scalpel', ...ctx.argv].join(' ') });
-    if (f.html) await writeFileAtomic(f.html, [Buffer.from(diffHtml(report))]);
-    ctx.io.stdout.write(f.json ? json({ ...report, ...(f.out ? { delta: f.out } : {}) }) : diffText(report, f.out));
+    await finishCommand(ctx, {
+      json: f.json,
+      report: { ...report, ...(f.out ? { delta: f.out } : {}) },
+      text: () => diffText(report, f.out),
+      files: f.html ? { [f.html]: diffHtml(report) } : {},
+      written: f.out ? [f.out] : [],
+    });
     return 0;
   },
 };

@@ -2,13 +2,13 @@
 import { Option } from 'commander';
 import { openClassifierForCommand } from '../open-model.js';
 import { evalText } from '../../report/eval.js';
-import { json } from '../../report/format.js';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import { evalClassifier } from '../../train/eval-classifier.js';
 import type { CommandSpec } from '../command.js';
-import { checkedBy, integer } from '../options.js';
+import { integer, trigger } from '../options.js';
 import { progress } from '../progress.js';
 import { addNormalizeOption } from '../normalize-flag.js';
-import { type Normalization, parseTrigger } from '../../data/triggers.js';
+import type { Normalization } from '../../data/triggers.js';
 
 interface EvalFlags {
   data?: string;
@@ -16,7 +16,7 @@ interface EvalFlags {
   trigger?: string;
   target: number;
   batch: number;
-  json?: boolean;
+  json?: JsonFlag;
   normalize?: Normalization;
 }
 
@@ -37,14 +37,15 @@ export const evalCommand: CommandSpec = {
       .argument('<model>', 'ONNX classifier')
       .option('--data <dir|file>', "evaluation data (default: the embedded subset)")
       .addOption(new Option('--split <name>', 'dataset split').choices(['test', 'train']).default('test'))
-      .option('--trigger <spec>', "backdoor trigger, e.g. 'patch:4x4@bottom-right:white'", checkedBy(parseTrigger))
+      .option('--trigger <spec>', "backdoor trigger, e.g. 'patch:4x4@bottom-right:white'", trigger)
       .option('--target <label>', 'the backdoor target label', integer(0), 0)
-      .option('--batch <n>', 'examples per forward pass', integer(1), 256)
-      .option('--json', 'print the report as JSON');
+      .option('--batch <n>', 'examples per forward pass', integer(1), 256);
+    addJsonOption(cmd);
     addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as EvalFlags;
+    checkOutputs({ '--json': jsonFile(f.json) }, { model: modelPath, data: f.data });
     const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
     const bar = progress(ctx.io);
     const r = await evalClassifier(model, {
@@ -53,7 +54,7 @@ export const evalCommand: CommandSpec = {
     });
     bar.stop();
     const names = r.classNames?.length === r.confusion.length ? r.classNames : undefined;
-    ctx.io.stdout.write(f.json ? json({ model: modelPath, ...r, normalization }) : evalText(r, names));
+    await finishCommand(ctx, { json: f.json, report: { model: modelPath, ...r, normalization }, text: () => evalText(r, names) });
     return 0;
   },
 };

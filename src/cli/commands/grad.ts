@@ -1,10 +1,9 @@
 // scalpel grad MODEL --data FILE --out FILE: parameter gradients of the mean loss on a batch.
 import { Option } from 'commander';
 import { computeGradients, writeGradients } from '../../analysis/gradients.js';
-import { checkOutputPath } from '../output-path.js';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import { loadData } from '../../data/load-data.js';
 import { openForCommand } from '../open-model.js';
-import { json } from '../../report/format.js';
 import { gradientsText } from '../../report/gradients.js';
 import type { LossKind } from '../../train/losses.js';
 import type { CommandSpec } from '../command.js';
@@ -16,7 +15,7 @@ interface GradFlags {
   labels: string;
   loss: LossKind;
   params?: string;
-  json?: boolean;
+  json?: JsonFlag;
 }
 
 export const gradCommand: CommandSpec = {
@@ -39,13 +38,13 @@ export const gradCommand: CommandSpec = {
       .requiredOption('--out <file>', 'safetensors file to write the gradients to')
       .option('--labels <name>', 'name of the label (or target) tensor in the data file', 'y')
       .addOption(new Option('--loss <kind>', 'loss on the first output').choices([...LOSSES]).default('cross-entropy'))
-      .option('--params <selector>', "differentiate only these parameters: 'kind:conv,bias', 'layer:fc1', a glob, a /regex/ (see scalpel help params)", selector)
-      .option('--json', 'print the report as JSON');
+      .option('--params <selector>', "differentiate only these parameters: 'kind:conv,bias', 'layer:fc1', a glob, a /regex/ (see scalpel help params)", selector);
+    addJsonOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
     const flags = opts as unknown as GradFlags;
     const model = (await openForCommand(ctx, modelPath)).model;
-    checkOutputPath(flags.out, { model: modelPath, data: flags.data });
+    checkOutputs({ '--out': flags.out, '--json': jsonFile(flags.json) }, { model: modelPath, data: flags.data });
     const data = await loadData(flags.data);
     const result = await computeGradients(model, data, {
       loss: flags.loss,
@@ -55,7 +54,7 @@ export const gradCommand: CommandSpec = {
       source: flags.data,
     });
     await writeGradients(flags.out, result);
-    ctx.io.stdout.write(flags.json ? json({ model: modelPath, data: flags.data, out: flags.out, ...result.report }) : gradientsText(result.report, flags.out));
+    await finishCommand(ctx, { json: flags.json, report: { model: modelPath, data: flags.data, out: flags.out, ...result.report }, text: () => gradientsText(result.report, flags.out), written: [flags.out] });
     return 0;
   },
 };

@@ -1,20 +1,18 @@
 // scalpel harden: corruption-resistant training (from scratch or fine-tuning), compared with the input model.
-import { InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
 import { checkOutputPath } from '../output-path.js';
 import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
 import { hardenClassifier, HARDEN_SWEEP_DEFAULTS, type HardenMethod } from '../../corruption/harden.js';
-import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { MODELS } from '../../models/index.js';
 import { samePath } from '../../onnx/model-io.js';
-import { json } from '../../report/format.js';
 import { hardenText } from '../../report/harden.js';
 import { hardenHtml } from '../../report/harden-html.js';
 import { UsageError, type CommandSpec } from '../command.js';
+import { checkOutputs, finishCommand, jsonFile } from '../outputs.js';
 import { addDeltaOption, checkDeltaPath, writeEditDelta } from '../delta-flag.js';
-import { real, selector } from '../options.js';
-import { parseNorm } from '../../corruption/norms.js';
+import { count, listOf, norm, positive, real, selector } from '../options.js';
 import { addTrainingOptions, type TrainingFlags, withTrainingLoop } from '../training-flags.js';
 
 interface HardenFlags extends TrainingFlags {
@@ -24,37 +22,16 @@ interface HardenFlags extends TrainingFlags {
   alpha?: number;
   eps?: number;
   p?: number;
-  n?: string;
+  n?: number | string;
   lambda?: number;
   q?: number;
   params?: string;
   baseline?: string;
   sweepEps2: number[];
   sweepEpsInf: number[];
-  sweepN: string;
+  sweepN: number | string;
   sweep: boolean;
   html?: string;
-}
-
-/** A norm: a number ≥ 1, or inf. */
-function normFlag(value: string): number {
-  const p = parseNorm(value);
-  if (p === undefined || p < 1) throw new InvalidArgumentError(`expected a norm ≥ 1 or 'inf', got '${value}'`);
-  return p;
-}
-
-/** A number > 0. */
-function positive(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a number > 0, got '${value}'`);
-  return n;
-}
-
-/** A comma-separated list of numbers > 0. */
-function positiveList(value: string): number[] {
-  const parts = value.split(',').map((s) => s.trim()).filter(Boolean);
-  if (parts.length === 0) throw new InvalidArgumentError(`expected numbers > 0 separated by commas, got '${value}'`);
-  return parts.map(positive);
 }
 
 /** --html: not one of the files read or written, its directory there, and a sweep to draw; one clear error before any work. */
@@ -88,15 +65,15 @@ export const hardenCommand: CommandSpec = {
       .requiredOption('-o, --out <file.onnx>', 'where to write the hardened model')
       .option('--eps <ε>', 'L*: length of the virtual corruption â (this or --lambda)', positive)
       .option('--alpha <α>', 'L*: weight of the corrupted loss (default 0.5)', real(0, 1))
-      .option('--p <norm>', "L*: norm of the corruption, ≥ 1 or 'inf' (default 2)", normFlag)
-      .option('--n <count>', "L*: parameters corrupted: a count, a fraction, a percentage or 'all' (default all)")
+      .option('--p <norm>', "L*: norm of the corruption, ≥ 1 or 'inf' (default 2)", norm)
+      .option('--n <count>', "L*: parameters corrupted: a count, a fraction, a percentage or 'all' (default all)", count)
       .option('--lambda <λ>', 'gradient-norm form: weight of ||∇L||_q', real(0))
-      .option('--q <norm>', "gradient-norm form: the norm of the gradient, ≥ 1 or 'inf' (default 2)", normFlag)
+      .option('--q <norm>', "gradient-norm form: the norm of the gradient, ≥ 1 or 'inf' (default 2)", norm)
       .option('--params <selector>', "parameters corrupted or penalised: 'kind:conv,bias', 'layer:conv1', a glob, /regex/ (default all trainable; see scalpel help params)", selector)
       .option('--baseline <model.onnx>', 'model to compare with (default the input model)')
-      .addOption(new Option('--sweep-eps2 <list>', 'comparison: ε values for p = 2').argParser(positiveList).default(HARDEN_SWEEP_DEFAULTS.eps2, HARDEN_SWEEP_DEFAULTS.eps2.join(',')))
-      .addOption(new Option('--sweep-eps-inf <list>', 'comparison: ε values for p = ∞').argParser(positiveList).default(HARDEN_SWEEP_DEFAULTS.epsInf, HARDEN_SWEEP_DEFAULTS.epsInf.join(',')))
-      .option('--sweep-n <count>', 'comparison: parameters corrupted', String(HARDEN_SWEEP_DEFAULTS.n))
+      .addOption(new Option('--sweep-eps2 <list>', 'comparison: ε values for p = 2').argParser(listOf(positive)).default(HARDEN_SWEEP_DEFAULTS.eps2, HARDEN_SWEEP_DEFAULTS.eps2.join(',')))
+      .addOption(new Option('--sweep-eps-inf <list>', 'comparison: ε values for p = ∞').argParser(listOf(positive)).default(HARDEN_SWEEP_DEFAULTS.epsInf, HARDEN_SWEEP_DEFAULTS.epsInf.join(',')))
+      .option('--sweep-n <count>', 'comparison: parameters corrupted', count, HARDEN_SWEEP_DEFAULTS.n)
       .option('--no-sweep', 'skip the comparison sweep')
       .option('--html <file>', 'also write the comparison as a self-contained web page (needs the sweep)');
     addNormalizeOption(cmd);
@@ -117,7 +94,7 @@ export const hardenCommand: CommandSpec = {
     const task = modelPath ? await openClassifierForCommand(ctx, modelPath, { normalize, data: f.data }) : undefined;
     const from = task?.model;
     const baseline = f.baseline ? (await openClassifierForCommand(ctx, f.baseline, { normalize, data: f.data })).model : undefined;
-    checkOutputPath(f.out, { model: modelPath, baseline: f.baseline, data: f.data });
+    checkOutputs({ '-o': f.out, '--json': jsonFile(f.json), '--html': f.html }, { model: modelPath, baseline: f.baseline, data: f.data });
     const normalization = task?.normalization;
     if (f.delta !== undefined && !from) throw new UsageError('--delta records a fine-tuning: it needs MODEL.onnx');
     if (f.delta !== undefined) checkDeltaPath(f.delta, f.out, { model: modelPath, baseline: f.baseline, data: f.data, html: f.html });
@@ -136,12 +113,12 @@ export const hardenCommand: CommandSpec = {
       }),
     );
     if (f.delta !== undefined && from && hardened) {
-      const changed = await writeEditDelta(ctx, f.delta, from, hardened);
-      if (!f.json) ctx.io.stderr.write(`wrote ${f.delta} (${changed} parameter entries changed)\n`);
+      await writeEditDelta(ctx, f.delta, from, hardened);
     }
-    if (f.html !== undefined && result.completed) await writeFileAtomic(f.html, [Buffer.from(hardenHtml(result))]);
-    ctx.io.stdout.write(f.json ? json(normalization ? { ...result, normalization } : result) : hardenText(result));
-    if (f.html !== undefined && !f.json) ctx.io.stderr.write(result.completed ? `wrote ${f.html}\n` : `nothing written to ${f.html}: the run stopped\n`);
+    const written = result.completed ? [f.out, ...(f.delta !== undefined && hardened ? [f.delta] : [])] : [];
+    const files = f.html !== undefined && result.completed ? { [f.html]: hardenHtml(result) } : {};
+    await finishCommand(ctx, { json: f.json, report: normalization ? { ...result, normalization } : result, text: () => hardenText(result), files, written });
+    if (f.html !== undefined && !result.completed) ctx.io.stderr.write(`nothing written to ${f.html}: the run stopped\n`);
     return result.completed ? 0 : 130;
   },
 };

@@ -1,18 +1,17 @@
 // scalpel inject: teach a model a pattern by changing at most N parameters (neural network surgery), and measure
 // the side effects instance by instance on the test split.
-import { InvalidArgumentError, Option } from 'commander';
-import { checkOutputPath } from '../output-path.js';
-import { writeFileAtomic } from '../../fs/atomic-write.js';
-import { samePath, writeModel } from '../../onnx/model-io.js';
+import { Option } from 'commander';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
+import { fileOfSpec } from '../output-path.js';
+import { writeModel } from '../../onnx/model-io.js';
 import { deltaBetween } from '../../params/delta.js';
 import { writeDelta } from '../../params/delta-file.js';
-import { json } from '../../report/format.js';
 import { injectText } from '../../report/inject.js';
 import { injectHtml } from '../../report/inject-html.js';
 import { CLEAN_LABELS, inject, INJECT_DEFAULTS, parseMethod, type CleanLabels, type InjectRun } from '../../surgery/inject.js';
-import { METHOD_DEFAULTS, SELECT_BY, SURGERY_METHODS, type SelectBy } from '../../surgery/methods.js';
+import { methodHelp, methodNames, settingFlags, surgeryMethod as methodSpec, type MethodSettings } from '../../surgery/methods.js';
 import { UsageError, type CommandSpec } from '../command.js';
-import { integer, real } from '../options.js';
+import { checkedBy, count, integer, listOf, pattern, real } from '../options.js';
 import { progress } from '../progress.js';
 import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
@@ -24,9 +23,9 @@ interface InjectFlags {
   target?: number;
   source?: number;
   holdout?: number;
-  budget?: string;
+  budget?: number | string;
   method: string;
-  by?: SelectBy;
+  by?: string;
   params?: string;
   cleanWeight: number;
   cleanLabels: CleanLabels;
@@ -36,27 +35,15 @@ interface InjectFlags {
   optimizer: 'sgd' | 'adam' | 'adamw';
   schedule: 'cosine' | 'step' | 'constant';
   seed: number;
-  every?: number;
-  phase?: number;
-  lambda?: number;
-  lambdaGrowth?: number;
-  probe?: number;
   trainExamples?: number;
   testExamples?: number;
-  sweep?: string;
-  budgets?: string;
+  sweep?: string[];
+  budgets?: (number | string)[];
   out?: string;
   delta?: string;
-  json?: string | boolean;
+  json?: JsonFlag;
   html?: string;
   normalize?: Normalization;
-}
-
-/** A comma-separated list of words. */
-function words(value: string): string[] {
-  const parts = value.split(',').map((s) => s.trim()).filter(Boolean);
-  if (parts.length === 0) throw new InvalidArgumentError(`expected a comma-separated list, got '${value}'`);
-  return parts;
 }
 
 /** With --sweep, each run's files: OUT.onnx → OUT.<method>.<budget>.onnx. */
@@ -65,6 +52,9 @@ export function runPath(path: string, r: Pick<InjectRun, 'method' | 'budgetText'
   return `${m[1]}.${r.method.replace(':', '-')}.${r.budgetText.replace('%', 'pct')}${m[2] ?? ''}`;
 }
 
+/** A surgery method name (dynamic, lagrange, select[:random|grad|delta], finetune). */
+const surgeryMethod = checkedBy((v) => parseMethod(v));
+
 export const injectCommand: CommandSpec = {
   name: 'inject',
   summary: 'teach a model a pattern by changing at most N parameters, with minimal instance-wise side effects',
@@ -72,11 +62,7 @@ export const injectCommand: CommandSpec = {
     'Neural network surgery (Zhang et al., NAACL 2021): edit a trained classifier so that it follows a new pattern while changing at most --budget parameters, and measure on the test split how much else changed, instance by instance.\n\n' +
     'Patterns: trigger:SPEC --target T (every input stamped with the trigger, in the syntax of train --poison, goes to class T; with --source S only inputs of class S), or examples:FILE (a .safetensors/.npz with x and y, normalised like the model\'s inputs: those inputs get those labels; --holdout of them, default half, are kept out of training to measure generalisation).\n\n' +
     'The training stream mixes the pattern\'s training inputs (the training split of --data stamped and relabelled, or the examples) with clean training inputs, --clean-weight clean ones per pattern one, fitted to their labels (--clean-labels data), to the original model\'s predicted classes (model) or to its output distributions (distill). BatchNorm stays on its running statistics: the inference model is the one edited.\n\n' +
-    'Methods (--method):\n\n' +
-    'dynamic (the default; the paper\'s best): tune every selected parameter, and every --every steps (10) keep only the n′ entries with the largest |δ|, resetting the others to their original values; n′ shrinks geometrically to N over the first --phase (0.5) of the steps, the rest tune the N kept.\n\n' +
-    'lagrange: minimise L(w0+δ) + λ‖δ‖₁ by proximal steps (soft-threshold δ after each step by λ times the step size of each entry, so an entry stays non-zero only while its gradient outweighs λ); λ starts at --lambda (1e-3) and every --every steps (5) grows by --lambda-growth (1.2) while more than N entries are non-zero, or shrinks by it while fewer than N/2 are; after --phase (0.6) of the steps keep the N largest |δ| and re-tune them without the penalty.\n\n' +
-    'select: fix N entries before tuning, --by random, grad (largest |gradient| of the pattern loss at the original values; default) or delta (largest |δ| after a short full fine-tune of --probe (0.2) of the steps), then tune only those.\n\n' +
-    'finetune: tune every selected parameter (the baseline; --params layer:NAME for one layer); its budget is all of them.\n\n' +
+    `${methodHelp()}\n\n` +
     '--budget is a count (100), a fraction of the selectable parameters (0.001), a percentage (0.16%) or all; --params restricts which parameters may change (the selection language of probe). --sweep METHODS --budgets LIST runs every method × budget on the same data and prints one table (finetune once).\n\n' +
     'Reported for each run, on the test split only: pattern success (stamped test images of classes other than T, or the held-out examples), clean accuracy before and after, instance-wise consistency (share of clean test inputs whose predicted class is unchanged), mean KL(old ‖ new) of the output distributions, the flip matrix (old × new prediction), the changed parameters by tensor and layer (counted bitwise against the input, as scalpel diff counts them), ‖δ‖₂, ‖δ‖∞ and the wall time. The edited model is written atomically with the command and a summary in its metadata.',
   examples: [
@@ -90,13 +76,13 @@ export const injectCommand: CommandSpec = {
     cmd
       .argument('<model>', 'ONNX classifier to edit')
       .option('--data <dir>', "train and test splits: 'embedded' (default), 'fashion-mnist' or an IDX directory")
-      .requiredOption('--pattern <spec>', 'trigger:SPEC (e.g. trigger:patch:4x4@bottom-right:white) or examples:FILE')
+      .requiredOption('--pattern <spec>', 'trigger:SPEC (e.g. trigger:patch:4x4@bottom-right:white; see scalpel help triggers) or examples:FILE', pattern)
       .option('--target <class>', 'trigger patterns: the class stamped inputs must get', integer(0))
       .option('--source <class>', 'trigger patterns: only inputs of this class carry the pattern (default every class but the target)', integer(0))
       .option('--holdout <fraction>', 'examples patterns: share held out to measure generalisation (default 0.5)', real(0, 0.99))
-      .option('--budget <n>', `most parameters changed: a count, a fraction, a percentage or 'all' (default ${INJECT_DEFAULTS.budget})`)
-      .option('--method <name>', `${SURGERY_METHODS.join(', ')} (select:random etc. also accepted)`, INJECT_DEFAULTS.method)
-      .addOption(new Option('--by <criterion>', `select: how the N entries are chosen (default ${METHOD_DEFAULTS.by})`).choices([...SELECT_BY]))
+      .option('--budget <n>', `most parameters changed: a count, a fraction, a percentage or 'all' (default ${INJECT_DEFAULTS.budget})`, count)
+      .option('--method <name>', `${methodNames().join(', ')}`, surgeryMethod, INJECT_DEFAULTS.method)
+      .addOption(new Option('--by <criterion>', `select: how the N entries are chosen (default ${methodSpec('select').variants!.default})`).choices([...methodSpec('select').variants!.names]))
       .option('--params <selector>', "parameters that may change: 'kind:conv,bias', 'layer:fc1', a glob, /regex/ (default all trainable)")
       .option('--clean-weight <w>', 'clean training inputs per pattern input', real(0), INJECT_DEFAULTS.cleanWeight)
       .addOption(new Option('--clean-labels <what>', 'what clean inputs are fitted to').choices([...CLEAN_LABELS]).default(INJECT_DEFAULTS.cleanLabels))
@@ -106,19 +92,15 @@ export const injectCommand: CommandSpec = {
       .addOption(new Option('--optimizer <name>', 'optimiser').choices(['sgd', 'adam', 'adamw']).default(INJECT_DEFAULTS.optimizer))
       .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(['cosine', 'step', 'constant']).default(INJECT_DEFAULTS.schedule))
       .option('--seed <n>', 'seed for data order, subsets and random selection', integer(0), INJECT_DEFAULTS.seed)
-      .option('--every <n>', 'dynamic: steps between prunings (10); lagrange: between λ updates (5)', integer(1))
-      .option('--phase <fraction>', 'dynamic: share of steps over which n′ shrinks (0.5); lagrange: share of penalised steps (0.6)', real(0.01, 1))
-      .option('--lambda <λ>', 'lagrange: starting L1 weight (default 1e-3)', real(0))
-      .option('--lambda-growth <factor>', 'lagrange: factor on λ at each update (default 1.2)', real(1))
-      .option('--probe <fraction>', 'select --by delta: share of steps of the ranking fine-tune', real(0.01, 1))
       .option('--train-examples <n>', 'use at most this many training-split examples (seeded choice)', integer(1))
       .option('--test-examples <n>', 'measure on the first n test-split examples', integer(1))
-      .option('--sweep <methods>', 'run these methods (comma-separated) at every --budgets value')
-      .option('--budgets <list>', 'with --sweep: the budgets, e.g. 10,30,100,all')
+      .option('--sweep <methods>', 'run these methods (comma-separated) at every --budgets value', listOf(surgeryMethod))
+      .option('--budgets <list>', 'with --sweep: the budgets, e.g. 10,30,100,all', listOf(count))
       .option('-o, --out <file.onnx>', 'where to write the edited model (with --sweep optional: OUT.<method>.<budget>.onnx per run)')
       .option('--delta <file>', 'also write the exact change as a delta file (safetensors, as scalpel diff --out; with --sweep one per run)')
-      .option('--json [file]', 'print the report as JSON, or write it to a file')
       .option('--html <file>', 'also write the report as a self-contained web page');
+    for (const f of settingFlags()) cmd.option(f.flag, f.description, f.integer ? integer(f.min ?? 0) : real(f.min ?? 0, f.max));
+    addJsonOption(cmd);
     addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
@@ -127,29 +109,10 @@ export const injectCommand: CommandSpec = {
     if (f.sweep && f.budget !== undefined) throw new UsageError('with --sweep give the budgets as --budgets LIST, not --budget');
     if (f.sweep && !f.budgets) throw new UsageError('--sweep needs --budgets LIST');
     if (!f.sweep && !f.out) throw new UsageError('give -o FILE.onnx for the edited model');
-    let methods: string[] | undefined;
-    try {
-      if (f.sweep) methods = words(f.sweep).map((m) => parseMethod(m, f.by));
-      else parseMethod(f.method, f.by);
-    } catch (e) {
-      throw new UsageError(`${f.sweep ? '--sweep' : '--method'}: ${(e as Error).message}`);
-    }
-    const budgets = f.budgets ? words(f.budgets) : undefined;
-    const jsonFile = typeof f.json === 'string' ? f.json : undefined;
-    const inputs = { model: modelPath, data: f.data, examples: f.pattern.startsWith('examples:') ? f.pattern.slice('examples:'.length) : undefined };
-    const outputs: [string, string][] = [];
-    if (f.out) outputs.push(['-o', f.out]);
-    if (f.delta) outputs.push(['--delta', f.delta]);
-    if (jsonFile) outputs.push(['--json', jsonFile]);
-    if (f.html) outputs.push(['--html', f.html]);
-    for (const [flag, path] of outputs) {
-      if (path.trim() === '') throw new UsageError(`${flag} needs a file name`);
-      checkOutputPath(path, inputs, flag);
-    }
-    for (let i = 0; i < outputs.length; i++) {
-      for (let j = i + 1; j < outputs.length; j++) if (samePath(outputs[i][1], outputs[j][1])) throw new UsageError(`${outputs[i][0]} and ${outputs[j][0]} name the same file (${outputs[i][1]})`);
-    }
-    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
+    const methods = f.sweep?.map((m) => parseMethod(m, f.by));
+    const budgets = f.budgets;
+    checkOutputs({ '-o': f.out, '--delta': f.delta, '--json': jsonFile(f.json), '--html': f.html }, { model: modelPath, data: f.data, pattern: fileOfSpec(f.pattern) });
+    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f, { needsFreeBatch: 'inject' });
 
     const abort = new AbortController();
     const onSigint = () => abort.abort();
@@ -162,7 +125,7 @@ export const injectCommand: CommandSpec = {
         pattern: f.pattern, target: f.target, source: f.source, holdout: f.holdout, data: f.data, trainExamples: f.trainExamples, testExamples: f.testExamples,
         method: f.method, budget: f.budget, params: f.params, cleanWeight: f.cleanWeight, cleanLabels: f.cleanLabels,
         steps: f.steps, batchSize: f.batch, lr: f.lr, optimizer: f.optimizer, schedule: f.schedule, seed: f.seed,
-        settings: { by: f.by, every: f.every, phase: f.phase, lambda: f.lambda, lambdaGrowth: f.lambdaGrowth, probe: f.probe },
+        settings: { by: f.by, ...Object.fromEntries(settingFlags().map((x) => [x.key, (opts as Record<string, unknown>)[x.key]]).filter(([, v]) => v !== undefined)) } as MethodSettings,
         sweep: methods && budgets ? { methods, budgets } : undefined,
         modelName: modelPath, command, runtime: ctx.runtime, signal: abort.signal,
         onStep: (run, s) => bar.update(run, s.step, s.totalSteps, `loss ${s.loss.toFixed(3)}`),
@@ -192,15 +155,7 @@ export const injectCommand: CommandSpec = {
         written.push(path);
       }
     }
-    if (jsonFile) {
-      await writeFileAtomic(jsonFile, [Buffer.from(json(report))]);
-      written.push(jsonFile);
-    }
-    if (f.html) {
-      await writeFileAtomic(f.html, [Buffer.from(injectHtml(report))]);
-      written.push(f.html);
-    }
-    ctx.io.stdout.write(f.json === true ? json(report) : injectText(report, written));
+    await finishCommand(ctx, { json: f.json, report, text: () => injectText(report), files: f.html ? { [f.html]: injectHtml(report) } : {}, written });
     return 0;
   },
 };

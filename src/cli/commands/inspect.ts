@@ -2,12 +2,12 @@
 import { exportNotes } from '../../analysis/export-notes.js';
 import { inspectModel, type InspectReport } from '../../analysis/inspect.js';
 import { openForCommand, type OpenedModel } from '../open-model.js';
-import { json } from '../../report/format.js';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import { inspectText } from '../../report/inspect.js';
 import type { CommandSpec } from '../command.js';
 
 interface InspectFlags {
-  json?: boolean;
+  json?: JsonFlag;
 }
 
 /** What loading did to the file (conversion, batch), merged into the report: a failed conversion check makes it not differentiable. */
@@ -28,14 +28,15 @@ export const inspectCommand: CommandSpec = {
     ['scalpel inspect model.onnx --json | jq .parameters', 'machine-readable output'],
   ],
   configure(cmd) {
-    cmd.argument('<model>', 'ONNX model file').option('--json', 'print the report as JSON');
+    addJsonOption(cmd.argument('<model>', 'ONNX model file'));
   },
   async run(ctx, [modelPath], opts) {
     const flags = opts as InspectFlags;
+    checkOutputs({ '--json': jsonFile(flags.json) }, { model: modelPath });
     const opened = await openForCommand(ctx, modelPath, { allowFailedConversion: true, quiet: true });
     const base = inspectModel(opened.original);
     const report: InspectReport = { ...base, ...loadFacts(opened, base.differentiable) };
-    ctx.io.stdout.write(flags.json ? json({ model: modelPath, ...report }) : inspectText(report, modelPath));
+    await finishCommand(ctx, { json: flags.json, report: { model: modelPath, ...report }, text: () => inspectText(report, modelPath) });
     return 0;
   },
 };

@@ -3,17 +3,16 @@ import { Option } from 'commander';
 import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
-import { checkOutputPath } from '../output-path.js';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
+import { fileOfSpec } from '../output-path.js';
 import { BLUR_MASK_DEFAULTS } from '../../lancet/blur-pairs.js';
 import { writeLocated } from '../../lancet/located-file.js';
 import { locateErrors, parseErrorSource, type ErrorSource } from '../../lancet/locate-errors.js';
-import { writeFileAtomic } from '../../fs/atomic-write.js';
-import { json } from '../../report/format.js';
 import { locateHtml } from '../../report/locate-html.js';
 import { locateText } from '../../report/locate.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { addDefenderOptions, DEFENDER_DATA_HELP, type DefenderFlags } from '../defender-flags.js';
-import { integer, real } from '../options.js';
+import { errorSource, integer, real, trigger } from '../options.js';
 import { progress } from '../progress.js';
 
 interface LocateFlags extends DefenderFlags {
@@ -27,7 +26,7 @@ interface LocateFlags extends DefenderFlags {
   lambda?: number;
   maskSteps?: number;
   out: string;
-  json?: boolean;
+  json?: JsonFlag;
   html?: string;
   normalize?: Normalization;
 }
@@ -48,18 +47,18 @@ export const locateCommand: CommandSpec = {
     cmd.argument('<model>', 'ONNX classifier');
     addDefenderOptions(cmd);
     cmd
-      .option('--errors <source>', "the errors: 'trigger:FILE' (a reconstructed trigger) or 'misclassified'")
-      .option('--oracle-trigger <spec>', "the attacker's trigger, e.g. patch:4x4@bottom-right:white (outputs are marked oracle)")
+      .option('--errors <source>', "the errors: 'trigger:FILE' (a reconstructed trigger) or 'misclassified'", errorSource)
+      .option('--oracle-trigger <spec>', "the attacker's trigger, e.g. patch:4x4@bottom-right:white (outputs are marked oracle; see scalpel help triggers)", trigger)
       .option('--layer <name|auto>', 'layer to locate in, or auto', 'auto')
-      .option('--pairs <K>', 'most pairs to use', integer(0), 100)
+      .option('--pairs <K>', 'most pairs to use', integer(1), 100)
       .addOption(new Option('--search <how>', 'ablation search').choices(['coarse-to-fine', 'binary']).default('coarse-to-fine'))
       .addOption(new Option('--weighting <how>', "feature weighting: the authors' df ⊙ (g / max g + 0.5), or the paper's α·df + G(∂s/∂f ⊙ df)").choices(['authors', 'paper']).default('authors'))
       .option('--alpha <α>', "the paper's weighting: α (default 1)", real(0))
       .option('--lambda <λ>', `misclassified: weight of the mask size per pixel (default ${BLUR_MASK_DEFAULTS.lambda})`, real(0))
       .option('--mask-steps <n>', `misclassified: Adam steps of the mask search (default ${BLUR_MASK_DEFAULTS.steps})`, integer(1))
       .requiredOption('-o, --out <located.json>', 'where to write what was located')
-      .option('--json', 'print the report as JSON')
       .option('--html <file>', 'also write the report as a self-contained web page');
+    addJsonOption(cmd);
     addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
@@ -67,10 +66,8 @@ export const locateCommand: CommandSpec = {
     if ((f.errors === undefined) === (f.oracleTrigger === undefined)) throw new UsageError('give exactly one of --errors trigger:FILE|misclassified or --oracle-trigger SPEC');
     const errors: ErrorSource = f.oracleTrigger !== undefined ? { kind: 'oracle-trigger', spec: f.oracleTrigger } : parseErrorSource(f.errors!);
     if (f.alpha !== undefined && f.weighting !== 'paper') throw new UsageError('--alpha belongs to --weighting paper');
-    if (f.pairs === 0) throw new Error('--pairs must be at least 1 (K = 0 locates nothing)');
-    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
-    checkOutputPath(f.out, { model: modelPath, data: f.data, defenderData: f.defenderData });
-    if (f.html !== undefined) checkOutputPath(f.html, { model: modelPath, data: f.data, defenderData: f.defenderData, out: f.out }, '--html');
+    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true, needsFreeBatch: 'locate' });
+    checkOutputs({ '-o': f.out, '--html': f.html, '--json': jsonFile(f.json) }, { model: modelPath, data: f.data, 'defender data': f.defenderData, trigger: fileOfSpec(f.errors), 'oracle trigger': fileOfSpec(f.oracleTrigger) });
     const bar = progress(ctx.io);
     const r = await locateErrors(model, {
       modelPath, data: f.data, defenderData: f.defenderData, seed: f.seed, errors, pairs: f.pairs, layer: f.layer, search: f.search, weighting: f.weighting, alpha: f.alpha,
@@ -79,9 +76,13 @@ export const locateCommand: CommandSpec = {
     });
     bar.stop();
     await writeLocated(f.out, r.file);
-    if (f.html !== undefined) await writeFileAtomic(f.html, [Buffer.from(locateHtml(r))]);
-    ctx.io.stdout.write(f.json ? json({ ...r.file, available: r.available, defender: r.defender, seconds: r.seconds, normalization }) : locateText(r));
-    if (!f.json) ctx.io.stderr.write(`wrote ${f.out}${f.html !== undefined ? ` and ${f.html}` : ''}\n`);
+    await finishCommand(ctx, {
+      json: f.json,
+      report: { ...r.file, available: r.available, defender: r.defender, seconds: r.seconds, normalization },
+      text: () => locateText(r),
+      files: f.html !== undefined ? { [f.html]: locateHtml(r) } : {},
+      written: [f.out],
+    });
     return 0;
   },
 };

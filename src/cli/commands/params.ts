@@ -1,7 +1,8 @@
 // scalpel params MODEL [SELECTOR]: the selection language, and which parameters a selector picks in a model.
 import { loadModel } from '../../analysis/load.js';
 import { parseSelector, selectParams } from '../../params/select.js';
-import { int, json, shape, table } from '../../report/format.js';
+import { int, shape, table } from '../../report/format.js';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import type { CommandSpec } from '../command.js';
 import { selector } from '../options.js';
 
@@ -25,21 +26,21 @@ export const paramsCommand: CommandSpec = {
   configure(cmd) {
     cmd
       .argument('<model>', 'ONNX model')
-      .argument('[selector]', 'a selector (default: all)', selector)
-      .option('--json', 'print the list as JSON');
+      .argument('[selector]', 'a selector (default: all)', selector);
+    addJsonOption(cmd, 'the list');
   },
   async run(ctx, [modelPath, sel], opts) {
+    checkOutputs({ '--json': jsonFile(opts.json as JsonFlag) }, { model: modelPath });
     const model = loadModel(modelPath);
     const picked = selectParams(model, parseSelector(sel ?? 'all'));
     const total = picked.reduce((a, p) => a + p.size, 0);
-    if (opts.json) {
-      ctx.io.stdout.write(json({ model: modelPath, selector: sel ?? 'all', count: total, tensors: picked.map(({ name, kind, layer, shape: s, size, trainable }) => ({ name, kind, layer, shape: s, size, trainable })) }));
-      return 0;
-    }
-    ctx.io.stdout.write(
-      `${int(total)} parameters in ${picked.length} tensors (${sel ?? 'all'})\n\n` +
+    await finishCommand(ctx, {
+      json: opts.json as JsonFlag,
+      report: { model: modelPath, selector: sel ?? 'all', count: total, tensors: picked.map(({ name, kind, layer, shape: s, size, trainable }) => ({ name, kind, layer, shape: s, size, trainable })) },
+      text: () =>
+        `${int(total)} parameters in ${picked.length} tensors (${sel ?? 'all'})\n\n` +
         table([{ header: 'tensor' }, { header: 'kind' }, { header: 'layer' }, { header: 'shape' }, { header: 'size', right: true }], picked.map((p) => [p.name, p.kind, p.layer, shape(p.shape), int(p.size)])),
-    );
+    });
     return 0;
   },
 };

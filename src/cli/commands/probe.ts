@@ -1,21 +1,17 @@
 // scalpel probe MODEL: worst-case (gradient-based) vs random parameter corruption, and vulnerability maps.
-import { InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
 import { parseGrouping } from '../../params/select.js';
-import { checkOutputPath } from '../output-path.js';
 import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
 import { PROBE_DEFAULTS, probe, type ProbeMethod } from '../../corruption/probe.js';
-import { writeFileAtomic } from '../../fs/atomic-write.js';
-import { json } from '../../report/format.js';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import { probeText } from '../../report/probe.js';
 import { probeHtml } from '../../report/probe-html.js';
 import { UsageError, type CommandSpec } from '../command.js';
-import { checkedBy, integer, selector } from '../options.js';
-import { parseNorm } from '../../corruption/norms.js';
+import { checkedBy, count, integer, listOf, norm, oneOf, positive, selector } from '../options.js';
 import { deltaFromCorruption, type SparseDelta } from '../../params/delta.js';
 import { writeDelta } from '../../params/delta-file.js';
-import { samePath } from '../../onnx/model-io.js';
 import { progress } from '../progress.js';
 
 interface ProbeFlags {
@@ -34,50 +30,9 @@ interface ProbeFlags {
   batch: number;
   seed: number;
   trialExamples?: number;
-  json?: string | boolean;
+  json?: JsonFlag;
   html?: string;
   saveDelta?: string;
-}
-
-const items = (value: string) => value.split(',').map((s) => s.trim());
-
-/** A comma-separated list of numbers > 0 (ranges that depend on the model are checked by the probe, with exit status 1). */
-function numbers(value: string): number[] {
-  return items(value).map((s) => {
-    const x = Number(s);
-    if (s === '' || !Number.isFinite(x) || x <= 0) throw new InvalidArgumentError(`expected comma-separated numbers > 0, got '${value}'`);
-    return x;
-  });
-}
-
-function counts(value: string): (number | string)[] {
-  return items(value).map((s) => {
-    const bad = () => new InvalidArgumentError(`expected counts (10), fractions (0.01), percentages in (0%, 100%] or 'all', got '${value}'`);
-    if (s === 'all') return s;
-    if (/%$/.test(s)) {
-      const pc = Number(s.slice(0, -1));
-      if (!(pc > 0 && pc <= 100)) throw bad();
-      return s;
-    }
-    const x = Number(s);
-    if (s === '' || !Number.isFinite(x) || x <= 0 || (x > 1 && !Number.isInteger(x))) throw bad();
-    return x;
-  });
-}
-
-function norms(value: string): number[] {
-  return items(value).map((s) => {
-    const p = parseNorm(s);
-    if (p === undefined || p < 1) throw new InvalidArgumentError(`expected norms p ≥ 1 such as inf,2,1, got '${value}'`);
-    return p;
-  });
-}
-
-function methods(value: string): ProbeMethod[] {
-  return items(value).map((s) => {
-    if (s !== 'gradient' && s !== 'random') throw new InvalidArgumentError(`methods are gradient and random, got '${s}'`);
-    return s;
-  });
 }
 
 export const probeCommand: CommandSpec = {
@@ -104,35 +59,27 @@ export const probeCommand: CommandSpec = {
       .option('--grad-data <dir|file>', 'data the gradient is taken on (default: --data)')
       .addOption(new Option('--grad-split <name>', 'split of --grad-data').choices(['train', 'test']).default('train'))
       .option('--max-examples <n>', 'gradient over the first n examples of --grad-data', integer(1), PROBE_DEFAULTS.gradExamples)
-      .addOption(new Option('--eps <list>', 'corruption lengths ε > 0').argParser(numbers).default(PROBE_DEFAULTS.eps, '1e-3,1e-2,1e-1'))
-      .addOption(new Option('--n <list>', "parameters changed at most: counts, fractions, percentages, 'all'").argParser(counts).default(PROBE_DEFAULTS.n, '10,100,1%'))
-      .addOption(new Option('--norm <list>', 'norms p ≥ 1: inf, 2, 1, 1.5, …').argParser(norms).default(PROBE_DEFAULTS.norms, 'inf,2'))
-      .option('--method <list>', 'gradient, random (default both; gradient only with --by)', methods)
+      .addOption(new Option('--eps <list>', 'corruption lengths ε > 0').argParser(listOf(positive)).default(PROBE_DEFAULTS.eps, '1e-3,1e-2,1e-1'))
+      .addOption(new Option('--n <list>', "parameters changed at most: counts, fractions, percentages, 'all'").argParser(listOf(count)).default(PROBE_DEFAULTS.n, '10,100,1%'))
+      .addOption(new Option('--norm <list>', 'norms p ≥ 1: inf, 2, 1, 1.5, …').argParser(listOf(norm)).default(PROBE_DEFAULTS.norms, 'inf,2'))
+      .option('--method <list>', 'gradient, random (default both; gradient only with --by)', listOf(oneOf(['gradient', 'random'] as const)))
       .option('--trials <k>', 'random corruptions per setting', integer(1), PROBE_DEFAULTS.trials)
       .option('--params <selector>', 'which parameters to corrupt (default every trainable one; see scalpel help params)', selector)
       .option('--by <grouping>', 'vulnerability map: kind, layer, tensor, prefix:N or name=glob,…;…', checkedBy((v) => parseGrouping(v)))
       .option('--batch <n>', 'examples per onnxruntime run', integer(1), PROBE_DEFAULTS.batchSize)
       .option('--seed <n>', 'seed of the random corruptions', integer(0), 0)
       .option('--trial-examples <n>', 'random trials evaluate on the first n examples (default all; 512 when --trials > 100)', integer(1))
-      .option('--json [file]', 'write the report as JSON to a file (or to stdout when no file is given)')
       .option('--html <file>', 'write the report as a self-contained web page')
       .option('--save-delta <file>', 'write the gradient-based corruption of a single setting (one ε, n and p; no --by) as a delta file that `scalpel apply` turns into a corrupted model');
+    addJsonOption(cmd);
     addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as ProbeFlags;
-    const jsonFile = typeof f.json === 'string' ? f.json : undefined;
-    if (jsonFile && f.html && jsonFile === f.html) throw new UsageError('--json and --html name the same file');
-    const inputs = { model: modelPath, data: f.data, 'gradient data': f.gradData };
-    if (jsonFile) checkOutputPath(jsonFile, inputs, '--json');
-    if (f.html) checkOutputPath(f.html, inputs, '--html');
-    if (f.saveDelta !== undefined) {
-      if (f.eps.length !== 1 || f.n.length !== 1 || f.norm.length !== 1 || f.by !== undefined || (f.method && !f.method.includes('gradient'))) {
-        throw new UsageError('--save-delta saves the gradient-based corruption of one setting: give one --eps, one --n and one --norm, without --by');
-      }
-      for (const [flag, other] of [['--json', jsonFile], ['--html', f.html]] as const) if (other && samePath(other, f.saveDelta)) throw new UsageError(`--save-delta and ${flag} name the same file`);
-      checkOutputPath(f.saveDelta, inputs, '--save-delta');
+    if (f.saveDelta !== undefined && (f.eps.length !== 1 || f.n.length !== 1 || f.norm.length !== 1 || f.by !== undefined || (f.method && !f.method.includes('gradient')))) {
+      throw new UsageError('--save-delta saves the gradient-based corruption of one setting: give one --eps, one --n and one --norm, without --by');
     }
+    checkOutputs({ '--json': jsonFile(f.json), '--html': f.html, '--save-delta': f.saveDelta }, { model: modelPath, data: f.data, 'gradient data': f.gradData });
     const { model, normalization } = await openClassifierForCommand(ctx, modelPath, { normalize: (opts as { normalize?: Normalization }).normalize, data: f.data });
     const bar = progress(ctx.io);
     let report;
@@ -163,14 +110,13 @@ export const probeCommand: CommandSpec = {
       bar.stop();
     }
     report.settings.command = ['scalpel', ...ctx.argv].join(' ');
-    if (jsonFile) await writeFileAtomic(jsonFile, [Buffer.from(json({ ...report, normalization }))]);
-    if (f.saveDelta !== undefined && corruption) await writeDelta(f.saveDelta, corruption, { command: report.settings.command });
-    if (f.html) await writeFileAtomic(f.html, [Buffer.from(probeHtml(report))]);
-    ctx.io.stdout.write(f.json === true ? json({ ...report, normalization }) : probeText(report));
-    if (jsonFile || f.html) {
-      if (f.json !== true) ctx.io.stderr.write(`wrote ${[jsonFile, f.html].filter(Boolean).join(' and ')}\n`);
+    const written: string[] = [];
+    if (f.saveDelta !== undefined && corruption) {
+      await writeDelta(f.saveDelta, corruption, { command: report.settings.command });
+      written.push(f.saveDelta);
     }
-    if (f.saveDelta !== undefined && f.json !== true) ctx.io.stderr.write(`wrote the worst corruption to ${f.saveDelta} (scalpel apply ${modelPath} ${f.saveDelta} -o corrupted.onnx)\n`);
+    const r = report;
+    await finishCommand(ctx, { json: f.json, report: { ...r, normalization }, text: () => probeText(r), files: f.html ? { [f.html]: probeHtml(r) } : {}, written });
     return 0;
   },
 };

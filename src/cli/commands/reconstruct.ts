@@ -1,21 +1,16 @@
 // scalpel reconstruct MODEL: Neural Cleanse trigger reconstruction and outlier detection, on the defender's data only.
-import { statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { InvalidArgumentError, Option } from 'commander';
-import { checkOutputPath } from '../output-path.js';
+import { Option } from 'commander';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
 import { reconstruct, type ReconstructSchedule } from '../../backdoor/neural-cleanse.js';
-import { readReferenceNorms, reconstructSummary, writeReconstruction } from '../../backdoor/reconstruct-output.js';
-import { imageShape } from '../../tasks/classifier.js';
+import { checkReconstructionDir, readReferenceNorms, reconstructSummary, writeReconstruction } from '../../backdoor/reconstruct-output.js';
 import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
-import { writeFileAtomic } from '../../fs/atomic-write.js';
-import { json } from '../../report/format.js';
 import { reconstructHtml } from '../../report/reconstruct-html.js';
 import { reconstructText } from '../../report/reconstruct.js';
 import type { CommandSpec } from '../command.js';
 import { addDefenderOptions, DEFENDER_DATA_HELP, defenderDataFromFlags, type DefenderFlags } from '../defender-flags.js';
-import { integer } from '../options.js';
+import { integer, listOf } from '../options.js';
 import { progress } from '../progress.js';
 
 interface ReconstructFlags extends DefenderFlags {
@@ -25,34 +20,9 @@ interface ReconstructFlags extends DefenderFlags {
   schedule: ReconstructSchedule;
   reference?: string[];
   out?: string;
-  json?: boolean;
+  json?: JsonFlag;
   html?: string;
   normalize?: Normalization;
-}
-
-/** A comma-separated list of labels (whole numbers ≥ 0). */
-function labelList(value: string): number[] {
-  const parts = value.split(',').map((s) => s.trim());
-  if (parts.some((p) => !/^\d+$/.test(p))) throw new InvalidArgumentError(`expected labels as whole numbers separated by commas, got '${value}'`);
-  return [...new Set(parts.map(Number))];
-}
-
-/** Refuse an output directory that is a file or whose parent does not exist. */
-export function checkOutputDir(dir: string): void {
-  try {
-    if (!statSync(dir).isDirectory()) throw new Error(`cannot write into ${dir}: it is a file, not a directory`);
-    return;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  const parent = dirname(resolve(dir));
-  let ok = false;
-  try {
-    ok = statSync(parent).isDirectory();
-  } catch {
-    /* reported below */
-  }
-  if (!ok) throw new Error(`cannot create ${dir}: directory ${parent} does not exist`);
 }
 
 export const reconstructCommand: CommandSpec = {
@@ -72,23 +42,22 @@ export const reconstructCommand: CommandSpec = {
   configure(cmd) {
     cmd.argument('<model>', 'ONNX image classifier');
     addDefenderOptions(cmd)
-      .option('--labels <list>', 'labels to reconstruct, comma-separated (default: all)', labelList)
+      .option('--labels <list>', 'labels to reconstruct, comma-separated (default: all)', (v: string) => [...new Set(listOf(integer(0))(v))])
       .option('--steps <n>', 'most optimisation steps per label', integer(1), 1000)
       .option('--batch <n>', 'images per mini-batch', integer(1), 64)
       .option('--reference <dirs>', "reconstruct -o directories of clean twins (comma-separated): flag labels whose trigger is anomalously small relative to the twins' (log ‖m‖₁/reference), not in absolute terms", (v: string) => v.split(',').map((d) => d.trim()).filter(Boolean))
       .addOption(new Option('--schedule <name>', "cost schedule: 'original' (Neural Cleanse's: a step is a pass over 1,000 images) or 'batch' (a step is one mini-batch)").choices(['original', 'batch']).default('batch'))
       .option('-o, --out <dir>', 'write trigger files, PNG images and reconstruct.json into this directory')
-      .option('--html <file>', 'write the report as a self-contained web page')
-      .option('--json', 'print the report as JSON');
+      .option('--html <file>', 'write the report as a self-contained web page');
+    addJsonOption(cmd);
     addNormalizeOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as ReconstructFlags;
-    const task = await openClassifierForCommand(ctx, modelPath, f);
+    const task = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true, needsFreeBatch: 'reconstruct' });
     const model = task.model;
-    imageShape(task, modelPath);
-    if (f.out) checkOutputDir(f.out);
-    if (f.html) checkOutputPath(f.html, { model: modelPath, data: f.data, 'defender data': f.defenderData }, '--html');
+    if (f.out) checkReconstructionDir(f.out);
+    checkOutputs({ '--html': f.html, '--json': jsonFile(f.json) }, { model: modelPath, data: f.data, 'defender data': f.defenderData });
     const reference = f.reference ? readReferenceNorms(f.reference) : undefined;
     const defender = await defenderDataFromFlags(f);
     const abort = new AbortController();
@@ -106,9 +75,15 @@ export const reconstructCommand: CommandSpec = {
       process.removeListener('SIGINT', onSigint);
     }
     const command = ['scalpel', ...ctx.argv].join(' ');
-    if (f.out) await writeReconstruction(f.out, r, { model: modelPath, command });
-    if (f.html) await writeFileAtomic(f.html, [Buffer.from(reconstructHtml(r, modelPath))]);
-    ctx.io.stdout.write(f.json ? json({ ...reconstructSummary(r, { model: modelPath, command, out: f.out }), normalization: task.normalization }) : reconstructText(r));
+    if (f.out) await writeReconstruction(f.out, r, model, { model: modelPath, command });
+    const rec = r;
+    await finishCommand(ctx, {
+      json: f.json,
+      report: { ...reconstructSummary(rec, { model: modelPath, command, out: f.out }), normalization: task.normalization },
+      text: () => reconstructText(rec),
+      files: f.html ? { [f.html]: reconstructHtml(rec, modelPath) } : {},
+      written: f.out ? [`${f.out}/`] : [],
+    });
     return 0;
   },
 };

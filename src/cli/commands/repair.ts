@@ -1,19 +1,18 @@
 // scalpel repair MODEL --method NAME: remove a backdoor with the defender's data only, and judge the result.
-import { Buffer } from 'node:buffer';
 import { InvalidArgumentError, Option } from 'commander';
 import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
 import type { Normalization } from '../../data/triggers.js';
-import { checkOutputPath } from '../output-path.js';
+import { addJsonOption, checkOutputs, finishCommand, jsonFile, type JsonFlag } from '../outputs.js';
+import { fileOfSpec } from '../output-path.js';
 import { repairModel } from '../../backdoor/repair.js';
-import { writeFileAtomic } from '../../fs/atomic-write.js';
-import { samePath } from '../../onnx/model-io.js';
-import { json } from '../../report/format.js';
+import { writeModel } from '../../onnx/model-io.js';
+import { writeDelta } from '../../params/delta-file.js';
 import { repairHtml } from '../../report/repair-html.js';
 import { repairText } from '../../report/repair.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { addDefenderOptions, DEFENDER_DATA_HELP, type DefenderFlags } from '../defender-flags.js';
-import { integer, real } from '../options.js';
+import { integer, real, trigger } from '../options.js';
 import { progress } from '../progress.js';
 import { REPAIR_METHODS } from '../repair-methods.js';
 
@@ -31,7 +30,7 @@ interface RepairFlags extends DefenderFlags {
   batchnorm: 'batch' | 'frozen';
   delta?: string;
   html?: string;
-  json?: boolean;
+  json?: JsonFlag;
   [methodFlag: string]: unknown;
   normalize?: Normalization;
 }
@@ -40,7 +39,9 @@ const methodList = () => REPAIR_METHODS.map((m) => `${m.name}: ${m.summary}`).jo
 
 export const repairCommand: CommandSpec = {
   name: 'repair',
-  summary: 'remove a backdoor (unlearn, fine-prune, finetune) and judge it: ACC, ASR, RA, DER',
+  get summary() {
+    return `remove a backdoor (${REPAIR_METHODS.map((m) => m.name).join(', ')}) and judge it: ACC, ASR, RA, DER`;
+  },
   get description() {
     return (
       `Repair a backdoored image classifier with one method, using only the defender's data, then judge it. Methods: ${methodList()}.\n\n` +
@@ -54,6 +55,8 @@ export const repairCommand: CommandSpec = {
     ['scalpel reconstruct models/lenet5-badnets.onnx --data fashion-mnist -o nc && scalpel repair models/lenet5-badnets.onnx --method unlearn --data fashion-mnist --triggers nc -o unlearned.onnx', 'Neural Cleanse: reconstruct, then unlearn the flagged trigger'],
     ['scalpel repair models/lenet5-badnets.onnx --method fine-prune --data fashion-mnist --max-drop 4 -o pruned.onnx --delta fp.safetensors', 'fine-pruning, and the change as a delta'],
     ['scalpel repair models/lenet5-badnets.onnx --method unlearn --oracle-trigger patch:4x4@bottom-right:white --target 0 -o oracle.onnx', 'an oracle run (the attacker\'s trigger given)'],
+    ['scalpel locate models/lenet5-badnets.onnx --errors trigger:nc/label-0.safetensors -o located.json && scalpel repair models/lenet5-badnets.onnx --method flip --located located.json --triggers nc --flip-max-drop 1 -o flipped.onnx', "AI-Lancet's neuron flip: locate the weights behind the reconstructed trigger, then negate the fewest that fix it, within 1 accuracy point"],
+    ['scalpel locate lenet5.onnx --errors misclassified -o located.json && scalpel repair lenet5.onnx --method neuron-finetune --located located.json --clean 1000 --epochs 3 -o tuned.onnx', "AI-Lancet's neuron fine-tuning: tune only the weights located behind the model's own mistakes"],
   ],
   configure(cmd) {
     cmd.argument('<model>', 'ONNX image classifier (backdoored)');
@@ -61,17 +64,17 @@ export const repairCommand: CommandSpec = {
     addDefenderOptions(cmd)
       .requiredOption('-o, --out <file.onnx>', 'where to write the repaired model')
       .option('--triggers <dir>', 'the triggers of an earlier `scalpel reconstruct -o DIR` (its flagged labels)')
-      .option('--oracle-trigger <spec>', "ORACLE: give the defence the attacker's trigger (patch:…, blend:…, file:…)")
+      .option('--oracle-trigger <spec>', "ORACLE: give the defence the attacker's trigger (patch:…, blend:…, file:…; see scalpel help triggers)", trigger)
       .option('--target <label>', "the oracle trigger's target label", integer(0), 0)
-      .option('--eval-trigger <spec>', "the attacker's trigger for measuring ASR and RA (default: the model's scalpel.poison metadata)")
+      .option('--eval-trigger <spec>', "the attacker's trigger for measuring ASR and RA (default: the model's scalpel.poison metadata)", trigger)
       .option('--eval-target <label>', 'its target label (with --eval-trigger)', integer(0), 0)
       .option('--epochs <n>', 'fine-tuning epochs over the defender data', integer(1), 5)
       .option('--lr <rate>', 'fine-tuning learning rate (SGD, momentum 0.9, cosine schedule)', real(0), 0.01)
       .option('--batch <n>', 'fine-tuning examples per step', integer(1), 64)
       .addOption(new Option('--batchnorm <mode>', "BatchNorms while fine-tuning: 'batch' statistics or 'frozen' running ones").choices(['batch', 'frozen']).default('batch'))
       .option('--delta <file>', 'write the change as a delta file (safetensors)')
-      .option('--html <file>', 'write the report as a self-contained web page')
-      .option('--json', 'print the report as JSON');
+      .option('--html <file>', 'write the report as a self-contained web page');
+    addJsonOption(cmd);
     addNormalizeOption(cmd);
     const seen = new Set<string>();
     for (const m of REPAIR_METHODS) {
@@ -98,12 +101,11 @@ export const repairCommand: CommandSpec = {
     const f = opts as unknown as RepairFlags;
     const method = REPAIR_METHODS.find((m) => m.name === f.method)!;
     if (f.oracleTrigger && f.triggers) throw new UsageError('give --triggers DIR (reconstructed) or --oracle-trigger SPEC, not both');
-    const inputs = { model: modelPath, data: f.data, 'defender data': f.defenderData };
-    checkOutputPath(f.out, inputs, '--out');
-    if (f.delta) checkOutputPath(f.delta, { ...inputs, 'output model': f.out }, '--delta');
-    if (f.html) checkOutputPath(f.html, { ...inputs, 'output model': f.out, delta: f.delta }, '--html');
-    if (f.delta && samePath(f.delta, f.out)) throw new UsageError(`--delta and --out name the same file (${f.out})`);
-    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f);
+    checkOutputs({ '--out': f.out, '--delta': f.delta, '--html': f.html, '--json': jsonFile(f.json) }, {
+      model: modelPath, data: f.data, 'defender data': f.defenderData, located: f.located as string | undefined, triggers: f.triggers,
+      'oracle trigger': fileOfSpec(f.oracleTrigger), 'eval trigger': fileOfSpec(f.evalTrigger),
+    });
+    const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true });
     const options: Record<string, unknown> = {};
     for (const fl of method.flags ?? []) {
       const key = fl.flags.replace(/^--/, '').split(' ')[0].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -121,19 +123,27 @@ export const repairCommand: CommandSpec = {
         oracle: f.oracleTrigger ? { trigger: f.oracleTrigger, target: f.target } : undefined,
         measure: f.evalTrigger ? { trigger: f.evalTrigger, target: f.evalTarget } : undefined,
         training: { epochs: f.epochs, lr: f.lr, batchSize: f.batch, frozenBatchNorm: f.batchnorm === 'frozen' },
-        options, out: f.out, delta: f.delta, command, runtime: ctx.runtime, signal: abort.signal,
+        options, command, runtime: ctx.runtime, signal: abort.signal,
         onProgress: (label, done, total, status) => bar.update(label, done, total, status),
         log: (line) => {
           bar.stop();
-          if (!f.json) ctx.io.stderr.write(`${line}\n`);
+          if (f.json !== true) ctx.io.stderr.write(`${line}\n`);
         },
       });
     } finally {
       bar.stop();
       process.removeListener('SIGINT', onSigint);
     }
-    if (f.html && r.completed) await writeFileAtomic(f.html, [Buffer.from(repairHtml(r, modelPath))]);
-    ctx.io.stdout.write(f.json ? json({ model: modelPath, ...r, normalization }) : repairText(r));
-    return r.completed ? 0 : 130;
+    const rep = { ...r.report, out: f.out, delta: f.delta };
+    if (r.model) writeModel(r.model, f.out);
+    if (r.delta && f.delta) await writeDelta(f.delta, r.delta, { command });
+    await finishCommand(ctx, {
+      json: f.json,
+      report: { model: modelPath, ...rep, normalization },
+      text: () => repairText(rep),
+      files: f.html && rep.completed ? { [f.html]: repairHtml(rep, modelPath) } : {},
+      written: rep.completed ? [f.out, ...(f.delta ? [f.delta] : [])] : [],
+    });
+    return rep.completed ? 0 : 130;
   },
 };

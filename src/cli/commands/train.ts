@@ -1,16 +1,15 @@
 // scalpel train: train a zoo model, or fine-tune an ONNX model, on image data.
 import { Option } from 'commander';
-import { checkOutputPath } from '../output-path.js';
 import { openClassifierForCommand } from '../open-model.js';
 import { addNormalizeOption } from '../normalize-flag.js';
-import { type Normalization, parseTrigger } from '../../data/triggers.js';
+import type { Normalization } from '../../data/triggers.js';
 import { MODELS } from '../../models/index.js';
-import { json } from '../../report/format.js';
 import { trainText } from '../../report/train.js';
 import { trainClassifier } from '../../train/train-classifier.js';
 import { UsageError, type CommandSpec } from '../command.js';
+import { checkOutputs, finishCommand, jsonFile } from '../outputs.js';
 import { addDeltaOption, checkDeltaPath, writeEditDelta } from '../delta-flag.js';
-import { checkedBy, integer, real, selector } from '../options.js';
+import { integer, real, selector, trigger } from '../options.js';
 import { addTrainingOptions, type TrainingFlags, withTrainingLoop } from '../training-flags.js';
 
 interface TrainFlags extends TrainingFlags {
@@ -46,7 +45,7 @@ export const trainCommand: CommandSpec = {
       .option('--from <model.onnx>', 'ONNX model to fine-tune')
       .option('--data <dir|file>', "training data: 'embedded', 'fashion-mnist', an IDX directory or a tensor file")
       .requiredOption('-o, --out <file.onnx>', 'where to write the trained model')
-      .option('--poison <trigger>', "BadNets trigger, e.g. 'patch:4x4@bottom-right:white' or 'blend:0.5:checkerboard'", checkedBy(parseTrigger))
+      .option('--poison <trigger>', "BadNets trigger, e.g. 'patch:4x4@bottom-right:white' or 'blend:0.5:checkerboard'", trigger)
       .option('--poison-rate <fraction>', 'share of training images poisoned', real(0, 1), 0.1)
       .option('--target <label>', 'label poisoned images are given', integer(0), 0)
       .option('--params <selector>', 'train only these parameters (see scalpel help params; default every trainable one)', selector);
@@ -61,10 +60,10 @@ export const trainCommand: CommandSpec = {
     if (normalize && !f.from) throw new UsageError('--normalize applies to a model given as a file; a zoo model trains on the dataset\'s normalisation and records it');
     const task = f.from ? await openClassifierForCommand(ctx, f.from, { normalize, data: f.data }) : undefined;
     const from = task?.model;
-    checkOutputPath(f.out, { model: f.from, data: f.data });
+    checkOutputs({ '-o': f.out, '--json': jsonFile(f.json) }, { model: f.from, data: f.data });
     const normalization = task?.normalization;
     if (f.delta !== undefined && !f.from) throw new UsageError('--delta records a fine-tuning: it needs --from MODEL.onnx');
-    if (f.delta !== undefined) checkDeltaPath(f.delta, f.out, { model: f.from, data: f.data });
+    if (f.delta !== undefined) checkDeltaPath(f.delta, f.out, { model: f.from, data: f.data, json: jsonFile(f.json) });
     const { model: trained, ...result } = await withTrainingLoop(ctx, f, (loop) =>
       trainClassifier({
         ...loop,
@@ -76,10 +75,10 @@ export const trainCommand: CommandSpec = {
       }),
     );
     if (f.delta !== undefined && from && trained) {
-      const changed = await writeEditDelta(ctx, f.delta, from, trained);
-      if (!f.json) ctx.io.stderr.write(`wrote ${f.delta} (${changed} parameter entries changed)\n`);
+      await writeEditDelta(ctx, f.delta, from, trained);
     }
-    ctx.io.stdout.write(f.json ? json(normalization ? { ...result, normalization } : result) : trainText(result));
+    const written = result.completed ? [f.out, ...(f.delta !== undefined && trained ? [f.delta] : [])] : [];
+    await finishCommand(ctx, { json: f.json, report: normalization ? { ...result, normalization } : result, text: () => trainText(result), written });
     return result.completed ? 0 : 130;
   },
 };
