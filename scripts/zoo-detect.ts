@@ -38,7 +38,7 @@ for (const { m, seed } of jobs) {
   const model = readModel(join(a.zoo!, `${m.name}.onnx`));
   const { defender, heldOut } = defenderSplit(train, seed);
   const r = await reconstruct(model, defender, { seed, schedule, runtime: { threads: 1 } });
-  await writeReconstruction(dir, r, { model: m.name, seed, schedule });
+  await writeReconstruction(dir, r, model, { model: m.name, seed, schedule });
   const transfer = [];
   for (const l of r.labels) transfer.push(await triggerTransfer(model, l.trigger, heldOut, l.label, { threads: 1 }));
   writeFileSync(join(dir, 'transfer.json'), JSON.stringify({ seconds: r.seconds, transfer }, null, 1));
