@@ -25,11 +25,13 @@ import { changedCount, deltaBetween } from '../src/params/delta.js';
 import { matchNormalization } from '../src/tasks/normalization.js';
 import { defenderSplit } from './zoo-defender.js';
 import { ZOO } from './zoo-list.js';
+import { chosenFlags } from './zoo-rule.js';
 
 const { values: a } = parseArgs({
   options: {
     half: { type: 'string', default: 'dev' }, variant: { type: 'string', default: 'general' }, zoo: { type: 'string', default: '/work/zoo' },
     data: { type: 'string', default: 'fashion-mnist' }, worker: { type: 'string', default: '0/1' }, models: { type: 'string' },
+    flags: { type: 'string', default: 'plain' }, out: { type: 'string' },
   },
 });
 const [k, w] = a.worker!.split('/').map(Number);
@@ -38,7 +40,7 @@ const runtime = { threads: 1 };
 const jobs = ZOO.filter((m) => m.target !== undefined && (a.half === 'all' || m.split === a.half) && (!a.models || a.models.split(',').includes(m.name))).filter((_, i) => i % w === k);
 const train = await loadLabelledData(a.data, 'train');
 const test = await loadLabelledData(a.data, 'test');
-const outDir = join(zoo, 'flip', a.variant!);
+const outDir = join(zoo, 'flip', a.out ?? a.variant!);
 mkdirSync(outDir, { recursive: true });
 
 for (const m of jobs) {
@@ -54,9 +56,12 @@ for (const m of jobs) {
   const attacker = parseTrigger(m.trigger!.startsWith('file:') ? `file:${join(zoo, m.trigger!.slice(5))}` : m.trigger!);
   const measure = (x: Model) => defenceMetrics(x, test, { trigger: attacker, target: m.target!, runtime });
   const before = await measure(model);
-  const flagged: number[] = JSON.parse(readFileSync(join(ncDir(0), 'reconstruct.json'), 'utf8')).flagged;
-  const result: Record<string, unknown> = { model: m.name, variant: a.variant, target: m.target, flagged, before };
-  const label = flagged.includes(m.target!) ? m.target! : flagged[0];
+  // The labels to repair: those the chosen rule flags (--flags chosen), else seed 0's plain Neural Cleanse flags,
+  // the most anomalous first; the flip repairs the first (the defender never learns which is the target).
+  const plain = JSON.parse(readFileSync(join(ncDir(0), 'reconstruct.json'), 'utf8')) as { flagged: number[]; labels: { anomalyIndex: number }[] };
+  const flagged = a.flags === 'chosen' ? chosenFlags(m, zoo) : [...plain.flagged].sort((x, y) => plain.labels[y].anomalyIndex - plain.labels[x].anomalyIndex);
+  const result: Record<string, unknown> = { model: m.name, variant: a.variant, target: m.target, flagged, flags: a.flags, before };
+  const label = flagged[0];
   if (a.variant === 'unlearn' || a.variant === 'fine-prune') {
     const r = spawnSync(process.execPath, ['bin/scalpel.js', '--threads', '1', 'repair', join(zoo, `${m.name}.onnx`), '--method', a.variant, '--data', a.data!, '--triggers', ncDir(0), '-o', join(outDir, `${m.name}.onnx`), '--json'], { encoding: 'utf8', maxBuffer: 1 << 26 });
     if (r.status !== 0) {
