@@ -68,7 +68,7 @@ const RULES: Rule[] = [
   { name: 'flagged in at least 2 of 3 seeds', perSeed: false, flag: (runs) => [runs[0].l1.map((_, l) => l).filter((l) => runs.filter((r) => r.flagged.includes(l)).length >= 2)] },
   { name: 'median anomaly index over the 3 seeds > 2', perSeed: false, flag: (runs) => [runs[0].l1.map((_, l) => l).filter((l) => median(runs.map((r) => lowIndex(r)[l])) > 2)] },
   { name: "relative to clean twins' norms (index of log ‖m‖₁/reference > 2), one seed", perSeed: true, flag: (runs, m) => runs.map((r) => relativeAnomaly(r.l1, reference(m)).flagged) },
-  { name: '… relative, flagged in at least 2 of 3 seeds', perSeed: false, flag: (runs, m) => [runs[0].l1.map((_, l) => l).filter((l) => runs.filter((r) => relativeAnomaly(r.l1, reference(m)).flagged.includes(l)).length >= 2)] },
+  { name: '**… relative, flagged in at least 2 of 3 seeds (chosen on the development half)**', perSeed: false, flag: (runs, m) => [runs[0].l1.map((_, l) => l).filter((l) => runs.filter((r) => relativeAnomaly(r.l1, reference(m)).flagged.includes(l)).length >= 2)] },
   { name: '… relative, min ‖m‖₁ over the 3 seeds', perSeed: false, flag: (runs, m) => [relativeAnomaly(runs[0].l1.map((_, l) => Math.min(...runs.map((r) => r.l1[l]))), reference(m)).flagged] },
 ];
 
