@@ -64,7 +64,13 @@ async function time(f: () => Promise<unknown> | unknown, n = reps): Promise<{ me
   return { median: median(ts), min: Math.min(...ts) };
 }
 
-const results: Record<string, unknown> = { machine: machine(), date: new Date().toISOString(), load: loadavg().map((x) => x.toFixed(2)).join(' ') };
+const results: Record<string, unknown> = {
+  machine: machine(),
+  date: new Date().toISOString(),
+  load: loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' '),
+};
 const lines: string[] = [];
 const out = (s: string) => {
   lines.push(s);
@@ -90,7 +96,11 @@ async function evaluationBench(label: string, model: Model, data: Dataset, round
   const ev = evs.auto;
   const grad = await gradientOf(model, data, { params, maxExamples: 1000 });
   // Parameters of Gemm/MatMul nodes: fed as inputs they cost nothing; Conv/BatchNorm ones do (see CorruptionEvaluator).
-  const cheap = new Set(selectParams(model).filter((p) => ['Gemm', 'MatMul'].includes(model.graph.nodes[p.order].opType)).map((p) => p.name));
+  const cheap = new Set(
+    selectParams(model)
+      .filter((p) => ['Gemm', 'MatMul'].includes(model.graph.nodes[p.order].opType))
+      .map((p) => p.name),
+  );
   const cheapGrad = grad.gradients.map((g, i) => (cheap.has(params[i]) ? g : new Float32Array(g.length)));
   const sparseCheap = worstCorruption(cheapGrad, { eps: 1e-2, p: Infinity, n: 100 });
   const sparse = worstCorruption(grad.gradients, { eps: 1e-2, p: Infinity, n: 100 });
@@ -98,10 +108,27 @@ async function evaluationBench(label: string, model: Model, data: Dataset, round
   const touchesConv = (c: { deltas: Float32Array[] }) => c.deltas.some((d, i) => !cheap.has(params[i]) && d.some((x) => x !== 0));
   // Every path runs once per round, interleaved, so that load from other processes falls on all of them alike.
   const paths: [string, string, () => Promise<unknown>][] = [
-    ['plain', 'plain onnxruntime forward, parameters as initializers (logits only)', async () => { for (const b of cut) await plainExe.run({ [input]: b.x }, [output]); }],
-    ['plainMeter', 'plain forward + loss/accuracy meter', async () => { const m = new ClassificationMeter(10); for (const b of cut) m.add((await plainExe.run({ [input]: b.x }, [output]))[output], b.y); }],
+    [
+      'plain',
+      'plain onnxruntime forward, parameters as initializers (logits only)',
+      async () => {
+        for (const b of cut) await plainExe.run({ [input]: b.x }, [output]);
+      },
+    ],
+    [
+      'plainMeter',
+      'plain forward + loss/accuracy meter',
+      async () => {
+        const m = new ClassificationMeter(10);
+        for (const b of cut) m.add((await plainExe.run({ [input]: b.x }, [output]))[output], b.y);
+      },
+    ],
     ['none', 'evaluator, no corruption', () => ev.evaluate()],
-    ['sparseCheap', `evaluator, gradient corruption of Gemm parameters only, n = 100 (touches Conv/BN: ${touchesConv(sparseCheap)})`, () => ev.evaluate(sparseCheap)],
+    [
+      'sparseCheap',
+      `evaluator, gradient corruption of Gemm parameters only, n = 100 (touches Conv/BN: ${touchesConv(sparseCheap)})`,
+      () => ev.evaluate(sparseCheap),
+    ],
     ['sparseInputs', `evaluator, gradient corruption, n = 100 (touches Conv/BN: ${touchesConv(sparse)}), fed as inputs`, () => evs.inputs.evaluate(sparse)],
     ['sparseBake', 'the same, baked into a one-off session (compile + first runs)', () => evs.bake.evaluate(sparse)],
     ['denseInputs', 'evaluator, gradient corruption, n = k, every parameter fed as an input', () => evs.inputs.evaluate(dense)],
@@ -119,7 +146,9 @@ async function evaluationBench(label: string, model: Model, data: Dataset, round
   }
   const stat = (k: string) => ({ median: median(samples.get(k)!), min: Math.min(...samples.get(k)!) });
   const plain = stat('plain');
-  out(`### One evaluation of ${examples.toLocaleString('en-US')} images: ${label} (${params.length} tensors, ${ev.k.toLocaleString('en-US')} parameters, batches of ${batchSize}; ${rounds} interleaved rounds)`);
+  out(
+    `### One evaluation of ${examples.toLocaleString('en-US')} images: ${label} (${params.length} tensors, ${ev.k.toLocaleString('en-US')} parameters, batches of ${batchSize}; ${rounds} interleaved rounds)`,
+  );
   out('');
   out('| path | min ms | median ms | min vs plain |');
   out('|---|---:|---:|---:|');
@@ -133,12 +162,18 @@ async function evaluationBench(label: string, model: Model, data: Dataset, round
 
 const model = existsSync(modelPath) ? loadModel(modelPath) : buildModel('lenet5');
 const data = matchNormalization(model, await loadLabelledData(dataSpec, 'test'));
-if (!args['skip-eval']) results.evaluation = await evaluationBench(`${existsSync(modelPath) ? modelPath : 'zoo lenet5 (untrained)'}, ${data.source}`, model, data, reps);
+if (!args['skip-eval'])
+  results.evaluation = await evaluationBench(`${existsSync(modelPath) ? modelPath : 'zoo lenet5 (untrained)'}, ${data.source}`, model, data, reps);
 if (!args['skip-eval'] && !args['skip-resnet']) {
   const r20 = buildModel('resnet20', { seed: 1 });
   const few = Math.min(args.quick ? 500 : 2000, data.x.dims[0]);
   const rows = [...Array(few).keys()];
-  results.resnet20 = await evaluationBench('zoo ResNet-20 (untrained, BatchNorm in inference mode)', r20, { x: takeRows(data.x, rows), y: takeRows(data.y, rows) }, Math.max(3, Math.ceil(reps / 2)));
+  results.resnet20 = await evaluationBench(
+    'zoo ResNet-20 (untrained, BatchNorm in inference mode)',
+    r20,
+    { x: takeRows(data.x, rows), y: takeRows(data.y, rows) },
+    Math.max(3, Math.ceil(reps / 2)),
+  );
 }
 
 // ---- 2. random vectors and top-n ----

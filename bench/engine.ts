@@ -101,7 +101,10 @@ export function wrtNames(model: Model, meta: FixtureMeta, mode: WrtMode): string
  */
 export function trainingGraph(model: Model, wrt: readonly string[], opts: { rules?: Record<string, GradRule>; tag?: boolean } = {}): TrainingGraph {
   const lossed = withLoss(model, { kind: 'cross-entropy' });
-  const promoted = promoteToInputs(lossed.model, floatInitializers(lossed.model.graph).map((i) => i.name));
+  const promoted = promoteToInputs(
+    lossed.model,
+    floatInitializers(lossed.model.graph).map((i) => i.name),
+  );
   const saved = { ...RULES };
   let diff: Differentiated;
   try {
@@ -193,7 +196,10 @@ export async function benchModel(name: string, o: EngineOptions): Promise<Engine
   const fwd = await compile(model, opts);
   cells.push({ key: 'ortFwdMs', run: () => fwd.run({ x }) });
 
-  const promoted = promoteToInputs(model, floatInitializers(model.graph).map((i) => i.name));
+  const promoted = promoteToInputs(
+    model,
+    floatInitializers(model.graph).map((i) => i.name),
+  );
   const pfeeds: Record<string, HostTensor> = { x, ...Object.fromEntries(promoted.values) };
   const pfwd = await compile(promoted.model, opts);
   cells.push({ key: 'promotedFwdMs', run: () => pfwd.run(pfeeds) });
@@ -257,7 +263,11 @@ export async function benchModel(name: string, o: EngineOptions): Promise<Engine
  * ORT profile of one model's fwd+bwd graph, each kernel attributed to its forward op or gradient rule.
  *  Unless `o.portable`, the graph is profiled as compile() runs it on the CPU: lowered to NCHWc (src/runtime/nchwc.ts).
  */
-export async function profileTraining(name: string, o: Omit<EngineOptions, 'torch' | 'budget' | 'rounds'> & { runs?: number; runtime?: RuntimeOptions }, rules?: Record<string, GradRule>): Promise<Profile> {
+export async function profileTraining(
+  name: string,
+  o: Omit<EngineOptions, 'torch' | 'budget' | 'rounds'> & { runs?: number; runtime?: RuntimeOptions },
+  rules?: Record<string, GradRule>,
+): Promise<Profile> {
   const meta = readMeta(name);
   const model = readModel(join(FIXTURES, `${name}.onnx`));
   const tg = trainingGraph(model, wrtNames(model, meta, o.wrt), { rules, tag: true });

@@ -39,12 +39,17 @@ async function minMs(exe: Executable, feeds: Record<string, HostTensor>, outputs
   return best;
 }
 
-console.log(`| mode | batch | threads | fed forward (NCHWc pass), min ms | 3 × fed forward | fed forward, portable | forward with initializers, min ms | 3 × that | fed / initializers |`);
+console.log(
+  `| mode | batch | threads | fed forward (NCHWc pass), min ms | 3 × fed forward | fed forward, portable | forward with initializers, min ms | 3 × that | fed / initializers |`,
+);
 console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
 for (const mode of args.modes.split(',') as ('train' | 'eval')[]) {
   for (const batch of args.batches.split(',').map(Number)) {
     const { model: lossModel, loss, target } = withLoss(buildModel('resnet20', { mode, seed: 1 }), { kind: 'cross-entropy' });
-    const { model: fed, values } = promoteToInputs(lossModel, floatInitializers(lossModel.graph).map((i) => i.name));
+    const { model: fed, values } = promoteToInputs(
+      lossModel,
+      floatInitializers(lossModel.graph).map((i) => i.name),
+    );
     const outputs = [loss, ...lossModel.graph.outputs.map((o) => o.name).filter((n) => n.endsWith(':new'))];
     const input = fed.graph.inputs.find((v) => !values.has(v.name) && v.name !== target)!.name;
     const data: Record<string, HostTensor> = {

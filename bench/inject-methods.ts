@@ -14,12 +14,18 @@ const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const { values: args } = parseArgs({
   options: {
     methods: { type: 'string', default: 'dynamic,dynamic:fisher,select:fisher,constrained:delta,constrained:fisher' },
-    budget: { type: 'string', default: '100' }, steps: { type: 'string', default: '600' }, rounds: { type: 'string', default: '2' }, write: { type: 'string' },
+    budget: { type: 'string', default: '100' },
+    steps: { type: 'string', default: '600' },
+    rounds: { type: 'string', default: '2' },
+    write: { type: 'string' },
   },
 });
 const methods = args.methods.split(',');
 if (methods[0] !== 'dynamic') methods.unshift('dynamic');
-const la = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+const la = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 const model = readModel(join(ROOT, 'models/lenet5-fashion.onnx'));
 const started = new Date();
 const loadStart = la();
@@ -29,7 +35,14 @@ for (let r = 0; r < Number(args.rounds); r++) {
   let base = NaN;
   for (const m of methods) {
     const t0 = performance.now();
-    await inject(model, { pattern: 'trigger:patch:4x4@bottom-right:white', target: 0, method: m, budget: Number(args.budget), steps: Number(args.steps), runtime: { threads: 1 } });
+    await inject(model, {
+      pattern: 'trigger:patch:4x4@bottom-right:white',
+      target: 0,
+      method: m,
+      budget: Number(args.budget),
+      steps: Number(args.steps),
+      runtime: { threads: 1 },
+    });
     const s = (performance.now() - t0) / 1000;
     if (m === 'dynamic') base = s;
     seconds.get(m)!.push(s);
@@ -49,7 +62,10 @@ const report = [
   '',
   '| method | fastest s | slowest s | × dynamic (best round) | × dynamic (worst round) |',
   '|---|---:|---:|---:|---:|',
-  ...methods.map((m) => `| ${m} | ${min(seconds.get(m)!).toFixed(1)} | ${Math.max(...seconds.get(m)!).toFixed(1)} | ${min(ratios.get(m)!).toFixed(2)} | ${Math.max(...ratios.get(m)!).toFixed(2)} |`),
+  ...methods.map(
+    (m) =>
+      `| ${m} | ${min(seconds.get(m)!).toFixed(1)} | ${Math.max(...seconds.get(m)!).toFixed(1)} | ${min(ratios.get(m)!).toFixed(2)} | ${Math.max(...ratios.get(m)!).toFixed(2)} |`,
+  ),
   '',
 ].join('\n');
 console.log(report);

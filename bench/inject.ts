@@ -34,7 +34,10 @@ const steps = Number(args.steps);
 const warmup = Number(args.warmup);
 const rounds = Number(args.rounds);
 const log = (s: string) => process.stderr.write(`${s}\n`);
-const la = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+const la = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 
 const model = readModel(join(ROOT, 'models/lenet5-fashion.onnx'));
 const data = loadImageDataset();
@@ -53,10 +56,22 @@ async function scalpelRound(threads: number): Promise<number> {
     off += sizes[t];
   });
   const stamps: number[] = [];
-  await train(model, { x: data.x, y: data.y }, {
-    frozenBatchNorm: true, trainable: names, masks, epochs: 1, batchSize: batch, lr: 0.01, optimizer: { name: 'adam', weightDecay: 0 },
-    maxSteps: warmup + steps, runtime: { threads }, onStep: () => stamps.push(performance.now()),
-  });
+  await train(
+    model,
+    { x: data.x, y: data.y },
+    {
+      frozenBatchNorm: true,
+      trainable: names,
+      masks,
+      epochs: 1,
+      batchSize: batch,
+      lr: 0.01,
+      optimizer: { name: 'adam', weightDecay: 0 },
+      maxSteps: warmup + steps,
+      runtime: { threads },
+      onStep: () => stamps.push(performance.now()),
+    },
+  );
   const timed = stamps.slice(warmup - 1);
   return ((timed.length - 1) * 1000) / (timed[timed.length - 1] - timed[0]);
 }
@@ -69,7 +84,23 @@ function torchRound(threads: number): number | string {
       const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
       delete env.OMP_WAIT_POLICY;
       if (policy === 'PASSIVE') env.OMP_WAIT_POLICY = 'PASSIVE';
-      const out = execFileSync(TORCH_PYTHON, [join(ROOT, 'bench/torch_inject.py'), '--threads', String(threads), '--batch', String(batch), '--budget', String(budget), '--steps', String(steps), '--warmup', String(warmup)], { encoding: 'utf8', env });
+      const out = execFileSync(
+        TORCH_PYTHON,
+        [
+          join(ROOT, 'bench/torch_inject.py'),
+          '--threads',
+          String(threads),
+          '--batch',
+          String(batch),
+          '--budget',
+          String(budget),
+          '--steps',
+          String(steps),
+          '--warmup',
+          String(warmup),
+        ],
+        { encoding: 'utf8', env },
+      );
       const r = JSON.parse(out) as { steps_per_s: number; changed: number };
       if (r.changed > budget) return `changed ${r.changed} > ${budget}`;
       if (typeof best !== 'number' || r.steps_per_s > best) best = r.steps_per_s;
@@ -125,7 +156,10 @@ const report = [
   '',
   '| threads | **scalpel steps/s** | PyTorch steps/s | scalpel / PyTorch |',
   '|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.threads} | **${r.scalpel.toFixed(1)}** | ${r.torch?.toFixed(1) ?? (r.torchError ? `error: ${r.torchError}` : '–')} | ${r.torch ? (r.scalpel / r.torch).toFixed(2) : '–'} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.threads} | **${r.scalpel.toFixed(1)}** | ${r.torch?.toFixed(1) ?? (r.torchError ? `error: ${r.torchError}` : '–')} | ${r.torch ? (r.scalpel / r.torch).toFixed(2) : '–'} |`,
+  ),
   '',
   'The whole `scalpel inject models/lenet5-fashion.onnx --pattern trigger:patch:4x4@bottom-right:white --target 0 -o out.onnx` with its defaults ' +
     '(dynamic, N = 100, 600 steps of 64 on the embedded data, then measuring on its 1,000 test images), wall time of the library call (target < 60 s on 2 cores):',

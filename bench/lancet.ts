@@ -22,7 +22,15 @@ import { clearSessionCache, configureRuntime } from '../src/runtime/session.js';
 import type { HostTensor } from '../src/tensor/host-tensor.js';
 import { matchNormalization } from '../src/tasks/normalization.js';
 
-const { values: a } = parseArgs({ options: { pairs: { type: 'string', default: '100' }, threads: { type: 'string', default: '1' }, write: { type: 'string' }, json: { type: 'string' }, data: { type: 'string', default: 'fashion-mnist' } } });
+const { values: a } = parseArgs({
+  options: {
+    pairs: { type: 'string', default: '100' },
+    threads: { type: 'string', default: '1' },
+    write: { type: 'string' },
+    json: { type: 'string' },
+    data: { type: 'string', default: 'fashion-mnist' },
+  },
+});
 const threads = Number(a.threads);
 configureRuntime({ threads });
 const TORCH_PYTHON = '/usr/bin/python3';
@@ -36,7 +44,14 @@ clearSessionCache();
 const t0 = performance.now();
 for (const layer of lancetLayers(model)) {
   const r = await locateInLayer(model, layer, set);
-  ours.push({ layer: layer.name, seconds: r.seconds, fixed: r.fixed, located: r.weights.length, evaluations: r.evaluations, top: r.weights.slice(0, 10).map((w) => [w.index, w.count]) });
+  ours.push({
+    layer: layer.name,
+    seconds: r.seconds,
+    fixed: r.fixed,
+    located: r.weights.length,
+    evaluations: r.evaluations,
+    top: r.weights.slice(0, 10).map((w) => [w.index, w.count]),
+  });
 }
 const oursTotal = (performance.now() - t0) / 1000;
 
@@ -45,8 +60,14 @@ if (existsSync(TORCH_PYTHON)) {
   const npz = join(tmpdir(), `scalpel-lancet-bench-${process.pid}.npz`);
   const arrays: Record<string, HostTensor> = {};
   for (const i of floatInitializers(model.graph)) arrays[i.name] = i.tensor!;
-  arrays.x = stack(set.pairs.map((p) => p.x), set.dims);
-  arrays.clean = stack(set.pairs.map((p) => p.clean), set.dims);
+  arrays.x = stack(
+    set.pairs.map((p) => p.x),
+    set.dims,
+  );
+  arrays.clean = stack(
+    set.pairs.map((p) => p.clean),
+    set.dims,
+  );
   arrays.label = { dtype: 'int64', dims: [set.pairs.length], data: BigInt64Array.from(set.pairs, (p) => BigInt(p.label)) };
   arrays.wrong = { dtype: 'int64', dims: [set.pairs.length], data: BigInt64Array.from(set.pairs, (p) => BigInt(p.wrong)) };
   await writeNpz(npz, arrays);
@@ -62,14 +83,19 @@ const same = (l: string) => {
   const t = torch?.layers.find((x) => x.layer === l);
   const o = ours.find((x) => x.layer === l)!;
   if (!t) return '—';
-  return o.fixed === t.fixed && o.located === t.located && JSON.stringify(o.top) === JSON.stringify(t.top) ? 'yes' : `no (${t.fixed} fixed, ${t.located} located)`;
+  return o.fixed === t.fixed && o.located === t.located && JSON.stringify(o.top) === JSON.stringify(t.top)
+    ? 'yes'
+    : `no (${t.fixed} fixed, ${t.located} located)`;
 };
 const lines = [
   `LeNet-5 BadNets, K = ${set.pairs.length} pairs, ${threads} thread(s), ${cpus()[0]?.model ?? 'unknown CPU'}, ${new Date().toISOString().slice(0, 10)}; PyTorch ${torch?.torch ?? 'not run'}`,
   '',
   '| layer | weights fixed pairs | scalpel | PyTorch | same located weights and counts |',
   '|---|---|---|---|---|',
-  ...ours.map((o) => `| ${o.layer} | ${o.fixed}/${set.pairs.length} | ${o.seconds.toFixed(2)} s | ${torch ? `${torch.layers.find((x) => x.layer === o.layer)!.seconds.toFixed(2)} s` : '—'} | ${same(o.layer)} |`),
+  ...ours.map(
+    (o) =>
+      `| ${o.layer} | ${o.fixed}/${set.pairs.length} | ${o.seconds.toFixed(2)} s | ${torch ? `${torch.layers.find((x) => x.layer === o.layer)!.seconds.toFixed(2)} s` : '—'} | ${same(o.layer)} |`,
+  ),
   `| all five (\`--layer auto\`) | | **${oursTotal.toFixed(2)} s** | ${torch ? `**${torch.seconds.toFixed(2)} s**` : '—'} | |`,
 ];
 const text = lines.join('\n');

@@ -22,7 +22,10 @@ export function machine(): string {
 }
 
 /** The 1/5/15-minute load averages, e.g. "1.20 0.95 0.80". */
-export const loadAverage = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+export const loadAverage = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 
 /** Milliseconds with 3 significant-ish digits. */
 export function fmtMs(ms: number | undefined): string {

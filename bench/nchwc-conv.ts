@@ -28,7 +28,16 @@ const { values: args } = parseArgs({
   },
 });
 
-interface Shape { label: string; N: number; C: number; H: number; M: number; k: number; pad: number; stride: number }
+interface Shape {
+  label: string;
+  N: number;
+  C: number;
+  H: number;
+  M: number;
+  k: number;
+  pad: number;
+  stride: number;
+}
 
 function parseShape(s: string): Shape {
   const m = /^(\d+)x(\d+)x(\d+)-(\d+)k(\d+)p(\d+)(?:s(\d+))?$/.exec(s);
@@ -47,11 +56,22 @@ function convModel(s: Shape, w: HostTensor, bias: HostTensor, baked: boolean): M
 }
 
 const rng = new Rng(3);
-const randn = (dims: number[]) => tensor('float32', dims, Float32Array.from({ length: dims.reduce((a, c) => a * c, 1) }, () => rng.normal()));
+const randn = (dims: number[]) =>
+  tensor(
+    'float32',
+    dims,
+    Float32Array.from({ length: dims.reduce((a, c) => a * c, 1) }, () => rng.normal()),
+  );
 
 const VARIANTS = ['baked', 'fed', 'nchwc'] as const;
 type Variant = (typeof VARIANTS)[number];
-interface Row { shape: string; threads: number; ms: Record<Variant, number>; maxAbsDiff: number; convs: number }
+interface Row {
+  shape: string;
+  threads: number;
+  ms: Record<Variant, number>;
+  maxAbsDiff: number;
+  convs: number;
+}
 
 const threadList = args.threads.split(',').map(Number);
 const rounds = Math.max(1, Number(args.rounds));
@@ -86,7 +106,9 @@ for (const spec of args.shapes.split(',').filter(Boolean)) {
       for (const v of VARIANTS) ms[v] = Math.min(ms[v], (await timeIt(() => exes[v].run(feeds[v]), budget)).medianMs);
     }
     rows.push({ shape: s.label, threads, ms, maxAbsDiff, convs });
-    console.error(`${s.label}, ${threads} thr: baked ${ms.baked.toFixed(2)}  fed ${ms.fed.toFixed(2)}  nchwc ${ms.nchwc.toFixed(2)} ms (max |Δ| / max |y| ${maxAbsDiff.toExponential(1)})`);
+    console.error(
+      `${s.label}, ${threads} thr: baked ${ms.baked.toFixed(2)}  fed ${ms.fed.toFixed(2)}  nchwc ${ms.nchwc.toFixed(2)} ms (max |Δ| / max |y| ${maxAbsDiff.toExponential(1)})`,
+    );
   }
 }
 
@@ -103,7 +125,10 @@ const lines = [
   '',
   '| conv | threads | baked | fed (standard ops) | fed / baked | **fed, NCHWc pass** | **NCHWc / baked** | max \\|Δ\\| / max \\|y\\| |',
   '|---|---:|---:|---:|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.shape} | ${r.threads} | ${f(r.ms.baked)} | ${f(r.ms.fed)} | ${(r.ms.fed / r.ms.baked).toFixed(2)}× | **${f(r.ms.nchwc)}**${r.convs ? '' : ' (not lowered)'} | **${(r.ms.nchwc / r.ms.baked).toFixed(2)}×** | ${r.maxAbsDiff.toExponential(1)} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.shape} | ${r.threads} | ${f(r.ms.baked)} | ${f(r.ms.fed)} | ${(r.ms.fed / r.ms.baked).toFixed(2)}× | **${f(r.ms.nchwc)}**${r.convs ? '' : ' (not lowered)'} | **${(r.ms.nchwc / r.ms.baked).toFixed(2)}×** | ${r.maxAbsDiff.toExponential(1)} |`,
+  ),
 ];
 const report = lines.join('\n');
 console.log(report);

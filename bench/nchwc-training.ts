@@ -26,6 +26,11 @@ for (const m of (process.argv[2] ?? 'lenet,resnet').split(',')) {
     cells.push({ name: `${name} (${low.convs} convs, ${low.reorders} reorders)`, exe: await compile(low.model, { threads: 1, portable: true }) });
   }
   const best: Record<string, number> = {};
-  for (let r = 0; r < 4; r++) for (const c of cells) best[c.name] = Math.min(best[c.name] ?? Infinity, (await timeCpu(() => c.exe.run(feeds, fetch), { warmup: 3, minIters: 20, minTimeMs: 300, maxTimeMs: 3000 })).medianMs);
+  for (let r = 0; r < 4; r++)
+    for (const c of cells)
+      best[c.name] = Math.min(
+        best[c.name] ?? Infinity,
+        (await timeCpu(() => c.exe.run(feeds, fetch), { warmup: 3, minIters: 20, minTimeMs: 300, maxTimeMs: 3000 })).medianMs,
+      );
   console.log(m, best);
 }

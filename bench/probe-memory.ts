@@ -63,7 +63,9 @@ if (args.steps) {
   const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
   const mark = (what: string) => {
     peak = Math.max(peak, process.memoryUsage().rss);
-    console.log(`${what.padEnd(48)} rss ${mib(process.memoryUsage().rss).padStart(9)}  peak so far ${mib(peak).padStart(9)} (${(peak / fileBytes).toFixed(1)}× the model)`);
+    console.log(
+      `${what.padEnd(48)} rss ${mib(process.memoryUsage().rss).padStart(9)}  peak so far ${mib(peak).padStart(9)} (${(peak / fileBytes).toFixed(1)}× the model)`,
+    );
   };
   mark('start');
   const model = readModel(path);
@@ -86,8 +88,43 @@ if (args.steps) {
 } else {
   const cli = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
   const t0 = Date.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, '--import', 'tsx', cli, '--threads', args.threads, 'probe', path, '--method', 'gradient', '--n', '1%', '--norm', 'inf', '--json', join(args.dir, 'probe-memory.json')], { encoding: 'utf8' });
+  const r = spawnSync(
+    '/usr/bin/time',
+    [
+      '-f',
+      '%e %M',
+      process.execPath,
+      '--import',
+      'tsx',
+      cli,
+      '--threads',
+      args.threads,
+      'probe',
+      path,
+      '--method',
+      'gradient',
+      '--n',
+      '1%',
+      '--norm',
+      'inf',
+      '--json',
+      join(args.dir, 'probe-memory.json'),
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`probe failed: ${r.stderr}`);
   const [secs, kb] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
-  console.log(JSON.stringify({ machine: machine(), load: loadAverage(), model: path, modelBytes: fileBytes, seconds: secs, wallMs: Date.now() - t0, peakRss: kb * 1024, peakMiB: Math.round(kb / 1024), timesModel: +((kb * 1024) / fileBytes).toFixed(2) }));
+  console.log(
+    JSON.stringify({
+      machine: machine(),
+      load: loadAverage(),
+      model: path,
+      modelBytes: fileBytes,
+      seconds: secs,
+      wallMs: Date.now() - t0,
+      peakRss: kb * 1024,
+      peakMiB: Math.round(kb / 1024),
+      timesModel: +((kb * 1024) / fileBytes).toFixed(2),
+    }),
+  );
 }

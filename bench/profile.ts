@@ -79,7 +79,15 @@ interface TraceEvent {
 }
 
 /** Profile `runs` runs (after `skip` unprofiled-in-the-sum warm-up runs) of a tagged model. */
-export async function profileModel(model: Model, feeds: Record<string, HostTensor>, fetch: string[], threads: number, runs = 30, skip = 5, runtime: RuntimeOptions = {}): Promise<Profile> {
+export async function profileModel(
+  model: Model,
+  feeds: Record<string, HostTensor>,
+  fetch: string[],
+  threads: number,
+  runs = 30,
+  skip = 5,
+  runtime: RuntimeOptions = {},
+): Promise<Profile> {
   const dir = mkdtempSync(join(tmpdir(), 'scalpel-prof-'));
   try {
     const session = await ort.InferenceSession.create(encodeModel(model), {
@@ -95,7 +103,10 @@ export async function profileModel(model: Model, feeds: Record<string, HostTenso
     const file = readdirSync(dir).find((f) => f.endsWith('.json'));
     if (!file) throw new Error('onnxruntime wrote no profile');
     const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as TraceEvent[];
-    const runStarts = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').map((e) => e.ts).sort((a, b) => a - b);
+    const runStarts = events
+      .filter((e) => e.cat === 'Session' && e.name === 'model_run')
+      .map((e) => e.ts)
+      .sort((a, b) => a - b);
     const from = runStarts[skip] ?? 0;
     const counted = runStarts.length - skip;
     const byOutput = new Map<string, string>();
@@ -130,7 +141,8 @@ export async function profileModel(model: Model, feeds: Record<string, HostTenso
 export function bySource(p: Profile): { label: string; ms: number }[] {
   const m = new Map<string, number>();
   for (const e of p.entries) {
-    const label = e.phase === 'ort' ? 'ort (inserted by onnxruntime)' : e.phase === 'nchwc' ? 'nchwc (layout reorders of the NCHWc pass)' : `${e.phase} ${e.source}`;
+    const label =
+      e.phase === 'ort' ? 'ort (inserted by onnxruntime)' : e.phase === 'nchwc' ? 'nchwc (layout reorders of the NCHWc pass)' : `${e.phase} ${e.source}`;
     m.set(label, (m.get(label) ?? 0) + e.msPerRun);
   }
   return [...m.entries()].map(([label, ms]) => ({ label, ms })).sort((a, b) => b.ms - a.ms);

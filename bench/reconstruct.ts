@@ -18,8 +18,11 @@ import { TORCH_PYTHON } from './torch-reference.js';
 
 const { values: a } = parseArgs({
   options: {
-    model: { type: 'string', default: 'models/lenet5-badnets.onnx' }, data: { type: 'string', default: 'fashion-mnist' },
-    threads: { type: 'string', default: '1,2' }, fixed: { type: 'string', default: '200' }, 'no-full': { type: 'boolean', default: false },
+    model: { type: 'string', default: 'models/lenet5-badnets.onnx' },
+    data: { type: 'string', default: 'fashion-mnist' },
+    threads: { type: 'string', default: '1,2' },
+    fixed: { type: 'string', default: '200' },
+    'no-full': { type: 'boolean', default: false },
   },
 });
 const fixed = Number(a.fixed);
@@ -29,17 +32,26 @@ const norm = modelNormalization(model, defender) as { mean: number; std: number 
 const dir = mkdtempSync(join(process.env.TMPDIR ?? '/tmp', 'scalpel-bench-nc-'));
 const npz = join(dir, 'data.npz');
 const pixels = Float32Array.from(defender.x.data as Float32Array, (v) => v * norm.std + norm.mean);
-const arrays: Record<string, HostTensor> = { pixels: { ...defender.x, data: pixels }, mean: { dtype: 'float32', dims: [], data: Float32Array.of(norm.mean) }, std: { dtype: 'float32', dims: [], data: Float32Array.of(norm.std) } };
+const arrays: Record<string, HostTensor> = {
+  pixels: { ...defender.x, data: pixels },
+  mean: { dtype: 'float32', dims: [], data: Float32Array.of(norm.mean) },
+  std: { dtype: 'float32', dims: [], data: Float32Array.of(norm.std) },
+};
 for (const i of floatInitializers(model.graph)) arrays[i.name] = i.tensor!;
 await writeNpz(npz, arrays);
 
 function torch(threads: number, extra: string[]): { seconds: number; steps: number; labels: { l1: number; steps: number }[] } {
-  const r = spawnSync(TORCH_PYTHON, ['bench/torch_reconstruct.py', npz, '--threads', String(threads), ...extra], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
+  const r = spawnSync(TORCH_PYTHON, ['bench/torch_reconstruct.py', npz, '--threads', String(threads), ...extra], {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: String(threads) },
+  });
   if (r.status !== 0) throw new Error(`PyTorch failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
 
-console.log(`# ${a.model}, ${defender.x.dims[0]} defender images of ${defender.source}; ${cpus()[0]?.model}, ${cpus().length} cores, load ${loadavg()[0].toFixed(1)}; ${new Date().toISOString()}`);
+console.log(
+  `# ${a.model}, ${defender.x.dims[0]} defender images of ${defender.source}; ${cpus()[0]?.model}, ${cpus().length} cores, load ${loadavg()[0].toFixed(1)}; ${new Date().toISOString()}`,
+);
 console.log('| threads | scalpel ms/step | PyTorch ms/step | scalpel, all 10 labels | PyTorch, all 10 labels | flagged (scalpel / PyTorch) |');
 console.log('|---:|---:|---:|---:|---:|---|');
 try {
@@ -61,7 +73,11 @@ try {
       const r = await reconstruct(model, defender, {});
       const t = torch(threads, []);
       const flaggedTorch = anomalyIndex(t.labels.map((l) => l.l1)).flagged;
-      full = [`${r.seconds.toFixed(1)} s (${r.labels.reduce((s, l) => s + l.steps, 0)} steps)`, `${t.seconds.toFixed(1)} s (${t.steps} steps)`, `${r.flagged.join(',') || 'none'} / ${flaggedTorch.join(',') || 'none'}`];
+      full = [
+        `${r.seconds.toFixed(1)} s (${r.labels.reduce((s, l) => s + l.steps, 0)} steps)`,
+        `${t.seconds.toFixed(1)} s (${t.steps} steps)`,
+        `${r.flagged.join(',') || 'none'} / ${flaggedTorch.join(',') || 'none'}`,
+      ];
     }
     console.log(`| ${threads} | ${ours.toFixed(2)} | ${theirs.toFixed(2)} | ${full.join(' | ')} |`);
   }

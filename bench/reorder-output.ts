@@ -7,7 +7,13 @@ import { compile, nchwcBlockSize } from '../src/runtime/session.js';
 import { timeCpu } from './engine.js';
 
 const B = await nchwcBlockSize();
-for (const [N, C, H, W] of [[64, 8, 16, 16], [64, 16, 16, 16], [64, 16, 8, 8], [64, 32, 28, 28], [128, 16, 32, 32]]) {
+for (const [N, C, H, W] of [
+  [64, 8, 16, 16],
+  [64, 16, 16, 16],
+  [64, 16, 8, 8],
+  [64, 32, 28, 28],
+  [128, 16, 32, 32],
+]) {
   const make = (std: boolean) => {
     const b = new GraphBuilder();
     const x = b.input('x', 'float32', [N, C, H, W]);
@@ -46,5 +52,7 @@ for (const [N, C, H, W] of [[64, 8, 16, 16], [64, 16, 16, 16], [64, 16, 8, 8], [
     best.transpose = Math.min(best.transpose, (await timeCpu(() => s.run({ x }), bud)).medianMs);
     best.reorderInputOnly = Math.min(best.reorderInputOnly, (await timeCpu(() => base.run({ x }), bud)).medianMs);
   }
-  console.log(`[${N},${C},${H},${W}] block ${B}: same result ${same}; CPU ms ReorderInput+ReorderOutput ${best.reorderOutput.toFixed(3)}, ReorderInput+Reshape/Transpose/Reshape ${best.transpose.toFixed(3)}, ReorderInput alone ${best.reorderInputOnly.toFixed(3)}`);
+  console.log(
+    `[${N},${C},${H},${W}] block ${B}: same result ${same}; CPU ms ReorderInput+ReorderOutput ${best.reorderOutput.toFixed(3)}, ReorderInput+Reshape/Transpose/Reshape ${best.transpose.toFixed(3)}, ReorderInput alone ${best.reorderInputOnly.toFixed(3)}`,
+  );
 }

@@ -106,7 +106,9 @@ for (const threads of threadList) {
     log(`${m}: ${threads} thread(s), batch ${batch} ...`);
     const row = await benchModel(m, { threads, batch, budget, rounds, wrt, torch, portable: !args['no-portable'] });
     rows.push(row);
-    log(`  ort ${fmt(row.ortFwdMs)}  promoted ${fmt(row.promotedFwdMs)}  fwd+bwd ${row.error ?? fmt(row.fwdBwdMs)}  torch ${row.torchError ?? fmt(row.torch?.fwdBwdMs)}`);
+    log(
+      `  ort ${fmt(row.ortFwdMs)}  promoted ${fmt(row.promotedFwdMs)}  fwd+bwd ${row.error ?? fmt(row.fwdBwdMs)}  torch ${row.torchError ?? fmt(row.torch?.fwdBwdMs)}`,
+    );
   }
   for (const t of torch ?? []) t.close();
 }
@@ -159,7 +161,7 @@ function profileSection(): string {
   const out = [`### Where the fwd+bwd time goes (onnxruntime profiler, ${profiles[0].threads} thread(s), batch ${batch})`, ''];
   out.push(
     'Kernel time per run, summed by origin: `fwd Op` = forward nodes, `bwd Op` = nodes emitted by the gradient rule of `Op`, ' +
-      '`acc` = the differentiator\'s own nodes (gradient accumulation Sums, seed, output Identities), `ort` = nodes onnxruntime\'s optimiser inserted (NCHWc layout reorders), `nchwc` = layout reorders and filter re-layouts added by scalpel\'s NCHWc pass (src/runtime/nchwc.ts; a lowered Conv keeps its origin). ' +
+      "`acc` = the differentiator's own nodes (gradient accumulation Sums, seed, output Identities), `ort` = nodes onnxruntime's optimiser inserted (NCHWc layout reorders), `nchwc` = layout reorders and filter re-layouts added by scalpel's NCHWc pass (src/runtime/nchwc.ts; a lowered Conv keeps its origin). " +
       'The profiler adds a little time to every kernel, so graphs of many tiny nodes (GRU, LSTM) show more kernel time than their unprofiled wall time; read the shares, not the sums.',
     '',
   );
@@ -169,7 +171,9 @@ function profileSection(): string {
       continue;
     }
     const pr = p.profile;
-    const src = bySource(pr).slice(0, 8).map((s) => `${s.label} ${fmt(s.ms)} (${((100 * s.ms) / pr.totalMs).toFixed(0)}%)`);
+    const src = bySource(pr)
+      .slice(0, 8)
+      .map((s) => `${s.label} ${fmt(s.ms)} (${((100 * s.ms) / pr.totalMs).toFixed(0)}%)`);
     const kern = pr.entries.slice(0, 6).map((e) => `${e.phase} ${e.source}→${e.kernel} ×${e.calls.toFixed(0)} ${fmt(e.msPerRun)}`);
     const row = rows.find((r) => r.model === p.model && r.threads === p.threads);
     const of = `${row?.fwdBwdMs ? ` of ${fmt(row.fwdBwdMs)} ms wall unprofiled` : ''}${row?.nodes ? `; ${row.nodes.fwd} → ${row.nodes.fwdBwd} nodes` : ''}`;

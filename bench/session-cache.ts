@@ -28,9 +28,23 @@ function mlp(i: number, hiddenMax: number): Model {
   const h = 16 + (i % (hiddenMax - 15));
   const b = new GraphBuilder();
   const x = b.input('x', 'float32', ['batch', 784]);
-  const w1 = b.param('fc1.weight', tensor('float32', [h, 784], Float32Array.from({ length: h * 784 }, () => rng.normal() * 0.05)));
+  const w1 = b.param(
+    'fc1.weight',
+    tensor(
+      'float32',
+      [h, 784],
+      Float32Array.from({ length: h * 784 }, () => rng.normal() * 0.05),
+    ),
+  );
   const b1 = b.param('fc1.bias', tensor('float32', [h], new Float32Array(h)));
-  const w2 = b.param('fc2.weight', tensor('float32', [10, h], Float32Array.from({ length: 10 * h }, () => rng.normal() * 0.05)));
+  const w2 = b.param(
+    'fc2.weight',
+    tensor(
+      'float32',
+      [10, h],
+      Float32Array.from({ length: 10 * h }, () => rng.normal() * 0.05),
+    ),
+  );
   const b2 = b.param('fc2.bias', tensor('float32', [10], new Float32Array(10)));
   const hid = b.op('Relu', [b.op('Gemm', [x, w1, b1], { transB: 1 })]);
   b.graph.outputs.push({ name: b.op('Gemm', [hid, w2, b2], { transB: 1 }) });
@@ -45,7 +59,8 @@ for (let i = 0; i < n; i++) {
   await exe.run({ x });
   if (i % 25 === 24) global.gc?.();
   peak = Math.max(peak, process.memoryUsage().rss);
-  if ((i + 1) % 500 === 0) process.stderr.write(`${i + 1} models: rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB, cache ${JSON.stringify(sessionCacheStats())}\n`);
+  if ((i + 1) % 500 === 0)
+    process.stderr.write(`${i + 1} models: rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB, cache ${JSON.stringify(sessionCacheStats())}\n`);
 }
 console.log(
   JSON.stringify({

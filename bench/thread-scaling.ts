@@ -109,7 +109,10 @@ for (const [m, per] of data) {
   const wb = median(b.wall);
   const ka = median(a.profiles.map((p) => p.totalMs));
   const kb = median(b.profiles.map((p) => p.totalMs));
-  out.push(`#### ${m}: wall ${fmtMs(wa)} → ${fmtMs(wb)} ms (×${(wa / wb).toFixed(2)}), kernel time ${fmtMs(ka)} → ${fmtMs(kb)} ms (×${(ka / kb).toFixed(2)})`, '');
+  out.push(
+    `#### ${m}: wall ${fmtMs(wa)} → ${fmtMs(wb)} ms (×${(wa / wb).toFixed(2)}), kernel time ${fmtMs(ka)} → ${fmtMs(kb)} ms (×${(ka / kb).toFixed(2)})`,
+    '',
+  );
   const kinds = new Set<string>();
   const ma = a.profiles.map(byKind);
   const mb = b.profiles.map(byKind);
@@ -119,26 +122,50 @@ for (const [m, per] of data) {
     const y = median(mb.map((q) => q.get(k)?.ms ?? 0));
     const calls = ma[0].get(k)?.calls ?? mb[0].get(k)?.calls ?? 0;
     const srcs = ma[0].get(k)?.sources ?? new Map<string, number>();
-    const from = [...srcs.entries()].sort((p, q) => q[1] - p[1]).slice(0, 3).map(([s]) => s).join(', ');
+    const from = [...srcs.entries()]
+      .sort((p, q) => q[1] - p[1])
+      .slice(0, 3)
+      .map(([s]) => s)
+      .join(', ');
     return { k, x, y, calls, from };
   });
   rows.sort((p, q) => q.x - p.x);
-  out.push(`| kernel kind | from | calls | ${t1} thr ms | ${t2} thr ms | speed-up | share at ${t2} thr | time lost vs ideal ×${t2} |`, '|---|---|---:|---:|---:|---:|---:|---:|');
+  out.push(
+    `| kernel kind | from | calls | ${t1} thr ms | ${t2} thr ms | speed-up | share at ${t2} thr | time lost vs ideal ×${t2} |`,
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+  );
   const shown = rows.slice(0, top);
   const rest = rows.slice(top);
   for (const r of shown) {
-    out.push(`| ${r.k} | ${r.from} | ${r.calls.toFixed(0)} | ${fmtMs(r.x)} | ${fmtMs(r.y)} | ${(r.x / r.y).toFixed(2)} | ${((100 * r.y) / kb).toFixed(0)}% | ${fmtMs(Math.max(0, r.y - r.x / (t2 / t1)))} |`);
+    out.push(
+      `| ${r.k} | ${r.from} | ${r.calls.toFixed(0)} | ${fmtMs(r.x)} | ${fmtMs(r.y)} | ${(r.x / r.y).toFixed(2)} | ${((100 * r.y) / kb).toFixed(0)}% | ${fmtMs(Math.max(0, r.y - r.x / (t2 / t1)))} |`,
+    );
   }
   if (rest.length) {
     const x = rest.reduce((s, r) => s + r.x, 0);
     const y = rest.reduce((s, r) => s + r.y, 0);
-    out.push(`| ${rest.length} other kinds | | ${rest.reduce((s, r) => s + r.calls, 0).toFixed(0)} | ${fmtMs(x)} | ${fmtMs(y)} | ${(x / y).toFixed(2)} | ${((100 * y) / kb).toFixed(0)}% | ${fmtMs(Math.max(0, y - x / (t2 / t1)))} |`);
+    out.push(
+      `| ${rest.length} other kinds | | ${rest.reduce((s, r) => s + r.calls, 0).toFixed(0)} | ${fmtMs(x)} | ${fmtMs(y)} | ${(x / y).toFixed(2)} | ${((100 * y) / kb).toFixed(0)}% | ${fmtMs(Math.max(0, y - x / (t2 / t1)))} |`,
+    );
   }
   out.push('');
 }
 const report = out.join('\n');
 console.log(report);
-if (args.json) writeFileSync(args.json, JSON.stringify({ started, cmd, loads, data: [...data].map(([m, per]) => ({ model: m, cells: [...per].map(([t, c]) => ({ threads: t, wall: c.wall, profiles: c.profiles })) })) }, null, 1));
+if (args.json)
+  writeFileSync(
+    args.json,
+    JSON.stringify(
+      {
+        started,
+        cmd,
+        loads,
+        data: [...data].map(([m, per]) => ({ model: m, cells: [...per].map(([t, c]) => ({ threads: t, wall: c.wall, profiles: c.profiles })) })),
+      },
+      null,
+      1,
+    ),
+  );
 if (args.write) {
   writeSection(args.write, 'threads', report);
   log(`wrote ${args.write}`);

@@ -44,7 +44,11 @@ export class TorchReference {
   private readonly pending: ((line: string) => void)[] = [];
   private stderr = '';
 
-  private constructor(threads: number, python: string, readonly waitPolicy: 'default' | 'passive') {
+  private constructor(
+    threads: number,
+    python: string,
+    readonly waitPolicy: 'default' | 'passive',
+  ) {
     const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
     delete env.OMP_WAIT_POLICY;
     if (waitPolicy === 'passive') env.OMP_WAIT_POLICY = 'PASSIVE';
@@ -77,8 +81,14 @@ export class TorchReference {
     const answer = this.next();
     this.proc.stdin.write(
       JSON.stringify({
-        model, threads, batch,
-        warmup: budget.warmup, min_iters: budget.minIters, min_time: budget.minTimeMs / 1000, max_time: budget.maxTimeMs / 1000, clock: budget.clock ?? 'wall',
+        model,
+        threads,
+        batch,
+        warmup: budget.warmup,
+        min_iters: budget.minIters,
+        min_time: budget.minTimeMs / 1000,
+        max_time: budget.maxTimeMs / 1000,
+        clock: budget.clock ?? 'wall',
       }) + '\n',
     );
     const res = JSON.parse(await answer) as TorchTiming & { error?: string };

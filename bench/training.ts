@@ -42,11 +42,19 @@ const { values: args } = parseArgs({
   },
 });
 const threadList = args.threads.split(',').map(Number);
-const cells = args.cells.split(',').filter(Boolean).map((c) => {
-  const [model, batch] = c.split(':');
-  return { model, batch: Number(batch ?? 64) };
-});
-const stepsOf = Object.fromEntries(args.steps.split(',').map((s) => s.split(':')).map(([m, n]) => [m, Number(n)]));
+const cells = args.cells
+  .split(',')
+  .filter(Boolean)
+  .map((c) => {
+    const [model, batch] = c.split(':');
+    return { model, batch: Number(batch ?? 64) };
+  });
+const stepsOf = Object.fromEntries(
+  args.steps
+    .split(',')
+    .map((s) => s.split(':'))
+    .map(([m, n]) => [m, Number(n)]),
+);
 const rounds = args.quick ? 1 : Math.max(1, Number(args.rounds));
 const warmup = args.quick ? 2 : Math.max(1, Number(args.warmup));
 const timedSteps = (m: string) => (args.quick ? 3 : (stepsOf[m] ?? 10));
@@ -54,7 +62,10 @@ const lr = Number(args.lr);
 /** Seconds of timed steps after which a round stops early (a guard against a pathological round under load). */
 const maxTime = Number(args['max-time']);
 const log = (s: string) => process.stderr.write(`${s}\n`);
-const la = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+const la = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 
 interface Timing {
   imagesPerS: number;
@@ -75,25 +86,32 @@ async function scalpelRound(evalModel: Model, trainModel: Model, batch: number, 
   const perEpoch = Math.floor(data.x.dims[0] / batch);
   const t0 = performance.now();
   const stop = new AbortController();
-  await train(evalModel, { x: data.x, y: data.y }, {
-    trainModel,
-    epochs: Math.ceil((warmup + steps) / perEpoch) + 1,
-    batchSize: batch,
-    lr,
-    optimizer: { name: 'sgd', momentum: 0.9, weightDecay: 5e-4 },
-    seed: 0,
-    maxSteps: warmup + steps,
-    runtime: { threads, portable },
-    signal: stop.signal,
-    onStep: (s) => {
-      stamps.push(performance.now());
-      lastLoss = s.loss;
-      if (stamps.length > warmup + 1 && stamps[stamps.length - 1] - stamps[warmup - 1] > maxTime * 1000) stop.abort();
+  await train(
+    evalModel,
+    { x: data.x, y: data.y },
+    {
+      trainModel,
+      epochs: Math.ceil((warmup + steps) / perEpoch) + 1,
+      batchSize: batch,
+      lr,
+      optimizer: { name: 'sgd', momentum: 0.9, weightDecay: 5e-4 },
+      seed: 0,
+      maxSteps: warmup + steps,
+      runtime: { threads, portable },
+      signal: stop.signal,
+      onStep: (s) => {
+        stamps.push(performance.now());
+        lastLoss = s.loss;
+        if (stamps.length > warmup + 1 && stamps[stamps.length - 1] - stamps[warmup - 1] > maxTime * 1000) stop.abort();
+      },
     },
-  });
+  );
   // Timestamps at the end of each step: steps warmup+1 … warmup+steps lie between stamps[warmup-1] and the last.
   const timed = stamps.slice(warmup - 1);
-  const dts = timed.slice(1).map((t, i) => t - timed[i]).sort((a, b) => a - b);
+  const dts = timed
+    .slice(1)
+    .map((t, i) => t - timed[i])
+    .sort((a, b) => a - b);
   return {
     imagesPerS: (batch * dts.length * 1000) / (timed[timed.length - 1] - timed[0]),
     stepMsMedian: median(dts),
@@ -115,7 +133,10 @@ class TorchTrainer {
   private readonly pending: ((line: string) => void)[] = [];
   private stderr = '';
 
-  constructor(readonly threads: number, readonly waitPolicy: 'default' | 'passive') {
+  constructor(
+    readonly threads: number,
+    readonly waitPolicy: 'default' | 'passive',
+  ) {
     const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
     delete env.OMP_WAIT_POLICY;
     if (waitPolicy === 'passive') env.OMP_WAIT_POLICY = 'PASSIVE';
@@ -260,7 +281,10 @@ const report = [
     (torchProbe.version ? `PyTorch ${torchProbe.version} (${TORCH_PYTHON})` : `PyTorch reference skipped (${torchProbe.reason})`),
   `- load average (1/5/15 min) at start ${loadStart}, at end ${loadEnd}`,
   `- data: the embedded Fashion-MNIST subset (${data.x.dims[0]} images, 1×28×28, normalised); SGD lr ${lr}, momentum 0.9, weight decay 5e-4; models in training mode (BatchNorm on batch statistics, running statistics updated)`,
-  `- images/s over whole steps after ${warmup} warm-up steps (${cells.map((c) => `${c.model} ${timedSteps(c.model)}`).filter((v, i, a) => a.indexOf(v) === i).join(', ')} timed steps per round), ` +
+  `- images/s over whole steps after ${warmup} warm-up steps (${cells
+    .map((c) => `${c.model} ${timedSteps(c.model)}`)
+    .filter((v, i, a) => a.indexOf(v) === i)
+    .join(', ')} timed steps per round), ` +
     `${rounds} interleaved round(s) per cell (scalpel, ${args['no-portable'] ? '' : 'scalpel with `portable` (standard ops, no NCHWc lowering), '}then PyTorch); the best round counts on each side. ` +
     `PyTorch with more than one thread runs with OpenMP's default (spinning) and passive wait policy and the faster counts. ` +
     `A round stops early once its timed steps took ${maxTime} s. ` +

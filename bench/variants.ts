@@ -60,9 +60,7 @@ function dwVariant(g: GradContext, dy: string, p: ConvGeometry, v: DwVariant): s
     col = g.op('Conv', flat, kernel, { strides: p.strides, dilations: p.dilations, pads: [...p.padsBegin, ...p.padsEnd] }); // [N·C, K, out…]
   } else {
     // strided-Slice im2col: pad once, one Slice per kernel tap, stacked on a new axis 2 -> [N, C, K, out…]
-    const padded = p.padsBegin.some((v) => v) || p.padsEnd.some((v) => v)
-      ? g.op('Pad', x, g.ints([0, 0, ...p.padsBegin, 0, 0, ...p.padsEnd]))
-      : x;
+    const padded = p.padsBegin.some((v) => v) || p.padsEnd.some((v) => v) ? g.op('Pad', x, g.ints([0, 0, ...p.padsBegin, 0, 0, ...p.padsEnd])) : x;
     const taps: string[] = [];
     for (let t = 0; t < K; t++) {
       const k: number[] = [];
@@ -83,13 +81,26 @@ function dwVariant(g: GradContext, dy: string, p: ConvGeometry, v: DwVariant): s
 function dxVariant(g: GradContext, dy: string, p: ConvGeometry, v: DxVariant): string {
   const w = g.I(1);
   const n = p.inSize.length;
-  const ok = p.group === 1 && p.strides.every((s) => s === 1) && p.kernel.every((k, i) => p.padsBegin[i] <= effective(k, p.dilations[i]) - 1 && p.padsEnd[i] <= effective(k, p.dilations[i]) - 1);
+  const ok =
+    p.group === 1 &&
+    p.strides.every((s) => s === 1) &&
+    p.kernel.every((k, i) => p.padsBegin[i] <= effective(k, p.dilations[i]) - 1 && p.padsEnd[i] <= effective(k, p.dilations[i]) - 1);
   if (v === 'convtranspose' || !ok) return transposeBack(g, dy, w, p);
   // Stride 1: dX = Conv(dY, flip(W)ᵀ) with the complementary padding; a plain Conv instead of ConvTranspose.
   const sp = spatialAxes(n);
-  const flipped = g.op('Slice', w, g.ints(new Array(n).fill(-1)), g.ints(new Array(n).fill(-Number.MAX_SAFE_INTEGER)), g.ints(sp), g.ints(new Array(n).fill(-1)));
+  const flipped = g.op(
+    'Slice',
+    w,
+    g.ints(new Array(n).fill(-1)),
+    g.ints(new Array(n).fill(-Number.MAX_SAFE_INTEGER)),
+    g.ints(sp),
+    g.ints(new Array(n).fill(-1)),
+  );
   const wt = g.op('Transpose', flipped, { perm: [1, 0, ...sp] });
-  const pads = [...p.kernel.map((k, i) => effective(k, p.dilations[i]) - 1 - p.padsBegin[i]), ...p.kernel.map((k, i) => effective(k, p.dilations[i]) - 1 - p.padsEnd[i])];
+  const pads = [
+    ...p.kernel.map((k, i) => effective(k, p.dilations[i]) - 1 - p.padsBegin[i]),
+    ...p.kernel.map((k, i) => effective(k, p.dilations[i]) - 1 - p.padsEnd[i]),
+  ];
   return g.op('Conv', dy, wt, { pads, dilations: p.dilations });
 }
 
@@ -106,38 +117,50 @@ function convRule(dw: DwVariant | undefined, dx: DxVariant): GradRule {
 // MaxPool with kernel = stride, no padding, sizes divisible (2-D): first argmax per window by ArgMax over the
 // window laid out on axis 2 ([N, C, kh·kw, Ho, Wo], so broadcasts run over contiguous Ho·Wo planes), then a mask
 // (OneHot, or Equal with the tap indices) times dY; no MaxPool-with-Indices (slow on CPU) and no scatter.
-const maxPoolArgmax = (mask: 'onehot' | 'equal'): GradRule => (g) => {
-  const k = g.attrInts('kernel_shape', []);
-  const s = g.attrInts('strides', k.map(() => 1));
-  const pads = g.attrInts('pads', [0, 0, 0, 0]);
-  const inSize = spatialSize(g, g.I(0), 'input');
-  if (k.length !== 2 || s.some((v, i) => v !== k[i]) || pads.some((v) => v) || inSize.some((v, i) => v % k[i])) {
-    throw new Error('argmax variant: only non-overlapping unpadded 2-D pools');
-  }
-  const C = channels(g, g.I(0), 1);
-  const [H, W] = inSize;
-  const [kh, kw] = k;
-  const Ho = H / kh;
-  const Wo = W / kw;
-  const K = kh * kw;
-  const win = g.op('Reshape', g.op('Transpose', g.op('Reshape', g.I(0), g.ints([-1, C, Ho, kh, Wo, kw])), { perm: [0, 1, 3, 5, 2, 4] }), g.ints([-1, C, K, Ho, Wo]));
-  const am = g.op('ArgMax', win, { axis: 2, keepdims: 1 }); // [N, C, 1, Ho, Wo]
-  const dy = g.unsqueeze(g.GO(0), [2]);
-  let d: string;
-  if (mask === 'onehot') {
-    const hot = g.op('OneHot', am, g.ints([K]), g.op('Constant', { value: { dtype: 'float32', dims: [2], data: Float32Array.of(0, 1) } }), { axis: 2 });
-    d = g.op('Mul', g.squeeze(hot, [3]), dy);
-  } else {
-    const taps = g.op('Constant', { value: { dtype: 'int64', dims: [K, 1, 1], data: BigInt64Array.from({ length: K }, (_, i) => BigInt(i)) } });
-    d = g.op('Where', g.op('Equal', am, taps), dy, g.scalar(0, dy));
-  }
-  g.setGI(0, g.op('Reshape', g.op('Transpose', g.op('Reshape', d, g.ints([-1, C, kh, kw, Ho, Wo])), { perm: [0, 1, 4, 2, 5, 3] }), g.ints([-1, C, H, W])));
-};
+const maxPoolArgmax =
+  (mask: 'onehot' | 'equal'): GradRule =>
+  (g) => {
+    const k = g.attrInts('kernel_shape', []);
+    const s = g.attrInts(
+      'strides',
+      k.map(() => 1),
+    );
+    const pads = g.attrInts('pads', [0, 0, 0, 0]);
+    const inSize = spatialSize(g, g.I(0), 'input');
+    if (k.length !== 2 || s.some((v, i) => v !== k[i]) || pads.some((v) => v) || inSize.some((v, i) => v % k[i])) {
+      throw new Error('argmax variant: only non-overlapping unpadded 2-D pools');
+    }
+    const C = channels(g, g.I(0), 1);
+    const [H, W] = inSize;
+    const [kh, kw] = k;
+    const Ho = H / kh;
+    const Wo = W / kw;
+    const K = kh * kw;
+    const win = g.op(
+      'Reshape',
+      g.op('Transpose', g.op('Reshape', g.I(0), g.ints([-1, C, Ho, kh, Wo, kw])), { perm: [0, 1, 3, 5, 2, 4] }),
+      g.ints([-1, C, K, Ho, Wo]),
+    );
+    const am = g.op('ArgMax', win, { axis: 2, keepdims: 1 }); // [N, C, 1, Ho, Wo]
+    const dy = g.unsqueeze(g.GO(0), [2]);
+    let d: string;
+    if (mask === 'onehot') {
+      const hot = g.op('OneHot', am, g.ints([K]), g.op('Constant', { value: { dtype: 'float32', dims: [2], data: Float32Array.of(0, 1) } }), { axis: 2 });
+      d = g.op('Mul', g.squeeze(hot, [3]), dy);
+    } else {
+      const taps = g.op('Constant', { value: { dtype: 'int64', dims: [K, 1, 1], data: BigInt64Array.from({ length: K }, (_, i) => BigInt(i)) } });
+      d = g.op('Where', g.op('Equal', am, taps), dy, g.scalar(0, dy));
+    }
+    g.setGI(0, g.op('Reshape', g.op('Transpose', g.op('Reshape', d, g.ints([-1, C, kh, kw, Ho, Wo])), { perm: [0, 1, 4, 2, 5, 3] }), g.ints([-1, C, H, W])));
+  };
 
 // Same, for square kernel = stride: SpaceToDepth lays each window on the channel axis without a 6-D Transpose.
 const maxPoolSpaceToDepth: GradRule = (g) => {
   const k = g.attrInts('kernel_shape', []);
-  const s = g.attrInts('strides', k.map(() => 1));
+  const s = g.attrInts(
+    'strides',
+    k.map(() => 1),
+  );
   const pads = g.attrInts('pads', [0, 0, 0, 0]);
   const inSize = spatialSize(g, g.I(0), 'input');
   if (k.length !== 2 || k[0] !== k[1] || s.some((v, i) => v !== k[i]) || pads.some((v) => v) || inSize.some((v, i) => v % k[i])) {
@@ -227,7 +250,15 @@ async function measureVariant(name: string, v: Variant, threads: number, batch: 
 }
 
 const { values: args } = parseArgs({
-  options: { cpu: { type: 'boolean', default: false }, only: { type: 'string', default: '' }, profile: { type: 'boolean', default: false }, models: { type: 'string', default: 'lenet,resnet' }, threads: { type: 'string', default: '1' }, batch: { type: 'string', default: '64' }, rounds: { type: 'string', default: '3' } },
+  options: {
+    cpu: { type: 'boolean', default: false },
+    only: { type: 'string', default: '' },
+    profile: { type: 'boolean', default: false },
+    models: { type: 'string', default: 'lenet,resnet' },
+    threads: { type: 'string', default: '1' },
+    batch: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '3' },
+  },
 });
 const threads = Number(args.threads);
 const batch = Number(args.batch);
@@ -252,10 +283,20 @@ for (const m of args.models.split(',')) {
   }
   console.log(`\n${m}, ${threads} thread(s), batch ${batch}: fwd+bwd ${args.cpu ? 'CPU ' : ''}ms (min over rounds of the median), grad rel. err vs torch`);
   for (const v of ready) {
-    console.log(`  ${v.name.padEnd(40)} ${v.error ? `error: ${v.error}` : `${Math.min(...v.ms).toFixed(2).padStart(7)} ms   err ${v.run!.err.toExponential(1)}`}`);
+    console.log(
+      `  ${v.name.padEnd(40)} ${
+        v.error
+          ? `error: ${v.error}`
+          : `${Math.min(...v.ms)
+              .toFixed(2)
+              .padStart(7)} ms   err ${v.run!.err.toExponential(1)}`
+      }`,
+    );
     if (args.profile && v.run) {
       const p = await profileTraining(m, { threads, batch, wrt: 'params' }, VARIANTS.find((x) => x.name === v.name)!.rules);
-      const top = bySource(p).slice(0, 5).map((s) => `${s.label} ${s.ms.toFixed(2)}`);
+      const top = bySource(p)
+        .slice(0, 5)
+        .map((s) => `${s.label} ${s.ms.toFixed(2)}`);
       const kern = p.entries.slice(0, 5).map((e) => `${e.phase} ${e.source}→${e.kernel} ${e.msPerRun.toFixed(2)}`);
       console.log(`      ${top.join(', ')}\n      ${kern.join(', ')}`);
     }

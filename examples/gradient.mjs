@@ -1,9 +1,7 @@
 // The library example of the README, complete: the gradient of the shipped LeNet-5's cross-entropy loss on
 // 16 Fashion-MNIST test images with respect to two of its parameters. Run it with `node examples/gradient.mjs`
 // in a checkout (after `npm ci`) or in any project that has installed scalpel.
-import {
-  compile, differentiate, loadLabelledData, promoteToInputs, readModel, SHIPPED_MODELS, takeRows, withLoss,
-} from 'scalpel';
+import { compile, differentiate, loadLabelledData, promoteToInputs, readModel, SHIPPED_MODELS, takeRows, withLoss } from 'scalpel';
 
 // The model, with a loss on its first output (a new graph input 'y' takes the int64 labels).
 const { model, loss, target } = withLoss(readModel(SHIPPED_MODELS['lenet5-fashion']), { kind: 'cross-entropy' });

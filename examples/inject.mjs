@@ -10,9 +10,14 @@ const task = await openClassifier(SHIPPED_MODELS['lenet5-fashion']);
 
 // Every image stamped with a 4x4 white square must go to class 0; at most 100 parameters may change.
 const { report, models } = await inject(task.model, {
-  pattern: 'trigger:patch:4x4@bottom-right:white', target: 0,
-  method: 'dynamic', budget: 100,
-  steps: 200, batchSize: 32, trainExamples: 600, testExamples: 500, // tiny: the README's runs use the full data
+  pattern: 'trigger:patch:4x4@bottom-right:white',
+  target: 0,
+  method: 'dynamic',
+  budget: 100,
+  steps: 200,
+  batchSize: 32,
+  trainExamples: 600,
+  testExamples: 500, // tiny: the README's runs use the full data
 });
 const run = report.runs[0];
 const pct = (x) => `${(100 * x).toFixed(1)}%`;

@@ -23,12 +23,17 @@ if (r.flagged.length === 0) {
 } else {
   const unlearn = REPAIR_METHODS.find((m) => m.name === 'unlearn');
   const { report: rep, model: repaired } = await repairModel(task.model, {
-    method: unlearn, defenderData: '300', seed: 0, triggersDir: dir,
+    method: unlearn,
+    defenderData: '300',
+    seed: 0,
+    triggersDir: dir,
     training: { epochs: 1, lr: 0.01, batchSize: 32, frozenBatchNorm: false },
   });
   const out = join(dir, 'repaired.onnx');
   writeModel(repaired, out); // the library returns the model; the caller writes it
   const pct = (x) => `${(100 * x).toFixed(1)}%`;
-  console.log(`before: ACC ${pct(rep.before.acc)}, ASR ${pct(rep.before.asr)}; after: ACC ${pct(rep.after.acc)}, ASR ${pct(rep.after.asr)}; DER ${rep.der.toFixed(3)}`);
+  console.log(
+    `before: ACC ${pct(rep.before.acc)}, ASR ${pct(rep.before.asr)}; after: ACC ${pct(rep.after.acc)}, ASR ${pct(rep.after.asr)}; DER ${rep.der.toFixed(3)}`,
+  );
   console.log(`wrote ${out}`);
 }

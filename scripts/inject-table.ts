@@ -22,7 +22,10 @@ for (const run of r.runs) {
   const { method } = splitChoice(run.method);
   // The settings the report records that this run's method reads, as their flags.
   const given = r.settings.method as Record<string, unknown>;
-  const settings = settingFlags().filter((f) => given[f.key] !== undefined && method.settings.some((s) => s.key === f.key)).map((f) => ` ${f.flag.split(' ')[0]} ${String(given[f.key])}`).join('');
+  const settings = settingFlags()
+    .filter((f) => given[f.key] !== undefined && method.settings.some((s) => s.key === f.key))
+    .map((f) => ` ${f.flag.split(' ')[0]} ${String(given[f.key])}`)
+    .join('');
   const flags = `--method ${run.method}${method.budgeted ? ` --budget ${run.budgetText}` : ''}${settings}`;
   console.log(
     `| ${run.method} | ${run.budgetText === 'all' ? `all (${run.budget.toLocaleString('en')})` : run.budget.toLocaleString('en')} | ${m.changed.count.toLocaleString('en')} | ${pct(m.success.after)} | ` +

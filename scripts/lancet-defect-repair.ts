@@ -37,11 +37,26 @@ import type { Model } from '../src/onnx/ir.js';
 const { values: a, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    data: { type: 'string', default: 'fashion-mnist' }, seed: { type: 'string', default: '1' }, pairs: { type: 'string', default: '100' },
-    layer: { type: 'string', default: 'auto' }, clean: { type: 'string', default: '1000' }, epochs: { type: 'string', default: '10' },
-    lr: { type: 'string', default: '1e-2' }, top: { type: 'string' }, clusters: { type: 'boolean' }, 'min-pairs': { type: 'string', default: '10' },
-    'max-clusters': { type: 'string', default: '8' }, similar: { type: 'string', default: '1' }, pool: { type: 'string', default: '1000' }, validate: { type: 'boolean' },
-    fisher: { type: 'string' }, 'fisher-epsilon': { type: 'string', default: '0.01' }, 'min-count': { type: 'string', default: '1' }, 'plain-lr': { type: 'string' }, threads: { type: 'string', default: '1' }, json: { type: 'boolean' },
+    data: { type: 'string', default: 'fashion-mnist' },
+    seed: { type: 'string', default: '1' },
+    pairs: { type: 'string', default: '100' },
+    layer: { type: 'string', default: 'auto' },
+    clean: { type: 'string', default: '1000' },
+    epochs: { type: 'string', default: '10' },
+    lr: { type: 'string', default: '1e-2' },
+    top: { type: 'string' },
+    clusters: { type: 'boolean' },
+    'min-pairs': { type: 'string', default: '10' },
+    'max-clusters': { type: 'string', default: '8' },
+    similar: { type: 'string', default: '1' },
+    pool: { type: 'string', default: '1000' },
+    validate: { type: 'boolean' },
+    fisher: { type: 'string' },
+    'fisher-epsilon': { type: 'string', default: '0.01' },
+    'min-count': { type: 'string', default: '1' },
+    'plain-lr': { type: 'string' },
+    threads: { type: 'string', default: '1' },
+    json: { type: 'boolean' },
   },
 });
 configureRuntime({ threads: Number(a.threads) });
@@ -85,11 +100,17 @@ const t0 = performance.now();
 const set = await misclassifiedPairs(model, A, { limit: Number(a.pairs), seed, onProgress: (d, t) => onProgress('blur-mask search', d, t) });
 const loc = await locate(model, set, { layer: a.layer, onProgress: (l, d, t) => onProgress(`locate ${l}`, d, t) });
 const chosen = loc.layers.find((l) => l.layer === loc.chosen)!;
-const located = chosen.weights.filter((w) => w.count >= Number(a['min-count'])).slice(0, a.top ? Number(a.top) : undefined).map((w) => w.index);
+const located = chosen.weights
+  .filter((w) => w.count >= Number(a['min-count']))
+  .slice(0, a.top ? Number(a.top) : undefined)
+  .map((w) => w.index);
 const locateSeconds = (performance.now() - t0) / 1000;
 
 const cleanRows = new Rng(seed + 1).shuffle([...rightA]).slice(0, Number(a.clean));
-const tuneData = concatData([{ x: takeRows(A.x, wrongA), y: takeRows(A.y, wrongA) }, { x: takeRows(A.x, cleanRows), y: takeRows(A.y, cleanRows) }]);
+const tuneData = concatData([
+  { x: takeRows(A.x, wrongA), y: takeRows(A.y, wrongA) },
+  { x: takeRows(A.x, cleanRows), y: takeRows(A.y, cleanRows) },
+]);
 
 async function measure(m: Model) {
   const p = (await runClassifier(m, B.x)).predictions;
@@ -115,25 +136,50 @@ if (a['plain-lr']) await run(`plain fine-tuning (every weight), lr ${a['plain-lr
 
 bar.stop();
 const report = {
-  model: modelPath, seed, validate: !!a.validate, halves: { A: rowsA.length, B: rowsB.length }, misclassifiedA: wrongA.length, misclassifiedB: wrongB.length,
-  pairs: set.pairs.length, layer: chosen.layer, located: located.length, layerSize: chosen.size, locateSeconds, tuneExamples: tuneData.x.dims[0], rows,
+  model: modelPath,
+  seed,
+  validate: !!a.validate,
+  halves: { A: rowsA.length, B: rowsB.length },
+  misclassifiedA: wrongA.length,
+  misclassifiedB: wrongB.length,
+  pairs: set.pairs.length,
+  layer: chosen.layer,
+  located: located.length,
+  layerSize: chosen.size,
+  locateSeconds,
+  tuneExamples: tuneData.x.dims[0],
+  rows,
 };
 if (a.json) console.log(JSON.stringify(report, null, 2));
 else {
-  console.log(`${modelPath}: halves A ${rowsA.length} / B ${rowsB.length} (seed ${seed}); A misclassified ${wrongA.length} (${set.pairs.length} pairs), B misclassified ${wrongB.length}`);
-  console.log(`located ${located.length} weights of ${chosen.param} (${chosen.size}) in ${locateSeconds.toFixed(1)} s; fine-tuning on ${tuneData.x.dims[0]} images of A`);
-  for (const r of rows) console.log(`  ${String(r.method).padEnd(38)} ${String(r.weights).padStart(7)}  acc(B) ${(100 * (r.accB as number)).toFixed(2)}%  acc(B wrong) ${(100 * (r.accBWrong as number)).toFixed(2)}%  ${(r.seconds as number).toFixed(1)} s`);
+  console.log(
+    `${modelPath}: halves A ${rowsA.length} / B ${rowsB.length} (seed ${seed}); A misclassified ${wrongA.length} (${set.pairs.length} pairs), B misclassified ${wrongB.length}`,
+  );
+  console.log(
+    `located ${located.length} weights of ${chosen.param} (${chosen.size}) in ${locateSeconds.toFixed(1)} s; fine-tuning on ${tuneData.x.dims[0]} images of A`,
+  );
+  for (const r of rows)
+    console.log(
+      `  ${String(r.method).padEnd(38)} ${String(r.weights).padStart(7)}  acc(B) ${(100 * (r.accB as number)).toFixed(2)}%  acc(B wrong) ${(100 * (r.accBWrong as number)).toFixed(2)}%  ${(r.seconds as number).toFixed(1)} s`,
+    );
 }
 
 /** --clusters: locate and repair group by group, with similar images; located against random weights on the same plan. */
 async function clusterRun(): Promise<void> {
   const t0 = performance.now();
   const set = await misclassifiedPairs(model, A, { limit: Number(a.pairs), seed, onProgress: (d, t) => onProgress('blur-mask search', d, t) });
-  const layerName = a.layer === 'auto' ? (await locate(model, set, { layer: 'auto', onProgress: (l, d, t) => onProgress(`locate ${l}`, d, t) })).chosen : a.layer;
+  const layerName =
+    a.layer === 'auto' ? (await locate(model, set, { layer: 'auto', onProgress: (l, d, t) => onProgress(`locate ${l}`, d, t) })).chosen : a.layer;
   const layer = findLayer(model, layerName);
   const train = matchNormalization(model, await loadLabelledData(a.data, 'train'));
   const plans = await planDefectRepair(model, layer, set, { data: A, predicted: predA }, train, {
-    minPairs: Number(a['min-pairs']), maxClusters: Number(a['max-clusters']), top: a.top ? Number(a.top) : undefined, similar: Number(a.similar), pool: Number(a.pool), seed, onProgress,
+    minPairs: Number(a['min-pairs']),
+    maxClusters: Number(a['max-clusters']),
+    top: a.top ? Number(a.top) : undefined,
+    similar: Number(a.similar),
+    pool: Number(a.pool),
+    seed,
+    onProgress,
     fisher: a.fisher ? { examples: Number(a.fisher), epsilon: Number(a['fisher-epsilon']) } : undefined,
   });
   const planSeconds = (performance.now() - t0) / 1000;
@@ -153,9 +199,26 @@ async function clusterRun(): Promise<void> {
   bar.stop();
   const covered = plans.reduce((s, p) => s + p.errorRows.length, 0);
   const report = {
-    model: modelPath, seed, validate: !!a.validate, halves: { A: rowsA.length, B: rowsB.length }, misclassifiedA: wrongA.length, misclassifiedB: wrongB.length,
-    pairs: set.pairs.length, layer: layer.name, layerSize: layer.size, covered, planSeconds,
-    clusters: plans.map((p) => ({ key: p.key, pairs: p.pairs, errors: p.errorRows.length, fixedByZeroing: p.fixed, located: p.located.length, similar: p.similarRows.length, meanOverlap: p.meanOverlap })),
+    model: modelPath,
+    seed,
+    validate: !!a.validate,
+    halves: { A: rowsA.length, B: rowsB.length },
+    misclassifiedA: wrongA.length,
+    misclassifiedB: wrongB.length,
+    pairs: set.pairs.length,
+    layer: layer.name,
+    layerSize: layer.size,
+    covered,
+    planSeconds,
+    clusters: plans.map((p) => ({
+      key: p.key,
+      pairs: p.pairs,
+      errors: p.errorRows.length,
+      fixedByZeroing: p.fixed,
+      located: p.located.length,
+      similar: p.similarRows.length,
+      meanOverlap: p.meanOverlap,
+    })),
     rows,
   };
   if (a.json) {
@@ -163,8 +226,16 @@ async function clusterRun(): Promise<void> {
     return;
   }
   const part = a.validate ? 'A1 / A2 (validation: B unread)' : 'A / B';
-  console.log(`${modelPath}: ${part} ${rowsA.length} / ${rowsB.length} (seed ${seed}); misclassified ${wrongA.length} / ${wrongB.length}; ${set.pairs.length} pairs; layer ${layer.name} (${layer.size})`);
-  for (const c of report.clusters) console.log(`  group ${c.key.padEnd(5)} pairs ${String(c.pairs).padStart(3)}  errors ${String(c.errors).padStart(3)}  located ${c.located}  similar ${c.similar} (overlap ${c.meanOverlap.toFixed(3)})`);
+  console.log(
+    `${modelPath}: ${part} ${rowsA.length} / ${rowsB.length} (seed ${seed}); misclassified ${wrongA.length} / ${wrongB.length}; ${set.pairs.length} pairs; layer ${layer.name} (${layer.size})`,
+  );
+  for (const c of report.clusters)
+    console.log(
+      `  group ${c.key.padEnd(5)} pairs ${String(c.pairs).padStart(3)}  errors ${String(c.errors).padStart(3)}  located ${c.located}  similar ${c.similar} (overlap ${c.meanOverlap.toFixed(3)})`,
+    );
   console.log(`  planned in ${planSeconds.toFixed(1)} s; the groups cover ${covered} of ${wrongA.length} errors`);
-  for (const r of rows) console.log(`  ${String(r.method).padEnd(52)} acc ${(100 * (r.accB as number)).toFixed(2)}%  fixed ${(100 * (r.accBWrong as number)).toFixed(2)}% of the misclassified  ${(r.seconds as number).toFixed(1)} s`);
+  for (const r of rows)
+    console.log(
+      `  ${String(r.method).padEnd(52)} acc ${(100 * (r.accB as number)).toFixed(2)}%  fixed ${(100 * (r.accBWrong as number)).toFixed(2)}% of the misclassified  ${(r.seconds as number).toFixed(1)} s`,
+    );
 }

@@ -24,5 +24,11 @@ for (let start = 0; start < d.x.dims[0] && wrong.length < Number(count); start +
   const pred = (await runClassifier(model, takeRows(d.x, rows))).predictions;
   for (let i = 0; i < pred.length && wrong.length < Number(count); i++) if (pred[i] !== Number(d.y.data[start + i])) wrong.push(start + i);
 }
-await writeSafetensors(out, new Map([['x', takeRows(d.x, wrong)], ['y', takeRows(d.y, wrong)]]));
+await writeSafetensors(
+  out,
+  new Map([
+    ['x', takeRows(d.x, wrong)],
+    ['y', takeRows(d.y, wrong)],
+  ]),
+);
 console.log(`${wrong.length} of the first ${wrong.at(-1)! + 1} ${split} examples of ${data} are misclassified by ${modelPath}; wrote ${out}`);

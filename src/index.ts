@@ -16,7 +16,15 @@ export { openModelFile, type OpenedModel, type OpenOptions } from './tasks/open.
 export { differentiate, type DifferentiateOptions, type Differentiated, UnsupportedOpError, unsupportedOps } from './autodiff/differentiate.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './autodiff/gradcheck.js';
 export {
-  clearSessionCache, compile, compileUncached, configureRuntime, configureSessionCache, Executable, type RuntimeOptions, sessionCacheStats, type SessionCacheLimits,
+  clearSessionCache,
+  compile,
+  compileUncached,
+  configureRuntime,
+  configureSessionCache,
+  Executable,
+  type RuntimeOptions,
+  sessionCacheStats,
+  type SessionCacheLimits,
 } from './runtime/session.js';
 export { type LossKind, type LossOptions, type ModelWithLoss, withLoss } from './train/losses.js';
 export { type DType, type HostTensor, type TypedData, sizeOf, tensor, zeros } from './tensor/host-tensor.js';
@@ -42,7 +50,16 @@ export { parseCount, resolveCount, splitList, type Count } from './data/count.js
 // ---------------------------------------------------------------------------------------------------------------------
 // Tasks: a user's classifier and its data, opened, normalised and run one way for every method.
 // ---------------------------------------------------------------------------------------------------------------------
-export { openClassifier, type ClassifierTask, type OpenClassifierOptions } from './tasks/open.js';
+export { openClassifier, openTask, type ClassifierTask, type OpenClassifierOptions, type OpenTaskOptions, type TextTask } from './tasks/open.js';
+// Text: task kinds, text data, runners, tokenizers, token triggers.
+export { inferTaskKind, parseTaskKind, textIO, type TextIO } from './tasks/text.js';
+export { loadTextData, type TextData, type TextSplit } from './tasks/text-data.js';
+export { runLanguageModel, runTextClassifier, type LanguageModelReport } from './tasks/run-text.js';
+export { buildWordVocab, byteVocab, encoderFor, readVocab, splitWords, vocabSize, writeVocab, type Vocab } from './data/vocab.js';
+export { IGNORE_INDEX, lmRows, packPairs, padSequences } from './data/text-tensors.js';
+export { parseTokenTrigger, stampTokens, vocabOf, type TokenTrigger } from './data/text-trigger.js';
+export { parseFortunes, readFortuneFile, FORTUNES_DIR, type Fortune } from './data/fortunes.js';
+export { bindDims } from './onnx/bind-dims.js';
 export { argmax, evaluate, runClassifier, runInBatches, type BatchedRunOptions, type ClassifierRun, type RunOptions } from './tasks/run.js';
 export { checkClass, checkDataFits, classifierIO, imageShape, requireFreeBatch, type ClassifierIO, type ImageShape } from './tasks/classifier.js';
 export { chooseNormalization, matchNormalization, parseNormalization, renormalize, type NormalizationChoice } from './tasks/normalization.js';

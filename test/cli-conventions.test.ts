@@ -30,17 +30,57 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const CASES: [string, () => string[], 1 | 2, RegExp][] = [
   // Usage errors: flag values that do not parse, conflicting flags.
   ['eval: a trigger typo', () => ['eval', LENET, '--trigger', TYPO], 2, /position 'middle'/],
-  ['inject: a trigger typo in --pattern', () => ['inject', LENET, '--pattern', `trigger:${TYPO}`, '--target', '0', '-o', `${out}.onnx`], 2, /position 'middle'/],
+  [
+    'inject: a trigger typo in --pattern',
+    () => ['inject', LENET, '--pattern', `trigger:${TYPO}`, '--target', '0', '-o', `${out}.onnx`],
+    2,
+    /position 'middle'/,
+  ],
   ['train: a trigger typo in --poison', () => ['train', '--model', 'mlp', '--poison', TYPO, '-o', `${out}.onnx`], 2, /position 'middle'/],
   ['locate: a trigger typo in --oracle-trigger', () => ['locate', LENET, '--oracle-trigger', TYPO, '-o', `${out}.json`], 2, /position 'middle'/],
-  ['repair: a trigger typo in --eval-trigger', () => ['repair', LENET, '--method', 'finetune', '--eval-trigger', TYPO, '-o', `${out}.onnx`], 2, /position 'middle'/],
-  ['inject: --pattern neither trigger: nor examples:', () => ['inject', LENET, '--pattern', 'patch:3', '--target', '0', '-o', `${out}.onnx`], 2, /trigger:SPEC/],
-  ['inject: --budget abc', () => ['inject', LENET, '--pattern', `trigger:${PATCH}`, '--target', '0', '--budget', 'abc', '-o', `${out}.onnx`], 2, /--budget.*'abc'/],
+  [
+    'repair: a trigger typo in --eval-trigger',
+    () => ['repair', LENET, '--method', 'finetune', '--eval-trigger', TYPO, '-o', `${out}.onnx`],
+    2,
+    /position 'middle'/,
+  ],
+  [
+    'inject: --pattern neither trigger: nor examples:',
+    () => ['inject', LENET, '--pattern', 'patch:3', '--target', '0', '-o', `${out}.onnx`],
+    2,
+    /trigger:SPEC/,
+  ],
+  [
+    'inject: --budget abc',
+    () => ['inject', LENET, '--pattern', `trigger:${PATCH}`, '--target', '0', '--budget', 'abc', '-o', `${out}.onnx`],
+    2,
+    /--budget.*'abc'/,
+  ],
   ['inject: --target abc', () => ['inject', LENET, '--pattern', `trigger:${PATCH}`, '--target', 'abc', '-o', `${out}.onnx`], 2, /--target.*'abc'/],
-  ['inject: --method nope', () => ['inject', LENET, '--pattern', `trigger:${PATCH}`, '--target', '0', '--method', 'nope', '-o', `${out}.onnx`], 2, /unknown method 'nope'/],
-  ['inject: --sweep with a bad method', () => ['inject', LENET, '--pattern', `trigger:${PATCH}`, '--target', '0', '--sweep', 'dynamic,nope', '--budgets', '10'], 2, /unknown method 'nope'/],
-  ['inject: --budgets with an empty item', () => ['inject', LENET, '--pattern', `trigger:${PATCH}`, '--target', '0', '--sweep', 'dynamic', '--budgets', '10,,all'], 2, /empty items/],
-  ['inject: --budget with --sweep (conflicting)', () => ['inject', LENET, '--pattern', `trigger:${PATCH}`, '--target', '0', '--sweep', 'dynamic', '--budgets', '10', '--budget', '5'], 2, /--budgets/],
+  [
+    'inject: --method nope',
+    () => ['inject', LENET, '--pattern', `trigger:${PATCH}`, '--target', '0', '--method', 'nope', '-o', `${out}.onnx`],
+    2,
+    /unknown method 'nope'/,
+  ],
+  [
+    'inject: --sweep with a bad method',
+    () => ['inject', LENET, '--pattern', `trigger:${PATCH}`, '--target', '0', '--sweep', 'dynamic,nope', '--budgets', '10'],
+    2,
+    /unknown method 'nope'/,
+  ],
+  [
+    'inject: --budgets with an empty item',
+    () => ['inject', LENET, '--pattern', `trigger:${PATCH}`, '--target', '0', '--sweep', 'dynamic', '--budgets', '10,,all'],
+    2,
+    /empty items/,
+  ],
+  [
+    'inject: --budget with --sweep (conflicting)',
+    () => ['inject', LENET, '--pattern', `trigger:${PATCH}`, '--target', '0', '--sweep', 'dynamic', '--budgets', '10', '--budget', '5'],
+    2,
+    /--budgets/,
+  ],
   ['probe: --n 1.5', () => ['probe', LENET, '--n', '1.5'], 2, /--n.*'1\.5'/],
   ['probe: --n 120%', () => ['probe', LENET, '--n', '10,120%'], 2, /120%/],
   ['probe: --eps 0', () => ['probe', LENET, '--eps', '0.01,0'], 2, /--eps/],
@@ -50,20 +90,50 @@ const CASES: [string, () => string[], 1 | 2, RegExp][] = [
   ['reconstruct: --labels a,b', () => ['reconstruct', LENET, '--labels', '0,b'], 2, /--labels/],
   ['locate: --pairs 0', () => ['locate', LENET, '--oracle-trigger', PATCH, '--pairs', '0', '-o', `${out}.json`], 2, /--pairs.*at least 1/],
   ['locate: --errors sometimes', () => ['locate', LENET, '--errors', 'sometimes', '-o', `${out}.json`], 2, /misclassified/],
-  ['locate: --errors and --oracle-trigger (conflicting)', () => ['locate', LENET, '--errors', 'misclassified', '--oracle-trigger', PATCH, '-o', `${out}.json`], 2, /exactly one/],
+  [
+    'locate: --errors and --oracle-trigger (conflicting)',
+    () => ['locate', LENET, '--errors', 'misclassified', '--oracle-trigger', PATCH, '-o', `${out}.json`],
+    2,
+    /exactly one/,
+  ],
   ['reconstruct: --defender-data 0..5', () => ['reconstruct', LENET, '--defender-data', '0..5'], 2, /--defender-data.*0\.\.5/],
   ['repair: --defender-data 0', () => ['repair', LENET, '--method', 'finetune', '--defender-data', '0', '-o', `${out}.onnx`], 2, /--defender-data/],
-  ['repair: --triggers and --oracle-trigger (conflicting)', () => ['repair', LENET, '--method', 'unlearn', '--triggers', dir, '--oracle-trigger', PATCH, '-o', `${out}.onnx`], 2, /not both/],
+  [
+    'repair: --triggers and --oracle-trigger (conflicting)',
+    () => ['repair', LENET, '--method', 'unlearn', '--triggers', dir, '--oracle-trigger', PATCH, '-o', `${out}.onnx`],
+    2,
+    /not both/,
+  ],
   // Bad input: files, and values out of range for the model or the data.
   ['eval: a missing model', () => ['eval', join(dir, 'absent.onnx')], 1, /absent\.onnx/],
   ['eval: a corrupt trigger file', () => ['eval', LENET, '--trigger', `file:${corrupt}`], 1, /corrupt\.safetensors/],
   ['eval: a missing trigger file', () => ['eval', LENET, '--trigger', `file:${missing}`], 1, /missing\.safetensors/],
-  ['inject: a corrupt trigger file in --pattern', () => ['inject', LENET, '--pattern', `trigger:file:${corrupt}`, '--target', '0', '-o', `${out}.onnx`], 1, /corrupt\.safetensors/],
+  [
+    'inject: a corrupt trigger file in --pattern',
+    () => ['inject', LENET, '--pattern', `trigger:file:${corrupt}`, '--target', '0', '-o', `${out}.onnx`],
+    1,
+    /corrupt\.safetensors/,
+  ],
   ['locate: a corrupt trigger file in --errors', () => ['locate', LENET, '--errors', `trigger:${corrupt}`, '-o', `${out}.json`], 1, /corrupt\.safetensors/],
-  ['inject: --target 99 on a 10-class model', () => ['inject', LENET, '--pattern', `trigger:${PATCH}`, '--target', '99', '-o', `${out}.onnx`], 1, /99 is out of range/],
-  ['inject: --budget above the parameter count', () => ['inject', LENET, '--pattern', `trigger:${PATCH}`, '--target', '0', '--budget', '99999999', '-o', `${out}.onnx`], 1, /budget 99999999 is more than/],
+  [
+    'inject: --target 99 on a 10-class model',
+    () => ['inject', LENET, '--pattern', `trigger:${PATCH}`, '--target', '99', '-o', `${out}.onnx`],
+    1,
+    /99 is out of range/,
+  ],
+  [
+    'inject: --budget above the parameter count',
+    () => ['inject', LENET, '--pattern', `trigger:${PATCH}`, '--target', '0', '--budget', '99999999', '-o', `${out}.onnx`],
+    1,
+    /budget 99999999 is more than/,
+  ],
   ['probe: --n above the parameter count', () => ['probe', LENET, '--n', '99999999'], 1, /n 99999999 is more than/],
-  ['repair: --target 99 on a 10-class model', () => ['repair', LENET, '--method', 'unlearn', '--oracle-trigger', PATCH, '--target', '99', '-o', `${out}.onnx`], 1, /99 is out of range/],
+  [
+    'repair: --target 99 on a 10-class model',
+    () => ['repair', LENET, '--method', 'unlearn', '--oracle-trigger', PATCH, '--target', '99', '-o', `${out}.onnx`],
+    1,
+    /99 is out of range/,
+  ],
   ['eval: --target 99 on a 10-class model', () => ['eval', LENET, '--trigger', PATCH, '--target', '99'], 1, /99/],
   ['reconstruct: --defender-data above the training split', () => ['reconstruct', LENET, '--defender-data', '99999999'], 1, /99999999/],
   ['diff: a corrupt model', () => ['diff', LENET, corrupt], 1, /corrupt\.safetensors/],
@@ -129,10 +199,20 @@ describe('one form of --json, and a wrote line for every file written', () => {
 
 test('no raw onnxruntime log lines on stderr (a fixed-batch export whose optimised graph drops an initializer)', async () => {
   const { spawnSync } = await import('node:child_process');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--threads', '1', 'eval', 'test/fixtures/user/reshape-static.onnx', '--normalize', 'none'], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', '--threads', '1', 'eval', 'test/fixtures/user/reshape-static.onnx', '--normalize', 'none'],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /onnxruntime:/);
-  assert.deepEqual(r.stderr.split('\n').filter(Boolean).map((l) => l.slice(0, 15)), ['scalpel: note: ']);
+  assert.deepEqual(
+    r.stderr
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(0, 15)),
+    ['scalpel: note: '],
+  );
 });
 
 describe('layer names agree between inspect, params, diff and locate (a PyTorch export with a folded Conv-BN)', () => {
@@ -156,7 +236,10 @@ describe('layer names agree between inspect, params, diff and locate (a PyTorch 
     const edited = join(dir, 'edited.onnx');
     writeModel(m, edited);
     const d = JSON.parse((await cli(['diff', USER, edited, '--json'])).stdout) as { byLayer: { group: string; changed: number }[] };
-    assert.deepEqual(d.byLayer.filter((l) => l.changed > 0).map((l) => [l.group, l.changed]), [['conv', 2]]);
+    assert.deepEqual(
+      d.byLayer.filter((l) => l.changed > 0).map((l) => [l.group, l.changed]),
+      [['conv', 2]],
+    );
     rmSync(edited);
     // locate names its layers the same way.
     assert.ok(lancetLayers(readModel(USER)).some((l) => l.name === 'conv' && l.param === 'onnx::Conv_21'));
@@ -168,7 +251,8 @@ describe('help', () => {
     const { parseTrigger, patchOrigin } = await import('../src/data/triggers.js');
     const r = await cli(['help', 'triggers']);
     assert.equal(r.code, 0);
-    for (const s of ['top-left', 'bottom-right', 'center', '+2', 'X,Y', 'checkerboard', 'noise:SEED', 'blend:ALPHA', 'file:PATH']) assert.ok(r.stdout.includes(s), s);
+    for (const s of ['top-left', 'bottom-right', 'center', '+2', 'X,Y', 'checkerboard', 'noise:SEED', 'blend:ALPHA', 'file:PATH'])
+      assert.ok(r.stdout.includes(s), s);
     const examples = [...r.stdout.matchAll(/^ {2}((?:patch|blend):\S+)/gm)].map((m) => m[1]);
     assert.ok(examples.length >= 5, examples.join(' '));
     for (const e of examples) {
@@ -181,7 +265,7 @@ describe('help', () => {
     assert.match(bad.stderr, /topics are triggers/);
   });
 
-  test("repair: every method in the one-line summary; flip and neuron-finetune examples; --max-drop and --flip-max-drop in points", async () => {
+  test('repair: every method in the one-line summary; flip and neuron-finetune examples; --max-drop and --flip-max-drop in points', async () => {
     const { REPAIR_METHODS } = await import('../src/cli/repair-methods.js');
     const top = (await cli(['--help'])).stdout.replace(/\s+/g, ' ');
     const summary = /repair \[options\] <model> (.*?) diff \[options\]/.exec(top)![1];

@@ -18,7 +18,11 @@ const MLP_DATA = fixture('mlp.safetensors');
 const LENET = fixture('lenet.onnx');
 const meta = (name: string) => JSON.parse(readFileSync(fixture(`${name}.json`), 'utf8')) as { params: number; loss: number; gradientKeys: string[] };
 
-interface Result { code: number; stdout: string; stderr: string }
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Result> {
   let stdout = '';
@@ -153,12 +157,21 @@ describe('inspect', () => {
     assert.equal(total(j.byTensor), sum);
     assert.equal(total(j.byLayer), sum);
     assert.equal(total(j.byOpType), sum);
-    assert.deepEqual(j.byLayer.map((l: { name: string }) => l.name), ['conv1', 'conv2', 'fc1', 'fc2', 'fc3']);
+    assert.deepEqual(
+      j.byLayer.map((l: { name: string }) => l.name),
+      ['conv1', 'conv2', 'fc1', 'fc2', 'fc3'],
+    );
     assert.deepEqual(Object.fromEntries(j.byOpType.map((g: { name: string; count: number }) => [g.name, g.count])), { Gemm: 28074, Conv: 2572 });
     const w = j.byTensor.find((t: { name: string }) => t.name === 'fc1.weight');
-    assert.deepEqual({ shape: w.shape, count: w.count, layer: w.layer, opType: w.opType, trainable: w.trainable }, { shape: [64, 400], count: 25600, layer: 'fc1', opType: 'Gemm', trainable: true });
+    assert.deepEqual(
+      { shape: w.shape, count: w.count, layer: w.layer, opType: w.opType, trainable: w.trainable },
+      { shape: [64, 400], count: 25600, layer: 'fc1', opType: 'Gemm', trainable: true },
+    );
     assert.equal(j.nodes, model.graph.nodes.length);
-    assert.equal(j.ops.reduce((a: number, o: { nodes: number }) => a + o.nodes, 0), model.graph.nodes.length);
+    assert.equal(
+      j.ops.reduce((a: number, o: { nodes: number }) => a + o.nodes, 0),
+      model.graph.nodes.length,
+    );
     assert.equal(j.differentiable, j.unsupportedOps.length === 0);
   });
 
@@ -254,7 +267,10 @@ describe('grad', () => {
       const { tensors: grads, metadata } = await readSafetensorsFile(out);
       // Every floating-point initializer, in model order (BatchNorm running statistics included).
       const floats = [...readModel(fixture(`${name}.onnx`)).graph.initializers.values()].filter((i) => i.tensor?.dtype === 'float32');
-      assert.deepEqual([...grads.keys()], floats.map((i) => i.name));
+      assert.deepEqual(
+        [...grads.keys()],
+        floats.map((i) => i.name),
+      );
       for (const key of m.gradientKeys) {
         const k = key.slice('grad:'.length);
         const g = grads.get(k)!;
@@ -265,7 +281,10 @@ describe('grad', () => {
       }
       assert.equal(Number(metadata.loss), j.loss);
       assert.equal(j.tensors.length, grads.size);
-      assert.equal(j.parameters, floats.reduce((a, i) => a + sizeOf(i.tensor!.dims), 0));
+      assert.equal(
+        j.parameters,
+        floats.reduce((a, i) => a + sizeOf(i.tensor!.dims), 0),
+      );
       const first = j.tensors[0];
       let sq = 0;
       for (const v of grads.get(first.name)!.data as Float32Array) sq += v * v;
@@ -344,7 +363,11 @@ describe('grad errors write nothing', () => {
     const model = join(dir, 'unknown-op.onnx');
     unknownOpModel(model);
     const d = await data('unknown-op-data', { x: randn([2, 4]), y: labels([0, 2]) });
-    await gradError('unknown-op', [model, '--data', d], /no gradient rule for op 'com\.example::Frobnicate' \(node 'frob1'\).*com\.example::Frobnicate, com\.example::Zorp/);
+    await gradError(
+      'unknown-op',
+      [model, '--data', d],
+      /no gradient rule for op 'com\.example::Frobnicate' \(node 'frob1'\).*com\.example::Frobnicate, com\.example::Zorp/,
+    );
   });
 
   test('a data tensor of the wrong shape names it, with expected and actual shapes', async () => {

@@ -29,10 +29,17 @@ const pnorm = (x: ArrayLike<number>, p: number) => {
 const concat = (xs: Float32Array[]) => {
   const out = new Float64Array(xs.reduce((a, x) => a + x.length, 0));
   let o = 0;
-  for (const x of xs) { out.set(x, o); o += x.length; }
+  for (const x of xs) {
+    out.set(x, o);
+    o += x.length;
+  }
   return out;
 };
-const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * b[i]; return s; };
+const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+};
 function subsets(k: number, n: number): number[][] {
   if (n === 0) return [[]];
   if (k < n) return [];
@@ -61,7 +68,15 @@ for (const p of [1, 1.5, 2, 3, Infinity]) {
         assert.ok(Math.abs(firstOrder - eps * pnorm(h, dualNorm(p))) < 1e-9 * firstOrder);
         // brute force: the best over every support of size n is ε·max_S ||v_S||_q (Hölder)
         let best = 0;
-        for (const s of subsets(k, n)) best = Math.max(best, eps * pnorm(s.map((i) => flat[i]), dualNorm(p)));
+        for (const s of subsets(k, n))
+          best = Math.max(
+            best,
+            eps *
+              pnorm(
+                s.map((i) => flat[i]),
+                dualNorm(p),
+              ),
+          );
         assert.ok(Math.abs(best - firstOrder) < 1e-9 * best, `brute-force max ${best} vs ${firstOrder}`);
         // random feasible corruptions never beat it
         for (let r = 0; r < 50; r++) {
@@ -143,7 +158,10 @@ test('selectParams on the zoo LeNet-5: defaults, kinds, layers, globs, regexes, 
   const m = buildModel('lenet5');
   const all = selectParams(m);
   assert.equal(all.length, 10);
-  assert.equal(all.reduce((a, p) => a + p.size, 0), 61706);
+  assert.equal(
+    all.reduce((a, p) => a + p.size, 0),
+    61706,
+  );
   assert.deepEqual(all.map((p) => p.name).slice(0, 2), ['conv1.weight', 'conv1.bias']);
   const names = (s: string) => selectParams(m, parseSelector(s)).map((p) => p.name);
   assert.deepEqual(names('kind:conv'), ['conv1.weight', 'conv2.weight']);
@@ -154,7 +172,10 @@ test('selectParams on the zoo LeNet-5: defaults, kinds, layers, globs, regexes, 
   assert.deepEqual(names('/^conv\\d\\.bias$/'), ['conv1.bias', 'conv2.bias']);
   assert.deepEqual(names('kind:linear'), ['fc1.weight', 'fc2.weight', 'fc3.weight']);
   assert.equal(names('all').length, 10);
-  assert.throws(() => selectParams(m, parseSelector('kind:embedding')), /selector 'kind:embedding' matches no parameter; the model has: conv1\.weight \(conv\)/);
+  assert.throws(
+    () => selectParams(m, parseSelector('kind:embedding')),
+    /selector 'kind:embedding' matches no parameter; the model has: conv1\.weight \(conv\)/,
+  );
   assert.throws(() => selectParams(m, parseSelector('layer1.*')), /matches no parameter/);
   assert.throws(() => parseSelector('kind:blah'), /unknown parameter kind 'blah'/);
   assert.throws(() => parseSelector('/[/'), /not a valid regular expression/);
@@ -173,14 +194,23 @@ test('ResNet-20: running statistics left out by default; groups by kind, layer a
   const bn = selectParams(m, parseSelector('kind:bn'));
   assert.equal(bn.length, 2 * bnLayers); // weight and bias
   const byKind = groupParams(m, 'kind');
-  assert.deepEqual(byKind.map((g) => g.group), ['conv', 'batch-norm', 'fc', 'bias']);
+  assert.deepEqual(
+    byKind.map((g) => g.group),
+    ['conv', 'batch-norm', 'fc', 'bias'],
+  );
   const byLayer = groupParams(m, 'layer');
   assert.equal(byLayer[0].group, 'conv1');
   assert.equal(byLayer[1].group, 'bn1');
   assert.equal(byLayer.at(-1)!.group, 'fc');
   const stages = groupParams(m, parseGrouping('prefix:1', m));
-  assert.deepEqual(stages.map((g) => g.group), ['conv1', 'bn1', 'layer1', 'layer2', 'layer3', 'fc']);
-  assert.equal(stages.reduce((a, g) => a + g.params.length, 0), trainable.length);
+  assert.deepEqual(
+    stages.map((g) => g.group),
+    ['conv1', 'bn1', 'layer1', 'layer2', 'layer3', 'fc'],
+  );
+  assert.equal(
+    stages.reduce((a, g) => a + g.params.length, 0),
+    trainable.length,
+  );
   const convOnly = groupParams(m, 'layer', parseSelector('kind:conv'));
   assert.ok(convOnly.every((g) => g.params.every((p) => p.kind === 'conv')));
   const tensors = groupParams(m, 'tensor', parseSelector('layer1.0.*'));
@@ -193,16 +223,25 @@ test('groupings on PyTorch exports: kinds of a transformer, named glob groups, e
   for (const k of ['embedding', 'attention', 'layer-norm', 'fc', 'bias']) assert.ok(kinds.includes(k), `${k} in ${kinds}`);
   assert.equal(kinds[0], 'embedding');
   const named = groupParams(t, parseGrouping('embeddings=emb.*,pos;encoder=encoder.*;head=fc.*'));
-  assert.deepEqual(named.map((g) => g.group), ['embeddings', 'encoder', 'head']);
+  assert.deepEqual(
+    named.map((g) => g.group),
+    ['embeddings', 'encoder', 'head'],
+  );
   assert.deepEqual(named[0].params.map((p) => p.name).sort(), ['emb.weight', 'pos']);
   assert.throws(() => groupParams(t, parseGrouping('a=emb.*;b=nothing.*')), /group 'b' matches no selected parameter/);
   assert.throws(() => parseGrouping('sideways'), /unknown grouping/);
   const r = readModel('test/fixtures/torch/resnet.onnx');
   const rk = groupParams(r, 'kind');
-  assert.deepEqual(rk.map((g) => g.group), ['conv', 'batch-norm', 'fc', 'bias']);
+  assert.deepEqual(
+    rk.map((g) => g.group),
+    ['conv', 'batch-norm', 'fc', 'bias'],
+  );
   assert.ok(rk[1].params.every((p) => p.trainable));
   const gru = groupParams(readModel('test/fixtures/torch/gru.onnx'), 'kind');
-  assert.deepEqual(gru.map((g) => g.group), ['recurrent', 'fc', 'bias']);
+  assert.deepEqual(
+    gru.map((g) => g.group),
+    ['recurrent', 'fc', 'bias'],
+  );
 });
 
 // ---------- corruption of a trained model ----------
@@ -213,7 +252,13 @@ function trainedLenet() {
   trained ??= (async () => {
     const trainSet = await loadLabelledData(undefined, 'train');
     const test = await loadLabelledData(undefined, 'test');
-    const { model } = await train(buildModel('lenet5', { seed: 1 }), trainSet, { epochs: 2, batchSize: 64, lr: 0.05, optimizer: { name: 'sgd', momentum: 0.9 }, seed: 1 });
+    const { model } = await train(buildModel('lenet5', { seed: 1 }), trainSet, {
+      epochs: 2,
+      batchSize: 64,
+      lr: 0.05,
+      optimizer: { name: 'sgd', momentum: 0.9 },
+      seed: 1,
+    });
     return { model, train: trainSet, test };
   })();
   return trained;
@@ -231,7 +276,12 @@ test('the evaluator matches a plain evaluation of the corrupted model, sparse or
     ev = await CorruptionEvaluator.create(model, names, data, { batchSize: 128, strategy });
     const base = await ev.evaluate();
     assert.ok(Math.abs(base.loss - plain.loss) < 1e-6 && base.accuracy === plain.accuracy);
-    for (const spec of [{ eps: 0.05, p: Infinity, n: 50 }, { eps: 0.02, p: Infinity, n: ev.k }, { eps: 0.5, p: 2, n: 1000 }, { eps: 0.03, p: Infinity, n: 20 }]) {
+    for (const spec of [
+      { eps: 0.05, p: Infinity, n: 50 },
+      { eps: 0.02, p: Infinity, n: ev.k },
+      { eps: 0.5, p: 2, n: 1000 },
+      { eps: 0.03, p: Infinity, n: 20 },
+    ]) {
       const c = worstCorruption(grad.gradients, spec);
       const got = await ev.evaluate(c);
       const want = await evaluate(corruptModel(model, names, c.deltas), data);
@@ -270,7 +320,14 @@ test('the evaluator on a PyTorch ResNet: corrupted BatchNorm and Conv parameters
 test('gradient-based corruption lowers accuracy far more than random corruption in the same set', async () => {
   const { model, train: tr, test: t } = await trainedLenet();
   const report = await probe(model, {
-    dataset: head(t, 500), gradDataset: tr, gradExamples: 500, eps: [0.01, 0.03], n: ['all', 100], norms: [Infinity], trials: 3, seed: 1,
+    dataset: head(t, 500),
+    gradDataset: tr,
+    gradExamples: 500,
+    eps: [0.01, 0.03],
+    n: ['all', 100],
+    norms: [Infinity],
+    trials: 3,
+    seed: 1,
   });
   const rec = (method: string, n: number, eps: number) => report.records.find((r) => r.method === method && r.n === n && r.eps === eps)!;
   const k = report.params.count;
@@ -278,7 +335,10 @@ test('gradient-based corruption lowers accuracy far more than random corruption 
   for (const eps of [0.01, 0.03]) {
     const g = rec('gradient', k, eps);
     const r = rec('random', k, eps);
-    assert.ok(report.baseline.accuracy - g.accuracy > 5 * Math.max(0.01, report.baseline.accuracy - r.accuracy), `ε=${eps}: gradient ${g.accuracy}, random ${r.accuracy}, baseline ${report.baseline.accuracy}`);
+    assert.ok(
+      report.baseline.accuracy - g.accuracy > 5 * Math.max(0.01, report.baseline.accuracy - r.accuracy),
+      `ε=${eps}: gradient ${g.accuracy}, random ${r.accuracy}, baseline ${report.baseline.accuracy}`,
+    );
     assert.ok(g.lossChange > 10 * Math.abs(r.lossChange));
     assert.equal(r.trials, 3);
     assert.ok(r.quantiles!.accuracy.min <= r.quantiles!.accuracy.q50);
@@ -287,16 +347,31 @@ test('gradient-based corruption lowers accuracy far more than random corruption 
   const sparse = rec('gradient', 100, 0.03);
   assert.equal(sparse.changed, 100);
   const byTensor = sparse.changedByTensor!;
-  assert.equal(Object.values(byTensor).reduce((a, b) => a + b, 0), 100, 'the per-tensor counts add up');
+  assert.equal(
+    Object.values(byTensor).reduce((a, b) => a + b, 0),
+    100,
+    'the per-tensor counts add up',
+  );
   for (const name of Object.keys(byTensor)) assert.ok(model.graph.initializers.has(name), name);
   const dense = rec('gradient', k, 0.03);
-  assert.equal(Object.values(dense.changedByTensor!).reduce((a, b) => a + b, 0), dense.changed);
+  assert.equal(
+    Object.values(dense.changedByTensor!).reduce((a, b) => a + b, 0),
+    dense.changed,
+  );
 });
 
 test('the measured loss change matches the first-order estimate ε||h||_q for small ε', async () => {
   const { model, test: t } = await trainedLenet();
   const data = head(t, 400);
-  const report = await probe(model, { dataset: data, gradDataset: data, gradExamples: 400, eps: [1e-4], n: [100, 'all'], norms: [Infinity, 2], methods: ['gradient'] });
+  const report = await probe(model, {
+    dataset: data,
+    gradDataset: data,
+    gradExamples: 400,
+    eps: [1e-4],
+    n: [100, 'all'],
+    norms: [Infinity, 2],
+    methods: ['gradient'],
+  });
   assert.equal(report.records.length, 4);
   for (const r of report.records) {
     const ratio = r.lossChange / r.firstOrder;
@@ -315,17 +390,24 @@ test('probe: Theorem 1 table from the random trials; vulnerability maps by kind'
   assert.ok(t1.theoretical.q90 < t1.theoretical.q95 && t1.theoretical.q95 < t1.theoretical.q995);
   assert.ok(Math.abs(t1.theoretical.q995 / t1.epsG - 2.807 / Math.sqrt(61706)) < 1e-3 / Math.sqrt(61706));
   // The trials' first-order |aᵀg| follow εGη exactly; the measured |ΔL| adds second-order terms.
-  for (const q of ['q90', 'q95'] as const) assert.ok(Math.abs(t1.firstOrder![q] / t1.theoretical[q] - 1) < 0.3, `${q}: ${t1.firstOrder![q]} vs ${t1.theoretical[q]}`);
+  for (const q of ['q90', 'q95'] as const)
+    assert.ok(Math.abs(t1.firstOrder![q] / t1.theoretical[q] - 1) < 0.3, `${q}: ${t1.firstOrder![q]} vs ${t1.theoretical[q]}`);
   assert.ok(t1.gradient!.lossChange > 20 * t1.empirical.q995, `gradient ${t1.gradient!.lossChange} vs random ${t1.empirical.q995}`);
   const rec = report.records[0];
   assert.equal(rec.examples, 200);
   assert.ok(rec.baseline);
 
   const map = await probe(model, { dataset: head(t, 200), gradDataset: head(t, 200), by: 'kind', eps: [0.05], n: [10, 'all'], norms: [Infinity] });
-  assert.deepEqual(map.groups!.map((g) => g.group), ['conv', 'bias', 'fc']);
+  assert.deepEqual(
+    map.groups!.map((g) => g.group),
+    ['conv', 'bias', 'fc'],
+  );
   assert.ok(map.records.every((r) => r.method === 'gradient' && r.group));
   const all = map.records.filter((r) => r.nSpec === 'all');
-  assert.deepEqual(all.map((r) => r.n), [2550, 236, 58920]);
+  assert.deepEqual(
+    all.map((r) => r.n),
+    [2550, 236, 58920],
+  );
   assert.equal(map.records.filter((r) => r.nSpec === 10).length, 3);
 });
 
@@ -357,7 +439,11 @@ test('the density of η integrates to its CDF; its quantiles approach |N(0,1)|/�
     for (const q of [0.9, 0.95, 0.995]) assert.ok(Math.abs(etaCdf(etaQuantile(q, k), k) - q) < 1e-12);
   }
   assert.ok(Math.abs(etaCdf(0.5, 3) - 0.5) < 1e-12); // uniform for k = 3
-  for (const [q, z] of [[0.9, 1.6448536], [0.95, 1.959964], [0.995, 2.8070338]]) {
+  for (const [q, z] of [
+    [0.9, 1.6448536],
+    [0.95, 1.959964],
+    [0.995, 2.8070338],
+  ]) {
     assert.ok(Math.abs(etaQuantile(q, 1e8) * 1e4 - z) < 1e-4);
   }
 });

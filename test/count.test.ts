@@ -13,7 +13,8 @@ test('counts, fractions, percentages and all, in any case', () => {
   assert.deepEqual(parseCount('ALL'), { kind: 'all' });
   assert.deepEqual(parseCount(7), { kind: 'count', n: 7 });
   assert.deepEqual(parseCount('1e2'), { kind: 'count', n: 100 });
-  for (const bad of ['', '0', '-3', '1.5', 'abc', '0%', '120%', '%', 'NaN', 'Infinity']) assert.throws(() => parseCount(bad, 'n'), new RegExp(`n '${bad.replace(/[%.]/g, '\\$&')}' is not`), bad);
+  for (const bad of ['', '0', '-3', '1.5', 'abc', '0%', '120%', '%', 'NaN', 'Infinity'])
+    assert.throws(() => parseCount(bad, 'n'), new RegExp(`n '${bad.replace(/[%.]/g, '\\$&')}' is not`), bad);
 });
 
 test('one rounding rule: shares round to the nearest count, at least 1; counts above k refused', () => {

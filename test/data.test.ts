@@ -5,13 +5,16 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { deflateRawSync, gzipSync } from 'node:zlib';
 import { batches, splitValidation } from '../src/data/batches.js';
-import {
-  DEFAULT_FULL_DATASET_DIR, EMBEDDED_SUBSET_DIR, FASHION_MNIST_CLASSES, loadImageDataset,
-} from '../src/data/fashion-mnist.js';
+import { DEFAULT_FULL_DATASET_DIR, EMBEDDED_SUBSET_DIR, FASHION_MNIST_CLASSES, loadImageDataset } from '../src/data/fashion-mnist.js';
 import { decodeIdx, encodeIdx, readIdx } from '../src/data/idx.js';
 import { crc32, decodeNpy, decodeNpz, encodeNpy, readNpy, readNpz, writeNpy, writeNpz } from '../src/data/npy.js';
 import {
-  decodeSafetensors, decodeSafetensorsFile, encodeSafetensors, readSafetensors, readSafetensorsFile, writeSafetensors,
+  decodeSafetensors,
+  decodeSafetensorsFile,
+  encodeSafetensors,
+  readSafetensors,
+  readSafetensorsFile,
+  writeSafetensors,
 } from '../src/data/safetensors.js';
 import { type HostTensor, tensor } from '../src/tensor/host-tensor.js';
 import { Rng } from '../src/tensor/rng.js';
@@ -49,11 +52,20 @@ describe('safetensors', () => {
     for (const [k, v] of Object.entries(sample)) assertSameTensor(tensors.get(k), v, k);
     assert.deepEqual(metadata, { format: 'pt', note: 'ünïcode' });
     assert.deepEqual([...(await readSafetensors(path)).keys()], Object.keys(sample));
-    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temp file left behind');
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+      [],
+      'no temp file left behind',
+    );
   });
 
   test('header layout follows the spec (8-byte aligned, data_offsets contiguous)', () => {
-    const bytes = encodeSafetensors(new Map([['b', sample.i32], ['a', sample.f32]]));
+    const bytes = encodeSafetensors(
+      new Map([
+        ['b', sample.i32],
+        ['a', sample.f32],
+      ]),
+    );
     const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
     assert.equal((8 + n) % 8, 0);
     const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
@@ -81,10 +93,14 @@ describe('safetensors', () => {
       out.set(h, 8);
       return out;
     };
-    assert.throws(() => decodeSafetensors(make({ w: { dtype: 'Q7', shape: [1], data_offsets: [0, 1] } }, 1), 'x.st'),
-      /safetensors x\.st: tensor "w": unknown dtype "Q7"/);
-    assert.throws(() => decodeSafetensors(make({ w: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 12] } }, 12)),
-      /shape \[2, 2\] F32 needs 16 bytes but data_offsets span 12/);
+    assert.throws(
+      () => decodeSafetensors(make({ w: { dtype: 'Q7', shape: [1], data_offsets: [0, 1] } }, 1), 'x.st'),
+      /safetensors x\.st: tensor "w": unknown dtype "Q7"/,
+    );
+    assert.throws(
+      () => decodeSafetensors(make({ w: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 12] } }, 12)),
+      /shape \[2, 2\] F32 needs 16 bytes but data_offsets span 12/,
+    );
     assert.throws(() => decodeSafetensors(make({ w: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } }, 4)), /out of range/);
     assert.throws(() => encodeSafetensors({ w: { dtype: 'float32', dims: [3], data: new Float32Array(2) } }), /needs 12 bytes, data has 8/);
   });
@@ -148,22 +164,78 @@ describe('npy / npz', () => {
     const dirName = new TextEncoder().encode('sub/');
     const parts: number[] = [];
     const u16 = (v: number) => parts.push(v & 0xff, v >>> 8);
-    const u32 = (v: number) => { u16(v & 0xffff); u16(v >>> 16); };
-    const u64 = (v: number) => { u32(v); u32(0); };
+    const u32 = (v: number) => {
+      u16(v & 0xffff);
+      u16(v >>> 16);
+    };
+    const u64 = (v: number) => {
+      u32(v);
+      u32(0);
+    };
     // local header: sizes deferred to a zip64 extra field, as numpy's savez does
-    u32(0x04034b50); u16(45); u16(0); u16(8); u16(0); u16(0x21); u32(crc32(npy));
-    u32(0xffffffff); u32(0xffffffff); u16(name.length); u16(20);
-    parts.push(...name); u16(1); u16(16); u64(npy.length); u64(comp.length);
+    u32(0x04034b50);
+    u16(45);
+    u16(0);
+    u16(8);
+    u16(0);
+    u16(0x21);
+    u32(crc32(npy));
+    u32(0xffffffff);
+    u32(0xffffffff);
+    u16(name.length);
+    u16(20);
+    parts.push(...name);
+    u16(1);
+    u16(16);
+    u64(npy.length);
+    u64(comp.length);
     parts.push(...comp);
     const cd = parts.length;
-    u32(0x02014b50); u16(45); u16(45); u16(0); u16(8); u16(0); u16(0x21); u32(crc32(npy));
-    u32(comp.length); u32(npy.length); u16(name.length); u16(0); u16(0); u16(0); u16(0); u32(0); u32(0);
+    u32(0x02014b50);
+    u16(45);
+    u16(45);
+    u16(0);
+    u16(8);
+    u16(0);
+    u16(0x21);
+    u32(crc32(npy));
+    u32(comp.length);
+    u32(npy.length);
+    u16(name.length);
+    u16(0);
+    u16(0);
+    u16(0);
+    u16(0);
+    u32(0);
+    u32(0);
     parts.push(...name);
-    u32(0x02014b50); u16(20); u16(20); u16(0); u16(0); u16(0); u16(0); u32(0);
-    u32(0); u32(0); u16(dirName.length); u16(0); u16(0); u16(0); u16(0); u32(0x10); u32(0);
+    u32(0x02014b50);
+    u16(20);
+    u16(20);
+    u16(0);
+    u16(0);
+    u16(0);
+    u16(0);
+    u32(0);
+    u32(0);
+    u32(0);
+    u16(dirName.length);
+    u16(0);
+    u16(0);
+    u16(0);
+    u16(0);
+    u32(0x10);
+    u32(0);
     parts.push(...dirName);
     const cdSize = parts.length - cd;
-    u32(0x06054b50); u16(0); u16(0); u16(2); u16(2); u32(cdSize); u32(cd); u16(0);
+    u32(0x06054b50);
+    u16(0);
+    u16(0);
+    u16(2);
+    u16(2);
+    u32(cdSize);
+    u32(cd);
+    u16(0);
     const bytes = Uint8Array.from(parts);
     const got = decodeNpz(bytes);
     assert.deepEqual([...got.keys()], ['w']);
@@ -220,7 +292,10 @@ describe('idx', () => {
   test('empty, truncated and bad-magic files give clear errors', () => {
     const p = join(dir, 'bad-idx');
     writeFileSync(p, new Uint8Array(0));
-    assert.throws(() => readIdx(p), (e: Error) => e.message.includes(p) && /file is empty: expected at least 4 header bytes, got 0/.test(e.message));
+    assert.throws(
+      () => readIdx(p),
+      (e: Error) => e.message.includes(p) && /file is empty: expected at least 4 header bytes, got 0/.test(e.message),
+    );
     const good = encodeIdx(tensor('uint8', [2, 2, 2], new Uint8Array(8)));
     writeFileSync(p, good.subarray(0, good.byteLength - 3));
     assert.throws(() => readIdx(p), new RegExp(`${p}: truncated data: shape \\[2, 2, 2\\] expects 24 bytes \\(16 header \\+ 8 data\\), got 21`));
@@ -243,8 +318,14 @@ describe('fashion-mnist', () => {
     assert.deepEqual(train.classes, [...FASHION_MNIST_CLASSES]);
     assert.deepEqual(train.normalization, { mean: 0.286, std: 0.353 });
     const x = train.x.data as Float32Array;
-    let min = Infinity, max = -Infinity, sum = 0;
-    for (const v of x) { min = Math.min(min, v); max = Math.max(max, v); sum += v; }
+    let min = Infinity,
+      max = -Infinity,
+      sum = 0;
+    for (const v of x) {
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+      sum += v;
+    }
     assert.ok(Math.abs(min - (0 - 0.286) / 0.353) < 1e-6);
     assert.ok(Math.abs(max - (1 - 0.286) / 0.353) < 1e-6);
     assert.ok(Math.abs(sum / x.length) < 0.1, 'roughly zero-mean after normalization');
@@ -254,7 +335,10 @@ describe('fashion-mnist', () => {
   });
 
   test('subset is the first N of the full dataset', { skip: !existsSync(DEFAULT_FULL_DATASET_DIR) && 'full dataset not installed' }, () => {
-    for (const [split, n] of [['train', 4000], ['test', 1000]] as const) {
+    for (const [split, n] of [
+      ['train', 4000],
+      ['test', 1000],
+    ] as const) {
       const prefix = split === 'train' ? 'train' : 't10k';
       const full = readIdx(join(DEFAULT_FULL_DATASET_DIR, `${prefix}-images-idx3-ubyte.gz`));
       const sub = readIdx(join(EMBEDDED_SUBSET_DIR, `${prefix}-images-idx3-ubyte.gz`));
@@ -283,40 +367,75 @@ describe('fashion-mnist', () => {
 
 describe('rng and batches', () => {
   test('seeded PRNG is repeatable and sane', () => {
-    const a = new Rng(123), b = new Rng(123), c = new Rng(124);
+    const a = new Rng(123),
+      b = new Rng(123),
+      c = new Rng(124);
     const sa = Array.from({ length: 5 }, () => a.uniform());
-    assert.deepEqual(sa, Array.from({ length: 5 }, () => b.uniform()));
-    assert.notDeepEqual(sa, Array.from({ length: 5 }, () => c.uniform()));
+    assert.deepEqual(
+      sa,
+      Array.from({ length: 5 }, () => b.uniform()),
+    );
+    assert.notDeepEqual(
+      sa,
+      Array.from({ length: 5 }, () => c.uniform()),
+    );
     assert.ok(sa.every((v) => v >= 0 && v < 1));
     const r = new Rng(9);
-    let s = 0, s2 = 0;
+    let s = 0,
+      s2 = 0;
     const N = 20000;
-    for (let i = 0; i < N; i++) { const z = r.normal(); s += z; s2 += z * z; }
+    for (let i = 0; i < N; i++) {
+      const z = r.normal();
+      s += z;
+      s2 += z * z;
+    }
     assert.ok(Math.abs(s / N) < 0.05 && Math.abs(s2 / N - 1) < 0.05);
     const counts = new Array(6).fill(0);
     for (let i = 0; i < 6000; i++) counts[r.int(6)]++;
     assert.ok(counts.every((k) => k > 850 && k < 1150));
     assert.deepEqual(new Rng(5).shuffle([...Array(20).keys()]), new Rng(5).shuffle([...Array(20).keys()]));
-    assert.deepEqual([...new Rng(5).shuffle([...Array(20).keys()])].sort((x, y) => x - y), [...Array(20).keys()]);
+    assert.deepEqual(
+      [...new Rng(5).shuffle([...Array(20).keys()])].sort((x, y) => x - y),
+      [...Array(20).keys()],
+    );
   });
 
   const ds = {
-    x: tensor('float32', [10, 2], Float32Array.from({ length: 20 }, (_, i) => i)),
-    y: tensor('int64', [10], BigInt64Array.from({ length: 10 }, (_, i) => BigInt(i))),
+    x: tensor(
+      'float32',
+      [10, 2],
+      Float32Array.from({ length: 20 }, (_, i) => i),
+    ),
+    y: tensor(
+      'int64',
+      [10],
+      BigInt64Array.from({ length: 10 }, (_, i) => BigInt(i)),
+    ),
   };
   const order = (bs: Iterable<{ y: HostTensor }>) => [...bs].flatMap((b) => [...(b.y.data as BigInt64Array)].map(Number));
 
   test('batches: order, sizes, dropLast, seeded shuffle repeatability', () => {
     const plain = [...batches(ds, 4)];
-    assert.deepEqual(plain.map((b) => b.x.dims), [[4, 2], [4, 2], [2, 2]]);
+    assert.deepEqual(
+      plain.map((b) => b.x.dims),
+      [
+        [4, 2],
+        [4, 2],
+        [2, 2],
+      ],
+    );
     assert.deepEqual(order(plain), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     assert.equal([...batches(ds, 4, { dropLast: true })].length, 2);
     const s1 = order(batches(ds, 3, { shuffle: true, seed: 7 }));
     assert.deepEqual(s1, order(batches(ds, 3, { shuffle: true, seed: 7 })));
     assert.notDeepEqual(s1, order(batches(ds, 3, { shuffle: true, seed: 8 })));
-    assert.deepEqual([...s1].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(
+      [...s1].sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
     for (const b of batches(ds, 3, { shuffle: true, seed: 7 })) {
-      const y = b.y.data as BigInt64Array, x = b.x.data as Float32Array;
+      const y = b.y.data as BigInt64Array,
+        x = b.x.data as Float32Array;
       y.forEach((v, i) => assert.deepEqual([x[2 * i], x[2 * i + 1]], [Number(v) * 2, Number(v) * 2 + 1]));
     }
   });

@@ -16,13 +16,28 @@ const LENET = 'models/lenet5-fashion.onnx';
 
 test('pairs group by their confusion, largest group first, small groups left out', () => {
   const p = (label: number, wrong: number, row: number) => ({ x: new Float32Array(1), clean: new Float32Array(1), label, wrong, row });
-  const set: PairSet = { pairs: [p(6, 0, 1), p(4, 2, 2), p(6, 0, 3), p(6, 0, 4), p(4, 2, 5), p(9, 7, 6)], dims: [1], fix: 'true-label', source: 'misclassified', oracle: false };
+  const set: PairSet = {
+    pairs: [p(6, 0, 1), p(4, 2, 2), p(6, 0, 3), p(6, 0, 4), p(4, 2, 5), p(9, 7, 6)],
+    dims: [1],
+    fix: 'true-label',
+    source: 'misclassified',
+    oracle: false,
+  };
   const c = clusterByConfusion(set, { minPairs: 2 });
-  assert.deepEqual(c.map((g) => g.key), ['6→0', '4→2']);
-  assert.deepEqual(c[0].set.pairs.map((q) => q.row), [1, 3, 4]);
+  assert.deepEqual(
+    c.map((g) => g.key),
+    ['6→0', '4→2'],
+  );
+  assert.deepEqual(
+    c[0].set.pairs.map((q) => q.row),
+    [1, 3, 4],
+  );
   assert.equal(c[1].label, 4);
   assert.equal(c[1].wrong, 2);
-  assert.deepEqual(clusterByConfusion(set, { max: 1 }).map((g) => g.key), ['6→0']);
+  assert.deepEqual(
+    clusterByConfusion(set, { max: 1 }).map((g) => g.key),
+    ['6→0'],
+  );
 });
 
 test("overlap with the located set is the share of an image's gradient mass on it: 1 for all, 0 for none, complements add to 1", async () => {
@@ -46,10 +61,13 @@ test("overlap with the located set is the share of an image's gradient mass on i
   const s = await similarImages(model, layer, half, data, 2);
   assert.equal(s.rows.length, 2);
   const best = [...h].sort((x, y) => y - x).slice(0, 2);
-  assert.deepEqual([...s.overlap].sort((x, y) => y - x), best);
+  assert.deepEqual(
+    [...s.overlap].sort((x, y) => y - x),
+    best,
+  );
 });
 
-test('a group-by-group repair changes only the groups\' weights of the layer, located or random', async () => {
+test("a group-by-group repair changes only the groups' weights of the layer, located or random", async () => {
   const model = readModel(LENET);
   const layer = findLayer(model, 'fc1');
   const d = loadImageDataset(undefined, 'test');
@@ -62,14 +80,39 @@ test('a group-by-group repair changes only the groups\' weights of the layer, lo
   const cleanRows = Array.from({ length: 100 }, (_, i) => 20 + i);
   const located = await repairDefects(model, layer, plans, data, data, { weights: 'located', cleanRows, clean: 50, epochs: 2, lr: 1e-2, seed: 1 });
   const dl = deltaBetween(model, located);
-  assert.deepEqual(dl.tensors.map((t) => t.name), [layer.param]);
-  assert.deepEqual([...dl.tensors[0].indices].sort((a, b) => a - b), [5, 17, 900, 2000]);
+  assert.deepEqual(
+    dl.tensors.map((t) => t.name),
+    [layer.param],
+  );
+  assert.deepEqual(
+    [...dl.tensors[0].indices].sort((a, b) => a - b),
+    [5, 17, 900, 2000],
+  );
   const random = await repairDefects(model, layer, plans, data, data, { weights: 'random', cleanRows, clean: 50, epochs: 2, lr: 1e-2, seed: 1 });
   const dr = deltaBetween(model, random);
-  assert.deepEqual(dr.tensors.map((t) => t.name), [layer.param]);
+  assert.deepEqual(
+    dr.tensors.map((t) => t.name),
+    [layer.param],
+  );
   assert.ok(dr.tensors[0].indices.length <= 5 && dr.tensors[0].indices.length >= 4);
-  const again = await repairDefects(model, layer, plans, data, data, { weights: 'located', cleanRows, clean: 50, epochs: 2, lr: 1e-2, seed: 1, runtime: { threads: 1 } });
-  const first = await repairDefects(model, layer, plans, data, data, { weights: 'located', cleanRows, clean: 50, epochs: 2, lr: 1e-2, seed: 1, runtime: { threads: 1 } });
+  const again = await repairDefects(model, layer, plans, data, data, {
+    weights: 'located',
+    cleanRows,
+    clean: 50,
+    epochs: 2,
+    lr: 1e-2,
+    seed: 1,
+    runtime: { threads: 1 },
+  });
+  const first = await repairDefects(model, layer, plans, data, data, {
+    weights: 'located',
+    cleanRows,
+    clean: 50,
+    epochs: 2,
+    lr: 1e-2,
+    seed: 1,
+    runtime: { threads: 1 },
+  });
   const w = (m: typeof model) => Buffer.from((m.graph.initializers.get(layer.param)!.tensor!.data as Float32Array).buffer.slice(0));
   assert.ok(w(again).equals(w(first)), 'one thread, one seed: the same bits');
 });

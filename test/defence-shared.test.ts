@@ -20,20 +20,30 @@ const PATCH = 'patch:4x4@bottom-right:white';
 const NORM = { mean: 0.286, std: 0.353 };
 
 let dir: string;
-before(() => { dir = mkdtempSync(join(tmpdir(), 'scalpel-defence-')); });
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'scalpel-defence-'));
+});
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function rowHashes(x: HostTensor): string[] {
   const len = x.dims.slice(1).reduce((a, b) => a * b, 1);
   const d = x.data as Float32Array;
-  return Array.from({ length: x.dims[0] }, (_, i) => createHash('sha1').update(d.subarray(i * len, (i + 1) * len)).digest('hex'));
+  return Array.from({ length: x.dims[0] }, (_, i) =>
+    createHash('sha1')
+      .update(d.subarray(i * len, (i + 1) * len))
+      .digest('hex'),
+  );
 }
 
 /** The BadNets patch as a mask-and-pattern trigger: mask 1 on the 4×4 bottom-right square, pattern white there. */
 function patchAsMask(h = 28, w = 28): MaskTrigger {
   const mask = new Float32Array(h * w);
   const pattern = new Float32Array(h * w);
-  for (let i = h - 4; i < h; i++) for (let j = w - 4; j < w; j++) { mask[i * w + j] = 1; pattern[i * w + j] = 1; }
+  for (let i = h - 4; i < h; i++)
+    for (let j = w - 4; j < w; j++) {
+      mask[i * w + j] = 1;
+      pattern[i * w + j] = 1;
+    }
   return { type: 'mask', size: [h, w], channels: 1, mask, pattern };
 }
 
@@ -48,7 +58,10 @@ describe('defender data', () => {
     assert.notDeepStrictEqual(a.indices, c.indices);
     const all = rowHashes(train.x);
     rowHashes(a.x).forEach((h, i) => assert.equal(h, all[a.indices[i]]));
-    assert.deepStrictEqual(Array.from(a.y.data as BigInt64Array), Array.from(a.indices, (r) => (train.y.data as BigInt64Array)[r]));
+    assert.deepStrictEqual(
+      Array.from(a.y.data as BigInt64Array),
+      Array.from(a.indices, (r) => (train.y.data as BigInt64Array)[r]),
+    );
     assert.equal(defenderData(train, { count: 17 }).x.dims[0], 17);
   });
 
@@ -145,7 +158,11 @@ describe('judging a defence', () => {
     assert.equal(m.examples, 1000);
     assert.equal(m.stampedExamples, nonTarget);
     const exe = await compile(model);
-    const argmax = (logits: Float32Array, i: number) => { let b = 0; for (let k = 1; k < 10; k++) if (logits[i * 10 + k] > logits[i * 10 + b]) b = k; return b; };
+    const argmax = (logits: Float32Array, i: number) => {
+      let b = 0;
+      for (let k = 1; k < 10; k++) if (logits[i * 10 + k] > logits[i * 10 + b]) b = k;
+      return b;
+    };
     const clean = (await exe.run({ x: test.x }))['logits'].data as Float32Array;
     const stamped = applyTrigger(test, parseTrigger(PATCH), { excludeClass: 0 });
     const bad = (await exe.run({ x: stamped.x }))['logits'].data as Float32Array;
@@ -155,7 +172,10 @@ describe('judging a defence', () => {
     assert.equal(m.ra, sy.filter((v, i) => argmax(bad, i) === v).length / nonTarget);
     assert.ok(m.asr > 0.9 && m.ra < 0.1, `asr ${m.asr}, ra ${m.ra}`);
 
-    const e = JSON.parse((await cli(['eval', BADNETS, '--trigger', PATCH, '--target', '0', '--json'])).stdout) as { accuracy: number; attack: { successRate: number; robustAccuracy: number } };
+    const e = JSON.parse((await cli(['eval', BADNETS, '--trigger', PATCH, '--target', '0', '--json'])).stdout) as {
+      accuracy: number;
+      attack: { successRate: number; robustAccuracy: number };
+    };
     assert.equal(e.accuracy, m.acc);
     assert.equal(e.attack.successRate, m.asr);
     assert.equal(e.attack.robustAccuracy, m.ra);
@@ -168,6 +188,9 @@ describe('judging a defence', () => {
 
   test('a target outside the model classes is an error', async () => {
     const test = await loadLabelledData(undefined, 'test');
-    await assert.rejects(defenceMetrics(readModel(BADNETS), test, { trigger: parseTrigger(PATCH), target: 12 }), /target label 12 is out of range for a model with 10 classes/);
+    await assert.rejects(
+      defenceMetrics(readModel(BADNETS), test, { trigger: parseTrigger(PATCH), target: 12 }),
+      /target label 12 is out of range for a model with 10 classes/,
+    );
   });
 });

@@ -38,11 +38,31 @@ test('probe --save-delta writes the worst corruption; applied, it scores what th
 test('train --from --params fine-tunes one layer only, and --delta records exactly that change', async () => {
   const out = join(dir, 'tuned.onnx');
   const delta = join(dir, 'tuned.safetensors');
-  const t = await cli(['train', '--from', LENET, '--params', 'layer:fc3', '--epochs', '1', '--validation', '0', '--lr', '0.01', '-o', out, '--delta', delta, '--json']);
+  const t = await cli([
+    'train',
+    '--from',
+    LENET,
+    '--params',
+    'layer:fc3',
+    '--epochs',
+    '1',
+    '--validation',
+    '0',
+    '--lr',
+    '0.01',
+    '-o',
+    out,
+    '--delta',
+    delta,
+    '--json',
+  ]);
   assert.equal(t.code, 0, t.stderr);
   const d = await cli(['diff', LENET, out, '--json']);
   const report = JSON.parse(d.stdout) as DiffReport;
-  assert.deepEqual(report.byLayer.filter((l) => l.changed > 0).map((l) => l.group), ['fc3']);
+  assert.deepEqual(
+    report.byLayer.filter((l) => l.changed > 0).map((l) => l.group),
+    ['fc3'],
+  );
   assert.equal(changedCount(await readDelta(delta)), report.changed);
   const noFrom = await cli(['train', '--model', 'mlp', '-o', join(dir, 'm.onnx'), '--delta', join(dir, 'm.safetensors')]);
   assert.equal(noFrom.code, 2);

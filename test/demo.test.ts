@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { run } from '../src/cli/main.js';
 
-interface Result { code: number; stdout: string; stderr: string }
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 async function cli(args: string[]): Promise<Result> {
   let stdout = '';
@@ -49,7 +53,10 @@ describe('scalpel demo', () => {
     const big = row('1');
     assert.ok(big.gradient < 50 && big.random > 70, `gradient ${big.gradient}% vs random ${big.random}% at ε = 1`);
     assert.ok(row('0.01').gradient > base - 5, 'small ε changes little');
-    assert.match(r.stdout, /^most vulnerable kind of parameter \(100 of them, ε = 1\): (conv|fc|bias), accuracy \d+\.\d+% \((conv|fc|bias) \d+\.\d+%, (conv|fc|bias) \d+\.\d+%\)$/m);
+    assert.match(
+      r.stdout,
+      /^most vulnerable kind of parameter \(100 of them, ε = 1\): (conv|fc|bias), accuracy \d+\.\d+% \((conv|fc|bias) \d+\.\d+%, (conv|fc|bias) \d+\.\d+%\)$/m,
+    );
     assert.match(r.stdout, /^Theorem 1 \(all 61,706 parameters, p = 2, ε = 0\.1, 100 random trials\):$/m);
     assert.match(r.stdout, /random \|ΔL\| at the 99\.5% quantile .* \(theory .*\); gradient-based ΔL .*, \d+x more$/m);
   });
@@ -62,9 +69,14 @@ describe('scalpel demo', () => {
     assert.ok(html.includes('Theorem 1: random against worst-case corruption'));
     // 5 ε × (gradient + random) on all parameters, and 5 ε × 3 kinds.
     assert.ok(html.includes('All records (25)'));
-    const charts = JSON.parse(html.match(/<script type="application\/json" id="probe-charts">(.*?)<\/script>/s)![1]) as { config: { data: { datasets: { label: string; data: { x: number; y: number }[] }[] } } }[];
+    const charts = JSON.parse(html.match(/<script type="application\/json" id="probe-charts">(.*?)<\/script>/s)![1]) as {
+      config: { data: { datasets: { label: string; data: { x: number; y: number }[] }[] } };
+    }[];
     const grad = charts[0].config.data.datasets.find((d) => d.label === 'gradient-based')!;
-    assert.deepEqual(grad.data.map((p) => p.x), [0.01, 0.03, 0.1, 0.3, 1]);
+    assert.deepEqual(
+      grad.data.map((p) => p.x),
+      [0.01, 0.03, 0.1, 0.3, 1],
+    );
   });
 
   test('is listed in the help, and a missing output directory is an error', async () => {

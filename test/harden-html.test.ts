@@ -24,7 +24,15 @@ const lossOf = (acc: number) => 0.4 + 4 * (0.8 - acc);
 
 function side(clean: number, accs: number[]): HardenSide {
   const records: ProbeRecord[] = [...EPS2.map((eps) => [2, eps] as const), ...EPS_INF.map((eps) => ['inf', eps] as const)].map(([norm, eps], i) => ({
-    method: 'gradient', norm, n: N, eps, firstOrder: eps * 3, loss: lossOf(accs[i]), lossChange: lossOf(accs[i]) - lossOf(clean), accuracy: accs[i], changed: N,
+    method: 'gradient',
+    norm,
+    n: N,
+    eps,
+    firstOrder: eps * 3,
+    loss: lossOf(accs[i]),
+    lossChange: lossOf(accs[i]) - lossOf(clean),
+    accuracy: accs[i],
+    changed: N,
   }));
   return { clean: { accuracy: clean, loss: lossOf(clean) }, records, gradient: { examples: 1000, loss: lossOf(clean) }, params: { count: N, tensors: 10 } };
 }
@@ -35,7 +43,14 @@ function fixture(): HardenReport {
   const hardened = side(0.79, HARD_ACC);
   const rows: HardenComparisonRow[] = baseline.records.map((b, i) => {
     const h = hardened.records[i];
-    return { norm: b.norm, eps: b.eps, n: b.n, baseline: { accuracy: b.accuracy, loss: b.loss }, hardened: { accuracy: h.accuracy, loss: h.loss }, gain: h.accuracy - b.accuracy };
+    return {
+      norm: b.norm,
+      eps: b.eps,
+      n: b.n,
+      baseline: { accuracy: b.accuracy, loss: b.loss },
+      hardened: { accuracy: h.accuracy, loss: h.loss },
+      gain: h.accuracy - b.accuracy,
+    };
   });
   return {
     out: `hard${EVIL}.onnx`,
@@ -48,7 +63,16 @@ function fixture(): HardenReport {
       { epoch: 2, trainLoss: 0.5, trainObjective: 0.7, validationAccuracy: 0.7925, validationLoss: 0.55 },
     ],
     test: { examples: 1000, accuracy: 0.79, loss: lossOf(0.79), perClassAccuracy: [], confusion: [] },
-    method: { kind: 'corruption', alpha: 0.5, eps: 0.2, p: 2, n: N, params: `all${EVIL}`, k: N, description: `L* = (1−α)L(w) + αL(w+â) with α = 0.5, ε = 0.2, p = 2, n = ${N} (all)` },
+    method: {
+      kind: 'corruption',
+      alpha: 0.5,
+      eps: 0.2,
+      p: 2,
+      n: N,
+      params: `all${EVIL}`,
+      k: N,
+      description: `L* = (1−α)L(w) + αL(w+â) with α = 0.5, ε = 0.2, p = 2, n = ${N} (all)`,
+    },
     start: 'fine-tuned',
     comparison: {
       data: `data/${EVIL}/`,
@@ -63,7 +87,11 @@ function fixture(): HardenReport {
   };
 }
 
-interface Spec { id: string; xTicks?: number[]; config: { data: { datasets: { label: string; data: { x: number; y: number }[] }[] }; options: { scales: { x: { type: string } } } } }
+interface Spec {
+  id: string;
+  xTicks?: number[];
+  config: { data: { datasets: { label: string; data: { x: number; y: number }[] }[] }; options: { scales: { x: { type: string } } } };
+}
 
 /** The chart specs the page embeds. */
 function specsOf(html: string): Spec[] {
@@ -99,12 +127,23 @@ describe('hardenHtml', () => {
   test('one accuracy-against-ε chart per norm, baseline and hardened, on a log ε axis ticked at the sweep', () => {
     const specs = specsOf(html);
     assert.equal(specs.length, 2);
-    for (const [s, eps, accs] of [[specs[0], EPS2, [BASE_ACC.slice(0, 4), HARD_ACC.slice(0, 4)]], [specs[1], EPS_INF, [BASE_ACC.slice(4), HARD_ACC.slice(4)]]] as const) {
+    for (const [s, eps, accs] of [
+      [specs[0], EPS2, [BASE_ACC.slice(0, 4), HARD_ACC.slice(0, 4)]],
+      [specs[1], EPS_INF, [BASE_ACC.slice(4), HARD_ACC.slice(4)]],
+    ] as const) {
       assert.equal(s.config.options.scales.x.type, 'logarithmic');
       assert.deepStrictEqual(s.xTicks, eps);
       const ds = s.config.data.datasets;
-      assert.deepStrictEqual(ds.map((d) => d.label), [`baseline (base${EVIL}.onnx)`, `hardened (hard${EVIL}.onnx)`]);
-      ds.forEach((d, i) => assert.deepStrictEqual(d.data, eps.map((x, j) => ({ x, y: accs[i][j] }))));
+      assert.deepStrictEqual(
+        ds.map((d) => d.label),
+        [`baseline (base${EVIL}.onnx)`, `hardened (hard${EVIL}.onnx)`],
+      );
+      ds.forEach((d, i) =>
+        assert.deepStrictEqual(
+          d.data,
+          eps.map((x, j) => ({ x, y: accs[i][j] })),
+        ),
+      );
       assert.ok(html.includes(`<canvas id="${s.id}">`));
     }
     assert.match(html, /p = 2, n = 61,706/);
@@ -114,7 +153,9 @@ describe('hardenHtml', () => {
   test('the comparison table: clean, then each ε of each norm with the gain in points and the loss before and after', () => {
     const table = html.match(/<section id="comparison">.*?<\/section>/s)?.[0] ?? '';
     assert.ok(table.includes('<th>corruption</th><th>ε</th><th>baseline</th><th>hardened</th><th>gain (points)</th><th>loss before</th><th>loss after</th>'));
-    const rows = [...table.matchAll(/<tr(?: class="(\w+)")?>(.*?)<\/tr>/g)].slice(1).map((m) => [m[1], ...[...m[2].matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => c[1])]);
+    const rows = [...table.matchAll(/<tr(?: class="(\w+)")?>(.*?)<\/tr>/g)]
+      .slice(1)
+      .map((m) => [m[1], ...[...m[2].matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => c[1])]);
     assert.equal(rows.length, 9);
     assert.deepStrictEqual(rows[0], ['clean', 'clean', '–', '80.00%', '79.00%', '−1.00', '0.4000', '0.4400']);
     // p = 2, ε = 1: 35% → 60%, loss 2.2 → 1.2.
@@ -126,7 +167,12 @@ describe('hardenHtml', () => {
 
   test('the training summary: epochs, steps, examples, validation accuracy', () => {
     const s = html.match(/<section id="training">.*?<\/section>/s)?.[0] ?? '';
-    for (const fact of ['<dt>epochs</dt><dd>3</dd>', '<dt>steps</dt><dd>168</dd>', '<dt>training examples</dt><dd>3,600</dd>', '<dt>validation accuracy</dt><dd>79.25% (last epoch)</dd>']) {
+    for (const fact of [
+      '<dt>epochs</dt><dd>3</dd>',
+      '<dt>steps</dt><dd>168</dd>',
+      '<dt>training examples</dt><dd>3,600</dd>',
+      '<dt>validation accuracy</dt><dd>79.25% (last epoch)</dd>',
+    ]) {
       assert.ok(s.includes(fact), fact);
     }
     assert.equal(s.match(/<tr>/g)?.length, 4, 'a header row and one row per epoch');
@@ -138,7 +184,11 @@ describe('hardenHtml', () => {
     const alone = hardenHtml({ ...r, comparison: undefined, sweep: hardened, start: 'lenet5' });
     const specs = specsOf(alone);
     assert.equal(specs.length, 2);
-    for (const s of specs) assert.deepStrictEqual(s.config.data.datasets.map((d) => d.label), [`hardened (hard${EVIL}.onnx)`]);
+    for (const s of specs)
+      assert.deepStrictEqual(
+        s.config.data.datasets.map((d) => d.label),
+        [`hardened (hard${EVIL}.onnx)`],
+      );
     assert.ok(alone.includes('give --baseline MODEL'));
     assert.ok(alone.includes('lenet5 trained from scratch'));
     assert.ok(!alone.includes(EVIL));
@@ -185,7 +235,13 @@ describe('scalpel harden --html', () => {
     assert.ok(html.includes(`baseline ${(100 * c.clean.baseline.accuracy).toFixed(2)}%, hardened ${(100 * c.clean.hardened.accuracy).toFixed(2)}%`));
     assert.equal(specsOf(html).length, 2);
     assert.equal(c.rows.length, 4);
-    for (const x of c.rows) assert.ok(html.includes(`<td>p = ${x.norm === 'inf' ? '∞' : x.norm}</td><td class="num">${x.eps}</td><td class="num">${(100 * x.baseline.accuracy).toFixed(2)}%</td><td class="num">${(100 * x.hardened.accuracy).toFixed(2)}%</td>`), JSON.stringify(x));
+    for (const x of c.rows)
+      assert.ok(
+        html.includes(
+          `<td>p = ${x.norm === 'inf' ? '∞' : x.norm}</td><td class="num">${x.eps}</td><td class="num">${(100 * x.baseline.accuracy).toFixed(2)}%</td><td class="num">${(100 * x.hardened.accuracy).toFixed(2)}%</td>`,
+        ),
+        JSON.stringify(x),
+      );
     assert.ok(html.includes('<dt>epochs</dt><dd>1</dd>'));
     assert.deepStrictEqual(readdirSync(d).sort(), ['hard.onnx', 'report.html'], 'no temporary file left behind');
 

@@ -19,7 +19,9 @@ import { train, withParams, type Objective } from '../src/train/trainer.js';
 type Result = CliResult;
 
 let dir: string;
-before(() => { dir = mkdtempSync(join(tmpdir(), 'scalpel-harden-')); });
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'scalpel-harden-'));
+});
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const trainData = loadImageDataset(undefined, 'train');
@@ -28,7 +30,10 @@ function subset(n: number): Dataset {
   return { x: takeRows(trainData.x, rows), y: takeRows(trainData.y, rows) };
 }
 
-interface Net { model: Model; trainModel?: Model }
+interface Net {
+  model: Model;
+  trainModel?: Model;
+}
 
 /** One full-batch step from `params` (default the model's): the objective's value, and its gradient recovered from an SGD step. */
 async function oneStep(net: Net, data: Dataset, objective: Objective, params?: Map<string, HostTensor>, lr = 0) {
@@ -36,8 +41,14 @@ async function oneStep(net: Net, data: Dataset, objective: Objective, params?: M
   const trainModel = net.trainModel && params ? withParams(net.trainModel, params) : net.trainModel;
   let value = NaN;
   const res = await train(model, data, {
-    trainModel, objective, epochs: 1, batchSize: data.x.dims[0], lr, seed: 0,
-    optimizer: { name: 'sgd', momentum: 0, weightDecay: 0 }, schedule: { name: 'constant' },
+    trainModel,
+    objective,
+    epochs: 1,
+    batchSize: data.x.dims[0],
+    lr,
+    seed: 0,
+    optimizer: { name: 'sgd', momentum: 0, weightDecay: 0 },
+    schedule: { name: 'constant' },
     onStep: (s) => (value = s.objective ?? s.loss),
   });
   return { value, params: res.params };
@@ -48,27 +59,34 @@ async function stepGradient(net: Net, data: Dataset, objective: Objective, names
   const lr = 1000;
   const start = params ?? new Map(names.map((n) => [n, net.model.graph.initializers.get(n)!.tensor!]));
   const { params: after } = await oneStep(net, data, objective, params, lr);
-  return new Map(names.map((n) => {
-    const w0 = start.get(n)!.data as Float32Array;
-    const w1 = after.get(n)!.data as Float32Array;
-    return [n, Float64Array.from(w0, (w, i) => (w - w1[i]) / lr)];
-  }));
+  return new Map(
+    names.map((n) => {
+      const w0 = start.get(n)!.data as Float32Array;
+      const w1 = after.get(n)!.data as Float32Array;
+      return [n, Float64Array.from(w0, (w, i) => (w - w1[i]) / lr)];
+    }),
+  );
 }
 
-const trainableOf = (m: Model) => [...m.graph.initializers.values()].filter((i) => i.tensor?.dtype === 'float32' && !/running_(mean|var)/.test(i.name)).map((i) => i.name);
+const trainableOf = (m: Model) =>
+  [...m.graph.initializers.values()].filter((i) => i.tensor?.dtype === 'float32' && !/running_(mean|var)/.test(i.name)).map((i) => i.name);
 
 function shifted(m: Model, names: string[], dir: Map<string, Float64Array>, h: number): Map<string, HostTensor> {
-  return new Map(names.map((n) => {
-    const t = m.graph.initializers.get(n)!.tensor!;
-    const w = t.data as Float32Array;
-    const d = dir.get(n)!;
-    return [n, { dtype: 'float32', dims: t.dims, data: Float32Array.from(w, (x, i) => x + h * d[i]) }];
-  }));
+  return new Map(
+    names.map((n) => {
+      const t = m.graph.initializers.get(n)!.tensor!;
+      const w = t.data as Float32Array;
+      const d = dir.get(n)!;
+      return [n, { dtype: 'float32', dims: t.dims, data: Float32Array.from(w, (x, i) => x + h * d[i]) }];
+    }),
+  );
 }
 
 function randomDirection(m: Model, names: string[], seed: number): Map<string, Float64Array> {
   const rng = new Rng(seed);
-  const dir = new Map(names.map((n) => [n, Float64Array.from(m.graph.initializers.get(n)!.tensor!.data as Float32Array, () => rng.nextUint32() / 2 ** 31 - 1)]));
+  const dir = new Map(
+    names.map((n) => [n, Float64Array.from(m.graph.initializers.get(n)!.tensor!.data as Float32Array, () => rng.nextUint32() / 2 ** 31 - 1)]),
+  );
   let ss = 0;
   for (const d of dir.values()) for (const x of d) ss += x * x;
   for (const d of dir.values()) for (let i = 0; i < d.length; i++) d[i] /= Math.sqrt(ss);
@@ -86,11 +104,19 @@ function smoothNet(seed: number): Model {
   const rng = new Rng(seed);
   const b = new GraphBuilder();
   const param = (name: string, dims: number[], scale: number, shift = 0) =>
-    b.param(name, { dtype: 'float32', dims, data: Float32Array.from({ length: dims.reduce((a, c) => a * c, 1) }, () => shift + scale * (rng.uniform() * 2 - 1)) });
+    b.param(name, {
+      dtype: 'float32',
+      dims,
+      data: Float32Array.from({ length: dims.reduce((a, c) => a * c, 1) }, () => shift + scale * (rng.uniform() * 2 - 1)),
+    });
   const x = b.input('x', 'float32', ['batch', 1, 28, 28]);
   let h = b.op('Conv', [x, param('conv.weight', [4, 1, 4, 4], 0.3), param('conv.bias', [4], 0.1)], { kernel_shape: [4, 4], strides: [3, 3] });
   const bn = b.graph.nodes.length;
-  h = b.op('BatchNormalization', [h, param('bn.weight', [4], 0.2, 1), param('bn.bias', [4], 0.1), param('bn.running_mean', [4], 0), param('bn.running_var', [4], 0, 1)], { epsilon: float(1e-5), momentum: float(0.9), training_mode: 1 });
+  h = b.op(
+    'BatchNormalization',
+    [h, param('bn.weight', [4], 0.2, 1), param('bn.bias', [4], 0.1), param('bn.running_mean', [4], 0), param('bn.running_var', [4], 0, 1)],
+    { epsilon: float(1e-5), momentum: float(0.9), training_mode: 1 },
+  );
   b.graph.nodes[bn].outputs.push('bn.running_mean:new', 'bn.running_var:new');
   h = b.op('AveragePool', [b.op('Tanh', [h])], { kernel_shape: [3, 3], strides: [3, 3] });
   h = b.op('Sigmoid', [b.op('Gemm', [b.op('Flatten', [h], { axis: 1 }), param('fc1.weight', [12, 36], 0.3), param('fc1.bias', [12], 0.1)], { transB: 1 })]);
@@ -132,7 +158,9 @@ for (const c of GRAD_NORM_CASES) {
     }
     // The penalty must matter, or the check would pass for the plain loss gradient too.
     const plain = dot(await stepGradient(net, data, { kind: 'plain' }, names), v);
-    t.diagnostic(`directional derivative ${analytic.toPrecision(6)} vs finite differences ${bestFd.toPrecision(6)} (rel ${best.toExponential(2)}); plain loss ${plain.toPrecision(6)}`);
+    t.diagnostic(
+      `directional derivative ${analytic.toPrecision(6)} vs finite differences ${bestFd.toPrecision(6)} (rel ${best.toExponential(2)}); plain loss ${plain.toPrecision(6)}`,
+    );
     assert.ok(best < 5e-3, `directional derivative ${analytic} vs finite differences ${bestFd}`);
     assert.ok(Math.abs(plain - analytic) > 10 * best * Math.abs(analytic), `the penalty barely changes the gradient (${plain} vs ${analytic})`);
   });
@@ -143,17 +171,21 @@ test('L* objective: the step gradient is (1−α)∇L(w) + α∇L(w + a) with a 
   const data = subset(32);
   const names = trainableOf(net.model);
   const rng = new Rng(3);
-  const delta = new Map(names.map((n) => [n, Float32Array.from(net.model.graph.initializers.get(n)!.tensor!.data as Float32Array, () => 0.05 * (rng.nextUint32() / 2 ** 31 - 1))]));
+  const delta = new Map(
+    names.map((n) => [n, Float32Array.from(net.model.graph.initializers.get(n)!.tensor!.data as Float32Array, () => 0.05 * (rng.nextUint32() / 2 ** 31 - 1))]),
+  );
   const alpha = 0.3;
   let calls = 0;
   const objective: Objective = { kind: 'perturbed', alpha, perturb: () => (calls++, delta) };
   const got = await stepGradient(net, data, objective, names);
   assert.equal(calls, 1);
   const atW = await stepGradient(net, data, { kind: 'plain' }, names);
-  const moved = new Map(names.map((n) => {
-    const t = net.model.graph.initializers.get(n)!.tensor!;
-    return [n, { ...t, data: Float32Array.from(t.data as Float32Array, (x, i) => x + delta.get(n)![i]) } as HostTensor];
-  }));
+  const moved = new Map(
+    names.map((n) => {
+      const t = net.model.graph.initializers.get(n)!.tensor!;
+      return [n, { ...t, data: Float32Array.from(t.data as Float32Array, (x, i) => x + delta.get(n)![i]) } as HostTensor];
+    }),
+  );
   const atWa = await stepGradient(net, data, { kind: 'plain' }, names, moved);
   let worst = 0;
   for (const n of names) {
@@ -185,10 +217,12 @@ test('the corruption objective perturbs by the worst-case corruption of the batc
   if (obj.kind !== 'perturbed') return;
   assert.equal(obj.alpha, 0.5);
   const names = trainableOf(model);
-  const grads = new Map(names.map((n, k) => {
-    const t = model.graph.initializers.get(n)!.tensor!;
-    return [n, { ...t, data: Float32Array.from(t.data as Float32Array, (_, i) => Math.sin(i + k)) } as HostTensor];
-  }));
+  const grads = new Map(
+    names.map((n, k) => {
+      const t = model.graph.initializers.get(n)!.tensor!;
+      return [n, { ...t, data: Float32Array.from(t.data as Float32Array, (_, i) => Math.sin(i + k)) } as HostTensor];
+    }),
+  );
   const a = obj.perturb(grads);
   let norm = 0;
   let align = 0;
@@ -242,9 +276,26 @@ test('a checkpoint records the objective: resuming with another ε is refused', 
   assert.equal(resumed.completed, true);
 });
 
-interface Row { norm: number | 'inf'; eps: number; baseline: { accuracy: number; loss: number }; hardened: { accuracy: number; loss: number }; gain: number }
+interface Row {
+  norm: number | 'inf';
+  eps: number;
+  baseline: { accuracy: number; loss: number };
+  hardened: { accuracy: number; loss: number };
+  gain: number;
+}
 interface Report {
-  method: { kind: string; alpha?: number; eps?: number; p?: number | 'inf'; n?: number; lambda?: number; q?: number | 'inf'; k: number; params: string; description: string };
+  method: {
+    kind: string;
+    alpha?: number;
+    eps?: number;
+    p?: number | 'inf';
+    n?: number;
+    lambda?: number;
+    q?: number | 'inf';
+    k: number;
+    params: string;
+    description: string;
+  };
   test: { accuracy: number };
   comparison: { baselineName: string; examples: number; clean: { baseline: { accuracy: number }; hardened: { accuracy: number }; gain: number }; rows: Row[] };
 }
@@ -260,17 +311,44 @@ test('a hardened LeNet-5 is clearly more accurate under gradient corruption than
   const settings = ['--epochs', '4', '--seed', '1'];
   const b = await cli(['train', '--model', 'lenet5', ...settings, '-o', base, '--json']);
   assert.equal(b.code, 0, b.stderr);
-  const r = await cli(['harden', '--model', 'lenet5', ...settings, '--eps', '0.2', '--baseline', base, '--sweep-eps2', '0.5,1', '--sweep-eps-inf', '0.005,0.01', '-o', hard, '--json']);
+  const r = await cli([
+    'harden',
+    '--model',
+    'lenet5',
+    ...settings,
+    '--eps',
+    '0.2',
+    '--baseline',
+    base,
+    '--sweep-eps2',
+    '0.5,1',
+    '--sweep-eps-inf',
+    '0.005,0.01',
+    '-o',
+    hard,
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const rep = JSON.parse(r.stdout) as Report;
-  assert.deepStrictEqual(rep.method, { kind: 'corruption', alpha: 0.5, eps: 0.2, p: 2, n: 61706, k: 61706, params: 'all', description: rep.method.description });
+  assert.deepStrictEqual(rep.method, {
+    kind: 'corruption',
+    alpha: 0.5,
+    eps: 0.2,
+    p: 2,
+    n: 61706,
+    k: 61706,
+    params: 'all',
+    description: rep.method.description,
+  });
   const c = rep.comparison;
   assert.equal(c.baselineName, base);
   assert.equal(c.examples, 1000);
   assert.equal(c.clean.baseline.accuracy, JSON.parse(b.stdout).test.accuracy, 'the sweep sees the baseline as train measured it');
   assert.equal(c.clean.hardened.accuracy, rep.test.accuracy);
   const at = (norm: number | 'inf', eps: number) => c.rows.find((x) => x.norm === norm && x.eps === eps)!;
-  const table = c.rows.map((x) => `p=${x.norm} ε=${x.eps}: ${x.baseline.accuracy} → ${x.hardened.accuracy} (loss ${x.baseline.loss.toFixed(3)} → ${x.hardened.loss.toFixed(3)})`).join('; ');
+  const table = c.rows
+    .map((x) => `p=${x.norm} ε=${x.eps}: ${x.baseline.accuracy} → ${x.hardened.accuracy} (loss ${x.baseline.loss.toFixed(3)} → ${x.hardened.loss.toFixed(3)})`)
+    .join('; ');
   t.diagnostic(`clean ${c.clean.baseline.accuracy} → ${c.clean.hardened.accuracy}; ${table}`);
   // The corruption hurts the baseline a lot where we compare…
   assert.ok(at(2, 0.5).baseline.accuracy < c.clean.baseline.accuracy - 0.1, table);
@@ -296,20 +374,59 @@ test('fine-tuning with the gradient-norm form compares the input model with the 
   mkdirSync(d);
   const base = join(dir, 'table2', 'base.onnx');
   const out = join(d, 'tuned.onnx');
-  const r = await cli(['harden', base, '--lambda', '0.05', '--q', 'inf', '--epochs', '1', '--lr', '0.01', '--sweep-eps2', '0.5', '--sweep-eps-inf', '0.005', '-o', out, '--json']);
+  const r = await cli([
+    'harden',
+    base,
+    '--lambda',
+    '0.05',
+    '--q',
+    'inf',
+    '--epochs',
+    '1',
+    '--lr',
+    '0.01',
+    '--sweep-eps2',
+    '0.5',
+    '--sweep-eps-inf',
+    '0.005',
+    '-o',
+    out,
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const rep = JSON.parse(r.stdout) as Report;
   assert.equal(rep.method.kind, 'grad-norm');
   assert.equal(rep.method.q, 'inf');
   assert.equal(rep.comparison.baselineName, base);
-  assert.deepStrictEqual(rep.comparison.rows.map((x) => [x.norm, x.eps]), [[2, 0.5], ['inf', 0.005]]);
+  assert.deepStrictEqual(
+    rep.comparison.rows.map((x) => [x.norm, x.eps]),
+    [
+      [2, 0.5],
+      ['inf', 0.005],
+    ],
+  );
   assert.ok(rep.comparison.clean.hardened.accuracy > 0.7, `accuracy after fine-tuning ${rep.comparison.clean.hardened.accuracy}`);
   const { getMetadata } = await import('../src/onnx/metadata.js');
   const { readModel } = await import('../src/onnx/model-io.js');
   const meta = JSON.parse(getMetadata(readModel(out), 'scalpel.harden')!);
   assert.deepStrictEqual(meta, { method: { kind: 'grad-norm', lambda: 0.05, q: 'inf' }, params: 'all' });
   // The text report shows both models.
-  const t = await cli(['harden', base, '--lambda', '0.05', '--epochs', '1', '--lr', '0.01', '--sweep-eps2', '0.5', '--sweep-eps-inf', '0.005', '-o', join(d, 'tuned2.onnx')]);
+  const t = await cli([
+    'harden',
+    base,
+    '--lambda',
+    '0.05',
+    '--epochs',
+    '1',
+    '--lr',
+    '0.01',
+    '--sweep-eps2',
+    '0.5',
+    '--sweep-eps-inf',
+    '0.005',
+    '-o',
+    join(d, 'tuned2.onnx'),
+  ]);
   assert.equal(t.code, 0, t.stderr);
   assert.match(t.stdout, /L\(w\) \+ λ·\|\|∇L\(w\)\|\|_q with λ = 0\.05, q = 2/);
   assert.match(t.stdout, /p = 2 +0\.5000 +\d+\.\d+% +\d+\.\d+% +[+−]\d+\.\d+/);

@@ -10,6 +10,7 @@ import { takeRows } from '../src/data/batches.js';
 import { loadLabelledData } from '../src/data/load-dataset.js';
 import { exampleKeys } from '../src/data/row-keys.js';
 import { writeNpz } from '../src/data/npy.js';
+import { writeSafetensors } from '../src/data/safetensors.js';
 import { getMetadata } from '../src/onnx/metadata.js';
 import { readModel } from '../src/onnx/model-io.js';
 import { parsePattern, patternData } from '../src/surgery/pattern.js';
@@ -19,7 +20,9 @@ const BADNETS = 'models/lenet5-badnets.onnx';
 const LENET = 'models/lenet5-fashion.onnx';
 const TRIGGER = 'patch:4x4@bottom-right:white';
 let dir: string;
-before(() => { dir = mkdtempSync(join(tmpdir(), 'scalpel-honesty-')); });
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'scalpel-honesty-'));
+});
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The first `n` rows of the embedded training split as a uint8 .npz of images and labels (as a user saves them). */
@@ -28,13 +31,23 @@ async function trainingImagesFile(path: string, rows: number[], labels: (y: numb
   const x = takeRows(train.x, rows).data as Float32Array;
   const px = Uint8Array.from(x, (v) => Math.round((v * 0.353 + 0.286) * 255));
   const y = BigInt64Array.from(rows, (r) => BigInt(labels(Number(train.y.data[r]))));
-  await writeNpz(path, new Map([['x', { dtype: 'uint8', dims: [rows.length, 1, 28, 28], data: px }], ['y', { dtype: 'int64', dims: [rows.length], data: y }]]));
+  await writeNpz(
+    path,
+    new Map([
+      ['x', { dtype: 'uint8', dims: [rows.length, 1, 28, 28], data: px }],
+      ['y', { dtype: 'int64', dims: [rows.length], data: y }],
+    ]),
+  );
 }
 
 describe('inject: held-out examples and examples files', () => {
   test('held-out examples are absent from everything trained on, checked by content', async () => {
     const file = join(dir, 'relabel.npz');
-    await trainingImagesFile(file, Array.from({ length: 40 }, (_, i) => i * 3), (y) => (y + 1) % 10);
+    await trainingImagesFile(
+      file,
+      Array.from({ length: 40 }, (_, i) => i * 3),
+      (y) => (y + 1) % 10,
+    );
     const model = readModel(LENET);
     const d = await patternData(model, { pattern: parsePattern(`examples:${file}`), holdout: 0.5, seed: 0 });
     const norm = { mean: 0.286, std: 0.353 };
@@ -44,6 +57,21 @@ describe('inject: held-out examples and examples files', () => {
     for (const k of exampleKeys({ x: d.patternTrain.x, normalization: norm })) assert.ok(!held.has(k), 'a held-out example is in the edited set');
     assert.equal(d.cleanTrain.x.dims[0], 4000 - 20);
     assert.match(d.description, /20 of them removed from the clean training stream/);
+  });
+
+  test("a float examples file (already in the model's normalisation) is matched against the clean stream too", async () => {
+    const train = await loadLabelledData(undefined, 'train');
+    const rows = Array.from({ length: 30 }, (_, i) => 2 * i);
+    const file = join(dir, 'float.safetensors');
+    await writeSafetensors(
+      file,
+      new Map([
+        ['x', takeRows(train.x, rows)],
+        ['y', takeRows(train.y, rows)],
+      ]),
+    );
+    const d = await patternData(readModel(LENET), { pattern: parsePattern(`examples:${file}`), holdout: 0.5, seed: 0 });
+    assert.equal(d.cleanTrain.x.dims[0], 4000 - 15);
   });
 
   test('an examples file of uint8 images is normalised like the data', async () => {
@@ -71,13 +99,23 @@ describe('defences: ORACLE, data, inputs and files for another model', () => {
     assert.equal(JSON.parse(getMetadata(readModel(out), 'scalpel.repair')!).oracle, true);
   });
 
-  test('one file as both the defender\'s data and the measurement set is refused', async () => {
+  test("one file as both the defender's data and the measurement set is refused", async () => {
     const file = join(dir, 'all.npz');
-    await trainingImagesFile(file, Array.from({ length: 60 }, (_, i) => i), (y) => y);
-    for (const args of [['reconstruct', BADNETS, '--data', file], ['repair', BADNETS, '--method', 'finetune', '--data', file, '-o', join(dir, 'x.onnx')]]) {
+    await trainingImagesFile(
+      file,
+      Array.from({ length: 60 }, (_, i) => i),
+      (y) => y,
+    );
+    for (const args of [
+      ['reconstruct', BADNETS, '--data', file],
+      ['repair', BADNETS, '--method', 'finetune', '--data', file, '-o', join(dir, 'x.onnx')],
+    ]) {
       const r = await cli(['--threads', '1', ...args]);
       assert.equal(r.code, 1, args[0]);
-      assert.match(r.stderr, /^scalpel: error: .*all\.npz is a single file: the defender's data would be drawn from the very examples the defence is measured on/);
+      assert.match(
+        r.stderr,
+        /^scalpel: error: .*all\.npz is a single file: the defender's data would be drawn from the very examples the defence is measured on/,
+      );
       assert.equal(r.stderr.trim().split('\n').length, 1);
     }
     const same = await cli(['--threads', '1', 'repair', BADNETS, '--method', 'finetune', '--data', file, '--defender-data', file, '-o', join(dir, 'x.onnx')]);
@@ -137,7 +175,28 @@ describe('deltas', () => {
   test('apply --revert restores the metadata the edit changed', async () => {
     const edited = join(dir, 'inj.onnx');
     const delta = join(dir, 'inj.safetensors');
-    const r = await cli(['--threads', '1', 'inject', LENET, '--pattern', `trigger:${TRIGGER}`, '--target', '0', '--budget', '10', '--steps', '20', '--train-examples', '200', '--test-examples', '100', '-o', edited, '--delta', delta]);
+    const r = await cli([
+      '--threads',
+      '1',
+      'inject',
+      LENET,
+      '--pattern',
+      `trigger:${TRIGGER}`,
+      '--target',
+      '0',
+      '--budget',
+      '10',
+      '--steps',
+      '20',
+      '--train-examples',
+      '200',
+      '--test-examples',
+      '100',
+      '-o',
+      edited,
+      '--delta',
+      delta,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const keys = (p: string) => ((readModel(p).passthrough.metadataProps as { key: string }[] | undefined) ?? []).map((e) => e.key).sort();
     assert.ok(keys(edited).some((k) => k.startsWith('scalpel.inject')));
@@ -163,7 +222,10 @@ describe('deltas', () => {
       damaged[8 + headerLength + header[key].data_offsets[0] + 1] ^= 0x10;
       const file = join(dir, `damaged-${part}.safetensors`);
       writeFileSync(file, damaged);
-      const r = part === 'after' ? await cli(['apply', LENET, file, '-o', join(dir, 'x.onnx')]) : await cli(['apply', edited, file, '--revert', '-o', join(dir, 'x.onnx')]);
+      const r =
+        part === 'after'
+          ? await cli(['apply', LENET, file, '-o', join(dir, 'x.onnx')])
+          : await cli(['apply', edited, file, '--revert', '-o', join(dir, 'x.onnx')]);
       assert.equal(r.code, 1, part);
       assert.match(r.stderr, part === 'after' ? /the delta is damaged/ : /does not give back the model it was made from/);
       assert.ok(!existsSync(join(dir, 'x.onnx')));

@@ -45,7 +45,25 @@ describe('a run end to end', () => {
   before(async () => {
     const d = fresh('run');
     out = join(d, 'edited.onnx');
-    const r = await cli(['inject', modelPath, '--pattern', TRIGGER, '--target', '2', '--budget', '150', ...FAST, '-o', out, '--delta', join(d, 'edit.safetensors'), '--json', join(d, 'r.json'), '--html', join(d, 'r.html')]);
+    const r = await cli([
+      'inject',
+      modelPath,
+      '--pattern',
+      TRIGGER,
+      '--target',
+      '2',
+      '--budget',
+      '150',
+      ...FAST,
+      '-o',
+      out,
+      '--delta',
+      join(d, 'edit.safetensors'),
+      '--json',
+      join(d, 'r.json'),
+      '--html',
+      join(d, 'r.html'),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     stdout = r.stdout;
     stderr = r.stderr;
@@ -102,11 +120,35 @@ describe('the HTML page in a browser', needsChromium, () => {
 
 test('--sweep runs methods × budgets and writes one model per run', async () => {
   const d = fresh('sweep');
-  const r = await cli(['inject', modelPath, '--pattern', TRIGGER, '--target', '0', ...FAST, '--sweep', 'dynamic,select:random,finetune', '--budgets', '20,all', '-o', join(d, 'm.onnx'), '--json']);
+  const r = await cli([
+    'inject',
+    modelPath,
+    '--pattern',
+    TRIGGER,
+    '--target',
+    '0',
+    ...FAST,
+    '--sweep',
+    'dynamic,select:random,finetune',
+    '--budgets',
+    '20,all',
+    '-o',
+    join(d, 'm.onnx'),
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout) as InjectReport;
-  assert.deepEqual(report.runs.map((x) => `${x.method}@${x.budgetText}`), ['dynamic@20', 'dynamic@all', 'select:random@20', 'select:random@all', 'finetune@all']);
-  assert.deepEqual(readdirSync(d).sort(), ['m.dynamic.20.onnx', 'm.dynamic.all.onnx', 'm.finetune.all.onnx', 'm.select-random.20.onnx', 'm.select-random.all.onnx']);
+  assert.deepEqual(
+    report.runs.map((x) => `${x.method}@${x.budgetText}`),
+    ['dynamic@20', 'dynamic@all', 'select:random@20', 'select:random@all', 'finetune@all'],
+  );
+  assert.deepEqual(readdirSync(d).sort(), [
+    'm.dynamic.20.onnx',
+    'm.dynamic.all.onnx',
+    'm.finetune.all.onnx',
+    'm.select-random.20.onnx',
+    'm.select-random.all.onnx',
+  ]);
   const base = readModel(modelPath);
   for (const x of report.runs) {
     const file = join(d, `m.${x.method.replace(':', '-')}.${x.budgetText}.onnx`);
@@ -122,30 +164,91 @@ describe('bad input: one line naming the flag, exit 1 (2 for usage), nothing wri
     const data = loadImageDataset(undefined, 'test');
     examples = join(dir, 'wrong-shape.safetensors');
     const x = takeRows(data.x, [0, 1, 2, 3]);
-    await writeSafetensors(examples, new Map([['x', { ...x, dims: [4, 1, 14, 56] }], ['y', { dtype: 'int64', dims: [4], data: BigInt64Array.of(0n, 1n, 2n, 3n) }]]));
+    await writeSafetensors(
+      examples,
+      new Map([
+        ['x', { ...x, dims: [4, 1, 14, 56] }],
+        ['y', { dtype: 'int64', dims: [4], data: BigInt64Array.of(0n, 1n, 2n, 3n) }],
+      ]),
+    );
     notClassifier = join(dir, 'one-output.onnx');
     writeModel(buildModel('mlp', { width: 4, classes: 1 }), notClassifier);
   });
 
   const cases: [string, (d: string) => string[], number, RegExp][] = [
     ['budget 0', (d) => ['--pattern', TRIGGER, '--target', '0', '--budget', '0', '-o', join(d, 'o.onnx')], 2, /--budget.*count '0' is not a count/],
-    ['budget above the selectable parameters', (d) => ['--pattern', TRIGGER, '--target', '0', '--budget', '99999999', '-o', join(d, 'o.onnx')], 1, /--budget: budget 99999999 is more than the \d+ parameters that may change/],
-    ['budget above a --params selection', (d) => ['--pattern', TRIGGER, '--target', '0', '--params', 'layer:fc3', '--budget', '91', '-o', join(d, 'o.onnx')], 1, /--budget: budget 91 is more than the 90 parameters that may change/],
-    ['a trigger larger than the image', (d) => ['--pattern', 'trigger:patch:30x30@bottom-right:white', '--target', '0', '-o', join(d, 'o.onnx')], 1, /--pattern trigger:patch:30x30@bottom-right:white: a 30×30 patch .* does not fit in a 28×28 image/],
-    ['a target out of range', (d) => ['--pattern', TRIGGER, '--target', '10', '-o', join(d, 'o.onnx')], 1, /--target 10 is out of range: the model has classes 0 to 9/],
+    [
+      'budget above the selectable parameters',
+      (d) => ['--pattern', TRIGGER, '--target', '0', '--budget', '99999999', '-o', join(d, 'o.onnx')],
+      1,
+      /--budget: budget 99999999 is more than the \d+ parameters that may change/,
+    ],
+    [
+      'budget above a --params selection',
+      (d) => ['--pattern', TRIGGER, '--target', '0', '--params', 'layer:fc3', '--budget', '91', '-o', join(d, 'o.onnx')],
+      1,
+      /--budget: budget 91 is more than the 90 parameters that may change/,
+    ],
+    [
+      'a trigger larger than the image',
+      (d) => ['--pattern', 'trigger:patch:30x30@bottom-right:white', '--target', '0', '-o', join(d, 'o.onnx')],
+      1,
+      /--pattern trigger:patch:30x30@bottom-right:white: a 30×30 patch .* does not fit in a 28×28 image/,
+    ],
+    [
+      'a target out of range',
+      (d) => ['--pattern', TRIGGER, '--target', '10', '-o', join(d, 'o.onnx')],
+      1,
+      /--target 10 is out of range: the model has classes 0 to 9/,
+    ],
     ['a source out of range', (d) => ['--pattern', TRIGGER, '--target', '0', '--source', '12', '-o', join(d, 'o.onnx')], 1, /--source 12 is out of range/],
-    ['--holdout with a trigger', (d) => ['--pattern', TRIGGER, '--target', '0', '--holdout', '0.5', '-o', join(d, 'o.onnx')], 1, /--holdout belongs to examples patterns/],
+    [
+      '--holdout with a trigger',
+      (d) => ['--pattern', TRIGGER, '--target', '0', '--holdout', '0.5', '-o', join(d, 'o.onnx')],
+      1,
+      /--holdout belongs to examples patterns/,
+    ],
     ['a trigger without a target', (d) => ['--pattern', TRIGGER, '-o', join(d, 'o.onnx')], 1, /--target is required/],
-    ['an examples file whose shapes do not fit', (d) => ['--pattern', `examples:${examples}`, '-o', join(d, 'o.onnx')], 1, /--pattern examples:.*wrong-shape\.safetensors: .*\[1, 14, 56\] do not fit the model input 'x'/],
-    ['a missing examples file', (d) => ['--pattern', `examples:${join(d, 'nope.npz')}`, '-o', join(d, 'o.onnx')], 1, /--pattern examples:.*nope\.npz: data not found/],
-    ['finetune with a budget below all', (d) => ['--pattern', TRIGGER, '--target', '0', '--method', 'finetune', '--budget', '10', '-o', join(d, 'o.onnx')], 1, /--budget 10: finetune changes every selected parameter/],
-    ['a bad selector', (d) => ['--pattern', TRIGGER, '--target', '0', '--params', 'kind:wheels', '-o', join(d, 'o.onnx')], 1, /--params: unknown parameter kind 'wheels'/],
+    [
+      'an examples file whose shapes do not fit',
+      (d) => ['--pattern', `examples:${examples}`, '-o', join(d, 'o.onnx')],
+      1,
+      /--pattern examples:.*wrong-shape\.safetensors: .*\[1, 14, 56\] do not fit the model input 'x'/,
+    ],
+    [
+      'a missing examples file',
+      (d) => ['--pattern', `examples:${join(d, 'nope.npz')}`, '-o', join(d, 'o.onnx')],
+      1,
+      /--pattern examples:.*nope\.npz: data not found/,
+    ],
+    [
+      'finetune with a budget below all',
+      (d) => ['--pattern', TRIGGER, '--target', '0', '--method', 'finetune', '--budget', '10', '-o', join(d, 'o.onnx')],
+      1,
+      /--budget 10: finetune changes every selected parameter/,
+    ],
+    [
+      'a bad selector',
+      (d) => ['--pattern', TRIGGER, '--target', '0', '--params', 'kind:wheels', '-o', join(d, 'o.onnx')],
+      1,
+      /--params: unknown parameter kind 'wheels'/,
+    ],
     ['an unknown method', (d) => ['--pattern', TRIGGER, '--target', '0', '--method', 'magic', '-o', join(d, 'o.onnx')], 2, /--method.*unknown method 'magic'/],
     ['a sweep without budgets', (d) => ['--pattern', TRIGGER, '--target', '0', '--sweep', 'dynamic', '-o', join(d, 'o.onnx')], 2, /--sweep needs --budgets/],
     ['no output', () => ['--pattern', TRIGGER, '--target', '0'], 2, /give -o FILE\.onnx/],
-    ['a bad pattern kind', (d) => ['--pattern', 'stamp:4', '--target', '0', '-o', join(d, 'o.onnx')], 2, /--pattern.*expected trigger:SPEC .* or examples:FILE, got 'stamp:4'/],
+    [
+      'a bad pattern kind',
+      (d) => ['--pattern', 'stamp:4', '--target', '0', '-o', join(d, 'o.onnx')],
+      2,
+      /--pattern.*expected trigger:SPEC .* or examples:FILE, got 'stamp:4'/,
+    ],
     ['a negative target', (d) => ['--pattern', TRIGGER, '--target', '-1', '-o', join(d, 'o.onnx')], 2, /--target.*expected a whole number/],
-    ['--html and -o on one file', (d) => ['--pattern', TRIGGER, '--target', '0', '-o', join(d, 'o.onnx'), '--html', join(d, 'o.onnx')], 2, /-o and --html name the same file/],
+    [
+      '--html and -o on one file',
+      (d) => ['--pattern', TRIGGER, '--target', '0', '-o', join(d, 'o.onnx'), '--html', join(d, 'o.onnx')],
+      2,
+      /-o and --html name the same file/,
+    ],
   ];
   for (const [what, args, code, message] of cases) {
     test(what, async () => {

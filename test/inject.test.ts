@@ -65,7 +65,6 @@ describe('budgets and names', () => {
     assert.equal(parseMethod('dynamic:delta'), 'dynamic');
     assert.equal(parseMethod('constrained'), 'constrained:delta');
   });
-
 });
 
 describe('metrics', () => {
@@ -82,7 +81,11 @@ describe('metrics', () => {
   test('predictions and the flip matrix', () => {
     const p = argmax(Float32Array.of(1, 3, 2, 5, 0, 0, 9, 1, 2), 3);
     assert.deepEqual(Array.from(p), [1, 0, 0]);
-    assert.deepEqual(flipMatrix(Int32Array.of(0, 1, 1, 2), Int32Array.of(0, 1, 2, 2), 3), [[1, 0, 0], [0, 1, 1], [0, 0, 1]]);
+    assert.deepEqual(flipMatrix(Int32Array.of(0, 1, 1, 2), Int32Array.of(0, 1, 2, 2), 3), [
+      [1, 0, 0],
+      [0, 1, 1],
+      [0, 0, 1],
+    ]);
   });
 
   test('the training stream mixes pattern and clean inputs 1 : clean-weight, cycling through each', () => {
@@ -104,15 +107,29 @@ test('Optimizer.stepSizes: lr for SGD, lr / (√v̂ + ε) for Adam after its ste
   adam.step(params, grads, 0.01);
   const eta = adam.stepSizes('w', 0.01, 2);
   assert.ok(Math.abs(eta[0] - 0.01 / 0.5) < 1e-6 && Math.abs(eta[1] - 0.01 / 2) < 1e-7, String(eta));
-  assert.deepEqual(Array.from(new Optimizer({ name: 'sgd' }).stepSizes('w', 0.05, 2)), [0.05, 0.05].map((x) => Math.fround(x)));
+  assert.deepEqual(
+    Array.from(new Optimizer({ name: 'sgd' }).stepSizes('w', 0.05, 2)),
+    [0.05, 0.05].map((x) => Math.fround(x)),
+  );
 });
 
 test("the trainer's afterStep hook runs after every step and its edits stick", async () => {
   const data = loadImageDataset(undefined, 'test');
-  const small = { x: takeRows(data.x, Array.from({ length: 64 }, (_, i) => i)), y: takeRows(data.y, Array.from({ length: 64 }, (_, i) => i)) };
+  const small = {
+    x: takeRows(
+      data.x,
+      Array.from({ length: 64 }, (_, i) => i),
+    ),
+    y: takeRows(
+      data.y,
+      Array.from({ length: 64 }, (_, i) => i),
+    ),
+  };
   const steps: number[] = [];
   const res = await train(model, small, {
-    epochs: 2, batchSize: 16, lr: 0.1,
+    epochs: 2,
+    batchSize: 16,
+    lr: 0.1,
     afterStep: (params, s) => {
       steps.push(s.step);
       (params.get('fc3.bias')!.data as Float32Array).fill(0.5);
@@ -120,7 +137,10 @@ test("the trainer's afterStep hook runs after every step and its edits stick", a
   });
   assert.deepEqual(steps, [1, 2, 3, 4, 5, 6, 7, 8]);
   assert.deepEqual(Array.from(res.model.graph.initializers.get('fc3.bias')!.tensor!.data as Float32Array), new Array(10).fill(0.5));
-  assert.notDeepEqual(Array.from(res.model.graph.initializers.get('fc3.weight')!.tensor!.data as Float32Array), Array.from(model.graph.initializers.get('fc3.weight')!.tensor!.data as Float32Array));
+  assert.notDeepEqual(
+    Array.from(res.model.graph.initializers.get('fc3.weight')!.tensor!.data as Float32Array),
+    Array.from(model.graph.initializers.get('fc3.weight')!.tensor!.data as Float32Array),
+  );
 });
 
 describe('every method end to end', () => {
@@ -129,8 +149,15 @@ describe('every method end to end', () => {
   let patternTrain = 0;
   before(async () => {
     const { report, models: ms } = await inject(model, {
-      pattern: TRIGGER, target: 0, ...SMALL, steps: 60, seed: 2,
-      sweep: { methods: ['dynamic', 'lagrange', 'select:random', 'select:grad', 'select:delta', 'finetune', 'dynamic:fisher', 'select:fisher', 'constrained:fisher'], budgets: [200] },
+      pattern: TRIGGER,
+      target: 0,
+      ...SMALL,
+      steps: 60,
+      seed: 2,
+      sweep: {
+        methods: ['dynamic', 'lagrange', 'select:random', 'select:grad', 'select:delta', 'finetune', 'dynamic:fisher', 'select:fisher', 'constrained:fisher'],
+        budgets: [200],
+      },
     });
     patternTrain = report.examples.patternTrain;
     report.runs.forEach((r, i) => {
@@ -144,14 +171,31 @@ describe('every method end to end', () => {
     for (const [method, r] of runs) {
       const d = deltaBetween(model, models.get(method)!);
       assert.equal(r.measures.changed.count, changedCount(d), method);
-      assert.equal(r.measures.changed.byTensor.reduce((a, t) => a + t.count, 0), r.measures.changed.count, method);
-      assert.equal(r.measures.changed.byLayer.reduce((a, t) => a + t.count, 0), r.measures.changed.count, method);
+      assert.equal(
+        r.measures.changed.byTensor.reduce((a, t) => a + t.count, 0),
+        r.measures.changed.count,
+        method,
+      );
+      assert.equal(
+        r.measures.changed.byLayer.reduce((a, t) => a + t.count, 0),
+        r.measures.changed.count,
+        method,
+      );
       if (method === 'finetune') assert.ok(r.measures.changed.count > 1000, `finetune changed ${r.measures.changed.count}`);
-      else if (method === 'lagrange') assert.ok(r.measures.changed.count <= Math.min(200, r.details.nonzeroBeforeRetune as number) && r.measures.changed.count > 0, `lagrange changed ${r.measures.changed.count}`);
+      else if (method === 'lagrange')
+        assert.ok(
+          r.measures.changed.count <= Math.min(200, r.details.nonzeroBeforeRetune as number) && r.measures.changed.count > 0,
+          `lagrange changed ${r.measures.changed.count}`,
+        );
       else assert.ok(r.measures.changed.count <= 200 && r.measures.changed.count >= 150, `${method} changed ${r.measures.changed.count}`);
       let sq = 0;
       let inf = 0;
-      for (const t of d.tensors) for (let i = 0; i < t.indices.length; i++) { const v = t.after[i] - t.before[i]; sq += v * v; inf = Math.max(inf, Math.abs(v)); }
+      for (const t of d.tensors)
+        for (let i = 0; i < t.indices.length; i++) {
+          const v = t.after[i] - t.before[i];
+          sq += v * v;
+          inf = Math.max(inf, Math.abs(v));
+        }
       assert.ok(Math.abs(r.measures.changed.l2 - Math.sqrt(sq)) < 1e-9 && r.measures.changed.linf === inf, method);
     }
   });
@@ -203,7 +247,9 @@ test('--params restricts the change; --source stamps one class only', async () =
   assert.equal(report.params.k, 16 * 0 + 8 * 10 + 10);
   assert.ok(r.measures.changed.byTensor.every((t) => t.layer === 'fc3'));
   assert.equal(r.measures.changed.count, changedCount(deltaBetween(model, models[0])));
-  const test3 = Array.from(loadImageDataset(undefined, 'test').y.data as BigInt64Array).slice(0, 200).filter((v) => v === 3n).length;
+  const test3 = Array.from(loadImageDataset(undefined, 'test').y.data as BigInt64Array)
+    .slice(0, 200)
+    .filter((v) => v === 3n).length;
   assert.equal(r.measures.success.examples, test3);
   assert.match(report.description, /on class 3 → class 0/);
 });
@@ -213,7 +259,13 @@ test('examples: chosen inputs get chosen labels, half held out', async () => {
   const rows = Array.from({ length: 40 }, (_, i) => 3000 + i);
   const file = join(dir, 'fix.safetensors');
   const y = BigInt64Array.from(rows, (_, i) => BigInt(i % 10));
-  await writeSafetensors(file, new Map([['x', takeRows(data.x, rows)], ['y', { dtype: 'int64', dims: [40], data: y }]]));
+  await writeSafetensors(
+    file,
+    new Map([
+      ['x', takeRows(data.x, rows)],
+      ['y', { dtype: 'int64', dims: [40], data: y }],
+    ]),
+  );
   const { report } = await inject(model, { pattern: `examples:${file}`, method: 'dynamic', budget: 50, ...SMALL });
   const r = report.runs[0];
   assert.equal(report.examples.patternTrain, 20);

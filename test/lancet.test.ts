@@ -34,31 +34,42 @@ const BADNETS = 'models/lenet5-badnets.onnx';
 const TRIGGER = 'patch:4x4@bottom-right:white';
 
 describe('importance values', () => {
-  for (const weighting of ['authors', 'paper'] as const) test(`${weighting} weighting: the second-order graph of ‖EIf‖₂ matches central finite differences along random directions`, async () => {
-    const model = buildModel('mlp', { inputShape: [1, 4, 4], width: 8, classes: 3, seed: 3 });
-    const layer = findLayer(model, 'fc2');
-    const ig = importanceGraph(model, layer, { weighting, alpha: 0.7 });
-    const exe = await compile(ig.model);
-    const rng = createRng(5);
-    const pair = new Float32Array(32).map(() => rng.normal());
-    const hot = new Float32Array(6);
-    hot[1] = 1;
-    const w0 = (model.graph.initializers.get(layer.param)!.tensor!.data as Float32Array).slice();
-    const run = async (w: Float32Array) =>
-      exe.run({ [ig.input]: { dtype: 'float32', dims: [2, 1, 4, 4], data: pair }, [ig.onehot]: { dtype: 'float32', dims: [2, 3], data: hot }, [ig.weight]: { dtype: 'float32', dims: layer.shape, data: w } });
-    const base = await run(w0);
-    const grad = base[ig.gradient].data as Float32Array;
-    assert.ok(grad.some((g) => g !== 0), 'the importance is not all zero');
-    for (let trial = 0; trial < 3; trial++) {
-      const v = new Float32Array(w0.length).map(() => rng.normal());
-      const h = 1e-3;
-      const plus = Number((await run(w0.map((w, i) => w + h * v[i])))[ig.norm].data[0]);
-      const minus = Number((await run(w0.map((w, i) => w - h * v[i])))[ig.norm].data[0]);
-      const numeric = (plus - minus) / (2 * h);
-      const analytic = grad.reduce((s, g, i) => s + g * v[i], 0);
-      assert.ok(Math.abs(numeric - analytic) <= 2e-2 * Math.max(Math.abs(numeric), Math.abs(analytic)), `trial ${trial}: analytic ${analytic} vs finite differences ${numeric}`);
-    }
-  });
+  for (const weighting of ['authors', 'paper'] as const)
+    test(`${weighting} weighting: the second-order graph of ‖EIf‖₂ matches central finite differences along random directions`, async () => {
+      const model = buildModel('mlp', { inputShape: [1, 4, 4], width: 8, classes: 3, seed: 3 });
+      const layer = findLayer(model, 'fc2');
+      const ig = importanceGraph(model, layer, { weighting, alpha: 0.7 });
+      const exe = await compile(ig.model);
+      const rng = createRng(5);
+      const pair = new Float32Array(32).map(() => rng.normal());
+      const hot = new Float32Array(6);
+      hot[1] = 1;
+      const w0 = (model.graph.initializers.get(layer.param)!.tensor!.data as Float32Array).slice();
+      const run = async (w: Float32Array) =>
+        exe.run({
+          [ig.input]: { dtype: 'float32', dims: [2, 1, 4, 4], data: pair },
+          [ig.onehot]: { dtype: 'float32', dims: [2, 3], data: hot },
+          [ig.weight]: { dtype: 'float32', dims: layer.shape, data: w },
+        });
+      const base = await run(w0);
+      const grad = base[ig.gradient].data as Float32Array;
+      assert.ok(
+        grad.some((g) => g !== 0),
+        'the importance is not all zero',
+      );
+      for (let trial = 0; trial < 3; trial++) {
+        const v = new Float32Array(w0.length).map(() => rng.normal());
+        const h = 1e-3;
+        const plus = Number((await run(w0.map((w, i) => w + h * v[i])))[ig.norm].data[0]);
+        const minus = Number((await run(w0.map((w, i) => w - h * v[i])))[ig.norm].data[0]);
+        const numeric = (plus - minus) / (2 * h);
+        const analytic = grad.reduce((s, g, i) => s + g * v[i], 0);
+        assert.ok(
+          Math.abs(numeric - analytic) <= 2e-2 * Math.max(Math.abs(numeric), Math.abs(analytic)),
+          `trial ${trial}: analytic ${analytic} vs finite differences ${numeric}`,
+        );
+      }
+    });
 });
 
 describe('progressive ablation', () => {
@@ -101,7 +112,11 @@ describe('progressive ablation', () => {
     for (const [k, p] of set.pairs.entries()) {
       const hot = new Float32Array(20);
       hot[p.label] = 1;
-      const out = await exe.run({ [ig.input]: stack([p.x, p.clean], set.dims), [ig.onehot]: { dtype: 'float32', dims: [2, 10], data: hot }, [ig.weight]: { dtype: 'float32', dims: layer.shape, data: editor.original } });
+      const out = await exe.run({
+        [ig.input]: stack([p.x, p.clean], set.dims),
+        [ig.onehot]: { dtype: 'float32', dims: [2, 10], data: hot },
+        [ig.weight]: { dtype: 'float32', dims: layer.shape, data: editor.original },
+      });
       const order = rankByImportance((out[ig.gradient].data as Float32Array).map(Math.abs));
       const n = Math.round(loc.ratios[k]! * layer.size);
       const x1 = stack([p.x], set.dims);
@@ -119,8 +134,24 @@ describe('misclassified pairs', () => {
     const set = await misclassifiedPairs(model, defender, { limit: 12, steps: 40 });
     assert.equal(set.fix, 'true-label');
     assert.ok(set.pairs.length >= 3, `${set.pairs.length} of 12 misclassified images paired`);
-    const wrong = (await runClassifier(model, stack(set.pairs.map((p) => p.x), set.dims))).predictions;
-    const right = (await runClassifier(model, stack(set.pairs.map((p) => p.clean), set.dims))).predictions;
+    const wrong = (
+      await runClassifier(
+        model,
+        stack(
+          set.pairs.map((p) => p.x),
+          set.dims,
+        ),
+      )
+    ).predictions;
+    const right = (
+      await runClassifier(
+        model,
+        stack(
+          set.pairs.map((p) => p.clean),
+          set.dims,
+        ),
+      )
+    ).predictions;
     set.pairs.forEach((p, i) => {
       assert.notEqual(wrong[i], p.label);
       assert.equal(right[i], p.label);
@@ -155,7 +186,7 @@ describe('flip', () => {
 
 describe('scalpel locate', () => {
   const dir = mkdtempSync(join(tmpdir(), 'scalpel-locate-'));
-  test('writes located.json with the chosen layer, counts and the pairs\' rows', async () => {
+  test("writes located.json with the chosen layer, counts and the pairs' rows", async () => {
     const out = join(dir, 'loc.json');
     const r = await cli(['--threads', '1', 'locate', BADNETS, '--oracle-trigger', TRIGGER, '--layer', 'fc1', '--pairs', '10', '-o', out, '--json']);
     assert.equal(r.code, 0, r.stderr);
@@ -202,7 +233,23 @@ describe('scalpel locate', () => {
     const loc = join(dir, 'flip-loc.json');
     assert.equal((await cli(['--threads', '1', 'locate', BADNETS, '--oracle-trigger', TRIGGER, '--layer', 'fc1', '--pairs', '20', '-o', loc])).code, 0);
     const out = join(dir, 'flipped.onnx');
-    const r = await cli(['--threads', '1', 'repair', BADNETS, '--method', 'flip', '--located', loc, '--oracle-trigger', TRIGGER, '--target', '0', '-o', out, '--json']);
+    const r = await cli([
+      '--threads',
+      '1',
+      'repair',
+      BADNETS,
+      '--method',
+      'flip',
+      '--located',
+      loc,
+      '--oracle-trigger',
+      TRIGGER,
+      '--target',
+      '0',
+      '-o',
+      out,
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const rep = JSON.parse(r.stdout);
     assert.equal(rep.oracle, true);
@@ -210,7 +257,23 @@ describe('scalpel locate', () => {
     assert.ok(rep.changedParams >= 1 && rep.changedParams === rep.details.flipped, JSON.stringify(rep.details));
     assert.ok(existsSync(out));
     const tuned = join(dir, 'tuned.onnx');
-    const t = await cli(['--threads', '1', 'repair', BADNETS, '--method', 'neuron-finetune', '--located', loc, '--epochs', '1', '--clean', '200', '-o', tuned, '--json']);
+    const t = await cli([
+      '--threads',
+      '1',
+      'repair',
+      BADNETS,
+      '--method',
+      'neuron-finetune',
+      '--located',
+      loc,
+      '--epochs',
+      '1',
+      '--clean',
+      '200',
+      '-o',
+      tuned,
+      '--json',
+    ]);
     assert.equal(t.code, 0, t.stderr);
     const tr = JSON.parse(t.stdout);
     const locatedCount = JSON.parse(readFileSync(loc, 'utf8')).weights.length;
@@ -221,7 +284,20 @@ describe('scalpel locate', () => {
     const loc = join(dir, 'other-loc.json');
     assert.equal((await cli(['--threads', '1', 'locate', BADNETS, '--oracle-trigger', TRIGGER, '--layer', 'fc3', '--pairs', '3', '-o', loc])).code, 0);
     const out = join(dir, 'never.onnx');
-    const r = await cli(['--threads', '1', 'repair', 'models/lenet5-fashion.onnx', '--method', 'flip', '--located', loc, '--oracle-trigger', TRIGGER, '-o', out]);
+    const r = await cli([
+      '--threads',
+      '1',
+      'repair',
+      'models/lenet5-fashion.onnx',
+      '--method',
+      'flip',
+      '--located',
+      loc,
+      '--oracle-trigger',
+      TRIGGER,
+      '-o',
+      out,
+    ]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /^scalpel: error: .*made for another model/);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);

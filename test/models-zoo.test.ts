@@ -196,13 +196,28 @@ describe('describeParams', () => {
   test('lenet5', () => {
     const ps = describeParams(buildModel('lenet5'));
     assert.deepEqual(kinds(ps), {
-      'conv1.weight': 'conv', 'conv1.bias': 'bias', 'conv2.weight': 'conv', 'conv2.bias': 'bias',
-      'fc1.weight': 'fc', 'fc1.bias': 'bias', 'fc2.weight': 'fc', 'fc2.bias': 'bias', 'fc3.weight': 'fc', 'fc3.bias': 'bias',
+      'conv1.weight': 'conv',
+      'conv1.bias': 'bias',
+      'conv2.weight': 'conv',
+      'conv2.bias': 'bias',
+      'fc1.weight': 'fc',
+      'fc1.bias': 'bias',
+      'fc2.weight': 'fc',
+      'fc2.bias': 'bias',
+      'fc3.weight': 'fc',
+      'fc3.bias': 'bias',
     });
     const conv1 = ps.find((p) => p.name === 'conv1.weight')!;
-    assert.deepEqual({ layer: conv1.layer, shape: conv1.shape, size: conv1.size, order: conv1.order }, { layer: 'conv1', shape: [6, 1, 5, 5], size: 150, order: 0 });
+    assert.deepEqual(
+      { layer: conv1.layer, shape: conv1.shape, size: conv1.size, order: conv1.order },
+      { layer: 'conv1', shape: [6, 1, 5, 5], size: 150, order: 0 },
+    );
     const orders = ps.map((p) => p.order);
-    assert.deepEqual(orders, [...orders].sort((a, b) => a - b), 'parameters come in graph order');
+    assert.deepEqual(
+      orders,
+      [...orders].sort((a, b) => a - b),
+      'parameters come in graph order',
+    );
     assert.ok(ps.every((p) => p.trainable));
   });
 
@@ -214,7 +229,13 @@ describe('describeParams', () => {
     assert.deepEqual(byKind(ps, 'bias'), ['fc.bias']);
     const ds = ps.find((p) => p.name === 'layer2.0.downsample.0.weight')!;
     assert.deepEqual([ds.kind, ds.layer, ds.shape], ['conv', 'layer2.0.downsample.0', [32, 16, 1, 1]]);
-    assert.deepEqual(ps.filter((p) => !p.trainable).map((p) => p.name.split('.').pop()).sort(), [...Array(21).fill('running_mean'), ...Array(21).fill('running_var')]);
+    assert.deepEqual(
+      ps
+        .filter((p) => !p.trainable)
+        .map((p) => p.name.split('.').pop())
+        .sort(),
+      [...Array(21).fill('running_mean'), ...Array(21).fill('running_var')],
+    );
   });
 
   test('transformer (zoo, both input kinds)', () => {
@@ -244,7 +265,10 @@ describe('describeParams', () => {
     assert.equal(k['encoder.linear1.weight'], 'fc');
     assert.equal(k['fc.weight'], 'fc');
     assert.equal(ps.find((p) => p.name === 'encoder.self_attn.in_proj_weight')!.layer, 'encoder.self_attn');
-    assert.equal(ps.reduce((s, p) => s + p.size, 0), 3386);
+    assert.equal(
+      ps.reduce((s, p) => s + p.size, 0),
+      3386,
+    );
   });
 
   test('PyTorch-exported resnet, lenet and gru fixtures', () => {
@@ -252,7 +276,10 @@ describe('describeParams', () => {
     assert.equal(byKind(r, 'batch-norm').length, 6 * 4);
     assert.deepEqual(r.filter((p) => p.kind === 'batch-norm' && !p.trainable).length, 12);
     assert.equal(byKind(r, 'conv').length, 6);
-    assert.equal(r.filter((p) => p.trainable).reduce((s, p) => s + p.size, 0), 5122);
+    assert.equal(
+      r.filter((p) => p.trainable).reduce((s, p) => s + p.size, 0),
+      5122,
+    );
     assert.deepEqual(byKind(describeParams(fixture('lenet')), 'conv'), ['conv1.weight', 'conv2.weight']);
     assert.deepEqual(byKind(describeParams(fixture('gru')), 'recurrent').length, 4);
   });
@@ -266,11 +293,42 @@ describe('gradients of zoo models match finite differences', () => {
   const CASES: { name: string; opts: ModelOptions; wrt: string[]; coords?: string[] }[] = [
     { name: 'mlp', opts: { width: 16 }, wrt: ['fc1.weight', 'fc2.bias', 'fc3.weight'] },
     { name: 'lenet5', opts: {}, wrt: ['conv2.bias', 'fc1.weight', 'fc3.weight'], coords: ['conv1.weight', 'conv2.weight'] },
-    { name: 'vgg-small', opts: { width: 4, inputShape: [1, 12, 12], mode: 'train', dropout: 0 }, wrt: ['block3.conv2.weight', 'fc1.weight'], coords: ['block1.conv1.weight', 'block2.bn2.weight', 'block3.bn1.bias'] },
-    { name: 'resnet20', opts: { width: 4, inputShape: [1, 12, 12], mode: 'train' }, wrt: ['layer2.0.downsample.0.weight', 'layer3.0.conv1.weight', 'fc.weight'], coords: ['conv1.weight', 'layer1.1.bn1.weight', 'layer3.2.bn2.bias'] },
-    { name: 'resnet20', opts: { width: 4, inputShape: [1, 12, 12], mode: 'eval' }, wrt: ['layer3.2.conv2.weight'], coords: ['layer1.0.conv2.weight', 'layer2.0.bn1.bias', 'layer2.0.downsample.1.weight'] },
-    { name: 'transformer', opts: { width: 8, heads: 2, depth: 1, mode: 'train', dropout: 0 }, wrt: ['embed.weight', 'pos_embed.weight', 'layers.0.self_attn.q_proj.weight', 'layers.0.self_attn.v_proj.bias', 'layers.0.norm1.weight', 'layers.0.linear1.weight', 'norm.bias'] },
-    { name: 'transformer', opts: { width: 8, heads: 2, depth: 1, input: 'sequence', inputShape: [6], vocab: 11 }, wrt: ['embed.weight', 'layers.0.self_attn.k_proj.weight'] },
+    {
+      name: 'vgg-small',
+      opts: { width: 4, inputShape: [1, 12, 12], mode: 'train', dropout: 0 },
+      wrt: ['block3.conv2.weight', 'fc1.weight'],
+      coords: ['block1.conv1.weight', 'block2.bn2.weight', 'block3.bn1.bias'],
+    },
+    {
+      name: 'resnet20',
+      opts: { width: 4, inputShape: [1, 12, 12], mode: 'train' },
+      wrt: ['layer2.0.downsample.0.weight', 'layer3.0.conv1.weight', 'fc.weight'],
+      coords: ['conv1.weight', 'layer1.1.bn1.weight', 'layer3.2.bn2.bias'],
+    },
+    {
+      name: 'resnet20',
+      opts: { width: 4, inputShape: [1, 12, 12], mode: 'eval' },
+      wrt: ['layer3.2.conv2.weight'],
+      coords: ['layer1.0.conv2.weight', 'layer2.0.bn1.bias', 'layer2.0.downsample.1.weight'],
+    },
+    {
+      name: 'transformer',
+      opts: { width: 8, heads: 2, depth: 1, mode: 'train', dropout: 0 },
+      wrt: [
+        'embed.weight',
+        'pos_embed.weight',
+        'layers.0.self_attn.q_proj.weight',
+        'layers.0.self_attn.v_proj.bias',
+        'layers.0.norm1.weight',
+        'layers.0.linear1.weight',
+        'norm.bias',
+      ],
+    },
+    {
+      name: 'transformer',
+      opts: { width: 8, heads: 2, depth: 1, input: 'sequence', inputShape: [6], vocab: 11 },
+      wrt: ['embed.weight', 'layers.0.self_attn.k_proj.weight'],
+    },
     { name: 'gru', opts: { width: 6, input: 'sequence', inputShape: [5, 4] }, wrt: ['rnn.weight_ih_l0', 'rnn.weight_hh_l0', 'rnn.bias_l0', 'fc.weight'] },
     { name: 'lstm', opts: { width: 6, input: 'sequence', inputShape: [5, 4] }, wrt: ['rnn.weight_ih_l0', 'rnn.weight_hh_l0', 'rnn.bias_l0', 'fc.weight'] },
   ];
@@ -281,7 +339,9 @@ describe('gradients of zoo models match finite differences', () => {
     const exe = await compile(withGrad, { threads: 1 });
     const w0 = values.get(w)!;
     const g = (await exe.run({ ...feeds, [w]: w0 }))[gradients.get(w)!].data as Float32Array;
-    const top = Array.from(g.keys()).sort((a, b) => Math.abs(g[b]) - Math.abs(g[a])).slice(0, k);
+    const top = Array.from(g.keys())
+      .sort((a, b) => Math.abs(g[b]) - Math.abs(g[a]))
+      .slice(0, k);
     const lossAt = async (i: number, h: number) => {
       const data = Float32Array.from(w0.data as Float32Array);
       data[i] += h;

@@ -131,7 +131,11 @@ for (const name of MODELS) {
     const [wName, wErr] = worst(errs);
     t.diagnostic(`${name}: logits rel ${logitsErr.toExponential(2)}, max gradient rel error ${wErr.toExponential(2)} (${wName}) over ${errs.size} tensors`);
     const bad = [...errs].filter(([, e]) => !(e < 1e-4));
-    assert.deepEqual(bad.map(([n, e]) => `${n}: ${e.toExponential(2)}`), [], 'gradients with relative error ≥ 1e-4');
+    assert.deepEqual(
+      bad.map(([n, e]) => `${n}: ${e.toExponential(2)}`),
+      [],
+      'gradients with relative error ≥ 1e-4',
+    );
   });
 
   test(`${name}: gradients agree with finite differences along random directions`, async (t) => {
@@ -230,6 +234,10 @@ for (const name of ['mlp', 'lenet'] as const) {
     const [wName, wErr] = worst(errs);
     t.diagnostic(`${name}: max HVP rel error ${wErr.toExponential(2)} (${wName}); <Hv, u> ${uHv.toPrecision(8)} vs <Hu, v> ${vHu.toPrecision(8)}`);
     const bad = [...errs].filter(([, e]) => !(e < 1e-2));
-    assert.deepEqual(bad.map(([n, e]) => `${n}: ${e.toExponential(2)}`), [], 'Hessian-vector products with relative error ≥ 1e-2');
+    assert.deepEqual(
+      bad.map(([n, e]) => `${n}: ${e.toExponential(2)}`),
+      [],
+      'Hessian-vector products with relative error ≥ 1e-2',
+    );
   });
 }

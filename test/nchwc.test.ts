@@ -20,7 +20,12 @@ import { withLoss } from '../src/train/losses.js';
 import { cli } from './helpers/cli.js';
 
 const rng = new Rng(13);
-const randn = (dims: number[], scale = 1) => tensor('float32', dims, Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => scale * rng.normal()));
+const randn = (dims: number[], scale = 1) =>
+  tensor(
+    'float32',
+    dims,
+    Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => scale * rng.normal()),
+  );
 const dir = mkdtempSync(join(tmpdir(), 'scalpel-nchwc-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -50,7 +55,13 @@ function blockNet(C1: number, C2: number) {
   const p = b.op('MaxPool', [h2], { kernel_shape: [2, 2], strides: [2, 2] });
   const h3 = b.op('Conv', [p, w3], { pads: [1, 1, 1, 1], strides: [2, 2] });
   b.output(b.op('GlobalAveragePool', [h3], {}, 'pooled'));
-  const feeds = { x: randn([2, 3, 10, 10]), w1: randn([C1, 3, 3, 3], 0.3), b1: randn([C1], 0.1), w2: randn([C1, C1, 3, 3], 0.1), w3: randn([C2, C1, 3, 3], 0.1) };
+  const feeds = {
+    x: randn([2, 3, 10, 10]),
+    w1: randn([C1, 3, 3, 3], 0.3),
+    b1: randn([C1], 0.1),
+    w2: randn([C1, C1, 3, 3], 0.1),
+    w3: randn([C2, C1, 3, 3], 0.1),
+  };
   return { model: makeModel(b.graph, 17), feeds };
 }
 
@@ -63,7 +74,10 @@ test('the block size is measured once: a power of two the NCHWc kernels use', as
 test('a Conv chain with a residual add runs blocked from end to end, fused, with the standard graph’s outputs', async () => {
   const B = await nchwcBlockSize();
   // Channel counts that need padding to the block and ones that do not.
-  for (const [C1, C2] of [[2 * B - 4, 12], [B, 2 * B]]) {
+  for (const [C1, C2] of [
+    [2 * B - 4, 12],
+    [B, 2 * B],
+  ]) {
     const { model, feeds } = blockNet(C1, C2);
     const before = encodeModel(model);
     const low = lowerToNchwc(model, B);
@@ -119,7 +133,10 @@ test('values with mostly padding channels go back to NCHW unless told otherwise 
   const B = await nchwcBlockSize();
   const { model, feeds } = blockNet(B / 2 - 2, 4);
   const want = (await (await compile(model, { portable: true })).run(feeds)).pooled;
-  for (const [minFill, pools] of [[0, 2], [1, 0]]) {
+  for (const [minFill, pools] of [
+    [0, 2],
+    [1, 0],
+  ]) {
     const low = lowerToNchwc(model, B, { minFill });
     assert.equal(low.convs, 3);
     assert.equal(count(low.model, 'MaxPool', NCHWC_DOMAIN) + count(low.model, 'GlobalAveragePool', NCHWC_DOMAIN), pools, `minFill ${minFill}`);
@@ -155,7 +172,10 @@ test('an inference-mode BatchNormalization after a fed Conv folds into its filte
   const B = await nchwcBlockSize();
   const model = readModel(new URL('./fixtures/torch/resnet.onnx', import.meta.url).pathname);
   const ref = await readSafetensors(new URL('./fixtures/torch/resnet.safetensors', import.meta.url).pathname);
-  const promoted = promoteToInputs(model, floatInitializers(model.graph).map((i) => i.name));
+  const promoted = promoteToInputs(
+    model,
+    floatInitializers(model.graph).map((i) => i.name),
+  );
   const low = lowerToNchwc(promoted.model, B);
   const bns = count(promoted.model, 'BatchNormalization');
   assert.ok(bns >= 6);
@@ -189,7 +209,10 @@ async function fixtureGradients(name: string, portable: boolean) {
   const ref = await readSafetensors(file('safetensors'));
   const params = [...ref.keys()].filter((k) => k.startsWith('grad:')).map((k) => k.slice(5));
   const lossed = withLoss(model, { kind: 'cross-entropy' });
-  const promoted = promoteToInputs(lossed.model, floatInitializers(lossed.model.graph).map((i) => i.name));
+  const promoted = promoteToInputs(
+    lossed.model,
+    floatInitializers(lossed.model.graph).map((i) => i.name),
+  );
   const diff = differentiate(promoted.model, { of: lossed.loss, wrt: params });
   const exe = await compile(diff.model, { portable, threads: 1 });
   const out = await exe.run({ ...Object.fromEntries(promoted.values), x: ref.get('x')!, y: ref.get('y')! }, [...diff.gradients.values()]);

@@ -5,7 +5,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { differentiate } from '../src/autodiff/differentiate.js';
 import { GradContext } from '../src/autodiff/grad-context.js';
-import { convInputGrad, convWeightGrad, type InputGradVariant, pickInputGradVariant, pickWeightGradVariant, type WeightGradVariant } from '../src/autodiff/rules/Conv.js';
+import {
+  convInputGrad,
+  convWeightGrad,
+  type InputGradVariant,
+  pickInputGradVariant,
+  pickWeightGradVariant,
+  type WeightGradVariant,
+} from '../src/autodiff/rules/Conv.js';
 import { type ConvGeometry, effective, offsets } from '../src/autodiff/rules/window.js';
 import { GraphBuilder, makeModel } from '../src/onnx/builder.js';
 import { TypeEnv } from '../src/onnx/shapes.js';
@@ -101,7 +108,11 @@ async function run(c: Geo, dw: WeightGradVariant, dx: InputGradVariant): Promise
   }
   const g = new GradContext(b, env, { opType: 'Conv', domain: '', name: 'conv', inputs: ['x', 'w'], outputs: ['y'], attributes: [] }, [], [], []);
   // conv-flip only applies where its pads fit; elsewhere the call falls back to ConvTranspose, which is checked too.
-  const ok = dx === 'conv-flip' && p.group === 1 && p.strides.every((s) => s === 1) && p.kernel.every((k, i) => p.padsBegin[i] <= effective(k, p.dilations[i]) - 1 && p.padsEnd[i] <= effective(k, p.dilations[i]) - 1);
+  const ok =
+    dx === 'conv-flip' &&
+    p.group === 1 &&
+    p.strides.every((s) => s === 1) &&
+    p.kernel.every((k, i) => p.padsBegin[i] <= effective(k, p.dilations[i]) - 1 && p.padsEnd[i] <= effective(k, p.dilations[i]) - 1);
   b.output(convInputGrad(g, 'dy', 'w', p, ok || dx === 'convtranspose' ? dx : 'convtranspose'));
   b.output(convWeightGrad(g, 'x', 'dy', p, dw));
   const exe = await compile(makeModel(b.graph, 17));
@@ -111,7 +122,10 @@ async function run(c: Geo, dw: WeightGradVariant, dx: InputGradVariant): Promise
   const out = await exe.run(feeds);
   const [dxName, dwName] = b.graph.outputs.map((o) => o.name);
   const want = reference(c, p, feeds.x.data as Float32Array, feeds.w.data as Float32Array, feeds.dy.data as Float32Array);
-  for (const [label, got, ref, dims] of [['dX', out[dxName], want.dx, feeds.x.dims], ['dW', out[dwName], want.dw, wShape]] as const) {
+  for (const [label, got, ref, dims] of [
+    ['dX', out[dxName], want.dx, feeds.x.dims],
+    ['dW', out[dwName], want.dw, wShape],
+  ] as const) {
     assert.deepEqual(got.dims, dims, `${label} shape`);
     const scale = Math.max(1, ...Array.from(ref, Math.abs));
     for (let i = 0; i < ref.length; i++) {
@@ -130,7 +144,16 @@ test('Conv lowering picks: ResNet and LeNet shapes', () => {
     const p = geometry(c);
     return `${pickInputGradVariant(p, { C: c.C, M: c.M })} ${pickWeightGradVariant(p, { C: c.C, M: c.M })}`;
   };
-  const g = (C: number, M: number, H: number, k: number, s: number, pad: number): Geo => ({ name: '', N: 1, C, M, inSize: [H, H], kernel: [k, k], strides: [s, s], pads: [pad, pad, pad, pad] });
+  const g = (C: number, M: number, H: number, k: number, s: number, pad: number): Geo => ({
+    name: '',
+    N: 1,
+    C,
+    M,
+    inSize: [H, H],
+    kernel: [k, k],
+    strides: [s, s],
+    pads: [pad, pad, pad, pad],
+  });
   assert.equal(pick(g(16, 16, 28, 3, 1, 1)), 'conv-flip taps-batched');
   assert.equal(pick(g(32, 32, 14, 3, 1, 1)), 'conv-flip taps-batched');
   assert.equal(pick(g(64, 64, 7, 3, 1, 1)), 'conv-flip taps-fold');
@@ -144,7 +167,13 @@ test('Conv lowering picks: ResNet and LeNet shapes', () => {
 
 // Finite differences through the rule as registered, at channel counts that pick conv-flip and the tap lowerings.
 const t = (...shape: number[]): InputSpec => ({ shape });
-const conv = (name: string, inputs: InputSpec[], attrs: RuleCase['attrs'] = {}): RuleCase => ({ op: 'Conv', name: `Conv ${name}`, inputs, attrs, float32: true });
+const conv = (name: string, inputs: InputSpec[], attrs: RuleCase['attrs'] = {}): RuleCase => ({
+  op: 'Conv',
+  name: `Conv ${name}`,
+  inputs,
+  attrs,
+  float32: true,
+});
 const CASES: RuleCase[] = [
   conv('16→16 3x3 pad 1 (conv-flip dX, taps-batched dW)', [t(2, 16, 4, 4), t(16, 16, 3, 3), t(16)], { pads: [1, 1, 1, 1] }),
   conv('16→8 2x3 dilation [1,2], pads [1,2,0,1] (conv-flip, taps-fold)', [t(2, 16, 2, 3), t(8, 16, 2, 3)], { dilations: [1, 2], pads: [1, 2, 0, 1] }),
@@ -189,7 +218,9 @@ test('MaxPool tiled: ties go to the first maximum, as the Indices output picks',
   // Values from {0, 1, 2}: most windows hold ties, several all-equal.
   const xs = Float32Array.from({ length: 64 }, (_, i) => (i * 7) % 3);
   const rs = Float32Array.from({ length: 16 }, (_, i) => i + 1);
-  const out = await (await compile(model)).run({ x: { dtype: 'float32', dims: [2, 2, 4, 4], data: xs }, r: { dtype: 'float32', dims: [2, 2, 2, 2], data: rs } });
+  const out = await (
+    await compile(model)
+  ).run({ x: { dtype: 'float32', dims: [2, 2, 4, 4], data: xs }, r: { dtype: 'float32', dims: [2, 2, 2, 2], data: rs } });
   const want = new Float32Array(64);
   (out[idx].data as BigInt64Array).forEach((v, i) => (want[Number(v)] += rs[i]));
   assert.deepEqual(Array.from(out[gradients.get('x')!].data as Float32Array), Array.from(want));

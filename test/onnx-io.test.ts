@@ -20,7 +20,9 @@ function canonical(bytes: Uint8Array): unknown {
   if (obj.graph?.initializer) {
     obj.graph.initializer = (raw.graph!.initializer ?? []).map((t) => {
       const host = tensorFromProto(t);
-      return host ? { name: t.name, dims: host.dims, dtype: host.dtype, values: Array.from(host.data as ArrayLike<number | bigint>, String) } : TensorProtoType.toObject(TensorProtoType.fromObject(t), { longs: String, bytes: String });
+      return host
+        ? { name: t.name, dims: host.dims, dtype: host.dtype, values: Array.from(host.data as ArrayLike<number | bigint>, String) }
+        : TensorProtoType.toObject(TensorProtoType.fromObject(t), { longs: String, bytes: String });
     });
   }
   return dropEmpty(obj);
@@ -30,27 +32,35 @@ function canonical(bytes: Uint8Array): unknown {
 function dropEmpty(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(dropEmpty);
   if (v && typeof v === 'object') {
-    return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== '').map(([k, x]) => [k, dropEmpty(x)]));
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([, x]) => x !== '')
+        .map(([k, x]) => [k, dropEmpty(x)]),
+    );
   }
   return v;
 }
 
-test('every ONNX backend test model loads and survives a write-then-read round trip', { skip: !existsSync(BACKEND) && 'libonnx-testdata not installed' }, () => {
-  const dirs = readdirSync(BACKEND).filter((d) => existsSync(join(BACKEND, d, 'model.onnx')));
-  assert.ok(dirs.length > 900, `expected ~1000 backend test models, found ${dirs.length}`);
-  const failures: string[] = [];
-  for (const d of dirs) {
-    const file = join(BACKEND, d, 'model.onnx');
-    try {
-      const m = readModel(file);
-      const again = encodeModel(m);
-      assert.deepStrictEqual(canonical(again), canonical(readFileSync(file)));
-    } catch (e) {
-      failures.push(`${d}: ${(e as Error).message.slice(0, 600)}`);
+test(
+  'every ONNX backend test model loads and survives a write-then-read round trip',
+  { skip: !existsSync(BACKEND) && 'libonnx-testdata not installed' },
+  () => {
+    const dirs = readdirSync(BACKEND).filter((d) => existsSync(join(BACKEND, d, 'model.onnx')));
+    assert.ok(dirs.length > 900, `expected ~1000 backend test models, found ${dirs.length}`);
+    const failures: string[] = [];
+    for (const d of dirs) {
+      const file = join(BACKEND, d, 'model.onnx');
+      try {
+        const m = readModel(file);
+        const again = encodeModel(m);
+        assert.deepStrictEqual(canonical(again), canonical(readFileSync(file)));
+      } catch (e) {
+        failures.push(`${d}: ${(e as Error).message.slice(0, 600)}`);
+      }
     }
-  }
-  assert.deepStrictEqual(failures, []);
-});
+    assert.deepStrictEqual(failures, []);
+  },
+);
 
 test('backend test input tensors decode to the declared shapes', { skip: !existsSync(BACKEND) && 'libonnx-testdata not installed' }, () => {
   let checked = 0;
@@ -60,7 +70,10 @@ test('backend test input tensors decode to the declared shapes', { skip: !exists
     const t = TensorProtoType.toObject(TensorProtoType.decode(readFileSync(pb)), { defaults: false }) as TensorProto;
     const host = tensorFromProto(t);
     if (!host) continue;
-    assert.equal(host.data.length, host.dims.reduce((a, b) => a * b, 1));
+    assert.equal(
+      host.data.length,
+      host.dims.reduce((a, b) => a * b, 1),
+    );
     checked++;
   }
   assert.ok(checked > 100);
@@ -70,7 +83,14 @@ test('external data: a model written with external data reads back identically',
   const dir = mkdtempSync(join(tmpdir(), 'scalpel-ext-'));
   const b = new GraphBuilder();
   const x = b.input('x', 'float32', ['batch', 512]);
-  const w = b.param('w', tensor('float32', [512, 4], Float32Array.from({ length: 2048 }, (_, i) => Math.sin(i))));
+  const w = b.param(
+    'w',
+    tensor(
+      'float32',
+      [512, 4],
+      Float32Array.from({ length: 2048 }, (_, i) => Math.sin(i)),
+    ),
+  );
   const small = b.param('bias', tensor('float32', [4], new Float32Array([1, 2, 3, 4])));
   b.output(b.op('Add', [b.op('MatMul', [x, w]), small]), 'float32', ['batch', 4]);
   const model = makeModel(b.graph, 17);
@@ -79,7 +99,10 @@ test('external data: a model written with external data reads back identically',
   assert.ok(existsSync(join(dir, 'm.onnx.data')));
   assert.ok(statSync(path).size < 2048, 'large tensor went to the side file');
   const back = readModel(path);
-  assert.deepStrictEqual(Array.from(back.graph.initializers.get('w')!.tensor!.data as Float32Array), Array.from(model.graph.initializers.get('w')!.tensor!.data as Float32Array));
+  assert.deepStrictEqual(
+    Array.from(back.graph.initializers.get('w')!.tensor!.data as Float32Array),
+    Array.from(model.graph.initializers.get('w')!.tensor!.data as Float32Array),
+  );
   assert.deepStrictEqual(Array.from(back.graph.initializers.get('bias')!.tensor!.data as Float32Array), [1, 2, 3, 4]);
 });
 
@@ -96,7 +119,10 @@ test('metadata, doc strings, names and opsets survive a round trip', () => {
   const back = decodeModel(encodeModel(m));
   assert.equal(back.graph.nodes[0].docString, 'a relu');
   assert.equal(back.graph.docString, 'graph doc');
-  assert.deepStrictEqual(back.opsetImports, [{ domain: '', version: 15 }, { domain: 'com.example', version: 3 }]);
+  assert.deepStrictEqual(back.opsetImports, [
+    { domain: '', version: 15 },
+    { domain: 'com.example', version: 3 },
+  ]);
   assert.equal(back.passthrough.docString, 'model doc');
   assert.deepStrictEqual(back.passthrough.metadataProps, [{ key: 'author', value: 'me' }]);
 });

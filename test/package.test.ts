@@ -29,10 +29,16 @@ before(() => {
   // `npm pack` runs the `prepare` script, which compiles dist/ with its .d.ts files.
   const packed = JSON.parse(sh('npm', ['pack', '--json', '--pack-destination', dir], root)) as { filename: string; files: { path: string }[] }[];
   const files = packed[0].files.map((f) => f.path);
-  assert.ok(files.includes('dist/index.js') && files.includes('dist/index.d.ts') && files.includes('dist/onnx/onnx.proto'), 'the tarball holds the compiled code and its types');
+  assert.ok(
+    files.includes('dist/index.js') && files.includes('dist/index.d.ts') && files.includes('dist/onnx/onnx.proto'),
+    'the tarball holds the compiled code and its types',
+  );
   assert.ok(files.includes('models/lenet5-fashion.onnx') && files.some((f) => f.startsWith('data/fashion-mnist-subset/')));
   assert.ok(!files.some((f) => f.startsWith('src/') || f.startsWith('test/')), 'no sources or tests in the tarball');
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'user-project', version: '1.0.0', private: true, type: 'module', allowScripts: { 'onnxruntime-node': false } }));
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name: 'user-project', version: '1.0.0', private: true, type: 'module', allowScripts: { 'onnxruntime-node': false } }),
+  );
   sh('npm', ['install', '--prefer-offline', join(dir, packed[0].filename)], dir);
 });
 
@@ -80,8 +86,11 @@ for (const [file, expect] of EXAMPLES) {
   });
 }
 
-test('a checkout needs no network and no unknown npm config: onnxruntime-node\'s download is denied in package.json', () => {
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { allowScripts: Record<string, boolean>; devDependencies: Record<string, string> };
+test("a checkout needs no network and no unknown npm config: onnxruntime-node's download is denied in package.json", () => {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    allowScripts: Record<string, boolean>;
+    devDependencies: Record<string, string>;
+  };
   assert.equal(pkg.allowScripts['onnxruntime-node'], false);
   for (const dev of ['typescript', 'tsx', '@types/node']) assert.ok(dev in pkg.devDependencies);
   // No project .npmrc key npm does not know: `npx scalpel` in the checkout prints no "Unknown project config" warning.

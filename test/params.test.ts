@@ -63,7 +63,10 @@ test('FlatParams: global index ↔ (tensor, offset), split/join, gather/scatter,
   assert.deepEqual(flat.locate(3), { tensor: 2, offset: 0 });
   assert.throws(() => flat.locate(7), /outside the 7 parameters/);
   const idx = new Uint32Array([1, 3, 6]);
-  assert.deepEqual(flat.split(idx).map((a) => [...a]), [[1], [], [0, 3]]);
+  assert.deepEqual(
+    flat.split(idx).map((a) => [...a]),
+    [[1], [], [0, 3]],
+  );
   assert.deepEqual([...flat.join(flat.split(idx))], [...idx]);
   const v = [new Float32Array([1, -5, 2]), new Float32Array(0), new Float32Array([4, 0, -3, 7])];
   assert.deepEqual([...flat.gather(v, idx)], [-5, 4, 7]);
@@ -85,8 +88,16 @@ test('deltaBetween finds exactly the edited entries (±0, subnormals, NaN, Inf) 
   const { edited, expected } = edit(base, 60, 7);
   const d = deltaBetween(base, edited);
   const found = new Map(d.tensors.map((t) => [t.name, [...t.indices]]));
-  for (const [name, s] of expected) assert.deepEqual(found.get(name) ?? [], [...s].sort((a, b) => a - b), name);
-  assert.equal(changedCount(d), [...expected.values()].reduce((a, s) => a + s.size, 0));
+  for (const [name, s] of expected)
+    assert.deepEqual(
+      found.get(name) ?? [],
+      [...s].sort((a, b) => a - b),
+      name,
+    );
+  assert.equal(
+    changedCount(d),
+    [...expected.values()].reduce((a, s) => a + s.size, 0),
+  );
   assert.equal(d.baseHash, paramsHash(base));
   const applied = applyDelta(base, d);
   assert.ok(sameParamBytes(applied, edited));
@@ -131,10 +142,15 @@ test('the delta file round-trips and is plain safetensors; external-data models 
   const back = await readDelta(file);
   assert.equal(back.baseHash, d.baseHash);
   assert.equal(back.metadata.command, 'test');
-  assert.deepEqual(back.tensors.map((t) => [t.name, [...t.indices], [...t.after].map(bits)]), d.tensors.map((t) => [t.name, [...t.indices], [...t.after].map(bits)]));
+  assert.deepEqual(
+    back.tensors.map((t) => [t.name, [...t.indices], [...t.after].map(bits)]),
+    d.tensors.map((t) => [t.name, [...t.indices], [...t.after].map(bits)]),
+  );
   // The layout Python reads: NAME.indices int64, NAME.before / NAME.after float32, and the header metadata.
   const buf = readFileSync(file);
-  const header = JSON.parse(buf.subarray(8, 8 + Number(buf.readBigUInt64LE(0))).toString()) as Record<string, { dtype: string }> & { __metadata__: Record<string, string> };
+  const header = JSON.parse(buf.subarray(8, 8 + Number(buf.readBigUInt64LE(0))).toString()) as Record<string, { dtype: string }> & {
+    __metadata__: Record<string, string>;
+  };
   const t = d.tensors[0].name;
   assert.equal(header[`${t}.indices`].dtype, 'I64');
   assert.equal(header[`${t}.after`].dtype, 'F32');
@@ -166,7 +182,10 @@ test('scalpel diff: counts by tensor, kind and layer, --json changed, --out delt
   assert.equal(report.changed, total);
   assert.equal(report.sameGraph, true);
   for (const row of report.byTensor) assert.equal(row.l0, expected.get(row.name)?.size ?? 0, row.name);
-  assert.equal(report.byKind.reduce((s, g) => s + g.changed, 0), total);
+  assert.equal(
+    report.byKind.reduce((s, g) => s + g.changed, 0),
+    total,
+  );
   assert.ok(report.becameNonFinite >= 1, 'NaN/Inf edits are reported');
   assert.ok(report.largest.length > 0 && report.largest.length <= 20);
   assert.equal(changedCount(await readDelta(delta)), total);

@@ -50,12 +50,35 @@ test('probe --by kind maps vulnerability per group; --json alone prints JSON', a
   const j = await cli(['probe', lenet, '--by', 'layer', '--params', 'kind:conv', '--eps', '0.05', '--n', '10', '--norm', 'inf', '--json']);
   assert.equal(j.code, 0, j.stderr);
   const report = JSON.parse(j.stdout) as ProbeReport;
-  assert.deepEqual(report.groups!.map((x) => x.group), ['conv1', 'conv2']);
-  assert.deepEqual(report.records.map((x) => [x.group, x.method]), [['conv1', 'gradient'], ['conv2', 'gradient']]);
+  assert.deepEqual(
+    report.groups!.map((x) => x.group),
+    ['conv1', 'conv2'],
+  );
+  assert.deepEqual(
+    report.records.map((x) => [x.group, x.method]),
+    [
+      ['conv1', 'gradient'],
+      ['conv2', 'gradient'],
+    ],
+  );
 });
 
 test('probe runs on a PyTorch export with its own tensor file', async () => {
-  const r = await cli(['probe', 'test/fixtures/torch/lenet.onnx', '--data', 'test/fixtures/torch/lenet.safetensors', '--eps', '0.1', '--n', '5', '--norm', 'inf', '--trials', '2', '--json']);
+  const r = await cli([
+    'probe',
+    'test/fixtures/torch/lenet.onnx',
+    '--data',
+    'test/fixtures/torch/lenet.safetensors',
+    '--eps',
+    '0.1',
+    '--n',
+    '5',
+    '--norm',
+    'inf',
+    '--trials',
+    '2',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout) as ProbeReport;
   assert.equal(report.examples, 4);

@@ -19,19 +19,37 @@ function rec(method: ProbeRecord['method'], eps: number, accuracy: number, extra
 /** Gradient-based and random corruption at four ε for (∞, 100) and (2, 1000), a vulnerability map by kind, and a Theorem 1 block. */
 function fixture(): ProbeReport {
   const records: ProbeRecord[] = [];
-  for (const [norm, n] of [['inf', 100], [2, 1000]] as const) {
+  for (const [norm, n] of [
+    ['inf', 100],
+    [2, 1000],
+  ] as const) {
     EPS.forEach((eps, i) => {
       records.push(rec('gradient', eps, [0.86, 0.7, 0.25, 0.1][i], { norm, n, changed: n }));
       const acc = [0.88, 0.879, 0.87, 0.8][i];
-      records.push(rec('random', eps, acc, {
-        norm, n, changed: n, trials: 20, firstOrder: eps * 0.5,
-        quantiles: { loss: { q05: 0.35, q50: 0.351, q95: 0.36, max: 0.4 }, accuracy: { q05: acc - 0.02, q50: acc, q95: Math.min(1, acc + 0.01), min: acc - 0.05 } },
-      }));
+      records.push(
+        rec('random', eps, acc, {
+          norm,
+          n,
+          changed: n,
+          trials: 20,
+          firstOrder: eps * 0.5,
+          quantiles: {
+            loss: { q05: 0.35, q50: 0.351, q95: 0.36, max: 0.4 },
+            accuracy: { q05: acc - 0.02, q50: acc, q95: Math.min(1, acc + 0.01), min: acc - 0.05 },
+          },
+        }),
+      );
     });
   }
   // The bias group is smaller than n = 100: the probe clamps n to its 84 parameters.
-  const groups: [string, number, number[]][] = [['conv', 2550, [0.85, 0.6, 0.2, 0.1]], ['fc', 58920, [0.87, 0.8, 0.5, 0.2]], ['bias', 84, [0.88, 0.87, 0.8, 0.6]], [EVIL, 152, [0.88, 0.88, 0.88, 0.85]]];
-  for (const [group, size, accs] of groups) EPS.forEach((eps, i) => records.push(rec('gradient', eps, accs[i], { group, n: Math.min(100, size), nSpec: 100, changed: Math.min(100, size) })));
+  const groups: [string, number, number[]][] = [
+    ['conv', 2550, [0.85, 0.6, 0.2, 0.1]],
+    ['fc', 58920, [0.87, 0.8, 0.5, 0.2]],
+    ['bias', 84, [0.88, 0.87, 0.8, 0.6]],
+    [EVIL, 152, [0.88, 0.88, 0.88, 0.85]],
+  ];
+  for (const [group, size, accs] of groups)
+    EPS.forEach((eps, i) => records.push(rec('gradient', eps, accs[i], { group, n: Math.min(100, size), nSpec: 100, changed: Math.min(100, size) })));
   return {
     model: `lenet${EVIL}.onnx`,
     data: 'embedded (test)',
@@ -41,13 +59,30 @@ function fixture(): ProbeReport {
     groups: groups.map(([group, count]) => ({ group, count, tensors: 2 })),
     records,
     theorem1: {
-      k: 61706, eps: 1e-3, trials: 1000, G: 2.5, epsG: 2.5e-3,
-      empirical: { q90: 1.6e-5, q95: 2e-5, q995: 3.1e-5 }, theoretical: { q90: 1.66e-5, q95: 1.97e-5, q995: 2.8e-5 },
-      firstOrder: { q90: 1.58e-5, q95: 1.99e-5, q995: 3e-5 }, gradient: { lossChange: 2.6e-3 }, examples: 1000,
+      k: 61706,
+      eps: 1e-3,
+      trials: 1000,
+      G: 2.5,
+      epsG: 2.5e-3,
+      empirical: { q90: 1.6e-5, q95: 2e-5, q995: 3.1e-5 },
+      theoretical: { q90: 1.66e-5, q95: 1.97e-5, q995: 2.8e-5 },
+      firstOrder: { q90: 1.58e-5, q95: 1.99e-5, q995: 3e-5 },
+      gradient: { lossChange: 2.6e-3 },
+      examples: 1000,
     },
     settings: {
-      eps: EPS, n: [100, 1000], norms: ['inf', 2], methods: ['gradient', 'random'], trials: 20, params: EVIL, by: 'kind', split: 'test',
-      gradient: { data: 'embedded', split: 'train', examples: 1000, loss: 0.3 }, trialExamples: 1000, batch: 1000, seed: 0,
+      eps: EPS,
+      n: [100, 1000],
+      norms: ['inf', 2],
+      methods: ['gradient', 'random'],
+      trials: 20,
+      params: EVIL,
+      by: 'kind',
+      split: 'test',
+      gradient: { data: 'embedded', split: 'train', examples: 1000, loss: 0.3 },
+      trialExamples: 1000,
+      batch: 1000,
+      seed: 0,
     },
   };
 }
@@ -84,7 +119,7 @@ describe('probeHtml in headless Chromium', needsChromium, () => {
   });
 });
 
-test('probeText: the Theorem 1 block sets the gradient-based ΔL against the trials\' measured 99.5% quantile', () => {
+test("probeText: the Theorem 1 block sets the gradient-based ΔL against the trials' measured 99.5% quantile", () => {
   const m = probeText(fixture()).match(/measured ΔL = [^;]+; ([\d.]+)x the random trials' measured 99\.5% quantile/);
   assert.ok(m, 'the ratio line is printed');
   assert.ok(Math.abs(Number(m[1]) - 2.6e-3 / 3.1e-5) < 0.1, `ratio ${m[1]}`);

@@ -103,7 +103,15 @@ function buildRnn(c: RnnCase, dtype: DType = 'float32', reference = false): { mo
   b.graph.nodes.push({ opType: c.op, domain: '', name: 'rnn', inputs: ins, outputs: nodeOuts, attributes: makeAttributes(attrs) });
   if (batchFirst) {
     nodeOuts.forEach((o, i) => {
-      if (o) b.graph.nodes.push({ opType: 'Transpose', domain: '', name: `${o}_t`, inputs: [o], outputs: [outNames[i]], attributes: makeAttributes({ perm: i === 0 ? [2, 0, 1, 3] : [1, 0, 2] }) });
+      if (o)
+        b.graph.nodes.push({
+          opType: 'Transpose',
+          domain: '',
+          name: `${o}_t`,
+          inputs: [o],
+          outputs: [outNames[i]],
+          attributes: makeAttributes({ perm: i === 0 ? [2, 0, 1, 3] : [1, 0, 2] }),
+        });
     });
   }
   const outputs = outNames.filter(Boolean);
@@ -246,7 +254,17 @@ test('second-order: the gradient of the lowered LSTM (one Sigmoid for all gates)
 
 test('an all-zero initial state from ConstantOfShape is left out of the unrolled graph', async () => {
   for (const op of ['GRU', 'LSTM'] as const) {
-    const c: RnnCase = { op, seq: 3, batch: 2, input: 3, hidden: 4, bias: true, initialH: true, initialC: op === 'LSTM', linearBeforeReset: op === 'GRU' ? 1 : undefined };
+    const c: RnnCase = {
+      op,
+      seq: 3,
+      batch: 2,
+      input: 3,
+      hidden: 4,
+      bias: true,
+      initialH: true,
+      initialC: op === 'LSTM',
+      linearBeforeReset: op === 'GRU' ? 1 : undefined,
+    };
     const { model, feeds, outputs } = buildRnn(c);
     // initial_h (and initial_c) become ConstantOfShape(hshape) zeros, with hshape a graph input (no static value).
     const g = model.graph;
@@ -269,7 +287,10 @@ test('an all-zero initial state from ConstantOfShape is left out of the unrolled
 
 test('only recurrent nodes on the differentiated path are lowered', () => {
   const { model } = buildRnn({ op: 'GRU', seq: 3, batch: 2, input: 3, hidden: 4 });
-  assert.equal(lowerRecurrent(model, { of: 'Y', wrt: ['W'] }).graph.nodes.some((n) => n.opType === 'GRU'), false);
+  assert.equal(
+    lowerRecurrent(model, { of: 'Y', wrt: ['W'] }).graph.nodes.some((n) => n.opType === 'GRU'),
+    false,
+  );
   assert.equal(lowerRecurrent(model, { of: 'Y', wrt: ['nothing'] }), model);
 });
 
@@ -296,6 +317,9 @@ test('unsupported GRU/LSTM features fail with a clear message', () => {
 
   // A symbolic sequence length cannot be unrolled.
   const symSeq = buildRnn(gru).model;
-  symSeq.graph.inputs[0] = { ...symSeq.graph.inputs[0], type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'time' }, { dimParam: 'batch' }, { dimValue: 3 }] } } } };
+  symSeq.graph.inputs[0] = {
+    ...symSeq.graph.inputs[0],
+    type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'time' }, { dimParam: 'batch' }, { dimValue: 3 }] } } },
+  };
   assert.throws(() => lowerRecurrent(symSeq), /the sequence length must be static/);
 });

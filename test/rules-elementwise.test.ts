@@ -17,13 +17,28 @@ const bool = (shape: number[], ints: number[]): InputSpec => ({ shape, dtype: 'b
 
 /** Binary broadcasting ops: equal shapes, trailing vector, both sides broadcast, scalar against matrix. */
 function binary(op: string, a: Domain = 'any', b: Domain = 'any', extra: Partial<RuleCase> = {}): RuleCase[] {
-  const pairs: [number[], number[]][] = [[[2, 3], [2, 3]], [[2, 3], [3]], [[2, 1, 4], [3, 1]], [[], [2, 3]], [[2, 3], []]];
+  const pairs: [number[], number[]][] = [
+    [
+      [2, 3],
+      [2, 3],
+    ],
+    [[2, 3], [3]],
+    [
+      [2, 1, 4],
+      [3, 1],
+    ],
+    [[], [2, 3]],
+    [[2, 3], []],
+  ];
   return pairs.map(([x, y]) => ({ op, inputs: [s(x, a), s(y, b)], ...extra }));
 }
 
 /** Unary ops on a matrix, and on a rank-3 tensor. */
 function unary(op: string, d: Domain = 'any', extra: Partial<RuleCase> = {}): RuleCase[] {
-  return [{ op, inputs: [s([2, 3], d)], ...extra }, { op, inputs: [s([2, 1, 3], d)], ...extra }];
+  return [
+    { op, inputs: [s([2, 3], d)], ...extra },
+    { op, inputs: [s([2, 1, 3], d)], ...extra },
+  ];
 }
 
 // Values straddling the kinks of HardSigmoid (±2.5) and HardSwish (±3), kept away from them.
@@ -84,7 +99,13 @@ const CASES: RuleCase[] = [
   { op: 'Mean', inputs: [s([2, 3]), s([3]), s([2, 1])], float32: true, name: 'Mean of three' },
   // Mod on floats takes fmod=1: C's fmod, with the sign of A; A/B stays away from integers in these draws.
   ...binary('Mod', 'any', 'nonzero', { attrs: { fmod: 1 } }),
-  { op: 'Mod', inputs: [vals([2, 3], [5.3, -5.3, 2.9, -0.4, 7.7, -3.1]), vals([3], [2, 1.5, -0.7])], attrs: { fmod: 1 }, opset: 13, name: 'Mod fmod=1, mixed signs, opset 13' },
+  {
+    op: 'Mod',
+    inputs: [vals([2, 3], [5.3, -5.3, 2.9, -0.4, 7.7, -3.1]), vals([3], [2, 1.5, -0.7])],
+    attrs: { fmod: 1 },
+    opset: 13,
+    name: 'Mod fmod=1, mixed signs, opset 13',
+  },
   { op: 'Identity', inputs: [s([2, 3])] },
   { op: 'Cast', inputs: [s([2, 3])], attrs: { to: 11 }, name: 'Cast double to double' },
   { op: 'CastLike', inputs: [s([2, 3]), s([])], wrt: [0], opset: 15 },
@@ -162,8 +183,14 @@ test('Max and Min give a tie to the first argument only', async () => {
     const out = await (await compile(model)).run({ x0: f64([2, 3], [1, 0, 5, 1, 9, -9]), x1: f64([3], [1, 1, 1]) });
     // Ties at (0,0) and (1,0) go to x0; x1 wins where it is strictly the extreme.
     const x1Wins = op === 'Max' ? [0, 1, 0, 0, 0, 1] : [0, 0, 1, 0, 1, 0];
-    assert.deepEqual([...out[gradients.get('x0')!].data], [1, 2, 3, 4, 5, 6].map((v, i) => (x1Wins[i] ? 0 : v)));
-    assert.deepEqual([...out[gradients.get('x1')!].data], [0, 1, 2].map((j) => [0, 1].reduce((acc, i) => acc + (x1Wins[i * 3 + j] ? (i * 3 + j + 1) : 0), 0)));
+    assert.deepEqual(
+      [...out[gradients.get('x0')!].data],
+      [1, 2, 3, 4, 5, 6].map((v, i) => (x1Wins[i] ? 0 : v)),
+    );
+    assert.deepEqual(
+      [...out[gradients.get('x1')!].data],
+      [0, 1, 2].map((j) => [0, 1].reduce((acc, i) => acc + (x1Wins[i * 3 + j] ? i * 3 + j + 1 : 0), 0)),
+    );
   }
 });
 
@@ -191,7 +218,10 @@ test('Cast to an integer type and CastLike to a float32 target', async () => {
 });
 
 test('Dropout in training mode scales the gradient by its mask / (1 - ratio)', async () => {
-  const xv = f64([4, 8], Array.from({ length: 32 }, (_, i) => 0.5 + i));
+  const xv = f64(
+    [4, 8],
+    Array.from({ length: 32 }, (_, i) => 0.5 + i),
+  );
   const rv = Array.from({ length: 32 }, (_, i) => (i % 5) - 2.5);
   for (const withMask of [false, true]) {
     for (const from of ['constant', 'input'] as const) {
@@ -233,7 +263,16 @@ test('Softmax gradient with a symbolic batch dimension', async () => {
   const y = b.op('LogSoftmax', [b.op('Mul', [b.op('Softmax', [x], { axis: 0 }), w])], { axis: -1 });
   const loss = b.op('ReduceSum', [b.op('Mul', [y, y])], { keepdims: 0 });
   b.output(loss, 'float64', []);
-  const res = await gradcheck(makeModel(b.graph, 17), { of: loss, wrt: ['x', 'w'], feeds: { x: f64([4, 3], Array.from({ length: 12 }, (_, i) => Math.sin(i))) } });
+  const res = await gradcheck(makeModel(b.graph, 17), {
+    of: loss,
+    wrt: ['x', 'w'],
+    feeds: {
+      x: f64(
+        [4, 3],
+        Array.from({ length: 12 }, (_, i) => Math.sin(i)),
+      ),
+    },
+  });
   for (const r of res) assert.ok(r.relError < 1e-6, JSON.stringify(r));
 });
 
@@ -243,7 +282,14 @@ test('broadcasting rules with a symbolic batch dimension', async () => {
     ['Div', (b, x, w) => b.op('Div', [x, w])],
     ['Pow', (b, x, w) => b.op('Pow', [b.op('Exp', [x]), w])],
     ['Max', (b, x, w) => b.op('Max', [x, w, b.op('Neg', [w])])],
-    ['Pow constant exponents', (b, x, w) => b.op('Sum', [0, 1, 2, 3, -0.5].map((e) => b.op('Pow', [b.op('Add', [b.op('Exp', [x]), b.op('Mul', [w, w])]), b.constant(e, 'float64')])))],
+    [
+      'Pow constant exponents',
+      (b, x, w) =>
+        b.op(
+          'Sum',
+          [0, 1, 2, 3, -0.5].map((e) => b.op('Pow', [b.op('Add', [b.op('Exp', [x]), b.op('Mul', [w, w])]), b.constant(e, 'float64')])),
+        ),
+    ],
     ['Min', (b, x, w) => b.op('Min', [w, x])],
     ['Sum', (b, x, w) => b.op('Sum', [x, w, x])],
     ['Where', (b, x, w) => b.op('Where', [b.op('Greater', [x, b.constant(0, 'float64')]), w, x])],

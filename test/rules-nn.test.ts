@@ -21,34 +21,103 @@ const spread = (...shape: number[]): InputSpec => {
 const ints = (shape: number[], values: number[]): InputSpec => ({ shape, dtype: 'int64', domain: { ints: values } });
 
 // onnxruntime's CPU provider runs Conv, ConvTranspose, AveragePool and the global pools in float32 only.
-const conv = (name: string, inputs: InputSpec[], attrs: RuleCase['attrs'] = {}): RuleCase => ({ op: 'Conv', name: `Conv ${name}`, inputs, attrs, float32: true });
-const convT = (name: string, inputs: InputSpec[], attrs: RuleCase['attrs'] = {}): RuleCase => ({ op: 'ConvTranspose', name: `ConvTranspose ${name}`, inputs, attrs, float32: true });
-const maxPool = (name: string, x: InputSpec, attrs: RuleCase['attrs'], extra: Partial<RuleCase> = {}): RuleCase => ({ op: 'MaxPool', name: `MaxPool ${name}`, inputs: [x], attrs, ...extra });
-const avgPool = (name: string, x: InputSpec, attrs: RuleCase['attrs']): RuleCase => ({ op: 'AveragePool', name: `AveragePool ${name}`, inputs: [x], attrs, float32: true });
+const conv = (name: string, inputs: InputSpec[], attrs: RuleCase['attrs'] = {}): RuleCase => ({
+  op: 'Conv',
+  name: `Conv ${name}`,
+  inputs,
+  attrs,
+  float32: true,
+});
+const convT = (name: string, inputs: InputSpec[], attrs: RuleCase['attrs'] = {}): RuleCase => ({
+  op: 'ConvTranspose',
+  name: `ConvTranspose ${name}`,
+  inputs,
+  attrs,
+  float32: true,
+});
+const maxPool = (name: string, x: InputSpec, attrs: RuleCase['attrs'], extra: Partial<RuleCase> = {}): RuleCase => ({
+  op: 'MaxPool',
+  name: `MaxPool ${name}`,
+  inputs: [x],
+  attrs,
+  ...extra,
+});
+const avgPool = (name: string, x: InputSpec, attrs: RuleCase['attrs']): RuleCase => ({
+  op: 'AveragePool',
+  name: `AveragePool ${name}`,
+  inputs: [x],
+  attrs,
+  float32: true,
+});
 
 // Resize has no float64 kernel in onnxruntime's CPU provider: float32, scales fed as constants. Linear in X, so
 // float32 differences are exact up to rounding; the table below also checks the transpose exactly.
 const scales = (...v: number[]): InputSpec => ({ shape: [v.length], dtype: 'float32', domain: { values: v }, constant: true });
 const noRoi: InputSpec = { shape: [], absent: true };
 const resize = (name: string, x: InputSpec, how: InputSpec[], attrs: RuleCase['attrs'], opset = 13): RuleCase => ({
-  op: 'Resize', name: `Resize ${name}, opset ${opset}`, inputs: [x, noRoi, ...how], attrs, opset, float32: true,
+  op: 'Resize',
+  name: `Resize ${name}, opset ${opset}`,
+  inputs: [x, noRoi, ...how],
+  attrs,
+  opset,
+  float32: true,
 });
 const bySizes = (...v: number[]): InputSpec[] => [{ shape: [], absent: true }, ints([v.length], v)];
 const RESIZE: RuleCase[] = [
   // torch.nn.Upsample(mode='nearest') and F.interpolate: asymmetric + floor
-  ...[13, 18].map((opset) => resize('nearest asymmetric floor x2', t(1, 2, 3, 4), [scales(1, 1, 2, 2)], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, opset)),
+  ...[13, 18].map((opset) =>
+    resize(
+      'nearest asymmetric floor x2',
+      t(1, 2, 3, 4),
+      [scales(1, 1, 2, 2)],
+      { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' },
+      opset,
+    ),
+  ),
   resize('nearest half_pixel round_prefer_floor (defaults) x1.5 x0.5', t(1, 2, 4, 4), [scales(1, 1, 1.5, 0.5)], {}),
   resize('nearest half_pixel round_prefer_ceil, sizes', t(1, 2, 3, 4), bySizes(1, 2, 5, 3), { mode: 'nearest', nearest_mode: 'round_prefer_ceil' }),
-  resize('nearest asymmetric ceil x1.5 x2.5', t(1, 1, 4, 2), [scales(1, 1, 1.5, 2.5)], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'ceil' }),
+  resize('nearest asymmetric ceil x1.5 x2.5', t(1, 1, 4, 2), [scales(1, 1, 1.5, 2.5)], {
+    mode: 'nearest',
+    coordinate_transformation_mode: 'asymmetric',
+    nearest_mode: 'ceil',
+  }),
   resize('nearest align_corners, sizes', t(2, 1, 3, 4), bySizes(2, 1, 5, 7), { mode: 'nearest', coordinate_transformation_mode: 'align_corners' }, 18),
-  resize('nearest pytorch_half_pixel x0.5 x3', t(1, 2, 4, 2), [scales(1, 1, 0.5, 3)], { mode: 'nearest', coordinate_transformation_mode: 'pytorch_half_pixel', nearest_mode: 'round_prefer_ceil' }),
-  resize('nearest tf_half_pixel_for_nn x2 x1.5', t(1, 1, 3, 4), [scales(1, 1, 2, 1.5)], { mode: 'nearest', coordinate_transformation_mode: 'tf_half_pixel_for_nn' }),
-  resize('nearest on the channel axis', t(1, 2, 3, 2), [scales(1, 2, 1, 1)], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }),
-  resize('nearest 5-D x2 x1.5 x2', t(1, 1, 2, 2, 2), [scales(1, 1, 2, 1.5, 2)], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }),
+  resize('nearest pytorch_half_pixel x0.5 x3', t(1, 2, 4, 2), [scales(1, 1, 0.5, 3)], {
+    mode: 'nearest',
+    coordinate_transformation_mode: 'pytorch_half_pixel',
+    nearest_mode: 'round_prefer_ceil',
+  }),
+  resize('nearest tf_half_pixel_for_nn x2 x1.5', t(1, 1, 3, 4), [scales(1, 1, 2, 1.5)], {
+    mode: 'nearest',
+    coordinate_transformation_mode: 'tf_half_pixel_for_nn',
+  }),
+  resize('nearest on the channel axis', t(1, 2, 3, 2), [scales(1, 2, 1, 1)], {
+    mode: 'nearest',
+    coordinate_transformation_mode: 'asymmetric',
+    nearest_mode: 'floor',
+  }),
+  resize('nearest 5-D x2 x1.5 x2', t(1, 1, 2, 2, 2), [scales(1, 1, 2, 1.5, 2)], {
+    mode: 'nearest',
+    coordinate_transformation_mode: 'asymmetric',
+    nearest_mode: 'floor',
+  }),
   // F.interpolate(mode='bilinear', align_corners=False / True)
-  ...[13, 18].map((opset) => resize('linear pytorch_half_pixel x2', t(1, 2, 3, 4), [scales(1, 1, 2, 2)], { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' }, opset)),
-  resize('linear pytorch_half_pixel, sizes with an output of length 1', t(1, 2, 3, 4), bySizes(1, 2, 1, 5), { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' }),
-  ...[13, 18].map((opset) => resize('linear align_corners, sizes', t(1, 2, 3, 4), bySizes(1, 2, 5, 7), { mode: 'linear', coordinate_transformation_mode: 'align_corners' }, opset)),
+  ...[13, 18].map((opset) =>
+    resize(
+      'linear pytorch_half_pixel x2',
+      t(1, 2, 3, 4),
+      [scales(1, 1, 2, 2)],
+      { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' },
+      opset,
+    ),
+  ),
+  resize('linear pytorch_half_pixel, sizes with an output of length 1', t(1, 2, 3, 4), bySizes(1, 2, 1, 5), {
+    mode: 'linear',
+    coordinate_transformation_mode: 'pytorch_half_pixel',
+  }),
+  ...[13, 18].map((opset) =>
+    resize('linear align_corners, sizes', t(1, 2, 3, 4), bySizes(1, 2, 5, 7), { mode: 'linear', coordinate_transformation_mode: 'align_corners' }, opset),
+  ),
   resize('linear align_corners x2 x0.5', t(2, 1, 3, 4), [scales(1, 1, 2, 0.5)], { mode: 'linear', coordinate_transformation_mode: 'align_corners' }),
   resize('linear half_pixel x1.5 x0.75', t(1, 2, 4, 4), [scales(1, 1, 1.5, 0.75)], { mode: 'linear' }),
   resize('linear half_pixel downsampling x0.6 x0.5', t(1, 1, 5, 6), [scales(1, 1, 0.6, 0.5)], { mode: 'linear' }),
@@ -62,7 +131,11 @@ const RESIZE: RuleCase[] = [
 
 // Einsum: attention scores and outputs, batched matmul, transpose, dot products, sums over an index only one operand has.
 const einsum = (equation: string, ...shapes: number[][]): RuleCase => ({
-  op: 'Einsum', name: `Einsum '${equation}'`, inputs: shapes.map((s) => t(...s)), attrs: { equation }, opset: 13,
+  op: 'Einsum',
+  name: `Einsum '${equation}'`,
+  inputs: shapes.map((s) => t(...s)),
+  attrs: { equation },
+  opset: 13,
 });
 const EINSUM: RuleCase[] = [
   einsum('bhqd,bhkd->bhqk', [2, 2, 3, 4], [2, 2, 5, 4]),
@@ -108,7 +181,12 @@ const CASES: RuleCase[] = [
   convT('1-D groups 2, stride 2, dilation 2', [t(2, 4, 5), t(4, 1, 3), t(2)], { group: 2, strides: [2], dilations: [2] }),
   convT('2-D SAME_UPPER stride 2', [t(1, 2, 3, 4), t(2, 2, 3, 3)], { auto_pad: 'SAME_UPPER', strides: [2, 2] }),
   convT('1-D SAME_LOWER stride 2', [t(2, 2, 4), t(2, 3, 4)], { auto_pad: 'SAME_LOWER', strides: [2] }),
-  convT('2-D 4x4 groups 2, stride 2, output_padding [1,0], pads', [t(1, 4, 3, 3), t(4, 1, 4, 4)], { group: 2, strides: [2, 2], output_padding: [1, 0], pads: [1, 1, 2, 1] }),
+  convT('2-D 4x4 groups 2, stride 2, output_padding [1,0], pads', [t(1, 4, 3, 3), t(4, 1, 4, 4)], {
+    group: 2,
+    strides: [2, 2],
+    output_padding: [1, 0],
+    pads: [1, 1, 2, 1],
+  }),
   convT('2-D output_shape', [t(1, 2, 3, 3), t(2, 2, 3, 3)], { strides: [2, 2], output_shape: [6, 7] }),
 
   // MaxPool has a float64 kernel; normal draws keep every window free of ties.
@@ -128,7 +206,13 @@ const CASES: RuleCase[] = [
   avgPool('3x3 stride 2 pad 1, count_include_pad 1', t(1, 2, 5, 5), { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 1 }),
   avgPool('asymmetric pads, count_include_pad 1', t(2, 1, 4, 5), { kernel_shape: [2, 3], pads: [0, 1, 1, 2], count_include_pad: 1 }),
   avgPool('ceil_mode pads 1, count_include_pad 0', t(1, 2, 6, 6), { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], ceil_mode: 1 }),
-  avgPool('ceil_mode pads 1, count_include_pad 1', t(1, 2, 6, 6), { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], ceil_mode: 1, count_include_pad: 1 }),
+  avgPool('ceil_mode pads 1, count_include_pad 1', t(1, 2, 6, 6), {
+    kernel_shape: [3, 3],
+    strides: [2, 2],
+    pads: [1, 1, 1, 1],
+    ceil_mode: 1,
+    count_include_pad: 1,
+  }),
   avgPool('1-D 2 stride 1', t(2, 3, 7), { kernel_shape: [2] }),
   avgPool('SAME_UPPER 2x3', t(1, 2, 5, 5), { kernel_shape: [2, 3], strides: [2, 2], auto_pad: 'SAME_UPPER' }),
   { ...avgPool('opset 13, 3x3 stride 2 pad 1', t(1, 2, 5, 5), { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }), opset: 13 },
@@ -149,7 +233,12 @@ const CASES: RuleCase[] = [
   { op: 'LayerNormalization', name: 'LayerNormalization no bias, Scale broadcast', inputs: [t(2, 3, 4), t(1, 4)], attrs: { axis: 1 } },
   { op: 'LayerNormalization', name: 'LayerNormalization Mean and InvStdDev in the loss', inputs: [t(2, 3, 4), t(4), t(4)], outputs: 3, float32: true },
 
-  ...[[0, 0], [0, 1], [1, 0], [1, 1]].flatMap(([transA, transB]): RuleCase[] => {
+  ...[
+    [0, 0],
+    [0, 1],
+    [1, 0],
+    [1, 1],
+  ].flatMap(([transA, transB]): RuleCase[] => {
     const a = transA ? t(4, 3) : t(3, 4);
     const b = transB ? t(5, 4) : t(4, 5);
     return [t(5), t(1, 5), t(3, 5), t(), t(3, 1)].map((c) => ({
@@ -168,12 +257,24 @@ const CASES: RuleCase[] = [
   { op: 'Flatten', inputs: [t(2, 3, 4)], attrs: { axis: -1 } },
 
   { op: 'ScatterElements', name: 'ScatterElements none axis 0', inputs: [t(3, 4), ints([2, 4], [0, 2, 1, 0, 2, 1, 0, 1]), t(2, 4)] },
-  { op: 'ScatterElements', name: 'ScatterElements add axis 1, duplicates', inputs: [t(2, 5), ints([2, 3], [1, 1, 3, 0, 4, 0]), t(2, 3)], attrs: { axis: 1, reduction: 'add' }, opset: 18 },
+  {
+    op: 'ScatterElements',
+    name: 'ScatterElements add axis 1, duplicates',
+    inputs: [t(2, 5), ints([2, 3], [1, 1, 3, 0, 4, 0]), t(2, 3)],
+    attrs: { axis: 1, reduction: 'add' },
+    opset: 18,
+  },
   { op: 'ScatterElements', name: 'ScatterElements none, opset 13', inputs: [t(4), ints([2], [3, 1]), t(2)], opset: 13 },
   { op: 'GatherElements', name: 'GatherElements axis 0, duplicates, negative', inputs: [t(3, 4), ints([2, 4], [0, -1, 1, 0, 0, 2, 1, 2])] },
   { op: 'GatherElements', name: 'GatherElements axis 1, smaller index', inputs: [t(3, 4), ints([2, 3], [3, 3, 0, 1, -4, 2])], attrs: { axis: 1 } },
   { op: 'GatherElements', name: 'GatherElements opset 13, duplicates, negative', inputs: [t(3, 4), ints([2, 4], [0, -1, 1, 0, 0, 2, 1, 2])], opset: 13 },
-  { op: 'GatherElements', name: 'GatherElements opset 13 axis 1, smaller index', inputs: [t(3, 4), ints([2, 3], [3, 3, 0, 1, -4, 2])], attrs: { axis: 1 }, opset: 13 },
+  {
+    op: 'GatherElements',
+    name: 'GatherElements opset 13 axis 1, smaller index',
+    inputs: [t(3, 4), ints([2, 3], [3, 3, 0, 1, -4, 2])],
+    attrs: { axis: 1 },
+    opset: 13,
+  },
 
   ...RESIZE,
 
@@ -287,8 +388,13 @@ const resizeSquared = (name: string, x: number[], scale: number[], attrs: Record
 });
 for (const c of [
   resizeSquared('linear pytorch_half_pixel x2 x1.5', [1, 1, 3, 2], [1, 1, 2, 1.5], { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' }),
-  resizeSquared('nearest asymmetric floor x2', [1, 2, 2, 2], [1, 1, 2, 2], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }),
-]) test(c.name, () => checkGraph(c));
+  resizeSquared('nearest asymmetric floor x2', [1, 2, 2, 2], [1, 1, 2, 2], {
+    mode: 'nearest',
+    coordinate_transformation_mode: 'asymmetric',
+    nearest_mode: 'floor',
+  }),
+])
+  test(c.name, () => checkGraph(c));
 
 // A symbolic batch: only the resized axes need static lengths.
 const resizeBatched = (name: string, x: number[], scale: number[], attrs: Record<string, string>, order: 1 | 2 = 1): GraphCase => ({
@@ -301,8 +407,13 @@ const resizeBatched = (name: string, x: number[], scale: number[], attrs: Record
 });
 for (const c of [
   resizeBatched('linear pytorch_half_pixel x2 x1.5', [2, 2, 3, 2], [1, 1, 2, 1.5], { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' }),
-  resizeBatched('nearest asymmetric floor x2', [3, 1, 2, 3], [1, 1, 2, 2], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }),
-]) test(c.name, () => checkGraph(c));
+  resizeBatched('nearest asymmetric floor x2', [3, 1, 2, 3], [1, 1, 2, 2], {
+    mode: 'nearest',
+    coordinate_transformation_mode: 'asymmetric',
+    nearest_mode: 'floor',
+  }),
+])
+  test(c.name, () => checkGraph(c));
 
 const SYMBOLIC: RuleCase[] = [
   { op: 'DepthToSpace', inputs: [t(2, 8, 2, 3)], attrs: { blocksize: 2 } },
@@ -315,7 +426,7 @@ const SYMBOLIC: RuleCase[] = [
 ];
 for (const c of SYMBOLIC) test(`${caseName(c)} symbolic shapes`, () => checkVariant(c, { symbolic: true }));
 
-test('Resize: dX is exactly the transpose of onnxruntime\'s forward interpolation', async () => {
+test("Resize: dX is exactly the transpose of onnxruntime's forward interpolation", async () => {
   for (const c of RESIZE) {
     const xShape = c.inputs[0].shape;
     const graph = () => {
@@ -351,7 +462,14 @@ test('Resize: dX is exactly the transpose of onnxruntime\'s forward interpolatio
 });
 
 /** Differentiate loss = sum(op(x, …)) for x of the given (possibly symbolic) shape. */
-function differentiateOne(op: string, shape: Dim[], extra: (b: GraphBuilder) => string[], attrs: Record<string, unknown>, opset = 17, dtype: 'float32' | 'float64' = 'float32') {
+function differentiateOne(
+  op: string,
+  shape: Dim[],
+  extra: (b: GraphBuilder) => string[],
+  attrs: Record<string, unknown>,
+  opset = 17,
+  dtype: 'float32' | 'float64' = 'float32',
+) {
   const b = new GraphBuilder();
   b.input('x', dtype, shape);
   const loss = b.op('ReduceSum', [b.op(op, ['x', ...extra(b)], attrs as never, 'node')], { keepdims: 0 });
@@ -363,13 +481,25 @@ test('Resize: unsupported modes and dynamic shapes fail with the node named', ()
   const s = (b: GraphBuilder) => ['', b.constant({ dtype: 'float32', dims: [4], data: Float32Array.from([1, 1, 2, 2]) })];
   assert.throws(differentiateOne('Resize', [1, 1, 2, 2], s, { mode: 'cubic' }), /Resize node '.*': no gradient for mode 'cubic'/);
   assert.throws(differentiateOne('Resize', [1, 1, 2, 2], s, { mode: 'linear', antialias: 1 }, 18), /Resize node '.*': no gradient with antialias=1/);
-  assert.throws(differentiateOne('Resize', [1, 1, 2, 2], s, { mode: 'linear', coordinate_transformation_mode: 'tf_crop_and_resize' }), /coordinate_transformation_mode 'tf_crop_and_resize'/);
-  assert.throws(differentiateOne('Resize', [1, 1, 'h', 2], s, { mode: 'nearest' }), /Resize node '.*': no gradient when axis 2, which it resizes, has no static length/);
+  assert.throws(
+    differentiateOne('Resize', [1, 1, 2, 2], s, { mode: 'linear', coordinate_transformation_mode: 'tf_crop_and_resize' }),
+    /coordinate_transformation_mode 'tf_crop_and_resize'/,
+  );
+  assert.throws(
+    differentiateOne('Resize', [1, 1, 'h', 2], s, { mode: 'nearest' }),
+    /Resize node '.*': no gradient when axis 2, which it resizes, has no static length/,
+  );
   // 10 × 0.7f: the ONNX shape is floor(6.99999988) = 6, onnxruntime's kernel multiplies in float32 and makes 7 rows.
   const s07 = (b: GraphBuilder) => ['', b.constant({ dtype: 'float32', dims: [4], data: Float32Array.from([1, 1, 1, 0.7]) })];
-  assert.throws(differentiateOne('Resize', [1, 1, 2, 10], s07, { mode: 'linear' }), /inferred output length 6 on axis 3 differs from the 7 onnxruntime's kernel computes/);
+  assert.throws(
+    differentiateOne('Resize', [1, 1, 2, 10], s07, { mode: 'linear' }),
+    /inferred output length 6 on axis 3 differs from the 7 onnxruntime's kernel computes/,
+  );
 });
 
 test('Einsum: repeated indices (diagonals) fail with the equation named', () => {
-  assert.throws(differentiateOne('Einsum', [3, 3], () => [], { equation: 'ii->i' }, 17, 'float64'), /Einsum node '.*'.*repeats an index/);
+  assert.throws(
+    differentiateOne('Einsum', [3, 3], () => [], { equation: 'ii->i' }, 17, 'float64'),
+    /Einsum node '.*'.*repeats an index/,
+  );
 });

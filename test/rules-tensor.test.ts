@@ -92,6 +92,20 @@ const CASES: RuleCase[] = [
   { op: 'Gather', inputs: [X(4, 3), I([2], [])], attrs: { axis: 0 } },
   { op: 'Gather', inputs: [X(4, 3), I([-2], [])], attrs: { axis: 1 }, opset: 13 },
   { op: 'Gather', inputs: [X(6), I([5, 1, 5, 5, 0, 2], [3, 2])], opset: 15 },
+  {
+    op: 'Gather',
+    inputs: [X(5, 2, 3), I([4, -1, 0, 2, 0, 4], [2, 3])],
+    attrs: { axis: 0 },
+    opset: 13,
+    name: 'Gather embedding rows [2,3] ids, opset 13 (sorted segment sums)',
+  },
+  {
+    op: 'Gather',
+    inputs: [X(5, 2, 3), I([4, -1, 0, 2, 0, 4], [2, 3])],
+    attrs: { axis: 0 },
+    opset: 16,
+    name: 'Gather embedding rows [2,3] ids, opset 16 (ScatterND add)',
+  },
 
   // GatherElements, GatherND, ScatterND, ScatterElements
   { op: 'GatherElements', inputs: [X(3, 4), I([0, 0, 3, 1, 2, 2, -1, 0, 1, 1, 1, 1], [3, 4])], attrs: { axis: 1 }, opset: 13 },
@@ -134,8 +148,20 @@ const CASES: RuleCase[] = [
   ...reduceCases('ReduceLogSumExp'),
   ...reduceCases('ReduceProd'),
   // Zeros, one or two per group: the product of the others is exact where dY·Y/X would divide by zero.
-  { op: 'ReduceProd', inputs: [V([2, 4], [0, 1.5, -2, 0.7, 0, 0, 1.2, -0.8])], attrs: { axes: [1], keepdims: 0 }, opset: 13, name: 'ReduceProd with zeros, opset 13' },
-  { op: 'ReduceProd', inputs: [V([2, 4], [0.5, 0, -2, 0.7, 1.1, 0, 0, -0.8]), I([0])], attrs: { keepdims: 1 }, opset: 18, name: 'ReduceProd with zeros, axis 0, opset 18' },
+  {
+    op: 'ReduceProd',
+    inputs: [V([2, 4], [0, 1.5, -2, 0.7, 0, 0, 1.2, -0.8])],
+    attrs: { axes: [1], keepdims: 0 },
+    opset: 13,
+    name: 'ReduceProd with zeros, opset 13',
+  },
+  {
+    op: 'ReduceProd',
+    inputs: [V([2, 4], [0.5, 0, -2, 0.7, 1.1, 0, 0, -0.8]), I([0])],
+    attrs: { keepdims: 1 },
+    opset: 18,
+    name: 'ReduceProd with zeros, axis 0, opset 18',
+  },
   { op: 'ReduceProd', inputs: [V([2, 3], [1.3, 0, -0.6, 0.9, 1.1, -1.4])], attrs: { keepdims: 0 }, opset: 18, name: 'ReduceProd with a zero, all axes' },
 
   // TopK: values differentiable, indices not; both outputs in the loss
@@ -177,28 +203,72 @@ const DYNAMIC: [RuleCase, { symbolic?: boolean; feedInts?: boolean }][] = [
   [{ op: 'Split', inputs: [X(2, 6)], attrs: { axis: -1, num_outputs: 2 }, outputs: 2, opset: 18 }, { symbolic: true }],
   [{ op: 'Slice', inputs: [X(4, 5), I([-3, 1]), I([OPEN, -1]), I([1, 0])] }, { symbolic: true }],
   [{ op: 'Slice', inputs: [X(4, 5), I([-3, 1]), I([OPEN, -1]), I([1, 0])] }, { feedInts: true }],
-  [{ op: 'Slice', inputs: [X(4, 5), I([-3, 1]), I([OPEN, -1]), I([1, 0])], opset: 13 }, { symbolic: true, feedInts: true }],
+  [
+    { op: 'Slice', inputs: [X(4, 5), I([-3, 1]), I([OPEN, -1]), I([1, 0])], opset: 13 },
+    { symbolic: true, feedInts: true },
+  ],
   [{ op: 'Slice', inputs: [X(4, 5), I([-1]), I([-OPEN]), I([0]), I([-2])] }, { symbolic: true }],
   [{ op: 'Slice', inputs: [X(4, 5), I([3]), I([0]), I([1]), I([-1])], opset: 13 }, { feedInts: true }],
   [{ op: 'Gather', inputs: [X(3, 4, 2), I([0, -1, 2, 3, -4, 0], [2, 3])], attrs: { axis: 1 }, opset: 13 }, { symbolic: true }],
-  [{ op: 'Gather', inputs: [X(3, 4, 2), I([0, -1, 2, 3, -4, 0], [2, 3])], attrs: { axis: 1 } }, { symbolic: true, feedInts: true }],
+  [
+    { op: 'Gather', inputs: [X(3, 4, 2), I([0, -1, 2, 3, -4, 0], [2, 3])], attrs: { axis: 1 } },
+    { symbolic: true, feedInts: true },
+  ],
+  [
+    { op: 'Gather', inputs: [X(5, 3), I([4, -1, 0, 2, 0, 4], [2, 3])], opset: 13 },
+    { symbolic: true, feedInts: true },
+  ],
+  [
+    { op: 'Gather', inputs: [X(5, 3), I([4, -1, 0, 2, 0, 4], [2, 3])], opset: 17 },
+    { symbolic: true, feedInts: true },
+  ],
   [{ op: 'GatherND', inputs: [X(3, 4), I([0, 1, 2, 3, 0, 1], [3, 2])], opset: 13 }, { symbolic: true }],
-  [{ op: 'Expand', inputs: [X(3, 1), I([2, 3, 4])] }, { symbolic: true, feedInts: true }],
-  [{ op: 'Tile', inputs: [X(2, 3), I([2, 3])] }, { symbolic: true, feedInts: true }],
-  [{ op: 'Pad', inputs: [X(3, 4), I([0, -1, 1, 2])] }, { symbolic: true, feedInts: true }],
-  [{ op: 'ReduceSum', inputs: [X(3, 4, 2), I([0, 2])], attrs: { keepdims: 0 } }, { symbolic: true, feedInts: true }],
-  [{ op: 'ReduceMean', inputs: [X(3, 4, 2), I([-1])], attrs: { keepdims: 0 }, opset: 18 }, { symbolic: true, feedInts: true }],
+  [
+    { op: 'Expand', inputs: [X(3, 1), I([2, 3, 4])] },
+    { symbolic: true, feedInts: true },
+  ],
+  [
+    { op: 'Tile', inputs: [X(2, 3), I([2, 3])] },
+    { symbolic: true, feedInts: true },
+  ],
+  [
+    { op: 'Pad', inputs: [X(3, 4), I([0, -1, 1, 2])] },
+    { symbolic: true, feedInts: true },
+  ],
+  [
+    { op: 'ReduceSum', inputs: [X(3, 4, 2), I([0, 2])], attrs: { keepdims: 0 } },
+    { symbolic: true, feedInts: true },
+  ],
+  [
+    { op: 'ReduceMean', inputs: [X(3, 4, 2), I([-1])], attrs: { keepdims: 0 }, opset: 18 },
+    { symbolic: true, feedInts: true },
+  ],
   [{ op: 'ReduceMean', inputs: [X(3, 4, 2)], attrs: { axes: [1], keepdims: 1 }, opset: 13 }, { symbolic: true }],
-  [{ op: 'ReduceMax', inputs: [X(3, 4, 2), I([1])], attrs: { keepdims: 0 }, opset: 18 }, { symbolic: true, feedInts: true }],
+  [
+    { op: 'ReduceMax', inputs: [X(3, 4, 2), I([1])], attrs: { keepdims: 0 }, opset: 18 },
+    { symbolic: true, feedInts: true },
+  ],
   [{ op: 'ReduceLogSumExp', inputs: [X(3, 4, 2)], attrs: { keepdims: 0 }, opset: 13 }, { symbolic: true }],
   [{ op: 'ReduceProd', inputs: [X(3, 4, 2)], attrs: { axes: [0, 2], keepdims: 0 }, opset: 13 }, { symbolic: true }],
   [{ op: 'ReduceProd', inputs: [X(3, 4, 2), I([1])], attrs: { keepdims: 1 }, opset: 18 }, { symbolic: true }],
   [{ op: 'TopK', inputs: [X(3, 5), I([2])], outputs: 2 }, { symbolic: true }],
-  [{ op: 'TopK', inputs: [X(3, 5), I([2])], attrs: { axis: 0 }, outputs: 2 }, { symbolic: true, feedInts: true }],
-  [{ op: 'Trilu', inputs: [X(2, 3, 4), I([1], [])] }, { symbolic: true, feedInts: true }],
-  [{ op: 'ReverseSequence', inputs: [X(4, 3, 2), I([4, 1, 3])], attrs: { time_axis: 0, batch_axis: 1 } }, { symbolic: true, feedInts: true }],
+  [
+    { op: 'TopK', inputs: [X(3, 5), I([2])], attrs: { axis: 0 }, outputs: 2 },
+    { symbolic: true, feedInts: true },
+  ],
+  [
+    { op: 'Trilu', inputs: [X(2, 3, 4), I([1], [])] },
+    { symbolic: true, feedInts: true },
+  ],
+  [
+    { op: 'ReverseSequence', inputs: [X(4, 3, 2), I([4, 1, 3])], attrs: { time_axis: 0, batch_axis: 1 } },
+    { symbolic: true, feedInts: true },
+  ],
   [{ op: 'Compress', inputs: [X(3, 4), B([0, 1, 1])], attrs: { axis: 1 } }, { symbolic: true }],
-  [{ op: 'Compress', inputs: [X(3, 4), B([1, 0, 0, 1, 1, 0, 1])] }, { symbolic: true, feedInts: true }],
+  [
+    { op: 'Compress', inputs: [X(3, 4), B([1, 0, 0, 1, 1, 0, 1])] },
+    { symbolic: true, feedInts: true },
+  ],
 ];
 for (const [c, o] of DYNAMIC) {
   test(`${caseName(c)} opset ${c.opset ?? 17}${o.symbolic ? ' symbolic shapes' : ''}${o.feedInts ? ' run-time ints' : ''}`, () => checkVariant(c, o));
@@ -208,6 +278,7 @@ for (const [c, o] of DYNAMIC) {
 const SECOND: RuleCase[] = [
   { op: 'Gather', inputs: [X(5, 3), I([1, 3, 1, 0, 3, 1])], opset: 13 },
   { op: 'Gather', inputs: [X(5, 3), I([1, 3, 1, 0, 3, 1])], opset: 17 },
+  { op: 'Gather', inputs: [X(5, 3), I([4, -1, 0, 2, 0, 4], [2, 3])], opset: 16 },
   { op: 'Gather', inputs: [X(3, 4, 2), I([0, -1, 2, 3, -4, 0], [2, 3])], attrs: { axis: 1 }, opset: 13 },
   { op: 'Gather', inputs: [X(3, 4, 2), I([0, -1, 2, 3, -4, 0], [2, 3])], attrs: { axis: 1 }, opset: 18 },
   { op: 'GatherND', inputs: [X(3, 4), I([0, 1, 2, 3, 0, 1], [3, 2])], opset: 13 },

@@ -38,24 +38,74 @@ const X = (b: GraphBuilder, shape: Dim[], dtype: DType = 'float32', name = 'x') 
 
 const cases: Case[] = [
   // Elementwise
-  ...['Abs', 'Neg', 'Sqrt', 'Reciprocal', 'Exp', 'Log', 'Erf', 'Relu', 'LeakyRelu', 'Elu', 'Selu', 'Sigmoid', 'Tanh', 'Softplus',
-    'HardSigmoid', 'Gelu', 'Identity', 'Sign', 'Floor', 'Ceil', 'Round', 'Sin', 'Cos', 'Softmax', 'LogSoftmax', 'CumSum', 'Trilu'].map(
-    (op): Case => ({ name: op, build: (b) => b.op(op, op === 'CumSum' ? [X(b, ['batch', 3]), b.ints([1])] : [X(b, ['batch', 3])]), want: { dtype: 'float32', shape: ['batch', 3] } }),
-  ),
+  ...[
+    'Abs',
+    'Neg',
+    'Sqrt',
+    'Reciprocal',
+    'Exp',
+    'Log',
+    'Erf',
+    'Relu',
+    'LeakyRelu',
+    'Elu',
+    'Selu',
+    'Sigmoid',
+    'Tanh',
+    'Softplus',
+    'HardSigmoid',
+    'Gelu',
+    'Identity',
+    'Sign',
+    'Floor',
+    'Ceil',
+    'Round',
+    'Sin',
+    'Cos',
+    'Softmax',
+    'LogSoftmax',
+    'CumSum',
+    'Trilu',
+  ].map((op): Case => ({
+    name: op,
+    build: (b) => b.op(op, op === 'CumSum' ? [X(b, ['batch', 3]), b.ints([1])] : [X(b, ['batch', 3])]),
+    want: { dtype: 'float32', shape: ['batch', 3] },
+  })),
   { name: 'Not', build: (b) => b.op('Not', [X(b, [2], 'bool')]), want: { dtype: 'bool', shape: [2] } },
-  { name: 'Dropout', build: (b) => b.opN('Dropout', [X(b, [2, 3])], 2), want: [{ dtype: 'float32', shape: [2, 3] }, { dtype: 'bool', shape: [2, 3] }] },
+  {
+    name: 'Dropout',
+    build: (b) => b.opN('Dropout', [X(b, [2, 3])], 2),
+    want: [
+      { dtype: 'float32', shape: [2, 3] },
+      { dtype: 'bool', shape: [2, 3] },
+    ],
+  },
   { name: 'Clip', build: (b) => b.op('Clip', [X(b, [4]), b.constant(0), b.constant(6)]), want: { dtype: 'float32', shape: [4] } },
-  { name: 'Add broadcast with symbol', build: (b) => b.op('Add', [X(b, ['batch', 1, 4]), X(b, [3, 1], 'float32', 'y')]), want: { dtype: 'float32', shape: ['batch', 3, 4] } },
+  {
+    name: 'Add broadcast with symbol',
+    build: (b) => b.op('Add', [X(b, ['batch', 1, 4]), X(b, [3, 1], 'float32', 'y')]),
+    want: { dtype: 'float32', shape: ['batch', 3, 4] },
+  },
   { name: 'Mul symbol vs number', build: (b) => b.op('Mul', [X(b, ['n', 4]), X(b, [5, 1], 'float32', 'y')]), want: { shape: [5, 4] } },
   { name: 'Sub two symbols', build: (b) => b.op('Sub', [X(b, ['n']), X(b, ['m'], 'float32', 'y')]), want: { shape: [null] } },
-  { name: 'Max variadic', build: (b) => b.op('Max', [X(b, [3, 1]), X(b, [1, 4], 'float32', 'y'), X(b, [4], 'float32', 'z')]), want: { dtype: 'float32', shape: [3, 4] } },
+  {
+    name: 'Max variadic',
+    build: (b) => b.op('Max', [X(b, [3, 1]), X(b, [1, 4], 'float32', 'y'), X(b, [4], 'float32', 'z')]),
+    want: { dtype: 'float32', shape: [3, 4] },
+  },
   { name: 'Pow', build: (b) => b.op('Pow', [X(b, [2, 2]), b.constant(2)]), want: { dtype: 'float32', shape: [2, 2] } },
   { name: 'PRelu', build: (b) => b.op('PRelu', [X(b, ['b', 3, 5]), X(b, [3, 1], 'float32', 's')]), want: { dtype: 'float32', shape: ['b', 3, 5] } },
   ...['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual'].map((op): Case => ({
-    name: op, build: (b) => b.op(op, [X(b, [2, 3]), X(b, [3], 'float32', 'y')]), want: { dtype: 'bool', shape: [2, 3] },
+    name: op,
+    build: (b) => b.op(op, [X(b, [2, 3]), X(b, [3], 'float32', 'y')]),
+    want: { dtype: 'bool', shape: [2, 3] },
   })),
   { name: 'And', build: (b) => b.op('And', [X(b, [2, 1], 'bool'), X(b, [4], 'bool', 'y')]), want: { dtype: 'bool', shape: [2, 4] } },
-  { name: 'Where', build: (b) => b.op('Where', [X(b, [2, 1], 'bool', 'c'), X(b, [1, 3]), X(b, [3], 'float32', 'y')]), want: { dtype: 'float32', shape: [2, 3] } },
+  {
+    name: 'Where',
+    build: (b) => b.op('Where', [X(b, [2, 1], 'bool', 'c'), X(b, [1, 3]), X(b, [3], 'float32', 'y')]),
+    want: { dtype: 'float32', shape: [2, 3] },
+  },
   { name: 'Cast', build: (b) => b.op('Cast', [X(b, ['b', 2])], { to: 7 }), want: { dtype: 'int64', shape: ['b', 2] } },
   { name: 'CastLike', build: (b) => b.op('CastLike', [X(b, [2]), X(b, [], 'float64', 'y')]), want: { dtype: 'float64', shape: [2] } },
   // MatMul and Gemm
@@ -64,39 +114,128 @@ const cases: Case[] = [
   { name: 'MatMul 1-D lhs', build: (b) => b.op('MatMul', [X(b, [4]), X(b, [2, 4, 5], 'float32', 'y')]), want: { shape: [2, 5] } },
   { name: 'MatMul 1-D rhs', build: (b) => b.op('MatMul', [X(b, [2, 3, 4]), X(b, [4], 'float32', 'y')]), want: { shape: [2, 3] } },
   { name: 'MatMul 1-D both', build: (b) => b.op('MatMul', [X(b, [4]), X(b, [4], 'float32', 'y')]), want: { shape: [] } },
-  { name: 'Gemm', build: (b) => b.op('Gemm', [X(b, ['b', 4]), b.param('w', f32([4, 5])), b.param('c', f32([5]))]), want: { dtype: 'float32', shape: ['b', 5] } },
+  {
+    name: 'Gemm',
+    build: (b) => b.op('Gemm', [X(b, ['b', 4]), b.param('w', f32([4, 5])), b.param('c', f32([5]))]),
+    want: { dtype: 'float32', shape: ['b', 5] },
+  },
   { name: 'Gemm transA transB', build: (b) => b.op('Gemm', [X(b, [4, 3]), b.param('w', f32([5, 4]))], { transA: 1, transB: 1 }), want: { shape: [3, 5] } },
   // Convolutions
-  { name: 'Conv strides pads', build: (b) => b.op('Conv', [X(b, ['b', 3, 32, 32]), b.param('w', f32([8, 3, 3, 3]))], { strides: [2, 2], pads: [1, 1, 1, 1] }), want: { dtype: 'float32', shape: ['b', 8, 16, 16] } },
-  { name: 'Conv dilations', build: (b) => b.op('Conv', [X(b, [1, 3, 32, 20]), b.param('w', f32([8, 3, 3, 3]))], { dilations: [2, 1] }), want: { shape: [1, 8, 28, 18] } },
-  { name: 'Conv groups asymmetric pads', build: (b) => b.op('Conv', [X(b, [1, 8, 10, 10]), b.param('w', f32([16, 2, 3, 3]))], { group: 4, pads: [0, 1, 2, 0] }), want: { shape: [1, 16, 10, 9] } },
-  { name: 'Conv SAME_UPPER', build: (b) => b.op('Conv', [X(b, [1, 3, 7, 8]), b.param('w', f32([4, 3, 3, 3]))], { auto_pad: 'SAME_UPPER', strides: [2, 2] }), want: { shape: [1, 4, 4, 4] } },
-  { name: 'Conv SAME_LOWER', build: (b) => b.op('Conv', [X(b, [1, 3, 7]), b.param('w', f32([4, 3, 2]))], { auto_pad: 'SAME_LOWER' }), want: { shape: [1, 4, 7] } },
-  { name: 'Conv VALID', build: (b) => b.op('Conv', [X(b, [1, 3, 7, 7]), b.param('w', f32([4, 3, 3, 3]))], { auto_pad: 'VALID', strides: [2, 2] }), want: { shape: [1, 4, 3, 3] } },
-  { name: 'Conv symbolic spatial, 1x1', build: (b) => b.op('Conv', [X(b, ['b', 3, 'h', 'w']), b.param('w', f32([4, 3, 1, 1]))]), want: { shape: ['b', 4, 'h', 'w'] } },
-  { name: 'ConvTranspose output_padding', build: (b) => b.op('ConvTranspose', [X(b, [1, 4, 5, 5]), b.param('w', f32([4, 2, 3, 3]))], { strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 0] }), want: { dtype: 'float32', shape: [1, 2, 10, 9] } },
-  { name: 'ConvTranspose group', build: (b) => b.op('ConvTranspose', [X(b, [1, 4, 3, 3]), b.param('w', f32([4, 3, 3, 3]))], { group: 2 }), want: { shape: [1, 6, 5, 5] } },
-  { name: 'ConvTranspose dilations', build: (b) => b.op('ConvTranspose', [X(b, [1, 1, 3, 3]), b.param('w', f32([1, 1, 2, 2]))], { dilations: [2, 2] }), want: { shape: [1, 1, 5, 5] } },
-  { name: 'ConvTranspose output_shape', build: (b) => b.op('ConvTranspose', [X(b, [1, 4, 5, 5]), b.param('w', f32([4, 2, 3, 3]))], { strides: [2, 2], output_shape: [11, 12] }), want: { shape: [1, 2, 11, 12] } },
-  { name: 'ConvTranspose SAME_UPPER', build: (b) => b.op('ConvTranspose', [X(b, [1, 4, 5, 5]), b.param('w', f32([4, 2, 3, 3]))], { strides: [2, 2], auto_pad: 'SAME_UPPER' }), want: { shape: [1, 2, 10, 10] } },
+  {
+    name: 'Conv strides pads',
+    build: (b) => b.op('Conv', [X(b, ['b', 3, 32, 32]), b.param('w', f32([8, 3, 3, 3]))], { strides: [2, 2], pads: [1, 1, 1, 1] }),
+    want: { dtype: 'float32', shape: ['b', 8, 16, 16] },
+  },
+  {
+    name: 'Conv dilations',
+    build: (b) => b.op('Conv', [X(b, [1, 3, 32, 20]), b.param('w', f32([8, 3, 3, 3]))], { dilations: [2, 1] }),
+    want: { shape: [1, 8, 28, 18] },
+  },
+  {
+    name: 'Conv groups asymmetric pads',
+    build: (b) => b.op('Conv', [X(b, [1, 8, 10, 10]), b.param('w', f32([16, 2, 3, 3]))], { group: 4, pads: [0, 1, 2, 0] }),
+    want: { shape: [1, 16, 10, 9] },
+  },
+  {
+    name: 'Conv SAME_UPPER',
+    build: (b) => b.op('Conv', [X(b, [1, 3, 7, 8]), b.param('w', f32([4, 3, 3, 3]))], { auto_pad: 'SAME_UPPER', strides: [2, 2] }),
+    want: { shape: [1, 4, 4, 4] },
+  },
+  {
+    name: 'Conv SAME_LOWER',
+    build: (b) => b.op('Conv', [X(b, [1, 3, 7]), b.param('w', f32([4, 3, 2]))], { auto_pad: 'SAME_LOWER' }),
+    want: { shape: [1, 4, 7] },
+  },
+  {
+    name: 'Conv VALID',
+    build: (b) => b.op('Conv', [X(b, [1, 3, 7, 7]), b.param('w', f32([4, 3, 3, 3]))], { auto_pad: 'VALID', strides: [2, 2] }),
+    want: { shape: [1, 4, 3, 3] },
+  },
+  {
+    name: 'Conv symbolic spatial, 1x1',
+    build: (b) => b.op('Conv', [X(b, ['b', 3, 'h', 'w']), b.param('w', f32([4, 3, 1, 1]))]),
+    want: { shape: ['b', 4, 'h', 'w'] },
+  },
+  {
+    name: 'ConvTranspose output_padding',
+    build: (b) => b.op('ConvTranspose', [X(b, [1, 4, 5, 5]), b.param('w', f32([4, 2, 3, 3]))], { strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 0] }),
+    want: { dtype: 'float32', shape: [1, 2, 10, 9] },
+  },
+  {
+    name: 'ConvTranspose group',
+    build: (b) => b.op('ConvTranspose', [X(b, [1, 4, 3, 3]), b.param('w', f32([4, 3, 3, 3]))], { group: 2 }),
+    want: { shape: [1, 6, 5, 5] },
+  },
+  {
+    name: 'ConvTranspose dilations',
+    build: (b) => b.op('ConvTranspose', [X(b, [1, 1, 3, 3]), b.param('w', f32([1, 1, 2, 2]))], { dilations: [2, 2] }),
+    want: { shape: [1, 1, 5, 5] },
+  },
+  {
+    name: 'ConvTranspose output_shape',
+    build: (b) => b.op('ConvTranspose', [X(b, [1, 4, 5, 5]), b.param('w', f32([4, 2, 3, 3]))], { strides: [2, 2], output_shape: [11, 12] }),
+    want: { shape: [1, 2, 11, 12] },
+  },
+  {
+    name: 'ConvTranspose SAME_UPPER',
+    build: (b) => b.op('ConvTranspose', [X(b, [1, 4, 5, 5]), b.param('w', f32([4, 2, 3, 3]))], { strides: [2, 2], auto_pad: 'SAME_UPPER' }),
+    want: { shape: [1, 2, 10, 10] },
+  },
   // Pools
-  { name: 'MaxPool floor', build: (b) => b.opN('MaxPool', [X(b, ['b', 2, 6, 6])], 2, { kernel_shape: [3, 3], strides: [2, 2] }), want: [{ dtype: 'float32', shape: ['b', 2, 2, 2] }, { dtype: 'int64', shape: ['b', 2, 2, 2] }] },
-  { name: 'MaxPool ceil_mode', build: (b) => b.op('MaxPool', [X(b, [1, 2, 6, 6])], { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 }), want: { shape: [1, 2, 3, 3] } },
-  { name: 'MaxPool ceil_mode, last window in padding dropped', build: (b) => b.op('MaxPool', [X(b, [1, 1, 5])], { kernel_shape: [2], strides: [2], pads: [1, 1], ceil_mode: 1 }), want: { shape: [1, 1, 3] } },
-  { name: 'MaxPool dilations', build: (b) => b.op('MaxPool', [X(b, [1, 1, 8, 8])], { kernel_shape: [2, 2], dilations: [3, 3] }), want: { shape: [1, 1, 5, 5] } },
-  { name: 'AveragePool pads count_include_pad', build: (b) => b.op('AveragePool', [X(b, [1, 3, 7, 7])], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], count_include_pad: 1 }), want: { shape: [1, 3, 7, 7] } },
-  { name: 'AveragePool ceil_mode', build: (b) => b.op('AveragePool', [X(b, [1, 3, 5, 5])], { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 }), want: { shape: [1, 3, 3, 3] } },
+  {
+    name: 'MaxPool floor',
+    build: (b) => b.opN('MaxPool', [X(b, ['b', 2, 6, 6])], 2, { kernel_shape: [3, 3], strides: [2, 2] }),
+    want: [
+      { dtype: 'float32', shape: ['b', 2, 2, 2] },
+      { dtype: 'int64', shape: ['b', 2, 2, 2] },
+    ],
+  },
+  {
+    name: 'MaxPool ceil_mode',
+    build: (b) => b.op('MaxPool', [X(b, [1, 2, 6, 6])], { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 }),
+    want: { shape: [1, 2, 3, 3] },
+  },
+  {
+    name: 'MaxPool ceil_mode, last window in padding dropped',
+    build: (b) => b.op('MaxPool', [X(b, [1, 1, 5])], { kernel_shape: [2], strides: [2], pads: [1, 1], ceil_mode: 1 }),
+    want: { shape: [1, 1, 3] },
+  },
+  {
+    name: 'MaxPool dilations',
+    build: (b) => b.op('MaxPool', [X(b, [1, 1, 8, 8])], { kernel_shape: [2, 2], dilations: [3, 3] }),
+    want: { shape: [1, 1, 5, 5] },
+  },
+  {
+    name: 'AveragePool pads count_include_pad',
+    build: (b) => b.op('AveragePool', [X(b, [1, 3, 7, 7])], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], count_include_pad: 1 }),
+    want: { shape: [1, 3, 7, 7] },
+  },
+  {
+    name: 'AveragePool ceil_mode',
+    build: (b) => b.op('AveragePool', [X(b, [1, 3, 5, 5])], { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 }),
+    want: { shape: [1, 3, 3, 3] },
+  },
   { name: 'GlobalAveragePool', build: (b) => b.op('GlobalAveragePool', [X(b, ['b', 3, 7, 7])]), want: { dtype: 'float32', shape: ['b', 3, 1, 1] } },
   { name: 'GlobalMaxPool', build: (b) => b.op('GlobalMaxPool', [X(b, [1, 3, 7])]), want: { shape: [1, 3, 1] } },
   // Normalizations
   {
-    name: 'BatchNormalization', opset: 15,
+    name: 'BatchNormalization',
+    opset: 15,
     build: (b) => b.opN('BatchNormalization', [X(b, ['b', 3, 4, 4]), ...['s', 'bb', 'm', 'v'].map((n) => b.param(n, f32([3])))], 3, { training_mode: 1 }),
-    want: [{ dtype: 'float32', shape: ['b', 3, 4, 4] }, { dtype: 'float32', shape: [3] }, { dtype: 'float32', shape: [3] }],
+    want: [
+      { dtype: 'float32', shape: ['b', 3, 4, 4] },
+      { dtype: 'float32', shape: [3] },
+      { dtype: 'float32', shape: [3] },
+    ],
   },
   {
-    name: 'LayerNormalization', build: (b) => b.opN('LayerNormalization', [X(b, ['b', 5, 8]), b.param('s', f32([5, 8]))], 3, { axis: 1 }),
-    want: [{ dtype: 'float32', shape: ['b', 5, 8] }, { dtype: 'float32', shape: ['b', 1, 1] }, { dtype: 'float32', shape: ['b', 1, 1] }],
+    name: 'LayerNormalization',
+    build: (b) => b.opN('LayerNormalization', [X(b, ['b', 5, 8]), b.param('s', f32([5, 8]))], 3, { axis: 1 }),
+    want: [
+      { dtype: 'float32', shape: ['b', 5, 8] },
+      { dtype: 'float32', shape: ['b', 1, 1] },
+      { dtype: 'float32', shape: ['b', 1, 1] },
+    ],
   },
   // Shape manipulation
   { name: 'Flatten', build: (b) => b.op('Flatten', [X(b, ['b', 3, 4, 4])]), want: { dtype: 'float32', shape: ['b', 48] } },
@@ -107,7 +246,11 @@ const cases: Case[] = [
   { name: 'Reshape 0 keeps symbol', build: (b) => b.op('Reshape', [X(b, ['b', 3, 4]), b.ints([0, -1])]), want: { shape: ['b', 12] } },
   { name: 'Reshape -1 solves for symbol', build: (b) => b.op('Reshape', [X(b, ['b', 3, 4]), b.ints([-1, 12])]), want: { shape: ['b', 12] } },
   { name: 'Reshape allowzero', opset: 14, build: (b) => b.op('Reshape', [X(b, [0, 3, 4]), b.ints([3, 4, 0])], { allowzero: 1 }), want: { shape: [3, 4, 0] } },
-  { name: 'Reshape unknown shape value, known length', build: (b) => b.op('Reshape', [X(b, [2, 3]), X(b, [3], 'int64', 's')]), want: { shape: [null, null, null] } },
+  {
+    name: 'Reshape unknown shape value, known length',
+    build: (b) => b.op('Reshape', [X(b, [2, 3]), X(b, [3], 'int64', 's')]),
+    want: { shape: [null, null, null] },
+  },
   { name: 'Transpose', build: (b) => b.op('Transpose', [X(b, ['b', 3, 4])], { perm: [2, 0, 1] }), want: { dtype: 'float32', shape: [4, 'b', 3] } },
   { name: 'Transpose default', build: (b) => b.op('Transpose', [X(b, ['b', 3, 4])]), want: { shape: [4, 3, 'b'] } },
   { name: 'Squeeze axes input (13)', opset: 13, build: (b) => b.op('Squeeze', [X(b, [1, 'b', 1, 4]), b.ints([0, -2])]), want: { shape: ['b', 4] } },
@@ -116,32 +259,79 @@ const cases: Case[] = [
   { name: 'Unsqueeze axes input (13)', opset: 13, build: (b) => b.op('Unsqueeze', [X(b, ['b', 4]), b.ints([0, -1])]), want: { shape: [1, 'b', 4, 1] } },
   { name: 'Unsqueeze axes attribute (11)', opset: 11, build: (b) => b.op('Unsqueeze', [X(b, ['b', 4])], { axes: [1] }), want: { shape: ['b', 1, 4] } },
   { name: 'Concat', build: (b) => b.op('Concat', [X(b, ['b', 3]), X(b, ['b', 5], 'float32', 'y')], { axis: -1 }), want: { dtype: 'float32', shape: ['b', 8] } },
-  { name: 'Split input (13)', opset: 13, build: (b) => b.opN('Split', [X(b, ['b', 10]), b.ints([3, 7])], 2, { axis: 1 }), want: [{ shape: ['b', 3] }, { shape: ['b', 7] }] },
+  {
+    name: 'Split input (13)',
+    opset: 13,
+    build: (b) => b.opN('Split', [X(b, ['b', 10]), b.ints([3, 7])], 2, { axis: 1 }),
+    want: [{ shape: ['b', 3] }, { shape: ['b', 7] }],
+  },
   { name: 'Split attribute (11)', opset: 11, build: (b) => b.opN('Split', [X(b, [6, 2])], 2, { split: [4, 2] }), want: [{ shape: [4, 2] }, { shape: [2, 2] }] },
   { name: 'Split equal', build: (b) => b.opN('Split', [X(b, [6, 2])], 3), want: [{ shape: [2, 2] }, { shape: [2, 2] }, { shape: [2, 2] }] },
-  { name: 'Split num_outputs (18)', opset: 18, build: (b) => b.opN('Split', [X(b, [7])], 3, { num_outputs: 3 }), want: [{ shape: [3] }, { shape: [3] }, { shape: [1] }] },
-  { name: 'Slice', build: (b) => b.op('Slice', [X(b, ['b', 10, 8]), b.ints([1, 2]), b.ints([1000, -1]), b.ints([1, 2])]), want: { dtype: 'float32', shape: ['b', 9, 5] } },
-  { name: 'Slice negative steps', build: (b) => b.op('Slice', [X(b, [10, 8]), b.ints([-1, 6]), b.ints([-1000, 0]), b.ints([0, 1]), b.ints([-2, -3])]), want: { shape: [5, 2] } },
+  {
+    name: 'Split num_outputs (18)',
+    opset: 18,
+    build: (b) => b.opN('Split', [X(b, [7])], 3, { num_outputs: 3 }),
+    want: [{ shape: [3] }, { shape: [3] }, { shape: [1] }],
+  },
+  {
+    name: 'Slice',
+    build: (b) => b.op('Slice', [X(b, ['b', 10, 8]), b.ints([1, 2]), b.ints([1000, -1]), b.ints([1, 2])]),
+    want: { dtype: 'float32', shape: ['b', 9, 5] },
+  },
+  {
+    name: 'Slice negative steps',
+    build: (b) => b.op('Slice', [X(b, [10, 8]), b.ints([-1, 6]), b.ints([-1000, 0]), b.ints([0, 1]), b.ints([-2, -3])]),
+    want: { shape: [5, 2] },
+  },
   { name: 'Slice full symbolic', build: (b) => b.op('Slice', [X(b, ['b', 8]), b.ints([0]), b.ints([2 ** 62]), b.ints([0])]), want: { shape: ['b', 8] } },
-  { name: 'Slice unknown starts keeps rank', build: (b) => b.op('Slice', [X(b, [4, 8]), X(b, [1], 'int64', 's'), b.ints([5]), b.ints([1])]), want: { shape: [4, null] } },
-  { name: 'Gather axis', build: (b) => b.op('Gather', [X(b, ['b', 5, 6]), X(b, [2, 3], 'int64', 'i')], { axis: 1 }), want: { dtype: 'float32', shape: ['b', 2, 3, 6] } },
+  {
+    name: 'Slice unknown starts keeps rank',
+    build: (b) => b.op('Slice', [X(b, [4, 8]), X(b, [1], 'int64', 's'), b.ints([5]), b.ints([1])]),
+    want: { shape: [4, null] },
+  },
+  {
+    name: 'Gather axis',
+    build: (b) => b.op('Gather', [X(b, ['b', 5, 6]), X(b, [2, 3], 'int64', 'i')], { axis: 1 }),
+    want: { dtype: 'float32', shape: ['b', 2, 3, 6] },
+  },
   { name: 'Gather scalar', build: (b) => b.op('Gather', [X(b, [5, 6]), b.constant(1, 'int64')]), want: { shape: [6] } },
   { name: 'GatherElements', build: (b) => b.op('GatherElements', [X(b, [5, 6]), X(b, [2, 6], 'int64', 'i')]), want: { dtype: 'float32', shape: [2, 6] } },
-  { name: 'ScatterElements', build: (b) => b.op('ScatterElements', [X(b, [5, 6]), X(b, [2, 6], 'int64', 'i'), X(b, [2, 6], 'float32', 'u')]), want: { shape: [5, 6] } },
+  {
+    name: 'ScatterElements',
+    build: (b) => b.op('ScatterElements', [X(b, [5, 6]), X(b, [2, 6], 'int64', 'i'), X(b, [2, 6], 'float32', 'u')]),
+    want: { shape: [5, 6] },
+  },
   { name: 'ScatterND', build: (b) => b.op('ScatterND', [X(b, [5, 6]), X(b, [2, 1], 'int64', 'i'), X(b, [2, 6], 'float32', 'u')]), want: { shape: [5, 6] } },
   { name: 'Expand', build: (b) => b.op('Expand', [X(b, [3, 1]), b.ints([2, 1, 6])]), want: { dtype: 'float32', shape: [2, 3, 6] } },
   { name: 'Tile', build: (b) => b.op('Tile', [X(b, ['b', 3]), b.ints([1, 4])]), want: { shape: ['b', 12] } },
   { name: 'Pad input (13)', opset: 13, build: (b) => b.op('Pad', [X(b, ['b', 3, 5]), b.ints([0, 1, 2, 0, 1, 0])]), want: { shape: ['b', 5, 7] } },
   { name: 'Pad attribute (2)', opset: 2, build: (b) => b.op('Pad', [X(b, [1, 3])], { pads: [0, 1, 0, 2] }), want: { shape: [1, 6] } },
   // Reductions
-  { name: 'ReduceMean axes attribute (17)', opset: 17, build: (b) => b.op('ReduceMean', [X(b, ['b', 3, 4])], { axes: [-1] }), want: { dtype: 'float32', shape: ['b', 3, 1] } },
-  { name: 'ReduceMean axes input (18)', opset: 18, build: (b) => b.op('ReduceMean', [X(b, ['b', 3, 4]), b.ints([1])], { keepdims: 0 }), want: { shape: ['b', 4] } },
+  {
+    name: 'ReduceMean axes attribute (17)',
+    opset: 17,
+    build: (b) => b.op('ReduceMean', [X(b, ['b', 3, 4])], { axes: [-1] }),
+    want: { dtype: 'float32', shape: ['b', 3, 1] },
+  },
+  {
+    name: 'ReduceMean axes input (18)',
+    opset: 18,
+    build: (b) => b.op('ReduceMean', [X(b, ['b', 3, 4]), b.ints([1])], { keepdims: 0 }),
+    want: { shape: ['b', 4] },
+  },
   { name: 'ReduceMean no axes (18)', opset: 18, build: (b) => b.op('ReduceMean', [X(b, ['b', 3, 4])]), want: { shape: [1, 1, 1] } },
-  { name: 'ReduceMax noop_with_empty_axes (18)', opset: 18, build: (b) => b.op('ReduceMax', [X(b, [2, 3])], { noop_with_empty_axes: 1 }), want: { shape: [2, 3] } },
+  {
+    name: 'ReduceMax noop_with_empty_axes (18)',
+    opset: 18,
+    build: (b) => b.op('ReduceMax', [X(b, [2, 3])], { noop_with_empty_axes: 1 }),
+    want: { shape: [2, 3] },
+  },
   { name: 'ReduceSum axes input (13)', opset: 13, build: (b) => b.op('ReduceSum', [X(b, [2, 3, 4]), b.ints([0, 2])], { keepdims: 0 }), want: { shape: [3] } },
   { name: 'ReduceSum attribute (11)', opset: 11, build: (b) => b.op('ReduceSum', [X(b, [2, 3, 4])], { axes: [0, 2] }), want: { shape: [1, 3, 1] } },
   ...['ReduceMin', 'ReduceProd', 'ReduceL2', 'ReduceSumSquare'].map((op): Case => ({
-    name: op, build: (b) => b.op(op, [X(b, [2, 3])], { axes: [0], keepdims: 0 }), want: { dtype: 'float32', shape: [3] },
+    name: op,
+    build: (b) => b.op(op, [X(b, [2, 3])], { axes: [0], keepdims: 0 }),
+    want: { dtype: 'float32', shape: [3] },
   })),
   { name: 'ArgMax', build: (b) => b.op('ArgMax', [X(b, ['b', 10])], { axis: 1, keepdims: 0 }), want: { dtype: 'int64', shape: ['b'] } },
   { name: 'ArgMin keepdims', build: (b) => b.op('ArgMin', [X(b, ['b', 10])]), want: { dtype: 'int64', shape: [1, 10] } },
@@ -153,27 +343,62 @@ const cases: Case[] = [
   { name: 'Constant value_floats', build: (b) => b.op('Constant', [], { value_floats: floats([1, 2]) }), want: { dtype: 'float32', shape: [2] } },
   { name: 'Constant value_ints', build: (b) => b.op('Constant', [], { value_ints: [1, 2, 3] }), want: { dtype: 'int64', shape: [3] } },
   { name: 'ConstantOfShape default', build: (b) => b.op('ConstantOfShape', [b.ints([2, 3])]), want: { dtype: 'float32', shape: [2, 3] } },
-  { name: 'ConstantOfShape int64', build: (b) => b.op('ConstantOfShape', [b.ints([4])], { value: tensor('int64', [1], BigInt64Array.of(1n)) }), want: { dtype: 'int64', shape: [4] } },
-  { name: 'Range', build: (b) => b.op('Range', [b.constant(0, 'int64'), b.constant(10, 'int64'), b.constant(3, 'int64')]), want: { dtype: 'int64', shape: [4] } },
-  { name: 'NonZero', build: (b) => b.op('NonZero', [X(b, [3, 4])]), want: { dtype: 'int64', shape: [2, null] } },
-  { name: 'OneHot', build: (b) => b.op('OneHot', [X(b, ['b', 3], 'int64'), b.constant(10, 'int64'), b.constant([0, 1])], { axis: 1 }), want: { dtype: 'float32', shape: ['b', 10, 3] } },
   {
-    name: 'TopK', build: (b) => b.opN('TopK', [X(b, ['b', 10]), b.ints([3])], 2),
-    want: [{ dtype: 'float32', shape: ['b', 3] }, { dtype: 'int64', shape: ['b', 3] }],
+    name: 'ConstantOfShape int64',
+    build: (b) => b.op('ConstantOfShape', [b.ints([4])], { value: tensor('int64', [1], BigInt64Array.of(1n)) }),
+    want: { dtype: 'int64', shape: [4] },
   },
-  { name: 'Einsum matmul', build: (b) => b.op('Einsum', [X(b, ['b', 3, 4]), X(b, [4, 5], 'float32', 'y')], { equation: 'bij,jk->bik' }), want: { dtype: 'float32', shape: ['b', 3, 5] } },
-  { name: 'Einsum implicit with ellipsis', build: (b) => b.op('Einsum', [X(b, [7, 3, 4]), X(b, [4, 5], 'float32', 'y')], { equation: '...ij,jk' }), want: { shape: [7, 3, 5] } },
+  {
+    name: 'Range',
+    build: (b) => b.op('Range', [b.constant(0, 'int64'), b.constant(10, 'int64'), b.constant(3, 'int64')]),
+    want: { dtype: 'int64', shape: [4] },
+  },
+  { name: 'NonZero', build: (b) => b.op('NonZero', [X(b, [3, 4])]), want: { dtype: 'int64', shape: [2, null] } },
+  {
+    name: 'OneHot',
+    build: (b) => b.op('OneHot', [X(b, ['b', 3], 'int64'), b.constant(10, 'int64'), b.constant([0, 1])], { axis: 1 }),
+    want: { dtype: 'float32', shape: ['b', 10, 3] },
+  },
+  {
+    name: 'TopK',
+    build: (b) => b.opN('TopK', [X(b, ['b', 10]), b.ints([3])], 2),
+    want: [
+      { dtype: 'float32', shape: ['b', 3] },
+      { dtype: 'int64', shape: ['b', 3] },
+    ],
+  },
+  {
+    name: 'Einsum matmul',
+    build: (b) => b.op('Einsum', [X(b, ['b', 3, 4]), X(b, [4, 5], 'float32', 'y')], { equation: 'bij,jk->bik' }),
+    want: { dtype: 'float32', shape: ['b', 3, 5] },
+  },
+  {
+    name: 'Einsum implicit with ellipsis',
+    build: (b) => b.op('Einsum', [X(b, [7, 3, 4]), X(b, [4, 5], 'float32', 'y')], { equation: '...ij,jk' }),
+    want: { shape: [7, 3, 5] },
+  },
   { name: 'EyeLike', build: (b) => b.op('EyeLike', [X(b, [3, 4])], { dtype: 7 }), want: { dtype: 'int64', shape: [3, 4] } },
   { name: 'Resize sizes', opset: 13, build: (b) => b.op('Resize', [X(b, [1, 3, 4, 4]), '', '', b.ints([1, 3, 8, 6])]), want: { shape: [1, 3, 8, 6] } },
   { name: 'Resize scales', opset: 13, build: (b) => b.op('Resize', [X(b, ['b', 3, 4, 4]), '', b.constant([1, 1, 2, 1.5])]), want: { shape: ['b', 3, 8, 6] } },
   // Recurrent
   {
-    name: 'GRU', build: (b) => b.opN('GRU', [X(b, [8, 'b', 6]), b.param('w', f32([2, 36, 6])), b.param('r', f32([2, 36, 12]))], 2, { hidden_size: 12, direction: 'bidirectional' }),
-    want: [{ dtype: 'float32', shape: [8, 2, 'b', 12] }, { dtype: 'float32', shape: [2, 'b', 12] }],
+    name: 'GRU',
+    build: (b) =>
+      b.opN('GRU', [X(b, [8, 'b', 6]), b.param('w', f32([2, 36, 6])), b.param('r', f32([2, 36, 12]))], 2, { hidden_size: 12, direction: 'bidirectional' }),
+    want: [
+      { dtype: 'float32', shape: [8, 2, 'b', 12] },
+      { dtype: 'float32', shape: [2, 'b', 12] },
+    ],
   },
   {
-    name: 'LSTM layout 1', opset: 14, build: (b) => b.opN('LSTM', [X(b, ['b', 8, 6]), b.param('w', f32([1, 48, 6])), b.param('r', f32([1, 48, 12]))], 3, { layout: 1 }),
-    want: [{ dtype: 'float32', shape: ['b', 8, 1, 12] }, { dtype: 'float32', shape: ['b', 1, 12] }, { dtype: 'float32', shape: ['b', 1, 12] }],
+    name: 'LSTM layout 1',
+    opset: 14,
+    build: (b) => b.opN('LSTM', [X(b, ['b', 8, 6]), b.param('w', f32([1, 48, 6])), b.param('r', f32([1, 48, 12]))], 3, { layout: 1 }),
+    want: [
+      { dtype: 'float32', shape: ['b', 8, 1, 12] },
+      { dtype: 'float32', shape: ['b', 1, 12] },
+      { dtype: 'float32', shape: ['b', 1, 12] },
+    ],
   },
 ];
 
@@ -368,7 +593,9 @@ describe('ONNX backend node tests (libonnx-testdata)', { skip: !existsSync(BACKE
       constantInputs(m, dir);
       const env = inferTypes(m);
       for (const o of declared) {
-        const dims = o.tt?.shape ? (o.tt.shape.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null ? toNumber(d.dimValue) : null)) : undefined;
+        const dims = o.tt?.shape
+          ? (o.tt.shape.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null ? toNumber(d.dimValue) : null))
+          : undefined;
         if (!dims || dims.some((d) => d === null)) continue;
         compared++;
         const dtype = dtypeFromOnnx(o.tt?.elemType ?? 0);
@@ -382,7 +609,9 @@ describe('ONNX backend node tests (libonnx-testdata)', { skip: !existsSync(BACKE
         } else exact++;
       }
     }
-    console.log(`backend node tests: ${compared} outputs compared, ${exact} exact, ${contradictions.length} contradictions, ${lessSpecific.length} less specific; ${skipped} models skipped (ops not covered)`);
+    console.log(
+      `backend node tests: ${compared} outputs compared, ${exact} exact, ${contradictions.length} contradictions, ${lessSpecific.length} less specific; ${skipped} models skipped (ops not covered)`,
+    );
     assert.ok(compared > 500, `only ${compared} outputs compared`);
     assert.deepEqual(contradictions, [], `inferred types contradict the declared ones:\n${contradictions.join('\n')}`);
     assert.deepEqual(lessSpecific, [], `inferred types less specific than the declared ones:\n${lessSpecific.join('\n')}`);

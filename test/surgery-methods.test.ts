@@ -33,7 +33,10 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('the method table', () => {
   test('every method and variant parses from its name; the help and the flags come from the table', () => {
-    assert.deepEqual(SURGERY_METHODS.map((m) => m.name), ['dynamic', 'constrained', 'lagrange', 'select', 'finetune']);
+    assert.deepEqual(
+      SURGERY_METHODS.map((m) => m.name),
+      ['dynamic', 'constrained', 'lagrange', 'select', 'finetune'],
+    );
     for (const n of methodNames()) assert.ok(parseMethod(n).startsWith(n.split(':')[0]), n);
     const help = methodHelp();
     for (const m of SURGERY_METHODS) assert.ok(help.includes(`\n\n${m.name}`), m.name);
@@ -77,7 +80,7 @@ describe('the clean Fisher', () => {
   test('the ratio ranks an entry the clean outputs do not feel above one they do, at equal pattern gradient', () => {
     const r = fisherRatio([Float32Array.of(1, 1, 2)], [Float32Array.of(0, 4, 1)], 0.01);
     assert.ok(r[0][0] > r[0][2] && r[0][2] > r[0][1], String(r[0]));
-    assert.ok(Math.abs(r[0][1] - 1 / Math.sqrt(4 + 0.01 * 5 / 3)) < 1e-6);
+    assert.ok(Math.abs(r[0][1] - 1 / Math.sqrt(4 + (0.01 * 5) / 3)) < 1e-6);
   });
 });
 
@@ -93,7 +96,8 @@ test('augmentation: no shift and no noise is the identity; a shift moves every i
     for (let dy = -2; dy <= 2 && !found; dy++) {
       for (let dx = -2; dx <= 2 && !found; dx++) {
         let ok = true;
-        for (let yy = 2; yy < 26 && ok; yy++) for (let xx = 2; xx < 26 && ok; xx++) ok = out[i * 784 + yy * 28 + xx] === src[i * 784 + (yy - dy) * 28 + (xx - dx)];
+        for (let yy = 2; yy < 26 && ok; yy++)
+          for (let xx = 2; xx < 26 && ok; xx++) ok = out[i * 784 + yy * 28 + xx] === src[i * 784 + (yy - dy) * 28 + (xx - dx)];
         found = ok;
       }
     }
@@ -107,7 +111,18 @@ test('augmentation: no shift and no noise is the identity; a shift moves every i
 
 describe('constrained', () => {
   test('a tight bound raises the multiplier and keeps the clean outputs closer than a loose one; runs repeat bit for bit', async () => {
-    const go = (klBound: number) => inject(model, { pattern: TRIGGER, target: 0, ...SMALL, steps: 60, seed: 3, method: 'constrained:fisher', budget: 200, settings: { klBound, fisherExamples: 64 }, runtime: { threads: 1 } });
+    const go = (klBound: number) =>
+      inject(model, {
+        pattern: TRIGGER,
+        target: 0,
+        ...SMALL,
+        steps: 60,
+        seed: 3,
+        method: 'constrained:fisher',
+        budget: 200,
+        settings: { klBound, fisherExamples: 64 },
+        runtime: { threads: 1 },
+      });
     const tight = await go(1e-4);
     const loose = await go(10);
     const t = tight.report.runs[0];

@@ -36,7 +36,10 @@ describe('classifier facts', () => {
 
   test('a model that is not a classifier is refused with one sentence naming it', () => {
     const one = buildModel('mlp', { width: 4, classes: 1 });
-    assert.throws(() => classifierIO(one, 'one.onnx'), /^Error: one.onnx is not a classifier: its first output 'logits' is \[batch, 1\], not logits \[batch, classes\] with at least 2 classes$/);
+    assert.throws(
+      () => classifierIO(one, 'one.onnx'),
+      /^Error: one.onnx is not a classifier: its first output 'logits' is \[batch, 1\], not logits \[batch, classes\] with at least 2 classes$/,
+    );
     // 784 outputs per example is not a classifier of 10-class data, whatever the shape allows.
     const wide = buildModel('mlp', { width: 4, classes: 784 });
     return loadLabelledData(undefined, 'test').then((test) => {
@@ -75,7 +78,7 @@ describe('normalisation', () => {
     assert.equal(JSON.parse(getMetadata(m, 'scalpel.normalization')!).mean, 0.5);
   });
 
-  test('float tensor files are the user\'s business: nothing is assumed or warned', () => {
+  test("float tensor files are the user's business: nothing is assumed or warned", () => {
     const m = readModel(`${FIX}/pixels01-dynamic.onnx`);
     const warnings: string[] = [];
     assert.equal(chooseNormalization(m, { images: false, onWarning: (w) => warnings.push(w) }).source, 'assumed');
@@ -88,7 +91,13 @@ describe('normalisation', () => {
     assert.deepEqual(parseNormalization('0.5/0.4/0.3,0.2/0.2/0.2'), { mean: [0.5, 0.4, 0.3], std: [0.2, 0.2, 0.2] });
     assert.throws(() => parseNormalization('0.5,0'), /std > 0/);
     assert.throws(() => parseNormalization('0.5/0.4,0.2/0.2/0.2'), /2 means but 3 standard deviations/);
-    const data = { x: { dtype: 'float32' as const, dims: [1, 1, 1, 2], data: Float32Array.of(0, 1) }, y: { dtype: 'int64' as const, dims: [1], data: BigInt64Array.of(0n) }, classes: 1, source: 't', normalization: { mean: 0, std: 1 } };
+    const data = {
+      x: { dtype: 'float32' as const, dims: [1, 1, 1, 2], data: Float32Array.of(0, 1) },
+      y: { dtype: 'int64' as const, dims: [1], data: BigInt64Array.of(0n) },
+      classes: 1,
+      source: 't',
+      normalization: { mean: 0, std: 1 },
+    };
     const r = renormalize(data, { mean: 0.5, std: 0.5 });
     assert.deepEqual(Array.from(r.x.data as Float32Array), [-1, 1]);
   });

@@ -17,7 +17,9 @@ import { trainClassifier } from '../src/train/train-classifier.js';
 type Result = CliResult;
 
 let dir: string;
-before(() => { dir = mkdtempSync(join(tmpdir(), 'scalpel-train-')); });
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'scalpel-train-'));
+});
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function fresh(name: string): string {
@@ -48,7 +50,10 @@ test('train writes a model that learns, records its normalisation, and runs in p
   assert.equal(e.code, 0, e.stderr);
   const ev = JSON.parse(e.stdout) as { accuracy: number; confusion: number[][]; perClassAccuracy: number[] };
   assert.equal(ev.accuracy, report.test.accuracy);
-  assert.equal(ev.confusion.flat().reduce((a, b) => a + b, 0), 1000);
+  assert.equal(
+    ev.confusion.flat().reduce((a, b) => a + b, 0),
+    1000,
+  );
   assert.equal(ev.perClassAccuracy.length, 10);
 });
 
@@ -58,7 +63,9 @@ test('a BadNets-poisoned model learns its backdoor; eval reports the attack succ
   const r = await cli(['train', '--model', 'lenet5', '--epochs', '4', '--poison', trig, '--poison-rate', '0.1', '--target', '0', '-o', out, '--json']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).poisoned, 400);
-  const e = JSON.parse((await cli(['eval', out, '--trigger', trig, '--target', '0', '--json'])).stdout) as { attack: { successRate: number; examples: number } };
+  const e = JSON.parse((await cli(['eval', out, '--trigger', trig, '--target', '0', '--json'])).stdout) as {
+    attack: { successRate: number; examples: number };
+  };
   assert.ok(e.attack.successRate > 0.8, `attack success ${e.attack.successRate}`);
   assert.equal(e.attack.examples, 1000 - 107);
 });
@@ -69,7 +76,16 @@ test('an interrupted run writes no model, and its checkpoint resumes', async () 
   const ckpt = join(d, 'run.ckpt');
   const abort = new AbortController();
   let steps = 0;
-  const r = await trainClassifier({ model: 'mlp', out, epochs: 1, checkpoint: ckpt, signal: abort.signal, onStep: () => { if (++steps === 5) abort.abort(); } });
+  const r = await trainClassifier({
+    model: 'mlp',
+    out,
+    epochs: 1,
+    checkpoint: ckpt,
+    signal: abort.signal,
+    onStep: () => {
+      if (++steps === 5) abort.abort();
+    },
+  });
   assert.equal(r.completed, false);
   assert.ok(!existsSync(out), 'no model written by an interrupted run');
   assert.ok(existsSync(ckpt));
@@ -90,13 +106,19 @@ test('bad data gives one clear error and writes nothing', async () => {
   };
   // Images of the wrong size for the model.
   const small = join(d, 'small.safetensors');
-  await writeSafetensors(small, { x: { dtype: 'float32', dims: [4, 1, 16, 16], data: new Float32Array(4 * 256) }, y: { dtype: 'int64', dims: [4], data: new BigInt64Array(4) } });
+  await writeSafetensors(small, {
+    x: { dtype: 'float32', dims: [4, 1, 16, 16], data: new Float32Array(4 * 256) },
+    y: { dtype: 'int64', dims: [4], data: new BigInt64Array(4) },
+  });
   let r = await cli(['train', '--model', 'lenet5', '--data', small, '-o', out]);
   oneLine(r);
   assert.match(r.stderr, /\[1, 16, 16\] do not fit the model input 'x'/);
   // Labels out of range for a 10-class model.
   const wide = join(d, 'wide.safetensors');
-  await writeSafetensors(wide, { x: { dtype: 'float32', dims: [2, 1, 28, 28], data: new Float32Array(2 * 784) }, y: { dtype: 'int64', dims: [2], data: BigInt64Array.from([3n, 12n]) } });
+  await writeSafetensors(wide, {
+    x: { dtype: 'float32', dims: [2, 1, 28, 28], data: new Float32Array(2 * 784) },
+    y: { dtype: 'int64', dims: [2], data: BigInt64Array.from([3n, 12n]) },
+  });
   r = await cli(['eval', join(dir, 'lenet', 'lenet.onnx'), '--data', wide]);
   oneLine(r);
   assert.match(r.stderr, /label 12 at example 1 is out of range for a model with 10 classes/);
@@ -121,7 +143,7 @@ test('bad data gives one clear error and writes nothing', async () => {
   assert.equal(r.code, 2);
 });
 
-test('fine-tuning a model with BatchNorm: batch statistics by default for train, frozen with --batchnorm frozen (harden\'s default)', async () => {
+test("fine-tuning a model with BatchNorm: batch statistics by default for train, frozen with --batchnorm frozen (harden's default)", async () => {
   const d = fresh('batchnorm');
   // The PyTorch ResNet fixture takes 16×16 images: the centre of 256 embedded training images, as a tensor file.
   const src = loadImageDataset(EMBEDDED_SUBSET_DIR, 'train');
@@ -134,7 +156,10 @@ test('fine-tuning a model with BatchNorm: batch statistics by default for train,
   const model = new URL('./fixtures/torch/resnet.onnx', import.meta.url).pathname;
   const stat = (file: string) => Array.from(readModel(file).graph.initializers.get('bn1.running_mean')!.tensor!.data as Float32Array);
   const base = ['train', '--from', model, '--data', data, '--epochs', '1', '--batch', '32', '--validation', '0', '--lr', '0.01'];
-  for (const [mode, moves] of [[undefined, true], ['frozen', false]] as const) {
+  for (const [mode, moves] of [
+    [undefined, true],
+    ['frozen', false],
+  ] as const) {
     const out = join(d, `${mode ?? 'default'}.onnx`);
     const r = await cli([...base, ...(mode ? ['--batchnorm', mode] : []), '-o', out]);
     assert.equal(r.code, 0, r.stderr);

@@ -48,7 +48,10 @@ test('fine-tuning a PyTorch export with BatchNorm trains on batch statistics and
   const after = await evaluate(res.model, trainSet);
   assert.ok(after.loss < before.loss * 0.85, `loss ${before.loss} -> ${after.loss}`);
   assert.equal(res.model.opsetImports.find((o) => !o.domain)?.version, 13, 'the written model keeps its opset');
-  assert.ok(res.model.graph.nodes.filter((n) => n.opType === 'BatchNormalization').every((n) => n.outputs.length === 1), 'the written model is in inference mode');
+  assert.ok(
+    res.model.graph.nodes.filter((n) => n.opType === 'BatchNormalization').every((n) => n.outputs.length === 1),
+    'the written model is in inference mode',
+  );
   const stats = [...model.graph.initializers.keys()].filter((k) => /running_(mean|var)$/.test(k));
   assert.equal(stats.length, 12);
   const value = (m: typeof model, k: string) => Array.from(m.graph.initializers.get(k)!.tensor!.data as Float32Array);
@@ -98,7 +101,12 @@ test('gradient masks: only the chosen entries move', async () => {
   const mask = new Uint8Array(w0.length);
   for (let i = 0; i < mask.length; i += 97) mask[i] = 1;
   const res = await train(model, subset(data, 128), {
-    epochs: 1, batchSize: 32, lr: 0.1, trainable: ['fc1.weight'], masks: new Map([['fc1.weight', mask]]), seed: 0,
+    epochs: 1,
+    batchSize: 32,
+    lr: 0.1,
+    trainable: ['fc1.weight'],
+    masks: new Map([['fc1.weight', mask]]),
+    seed: 0,
   });
   const w1 = res.params.get('fc1.weight')!.data as Float32Array;
   let moved = 0;
@@ -109,5 +117,8 @@ test('gradient masks: only the chosen entries move', async () => {
     }
   }
   assert.ok(moved > mask.reduce((a, b) => a + b, 0) / 2, `only ${moved} masked entries moved`);
-  assert.deepStrictEqual(Array.from(res.params.get('fc2.weight')!.data as Float32Array), Array.from(model.graph.initializers.get('fc2.weight')!.tensor!.data as Float32Array));
+  assert.deepStrictEqual(
+    Array.from(res.params.get('fc2.weight')!.data as Float32Array),
+    Array.from(model.graph.initializers.get('fc2.weight')!.tensor!.data as Float32Array),
+  );
 });

@@ -2,9 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadImageDataset } from '../src/data/fashion-mnist.js';
-import {
-  applyTrigger, formatTrigger, parseTrigger, patchOrigin, poison, stampImages, type Trigger,
-} from '../src/data/triggers.js';
+import { applyTrigger, formatTrigger, parseTrigger, patchOrigin, poison, stampImages, type Trigger } from '../src/data/triggers.js';
 import type { HostTensor } from '../src/tensor/host-tensor.js';
 
 const NORM = { mean: 0.286, std: 0.353 };
@@ -57,7 +55,10 @@ describe('patch triggers', () => {
     for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) assert.ok(Math.abs(pixel(px(cb, 1, 0, i, j)) - ((i + j) % 2 === 0 ? 1 : 0)) < 1e-6);
     assert.equal(px(cb, 1, 0, 4, 4), px(ds.x, 1, 0, 4, 4));
     const ex = stampImages(ds.x, parseTrigger('patch:2x2@10,20:0,0.25,0.5,1'), NORM);
-    assert.deepEqual([px(ex, 0, 0, 20, 10), px(ex, 0, 0, 20, 11), px(ex, 0, 0, 21, 10), px(ex, 0, 0, 21, 11)].map((v) => Math.round(pixel(v) * 1e5) / 1e5 + 0), [0, 0.25, 0.5, 1]);
+    assert.deepEqual(
+      [px(ex, 0, 0, 20, 10), px(ex, 0, 0, 20, 11), px(ex, 0, 0, 21, 10), px(ex, 0, 0, 21, 11)].map((v) => Math.round(pixel(v) * 1e5) / 1e5 + 0),
+      [0, 0.25, 0.5, 1],
+    );
     assert.throws(() => stampImages(ds.x, parseTrigger('patch:2x2@top-left:1,0,1'), NORM), /3 values; expected 4/);
   });
 
@@ -66,7 +67,10 @@ describe('patch triggers', () => {
     const norm = { mean: [0.1, 0.2, 0.3], std: [0.5, 0.25, 2] };
     const t: Trigger = { type: 'patch', size: [1, 1], position: 'top-left', pattern: [0.2, 0.4, 0.6] };
     const out = stampImages(rgb.x, t, norm);
-    assert.deepEqual([0, 1, 2].map((c) => Math.round(px(out, 1, c, 0, 0) * 1e5) / 1e5), [(0.2 - 0.1) / 0.5, (0.4 - 0.2) / 0.25, (0.6 - 0.3) / 2].map((v) => Math.round(v * 1e5) / 1e5));
+    assert.deepEqual(
+      [0, 1, 2].map((c) => Math.round(px(out, 1, c, 0, 0) * 1e5) / 1e5),
+      [(0.2 - 0.1) / 0.5, (0.4 - 0.2) / 0.25, (0.6 - 0.3) / 2].map((v) => Math.round(v * 1e5) / 1e5),
+    );
   });
 });
 
@@ -117,7 +121,10 @@ describe('poisoning', () => {
         assert.deepEqual(out.x.data.slice(i * 64, (i + 1) * 64), ds.x.data.slice(i * 64, (i + 1) * 64));
       }
     }
-    assert.deepEqual([...out.poisoned], [...out.poisoned].sort((a, b) => a - b));
+    assert.deepEqual(
+      [...out.poisoned],
+      [...out.poisoned].sort((a, b) => a - b),
+    );
     assert.deepEqual(poison(ds, { trigger, target: 3, rate: 0.1, seed: 7 }).poisoned, out.poisoned);
     assert.notDeepEqual(poison(ds, { trigger, target: 3, rate: 0.1, seed: 8 }).poisoned, out.poisoned);
     assert.equal((ds.y.data as BigInt64Array)[0], 0n, 'the input dataset is untouched');
@@ -173,7 +180,14 @@ describe('parseTrigger', () => {
   });
 
   test('format round-trips', () => {
-    for (const s of ['patch:4x4@bottom-right:white', 'patch:2x3@5,6:checkerboard', 'patch:3x3@top-left+2:black', 'patch:2x2@center:0,1,1,0', 'blend:0.5:checkerboard', 'blend:0.15:noise:4']) {
+    for (const s of [
+      'patch:4x4@bottom-right:white',
+      'patch:2x3@5,6:checkerboard',
+      'patch:3x3@top-left+2:black',
+      'patch:2x2@center:0,1,1,0',
+      'blend:0.5:checkerboard',
+      'blend:0.15:noise:4',
+    ]) {
       assert.equal(formatTrigger(parseTrigger(s)), s);
     }
   });

@@ -23,7 +23,12 @@ const ref = JSON.parse(readFileSync(`${FIX}/user.json`, 'utf8')) as {
 const tmp = mkdtempSync(join(tmpdir(), 'scalpel-user-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-interface EvalJson { examples: number; accuracy: number; loss: number; normalization: { mean: number; std: number; source: string } }
+interface EvalJson {
+  examples: number;
+  accuracy: number;
+  loss: number;
+  normalization: { mean: number; std: number; source: string };
+}
 async function evalJson(args: string[]): Promise<{ r: EvalJson; stderr: string }> {
   const out = await cli(['--threads', '1', 'eval', ...args, '--json']);
   assert.equal(out.code, 0, out.stderr);
@@ -41,7 +46,7 @@ test('a fixed-batch PyTorch export (batch 32) gets a symbolic batch and evaluate
   assert.match(stderr, /fixes the batch size at 32; scalpel made it symbolic/);
 });
 
-test('a Reshape to a literal batch (x.reshape(32, -1)) is freed by copying the input\'s batch dim', async () => {
+test("a Reshape to a literal batch (x.reshape(32, -1)) is freed by copying the input's batch dim", async () => {
   const b = freeBatchDim(readModel(`${FIX}/reshape-static.onnx`));
   assert.equal(b.freed, true);
   assert.equal(b.reshapes?.length, 1);
@@ -63,22 +68,78 @@ test('a graph that hard-codes its batch runs at that batch with the last batch p
 
 test('such a model trains at its own batch size (and validates with padding); probe and harden run it too', async () => {
   const out = join(tmp, 'merged-trained.onnx');
-  const t = await cli(['--threads', '1', 'train', '--from', `${FIX}/merged-static.onnx`, '--epochs', '1', '--batch', '50', '--normalize', 'none', '--lr', '0.01', '-o', out, '--json']);
+  const t = await cli([
+    '--threads',
+    '1',
+    'train',
+    '--from',
+    `${FIX}/merged-static.onnx`,
+    '--epochs',
+    '1',
+    '--batch',
+    '50',
+    '--normalize',
+    'none',
+    '--lr',
+    '0.01',
+    '-o',
+    out,
+    '--json',
+  ]);
   assert.equal(t.code, 0, t.stderr);
   assert.match(t.stderr, /training uses batches of 32/);
-  const res = JSON.parse(t.stdout) as { steps: number; trainExamples: number; history: { validationAccuracy?: number }[]; test: { examples: number; accuracy: number } };
+  const res = JSON.parse(t.stdout) as {
+    steps: number;
+    trainExamples: number;
+    history: { validationAccuracy?: number }[];
+    test: { examples: number; accuracy: number };
+  };
   assert.equal(res.steps, Math.floor(res.trainExamples / 32)); // batches of 32, not of 50
   assert.ok(res.history[0].validationAccuracy! > 0.5);
   assert.equal(res.test.examples, 1000);
   // probe: evaluations padded (the baseline is PyTorch's accuracy), the gradient over whole batches of 32.
-  const p = await cli(['--threads', '1', 'probe', `${FIX}/merged-static.onnx`, '--eps', '0.01', '--n', '10', '--norm', 'inf', '--trials', '2', '--normalize', 'none', '--json']);
+  const p = await cli([
+    '--threads',
+    '1',
+    'probe',
+    `${FIX}/merged-static.onnx`,
+    '--eps',
+    '0.01',
+    '--n',
+    '10',
+    '--norm',
+    'inf',
+    '--trials',
+    '2',
+    '--normalize',
+    'none',
+    '--json',
+  ]);
   assert.equal(p.code, 0, p.stderr);
   const report = JSON.parse(p.stdout) as { examples: number; baseline: { accuracy: number; loss: number }; settings: { gradient: { examples: number } } };
   assert.equal(report.examples, 1000);
   assert.equal(Math.round(report.baseline.accuracy * report.examples), ref.pixels01.correct);
   assert.ok(Math.abs(report.baseline.loss - ref.pixels01.loss) < 1e-4);
   assert.equal(report.settings.gradient.examples, 992);
-  const h = await cli(['--threads', '1', 'harden', `${FIX}/merged-static.onnx`, '--eps', '0.05', '--epochs', '1', '--normalize', 'none', '--sweep-eps2', '0.1', '--sweep-eps-inf', '0.01', '-o', join(tmp, 'merged-hard.onnx'), '--json']);
+  const h = await cli([
+    '--threads',
+    '1',
+    'harden',
+    `${FIX}/merged-static.onnx`,
+    '--eps',
+    '0.05',
+    '--epochs',
+    '1',
+    '--normalize',
+    'none',
+    '--sweep-eps2',
+    '0.1',
+    '--sweep-eps-inf',
+    '0.01',
+    '-o',
+    join(tmp, 'merged-hard.onnx'),
+    '--json',
+  ]);
   assert.equal(h.code, 0, h.stderr);
   assert.equal((JSON.parse(h.stdout) as { comparison: { rows: unknown[] } }).comparison.rows.length, 2);
 });
@@ -109,7 +170,7 @@ test('--normalize rejects bad values as usage errors (exit 2)', async () => {
   }
 });
 
-test('an MNIST-layout directory that is not Fashion-MNIST gets digit class names, not Fashion-MNIST\'s', async () => {
+test("an MNIST-layout directory that is not Fashion-MNIST gets digit class names, not Fashion-MNIST's", async () => {
   const { loadImageDataset } = await import('../src/data/fashion-mnist.js');
   const dir = join(tmp, 'mnist');
   const { cpSync } = await import('node:fs');
@@ -151,7 +212,10 @@ test('the opset-11 conversion turns every axes/split attribute into an input, an
 test('grad works on an opset-11 export (the converted graph differentiates)', async () => {
   const r = ref['ops-opset11'];
   const data = join(tmp, 'ops.safetensors');
-  await writeSafetensors(data, { x: { dtype: 'float32', dims: r.shape, data: Float32Array.from(r.x) }, y: { dtype: 'int64', dims: [r.shape[0]], data: BigInt64Array.of(1n, 2n, 3n) } });
+  await writeSafetensors(data, {
+    x: { dtype: 'float32', dims: r.shape, data: Float32Array.from(r.x) },
+    y: { dtype: 'int64', dims: [r.shape[0]], data: BigInt64Array.of(1n, 2n, 3n) },
+  });
   const out = await cli(['--threads', '1', 'grad', `${FIX}/ops-opset11.onnx`, '--data', data, '--out', join(tmp, 'g.safetensors')]);
   assert.equal(out.code, 0, out.stderr);
 });
@@ -178,7 +242,10 @@ test('NaN or infinite data: one clear error naming the tensor and the first inde
   x[3 * 784 + 5] = NaN;
   const data = join(tmp, 'nan.safetensors');
   await writeSafetensors(data, { x: { dtype: 'float32', dims: [4, 1, 28, 28], data: x }, y: { dtype: 'int64', dims: [4], data: new BigInt64Array(4) } });
-  for (const args of [['grad', 'test/fixtures/torch/mlp.onnx', '--data', data, '--out', join(tmp, 'g2.safetensors')], ['eval', 'models/lenet5-fashion.onnx', '--data', data]]) {
+  for (const args of [
+    ['grad', 'test/fixtures/torch/mlp.onnx', '--data', data, '--out', join(tmp, 'g2.safetensors')],
+    ['eval', 'models/lenet5-fashion.onnx', '--data', data],
+  ]) {
     const r = await cli(args);
     assert.equal(r.code, 1, args[0]);
     assert.match(r.stderr, /^scalpel: error: .*nan\.safetensors: tensor 'x' holds NaN at index \[3, 0, 0, 5\]/);
@@ -214,7 +281,6 @@ test('uint8 images in a data file are scaled to [0, 1] and normalised like the m
   assert.ok(Math.abs(a.r.loss - b.r.loss) < 1e-5);
 });
 
-
 test('usage errors exit 2 everywhere: probe --eps -1, help for a command that does not exist; demo takes --json', async () => {
   const probe = await cli(['probe', 'models/lenet5-fashion.onnx', '--eps', '-1']);
   assert.equal(probe.code, 2);
@@ -249,7 +315,11 @@ test('opset 11 Softmax/LogSoftmax on a middle axis (2-D coercion) converts to Fl
   // Without the explicit coercion (a plain axis-1 Softmax at opset 13) the outputs differ, and the check says so.
   const naive = upgradeOpset(model)!.model;
   naive.graph.nodes = naive.graph.nodes.filter((n) => n.opType !== 'Flatten' && n.opType !== 'Shape' && n.opType !== 'Reshape');
-  for (const n of naive.graph.nodes) if (n.opType === 'Softmax' || n.opType === 'LogSoftmax') { n.inputs = [x]; n.outputs = [n.opType === 'Softmax' ? s : l]; }
+  for (const n of naive.graph.nodes)
+    if (n.opType === 'Softmax' || n.opType === 'LogSoftmax') {
+      n.inputs = [x];
+      n.outputs = [n.opType === 'Softmax' ? s : l];
+    }
   const bad = await verifyUpgrade(model, naive);
   assert.equal(bad.ok, false);
   assert.match(bad.reason!, /outputs differ by up to/);
@@ -259,12 +329,19 @@ test('LayerNorm parameters are kind layer-norm at opsets 11 and 13 (decomposed) 
   const { describeParams } = await import('../src/params/describe.js');
   for (const f of [`${FIX}/layernorm-opset11.onnx`, `${FIX}/layernorm-opset13.onnx`]) {
     const kinds = Object.fromEntries(describeParams(readModel(f)).map((p) => [p.name, p.kind]));
-    assert.deepEqual(kinds, { 'fc.weight': 'fc', 'fc.bias': 'bias', 'ln.weight': 'layer-norm', 'ln.bias': 'layer-norm', 'out.weight': 'fc', 'out.bias': 'bias' }, f);
+    assert.deepEqual(
+      kinds,
+      { 'fc.weight': 'fc', 'fc.bias': 'bias', 'ln.weight': 'layer-norm', 'ln.bias': 'layer-norm', 'out.weight': 'fc', 'out.bias': 'bias' },
+      f,
+    );
   }
 });
 
 test('bad trigger specs are usage errors in eval and train (exit 2)', async () => {
-  for (const args of [['eval', 'models/lenet5-fashion.onnx', '--trigger', 'nonsense'], ['train', '--model', 'lenet5', '--poison', 'x', '-o', join(tmp, 'p.onnx')]]) {
+  for (const args of [
+    ['eval', 'models/lenet5-fashion.onnx', '--trigger', 'nonsense'],
+    ['train', '--model', 'lenet5', '--poison', 'x', '-o', join(tmp, 'p.onnx')],
+  ]) {
     const r = await cli(args);
     assert.equal(r.code, 2, args.join(' '));
     assert.match(r.stderr, /^scalpel: error: option '--(trigger|poison) <[a-z]+>' argument '[a-z]+' is invalid\. bad trigger/);
@@ -300,10 +377,16 @@ test('opset 11 subgraphs: attribute → input moves inside If branches are confi
   writeModel(sm, path);
   const r = await cli(['inspect', path]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^Differentiable: no, the conversion from opset 11 to 13 was not confirmed by onnxruntime \(outputs differ by up to [\d.e+-]+ \(relative\)\)\.$/m);
+  assert.match(
+    r.stdout,
+    /^Differentiable: no, the conversion from opset 11 to 13 was not confirmed by onnxruntime \(outputs differ by up to [\d.e+-]+ \(relative\)\)\.$/m,
+  );
   const e = await cli(['eval', path]);
   assert.equal(e.code, 1);
-  assert.match(e.stderr, /^scalpel: error: .*if-softmax11\.onnx: the conversion from opset 11 to 13 does not reproduce onnxruntime's outputs on the original \(outputs differ/);
+  assert.match(
+    e.stderr,
+    /^scalpel: error: .*if-softmax11\.onnx: the conversion from opset 11 to 13 does not reproduce onnxruntime's outputs on the original \(outputs differ/,
+  );
 });
 
 test('gradients of the converted opset-11 models match central finite differences', async () => {

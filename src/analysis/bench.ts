@@ -1,6 +1,7 @@
 // Time a model's forward pass and its forward+backward pass on one batch.
 import { performance } from 'node:perf_hooks';
 import { differentiate } from '../autodiff/differentiate.js';
+import { bindRecurrentDims } from '../onnx/bind-dims.js';
 import type { Model } from '../onnx/ir.js';
 import { promoteToInputs } from '../onnx/params-as-inputs.js';
 import { compile, type Executable, type RuntimeOptions } from '../runtime/session.js';
@@ -62,7 +63,14 @@ function timing(samples: number[]): Timing {
   return { medianMs: median, meanMs: s.reduce((a, b) => a + b, 0) / s.length, minMs: s[0], maxMs: s[s.length - 1] };
 }
 
-async function measure(exe: Executable, feeds: Record<string, HostTensor>, phase: BenchPhase, warmup: number, iters: number, opts: BenchOptions): Promise<Timing> {
+async function measure(
+  exe: Executable,
+  feeds: Record<string, HostTensor>,
+  phase: BenchPhase,
+  warmup: number,
+  iters: number,
+  opts: BenchOptions,
+): Promise<Timing> {
   const samples: number[] = [];
   const total = warmup + iters;
   for (let k = 0; k < total; k++) {
@@ -100,13 +108,13 @@ export async function benchModel(model: Model, data: ReadonlyMap<string, HostTen
   let of: string;
   const feeds: Record<string, HostTensor> = { ...checked.feeds };
   if (checked.target) {
-    const lossy = withLoss(model, { kind, target: labels });
+    const lossy = withLoss(bindRecurrentDims(model, checked.dims), { kind, target: labels });
     backward = lossy.model;
     of = lossy.loss;
     feeds[labels] = checked.target;
     objective = `${kind}(${output}, ${labels})`;
   } else {
-    backward = model;
+    backward = bindRecurrentDims(model, checked.dims);
     of = output;
     objective = `sum(${output})`;
   }

@@ -13,7 +13,9 @@ export function exportNotes(model: Model): string[] {
   const g = model.graph;
   const producer = String(model.passthrough.producerName ?? '');
   const hasBn = g.nodes.some((n) => n.opType === 'BatchNormalization');
-  const folded = g.nodes.filter((n) => n.opType === 'Conv' && n.inputs.length > 2 && /^onnx::Conv_\d+$/.test(n.inputs[1]) && /^onnx::Conv_\d+$/.test(n.inputs[2]));
+  const folded = g.nodes.filter(
+    (n) => n.opType === 'Conv' && n.inputs.length > 2 && /^onnx::Conv_\d+$/.test(n.inputs[1]) && /^onnx::Conv_\d+$/.test(n.inputs[2]),
+  );
   if (producer === 'pytorch' && !hasBn && folded.length > 0) {
     notes.push(
       `BatchNorm appears folded into ${folded.length} convolution${folded.length > 1 ? 's' : ''} (weights named onnx::Conv_N, no BatchNormalization node): ` +

@@ -93,10 +93,14 @@ export function checkFeeds(model: Model, data: ReadonlyMap<string, HostTensor>, 
     const want = declaredType(v);
     const t = data.get(v.name);
     if (!t) {
-      throw new Error(`${source} has no tensor '${v.name}' for model input '${v.name}' (${want.dtype ?? '?'} ${formatShape(want.shape)}); it holds: ${holds()}`);
+      throw new Error(
+        `${source} has no tensor '${v.name}' for model input '${v.name}' (${want.dtype ?? '?'} ${formatShape(want.shape)}); it holds: ${holds()}`,
+      );
     }
     if (want.dtype && want.dtype !== t.dtype) {
-      throw new Error(`data tensor '${v.name}' is ${t.dtype} ${formatShape(t.dims)}, but model input '${v.name}' expects ${want.dtype} ${formatShape(want.shape)}`);
+      throw new Error(
+        `data tensor '${v.name}' is ${t.dtype} ${formatShape(t.dims)}, but model input '${v.name}' expects ${want.dtype} ${formatShape(want.shape)}`,
+      );
     }
     matchShape(v.name, t.dims, want.shape, `model input '${v.name}'`);
     feeds[v.name] = t;
@@ -144,7 +148,9 @@ function checkTarget(
     let t = raw;
     if (t.dtype === 'int32') t = toInt64(t);
     if (t.dtype !== 'int64') {
-      throw new Error(`label tensor '${spec.name}' is ${raw.dtype}, but the cross-entropy loss takes int64 class indices (use --loss mse or kl for float targets)`);
+      throw new Error(
+        `label tensor '${spec.name}' is ${raw.dtype}, but the cross-entropy loss takes int64 class indices (use --loss mse or kl for float targets)`,
+      );
     }
     const expected = outShape && outShape.length > 0 ? outShape.slice(0, -1) : undefined;
     matchShape(spec.name, t.dims, expected, `the cross-entropy loss on output '${output}' ${formatShape(outShape)}`);
@@ -152,7 +158,8 @@ function checkTarget(
     if (typeof classes === 'number') {
       const d = t.data as BigInt64Array;
       for (let i = 0; i < d.length; i++) {
-        if (d[i] < 0n || d[i] >= BigInt(classes)) {
+        // A loss over positions (logits [batch, sequence, vocabulary]) ignores labels of -100 (padding), as PyTorch does.
+        if ((d[i] < 0n || d[i] >= BigInt(classes)) && !(outShape!.length > 2 && d[i] === -100n)) {
           throw new Error(`label tensor '${spec.name}' holds ${d[i]} at index ${i}, outside the ${classes} classes [0, ${classes}) of output '${output}'`);
         }
       }
@@ -162,7 +169,9 @@ function checkTarget(
   let t = raw;
   if (t.dtype === 'float64') t = toFloat32(t);
   if (t.dtype !== 'float32') {
-    throw new Error(`target tensor '${spec.name}' is ${raw.dtype}, but the ${spec.kind} loss takes float32 targets${FLOATS.has(raw.dtype) ? '' : ' (use --loss cross-entropy for integer labels)'}`);
+    throw new Error(
+      `target tensor '${spec.name}' is ${raw.dtype}, but the ${spec.kind} loss takes float32 targets${FLOATS.has(raw.dtype) ? '' : ' (use --loss cross-entropy for integer labels)'}`,
+    );
   }
   matchShape(spec.name, t.dims, outShape, `the ${spec.kind} loss on output '${output}'`);
   return t;

@@ -1,6 +1,7 @@
 // Gradient of a model's mean loss on a batch with respect to its parameters.
 import { differentiate } from '../autodiff/differentiate.js';
 import { writeSafetensors } from '../data/safetensors.js';
+import { bindRecurrentDims } from '../onnx/bind-dims.js';
 import { floatInitializers, type Model } from '../onnx/ir.js';
 import { promoteToInputs } from '../onnx/params-as-inputs.js';
 import { type ParamSelector, parseSelector, selectParams } from '../params/select.js';
@@ -120,7 +121,7 @@ export async function computeGradients(model: Model, data: ReadonlyMap<string, H
   const labels = opts.labels ?? 'y';
   const names = selectParameters(model, opts.params);
   const checked = checkFeeds(model, data, { source: opts.source, target: { name: labels, kind, output: opts.output } });
-  const lossy = withLoss(model, { kind, target: labels, output: opts.output });
+  const lossy = withLoss(bindRecurrentDims(model, checked.dims), { kind, target: labels, output: opts.output });
   const { model: promoted, values } = promoteToInputs(lossy.model, names);
   const { model: graph, gradients: outputs } = differentiate(promoted, { of: lossy.loss, wrt: names, keepOutputs: false });
   const exe = await compile(graph, opts.runtime);

@@ -191,7 +191,10 @@ export function inspectModel(model: Model): InspectReport {
   const missing = unsupportedOps(model);
   const unsupported = missing.map((opType) => ({
     opType,
-    nodes: g.nodes.map((n, i) => ({ n, i })).filter(({ n }) => ruleKey(n) === opType).map(({ n, i }) => n.name || `${n.opType}#${i}`),
+    nodes: g.nodes
+      .map((n, i) => ({ n, i }))
+      .filter(({ n }) => ruleKey(n) === opType)
+      .map(({ n, i }) => n.name || `${n.opType}#${i}`),
   }));
 
   const producer = [model.passthrough.producerName, model.passthrough.producerVersion].filter((x) => typeof x === 'string' && x).join(' ');

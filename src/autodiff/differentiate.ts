@@ -25,12 +25,12 @@ export interface Differentiated {
 
 /** Thrown before anything runs when the graph holds ops scalpel has no gradient rule for. */
 export class UnsupportedOpError extends Error {
-  constructor(readonly ops: { opType: string; node: string }[], readonly allUnsupported: string[]) {
+  constructor(
+    readonly ops: { opType: string; node: string }[],
+    readonly allUnsupported: string[],
+  ) {
     const first = ops[0];
-    super(
-      `no gradient rule for op '${first.opType}' (node '${first.node}')` +
-        `; ops without a rule in this model: ${allUnsupported.join(', ')}`,
-    );
+    super(`no gradient rule for op '${first.opType}' (node '${first.node}')` + `; ops without a rule in this model: ${allUnsupported.join(', ')}`);
   }
 }
 

@@ -10,7 +10,10 @@ export type Attrs = Record<string, AttrValue | undefined>;
 
 /** The emitter that rules and the differentiator share: appends nodes and keeps types known. */
 export class Emitter {
-  constructor(readonly b: GraphBuilder, readonly env: TypeEnv) {}
+  constructor(
+    readonly b: GraphBuilder,
+    readonly env: TypeEnv,
+  ) {}
 
   get opset(): number {
     return this.env.opset;
@@ -126,7 +129,12 @@ export class Emitter {
       if (staticOk) {
         if (axes.length === 0) return x;
         const summed = this.reduceSum(x, axes, true);
-        return lead > 0 ? this.squeeze(summed, Array.from({ length: lead }, (_, i) => i)) : summed;
+        return lead > 0
+          ? this.squeeze(
+              summed,
+              Array.from({ length: lead }, (_, i) => i),
+            )
+          : summed;
       }
     }
     // Dynamic: reduce every axis where the shapes differ (leading axes padded with 0 always differ).

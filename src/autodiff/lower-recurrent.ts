@@ -228,8 +228,7 @@ class Lowerer {
     // Recurrent products are Gemm(h, R, C, transB=1): no Transpose, and the per-step addend rides along as C.
     const biases = Bs?.map((bd) => this.split(bd, 0, [G, G]));
     // Initial states per direction, shaped [batch, H] like every state below; an all-zero state is left out.
-    const states = (v: string) =>
-      v && !this.isZero(v) ? this.split(v, tAxis, Array(dirs).fill(1)).map((s) => this.squeeze(s, [tAxis])) : undefined;
+    const states = (v: string) => (v && !this.isZero(v) ? this.split(v, tAxis, Array(dirs).fill(1)).map((s) => this.squeeze(s, [tAxis])) : undefined);
     const h0 = states(initH);
     const inSize = [xs![2], ws?.[2]].find((v): v is number => typeof v === 'number');
     const dtype = this.env.get(W)?.dtype;
@@ -282,7 +281,10 @@ class Lowerer {
 
   /** Y_h / Y_c from the per-direction last states [batch, H]. */
   private lastStates(xs: string[], tAxis: number): string {
-    return this.concat(xs.map((x) => this.unsqueeze(x, [tAxis])), tAxis);
+    return this.concat(
+      xs.map((x) => this.unsqueeze(x, [tAxis])),
+      tAxis,
+    );
   }
 
   // z = f(Xt Wzᵀ + Ht-1 Rzᵀ + Wbz + Rbz),  r = f(Xt Wrᵀ + Ht-1 Rrᵀ + Wbr + Rbr)

@@ -18,7 +18,11 @@ export interface DefenderFlags {
 export function addDefenderOptions(cmd: Command): Command {
   return cmd
     .option('--data <dir|file>', "dataset: 'embedded' (default), 'fashion-mnist', an IDX directory or a .safetensors/.npz file")
-    .option('--defender-data <spec>', "the defender's clean data: a fraction (default 0.05), percentage or count of the training split, or a .safetensors/.npz file", defenderData)
+    .option(
+      '--defender-data <spec>',
+      "the defender's clean data: a fraction (default 0.05), percentage or count of the training split, or a .safetensors/.npz file",
+      defenderData,
+    )
     .option('--seed <n>', "seed of the defender's draw and of the defence's own randomness", integer(0), 0);
 }
 

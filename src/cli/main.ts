@@ -28,8 +28,21 @@ export { type CliIO, type CommandContext, type CommandSpec, UsageError, type Wri
 
 /** Every command, in the order `scalpel --help` lists them. Add new commands here. */
 export const COMMANDS: readonly CommandSpec[] = [
-  demoCommand, inspectCommand, paramsCommand, gradCommand, benchCommand, trainCommand, evalCommand, probeCommand, hardenCommand,
-  injectCommand, reconstructCommand, locateCommand, repairCommand, diffCommand, applyCommand,
+  demoCommand,
+  inspectCommand,
+  paramsCommand,
+  gradCommand,
+  benchCommand,
+  trainCommand,
+  evalCommand,
+  probeCommand,
+  hardenCommand,
+  injectCommand,
+  reconstructCommand,
+  locateCommand,
+  repairCommand,
+  diffCommand,
+  applyCommand,
 ];
 
 const DESCRIPTION = `Open up trained neural networks at the level of single parameters.
@@ -119,7 +132,7 @@ function buildProgram(io: CliIO, argv: readonly string[], started: (name: string
     .helpCommand('help [command]', 'print help for a command')
     .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)', integer(1))
     .option('--provider <name>', 'execution provider: cpu (default), cuda, coreml, …')
-    .option('--portable', "standard ONNX ops only: no onnxruntime NCHWc kernels for Convs with fed weights on the CPU")
+    .option('--portable', 'standard ONNX ops only: no onnxruntime NCHWc kernels for Convs with fed weights on the CPU')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .configureOutput({
       writeOut: (s) => void io.stdout.write(s),
@@ -162,7 +175,12 @@ function isInternal(e: unknown): boolean {
 export async function run(argv: readonly string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let code = 0;
   let command = 'scalpel';
-  const program = buildProgram(io, argv, (name) => (command = `scalpel ${name}`), (c) => (code = c));
+  const program = buildProgram(
+    io,
+    argv,
+    (name) => (command = `scalpel ${name}`),
+    (c) => (code = c),
+  );
   const env = io.env ?? process.env;
   try {
     if (argv[0] === 'help' && argv[1] !== undefined && HELP_TOPICS[argv[1]] !== undefined) {
@@ -170,7 +188,9 @@ export async function run(argv: readonly string[], io: CliIO = { stdout: process
       return 0;
     }
     if (argv[0] === 'help' && argv[1] !== undefined && !argv[1].startsWith('-') && !COMMANDS.some((c) => c.name === argv[1])) {
-      throw new UsageError(`there is no command or help topic '${argv[1]}'; the commands are ${COMMANDS.map((c) => c.name).join(', ')}; the topics are ${Object.keys(HELP_TOPICS).join(', ')}`);
+      throw new UsageError(
+        `there is no command or help topic '${argv[1]}'; the commands are ${COMMANDS.map((c) => c.name).join(', ')}; the topics are ${Object.keys(HELP_TOPICS).join(', ')}`,
+      );
     }
     await program.parseAsync([...argv], { from: 'user' });
     return code;
@@ -185,7 +205,9 @@ export async function run(argv: readonly string[], io: CliIO = { stdout: process
     }
     const message = e instanceof Error ? e.message : String(e);
     const internal = isInternal(e);
-    io.stderr.write(`scalpel: error: ${oneLine(message)}${internal && env.SCALPEL_DEBUG !== '1' ? ' (an internal error; SCALPEL_DEBUG=1 shows the stack trace)' : ''}\n`);
+    io.stderr.write(
+      `scalpel: error: ${oneLine(message)}${internal && env.SCALPEL_DEBUG !== '1' ? ' (an internal error; SCALPEL_DEBUG=1 shows the stack trace)' : ''}\n`,
+    );
     if (env.SCALPEL_DEBUG === '1' && e instanceof Error && e.stack) io.stderr.write(`${e.stack}\n`);
     return 1;
   }

@@ -1,6 +1,7 @@
 // How commands open a user's model: through src/tasks/, with its notes and warnings on stderr.
 import type { Normalization } from '../data/triggers.js';
-import { openClassifier, openModelFile, type ClassifierTask, type OpenClassifierOptions, type OpenedModel } from '../tasks/open.js';
+import { openClassifier, openModelFile, openTask, type ClassifierTask, type OpenClassifierOptions, type OpenedModel, type TextTask } from '../tasks/open.js';
+import type { TaskKind } from '../tasks/task.js';
 import type { CommandContext } from './command.js';
 import { readsImages } from './normalize-flag.js';
 
@@ -31,7 +32,12 @@ export interface ClassifierFlags {
  *
  * @example const task = await openClassifierForCommand(ctx, 'user-cnn.onnx', { normalize: f.normalize, data: f.data });
  */
-export async function openClassifierForCommand(ctx: CommandContext, path: string, f: ClassifierFlags, o: Pick<OpenClassifierOptions, 'needsImages' | 'needsFreeBatch'> = {}): Promise<ClassifierTask> {
+export async function openClassifierForCommand(
+  ctx: CommandContext,
+  path: string,
+  f: ClassifierFlags,
+  o: Pick<OpenClassifierOptions, 'needsImages' | 'needsFreeBatch'> = {},
+): Promise<ClassifierTask> {
   return openClassifier(path, {
     needsImages: o.needsImages,
     needsFreeBatch: o.needsFreeBatch,
@@ -39,7 +45,31 @@ export async function openClassifierForCommand(ctx: CommandContext, path: string
     normalize: f.normalize,
     images: readsImages(f.data),
     onNote: (n) => ctx.io.stderr.write(`scalpel: note: ${path}: ${n}\n`),
-    // The library names its option (normalize); the user types --normalize.
-    onWarning: (w) => ctx.io.stderr.write(`scalpel: warning: ${w.replace(/Give the normalize option as MEAN,STD, or 'none'/, 'Pass --normalize MEAN,STD, or --normalize none')}\n`),
+    onWarning: warnFor(ctx),
+  });
+}
+
+/** Warnings on stderr; the library names its option (normalize) where the user types --normalize. */
+function warnFor(ctx: CommandContext): (w: string) => void {
+  return (w) =>
+    ctx.io.stderr.write(
+      `scalpel: warning: ${w.replace(/Give the normalize option as MEAN,STD, or 'none'/, 'Pass --normalize MEAN,STD, or --normalize none')}\n`,
+    );
+}
+
+/**
+ * Open a model of any task kind for a command (eval): `openTask` with notes and warnings on stderr; the kind is
+ * `--task`, else inferred from the model's shapes.
+ *
+ * @example const task = await openTaskForCommand(ctx, 'lstm-lm.onnx', { data: 'data/text/lm' });
+ */
+export async function openTaskForCommand(ctx: CommandContext, path: string, f: ClassifierFlags & { task?: TaskKind }): Promise<ClassifierTask | TextTask> {
+  return openTask(path, {
+    runtime: ctx.runtime,
+    task: f.task,
+    normalize: f.normalize,
+    images: readsImages(f.data),
+    onNote: (n) => ctx.io.stderr.write(`scalpel: note: ${path}: ${n}\n`),
+    onWarning: warnFor(ctx),
   });
 }

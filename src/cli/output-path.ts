@@ -39,7 +39,8 @@ export function checkOutputPath(out: string, inputs: Inputs, flag = '--out'): vo
   for (const [what, path] of Object.entries(inputs)) {
     if (!path) continue;
     if (samePath(out, path)) throw new Error(`refusing to overwrite the input ${what} file ${path} with the output (${flag} ${out})`);
-    if (isDirectory(path) && resolve(out).startsWith(resolve(path) + sep)) throw new Error(`refusing to write ${flag} ${out} inside the input ${what} directory ${path}`);
+    if (isDirectory(path) && resolve(out).startsWith(resolve(path) + sep))
+      throw new Error(`refusing to write ${flag} ${out} inside the input ${what} directory ${path}`);
   }
   const dir = dirname(resolve(out));
   if (!isDirectory(dir)) throw new Error(`cannot write ${out}: directory ${dir} does not exist`);

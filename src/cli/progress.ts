@@ -61,7 +61,9 @@ function logLines(io: CliIO): Progress {
       last = now;
       const elapsed = (now - started) / 1000;
       const eta = done > 0 ? (elapsed * (total - done)) / done : NaN;
-      io.stderr.write(`${label}: ${done}/${total}${status ? ` ${status}` : ''} (${Math.round(elapsed)} s${Number.isFinite(eta) ? `, about ${Math.round(eta)} s left` : ''})\n`);
+      io.stderr.write(
+        `${label}: ${done}/${total}${status ? ` ${status}` : ''} (${Math.round(elapsed)} s${Number.isFinite(eta) ? `, about ${Math.round(eta)} s left` : ''})\n`,
+      );
     },
     stop() {
       current = '';

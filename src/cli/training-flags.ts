@@ -45,7 +45,10 @@ export function addTrainingOptions(cmd: Command, defaults: { batchnorm: 'batch' 
     .option('--checkpoint <file>', 'save the run state here (every 200 steps, each epoch, and on Ctrl-C)')
     .option('--resume <file>', 'continue a run from its checkpoint')
     .addOption(
-      new Option('--batchnorm <mode>', "a fine-tuned model's BatchNorms: 'batch' statistics (running ones updated, as PyTorch's model.train()) or 'frozen' on the running statistics")
+      new Option(
+        '--batchnorm <mode>',
+        "a fine-tuned model's BatchNorms: 'batch' statistics (running ones updated, as PyTorch's model.train()) or 'frozen' on the running statistics",
+      )
         .choices(['batch', 'frozen'])
         .default(defaults.batchnorm),
     )
@@ -54,8 +57,25 @@ export function addTrainingOptions(cmd: Command, defaults: { batchnorm: 'batch' 
 
 type LoopOptions = Pick<
   TrainClassifierOptions,
-  'data' | 'epochs' | 'batchSize' | 'lr' | 'optimizer' | 'momentum' | 'weightDecay' | 'schedule' | 'seed' | 'validation' | 'width' |
-  'checkpoint' | 'resume' | 'frozenBatchNorm' | 'signal' | 'runtime' | 'command' | 'onStep' | 'onEpoch'
+  | 'data'
+  | 'epochs'
+  | 'batchSize'
+  | 'lr'
+  | 'optimizer'
+  | 'momentum'
+  | 'weightDecay'
+  | 'schedule'
+  | 'seed'
+  | 'validation'
+  | 'width'
+  | 'checkpoint'
+  | 'resume'
+  | 'frozenBatchNorm'
+  | 'signal'
+  | 'runtime'
+  | 'command'
+  | 'onStep'
+  | 'onEpoch'
 >;
 
 /**
@@ -94,7 +114,12 @@ export async function withTrainingLoop<T>(
         onStep: (s: StepInfo) => {
           const per = s.totalSteps / (f.epochs || 1);
           const obj = s.objective !== undefined ? `  objective ${s.objective.toFixed(3)}` : '';
-          bar.update(`epoch ${s.epoch + 1}/${f.epochs}`, s.step - s.epoch * per, per, `loss ${s.loss.toFixed(3)}${obj}  ${s.examplesPerSecond.toFixed(0)} img/s`);
+          bar.update(
+            `epoch ${s.epoch + 1}/${f.epochs}`,
+            s.step - s.epoch * per,
+            per,
+            `loss ${s.loss.toFixed(3)}${obj}  ${s.examplesPerSecond.toFixed(0)} img/s`,
+          );
         },
         onEpoch: (e: EpochInfo) => {
           bar.stop();

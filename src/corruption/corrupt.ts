@@ -187,7 +187,10 @@ export class CorruptionEvaluator {
     private readonly runtime: RuntimeOptions | undefined,
     private readonly strategy: 'auto' | 'inputs' | 'bake',
   ) {
-    this.flat = new FlatParams(names, original.map((o) => o.length));
+    this.flat = new FlatParams(
+      names,
+      original.map((o) => o.length),
+    );
     this.sizes = this.flat.sizes;
     this.k = this.flat.k;
   }
@@ -211,7 +214,9 @@ export class CorruptionEvaluator {
     // A graph that hard-codes its batch size runs at that size; the last batch is padded once, here, and the
     // padding's logits are dropped before measuring.
     const fixed = fixedBatch(model);
-    const list = [...batches(d, fixed ?? opts.batchSize ?? 200)].map((b) => (fixed !== undefined && b.x.dims[0] < fixed ? { x: padRows(b.x, fixed), y: b.y } : b));
+    const list = [...batches(d, fixed ?? opts.batchSize ?? 200)].map((b) =>
+      fixed !== undefined && b.x.dims[0] < fixed ? { x: padRows(b.x, fixed), y: b.y } : b,
+    );
     const original = names.map((n) => values.get(n)!.data as Float32Array);
     const ev = new CorruptionEvaluator(model, names, original, heavy, input, output, list, d.x.dims[0], opts.classes, opts.runtime, opts.strategy ?? 'auto');
     names.forEach((n, i) => {
@@ -266,7 +271,8 @@ export class CorruptionEvaluator {
   async evaluate(corruption?: Pick<Corruption, 'deltas'> & { indices?: Uint32Array }, onProgress?: (done: number, total: number) => void): Promise<EvalResult> {
     const sparse = corruption?.indices && corruption.indices.length * 8 < this.k ? corruption.indices : undefined;
     if (corruption) {
-      if (corruption.deltas.length !== this.names.length) throw new Error(`corruption has ${corruption.deltas.length} tensors, the evaluator ${this.names.length}`);
+      if (corruption.deltas.length !== this.names.length)
+        throw new Error(`corruption has ${corruption.deltas.length} tensors, the evaluator ${this.names.length}`);
       corruption.deltas.forEach((d, i) => {
         if (d.length !== this.sizes[i]) throw new Error(`corruption of '${this.names[i]}' has ${d.length} values, the parameter ${this.sizes[i]}`);
       });
@@ -366,7 +372,13 @@ export class CorruptionEvaluator {
  *
  * @example const r = await evaluateCorrupted(model, testSet, ['fc1.weight'], [delta]);
  */
-export async function evaluateCorrupted(model: Model, data: Dataset, params: readonly string[], deltas: Float32Array[], opts: CorruptOptions = {}): Promise<EvalResult> {
+export async function evaluateCorrupted(
+  model: Model,
+  data: Dataset,
+  params: readonly string[],
+  deltas: Float32Array[],
+  opts: CorruptOptions = {},
+): Promise<EvalResult> {
   const ev = await CorruptionEvaluator.create(model, params, data, opts);
   return ev.evaluate({ deltas }, opts.onProgress);
 }

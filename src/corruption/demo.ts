@@ -30,7 +30,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<ProbeReport> {
   const model = loadModel(DEMO_MODEL);
   const { data, grad } = await loadProbeData(model, { split: 'test' });
   const common: ProbeOptions = {
-    modelName: 'models/lenet5-fashion.onnx', dataset: data, gradDataset: grad, runtime: opts.runtime,
+    modelName: 'models/lenet5-fashion.onnx',
+    dataset: data,
+    gradDataset: grad,
+    runtime: opts.runtime,
     onProgress: opts.onProgress,
   };
   const sweep = await probe(model, { ...common, ...SWEEP });

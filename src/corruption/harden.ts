@@ -34,10 +34,7 @@ export type HardenMethod =
     };
 
 /** A method with its defaults filled in and n resolved to a count. */
-export type ResolvedHardenMethod =
-  | { kind: 'corruption'; alpha: number; eps: number; p: number; n: number }
-  | { kind: 'grad-norm'; lambda: number; q: number };
-
+export type ResolvedHardenMethod = { kind: 'corruption'; alpha: number; eps: number; p: number; n: number } | { kind: 'grad-norm'; lambda: number; q: number };
 
 /**
  * Validate a hardening method against a parameter count `k` and fill in its defaults; throws one clear error.
@@ -50,7 +47,8 @@ export function resolveHardenMethod(m: HardenMethod, k: number): ResolvedHardenM
     const alpha = m.alpha ?? 0.5;
     const p = m.p ?? 2;
     if (!(typeof alpha === 'number' && alpha >= 0 && alpha <= 1)) throw new Error(`harden: α must be in [0, 1], got ${alpha}`);
-    if (!(typeof m.eps === 'number' && Number.isFinite(m.eps) && m.eps > 0)) throw new Error(`harden: the corruption length ε must be a finite number > 0, got ${m.eps}`);
+    if (!(typeof m.eps === 'number' && Number.isFinite(m.eps) && m.eps > 0))
+      throw new Error(`harden: the corruption length ε must be a finite number > 0, got ${m.eps}`);
     if (!(typeof p === 'number' && p >= 1)) throw new Error(`harden: the corruption norm p must be ≥ 1 (or inf), got ${p}`);
     let n: number;
     try {
@@ -62,7 +60,8 @@ export function resolveHardenMethod(m: HardenMethod, k: number): ResolvedHardenM
   }
   if (m.kind === 'grad-norm') {
     const q = m.q ?? 2;
-    if (!(typeof m.lambda === 'number' && Number.isFinite(m.lambda) && m.lambda >= 0)) throw new Error(`harden: λ must be a finite number ≥ 0, got ${m.lambda}`);
+    if (!(typeof m.lambda === 'number' && Number.isFinite(m.lambda) && m.lambda >= 0))
+      throw new Error(`harden: λ must be a finite number ≥ 0, got ${m.lambda}`);
     if (!(typeof q === 'number' && q >= 1)) throw new Error(`harden: the gradient norm q must be ≥ 1 (or inf), got ${q}`);
     return { kind: 'grad-norm', lambda: m.lambda, q };
   }
@@ -71,7 +70,8 @@ export function resolveHardenMethod(m: HardenMethod, k: number): ResolvedHardenM
 
 /** One line describing a resolved method, e.g. `L* = (1−α)L(w) + αL(w+â) with α = 0.5, ε = 0.1, p = 2, n = 61706 (all)`. */
 export function describeHardenMethod(m: ResolvedHardenMethod, k?: number): string {
-  if (m.kind === 'corruption') return `L* = (1−α)L(w) + αL(w+â) with α = ${m.alpha}, ε = ${m.eps}, p = ${normLabel(m.p)}, n = ${m.n}${m.n === k ? ' (all)' : ''}`;
+  if (m.kind === 'corruption')
+    return `L* = (1−α)L(w) + αL(w+â) with α = ${m.alpha}, ε = ${m.eps}, p = ${normLabel(m.p)}, n = ${m.n}${m.n === k ? ' (all)' : ''}`;
   return `L(w) + λ·||∇L(w)||_q with λ = ${m.lambda}, q = ${normLabel(m.q)}`;
 }
 
@@ -105,7 +105,10 @@ export function hardenObjective(model: Model, method: HardenMethod, sel?: ParamS
     alpha: m.alpha,
     id: JSON.stringify({ corruption: spec, params }),
     perturb: (grads) => {
-      const { deltas } = worstCorruption(params.map((p) => grads.get(p)!.data as Float32Array), spec);
+      const { deltas } = worstCorruption(
+        params.map((p) => grads.get(p)!.data as Float32Array),
+        spec,
+      );
       return new Map(params.map((p, i) => [p, deltas[i]]));
     },
   };
@@ -191,10 +194,11 @@ export interface HardenComparison {
 
 export interface HardenReport extends TrainClassifierResult {
   /** The method with its defaults filled in (norms as numbers or 'inf'), and the parameters it acts on. */
-  method: (
-    | { kind: 'corruption'; alpha: number; eps: number; p: number | 'inf'; n: number }
-    | { kind: 'grad-norm'; lambda: number; q: number | 'inf' }
-  ) & { params: string; k: number; description: string };
+  method: ({ kind: 'corruption'; alpha: number; eps: number; p: number | 'inf'; n: number } | { kind: 'grad-norm'; lambda: number; q: number | 'inf' }) & {
+    params: string;
+    k: number;
+    description: string;
+  };
   /** Where the hardened model started: a zoo name or 'fine-tuned'. */
   start: string;
   /** The input (or --baseline) model against the hardened one under the same corruption sweep. */
@@ -211,16 +215,32 @@ function checkEpsList(name: string, xs: number[]): void {
 /** The sweep's n against a model's trainable parameters, as one plain error. */
 function checkSweepN(model: Model, n: number | string): void {
   try {
-    resolveN(n, selectParams(model).reduce((a, p) => a + p.size, 0));
+    resolveN(
+      n,
+      selectParams(model).reduce((a, p) => a + p.size, 0),
+    );
   } catch (e) {
     throw new Error(`harden: comparison sweep: ${(e as Error).message}`);
   }
 }
 
-async function sweepSide(model: Model, name: string, test: LabelledData, sw: Required<Omit<HardenSweep, 'batchSize'>> & { batchSize?: number }, o: HardenClassifierOptions): Promise<HardenSide> {
+async function sweepSide(
+  model: Model,
+  name: string,
+  test: LabelledData,
+  sw: Required<Omit<HardenSweep, 'batchSize'>> & { batchSize?: number },
+  o: HardenClassifierOptions,
+): Promise<HardenSide> {
   const common: ProbeOptions = {
-    modelName: name, dataset: test, split: 'test', gradExamples: test.x.dims[0], n: [sw.n], methods: ['gradient'],
-    batchSize: sw.batchSize, runtime: o.runtime, onProgress: o.onProgress,
+    modelName: name,
+    dataset: test,
+    split: 'test',
+    gradExamples: test.x.dims[0],
+    n: [sw.n],
+    methods: ['gradient'],
+    batchSize: sw.batchSize,
+    runtime: o.runtime,
+    onProgress: o.onProgress,
   };
   const reports: ProbeReport[] = [];
   if (sw.eps2.length) reports.push(await probe(model, { ...common, eps: sw.eps2, norms: [2] }));
@@ -247,12 +267,15 @@ async function sweepSide(model: Model, name: string, test: LabelledData, sw: Req
  */
 export async function hardenClassifier(o: HardenClassifierOptions): Promise<HardenReport> {
   const sel = typeof o.params === 'string' ? parseSelector(o.params) : (o.params ?? {});
-  const sw = o.sweep === false ? undefined : {
-    eps2: o.sweep?.eps2 ?? HARDEN_SWEEP_DEFAULTS.eps2,
-    epsInf: o.sweep?.epsInf ?? HARDEN_SWEEP_DEFAULTS.epsInf,
-    n: o.sweep?.n ?? HARDEN_SWEEP_DEFAULTS.n,
-    batchSize: o.sweep?.batchSize,
-  };
+  const sw =
+    o.sweep === false
+      ? undefined
+      : {
+          eps2: o.sweep?.eps2 ?? HARDEN_SWEEP_DEFAULTS.eps2,
+          epsInf: o.sweep?.epsInf ?? HARDEN_SWEEP_DEFAULTS.epsInf,
+          n: o.sweep?.n ?? HARDEN_SWEEP_DEFAULTS.n,
+          batchSize: o.sweep?.batchSize,
+        };
   if (sw) {
     checkEpsList('p = 2', sw.eps2);
     checkEpsList('p = inf', sw.epsInf);
@@ -264,7 +287,10 @@ export async function hardenClassifier(o: HardenClassifierOptions): Promise<Hard
   // Selector, n and the sweep's n against the model (a zoo model built here for the check; its class count may differ).
   const subject = o.from ?? buildModel(o.model!, { mode: 'eval', seed: o.seed ?? 0, width: o.width });
   const names = hardenableParams(subject, sel);
-  resolveHardenMethod(o.method, names.reduce((a, p) => a + subject.graph.initializers.get(p)!.tensor!.data.length, 0));
+  resolveHardenMethod(
+    o.method,
+    names.reduce((a, p) => a + subject.graph.initializers.get(p)!.tensor!.data.length, 0),
+  );
   if (sw) checkSweepN(subject, sw.n);
 
   // The baseline first: a data or model problem shows before any training, and its numbers before the long part.
@@ -283,7 +309,10 @@ export async function hardenClassifier(o: HardenClassifierOptions): Promise<Hard
   const { method, params: _p, baseline: _b, baselineName: _bn, sweep: _s, onProgress: _op, ...trainOpts } = o;
   const { model: hardened, ...result } = await trainClassifier({
     ...trainOpts,
-    metadata: { ...o.metadata, 'scalpel.harden': JSON.stringify({ method, params: formatSelector(sel) }, (_, v) => (typeof v === 'number' ? normLabel(v) : v)) },
+    metadata: {
+      ...o.metadata,
+      'scalpel.harden': JSON.stringify({ method, params: formatSelector(sel) }, (_, v) => (typeof v === 'number' ? normLabel(v) : v)),
+    },
     objective: (model) => {
       if (sw) checkSweepN(model, sw.n);
       const names = hardenableParams(model, sel);
@@ -297,7 +326,9 @@ export async function hardenClassifier(o: HardenClassifierOptions): Promise<Hard
     ...(hardened ? { model: hardened } : {}),
     method: {
       ...(resolved!.kind === 'corruption' ? { ...resolved!, p: normLabel(resolved!.p) } : { ...resolved!, q: normLabel(resolved!.q) }),
-      params: formatSelector(sel), k, description: describeHardenMethod(resolved!, k),
+      params: formatSelector(sel),
+      k,
+      description: describeHardenMethod(resolved!, k),
     },
     start: o.from ? 'fine-tuned' : o.model!,
   };
@@ -312,7 +343,16 @@ export async function hardenClassifier(o: HardenClassifierOptions): Promise<Hard
   const rows: HardenComparisonRow[] = before.records.flatMap((b) => {
     const a = afterBy.get(key(b));
     if (!a) return [];
-    return [{ norm: b.norm, eps: b.eps, n: b.n, baseline: { accuracy: b.accuracy, loss: b.loss }, hardened: { accuracy: a.accuracy, loss: a.loss }, gain: a.accuracy - b.accuracy }];
+    return [
+      {
+        norm: b.norm,
+        eps: b.eps,
+        n: b.n,
+        baseline: { accuracy: b.accuracy, loss: b.loss },
+        hardened: { accuracy: a.accuracy, loss: a.loss },
+        gain: a.accuracy - b.accuracy,
+      },
+    ];
   });
   report.comparison = {
     data: test.source,

@@ -163,11 +163,17 @@ export interface ProbePlan {
   theorem: boolean;
 }
 
-export const PROBE_DEFAULTS = { eps: [1e-3, 1e-2, 1e-1], n: [10, 100, '1%'] as (number | string)[], norms: [Infinity, 2], trials: 10, gradExamples: 1000, batchSize: 200 };
+export const PROBE_DEFAULTS = {
+  eps: [1e-3, 1e-2, 1e-1],
+  n: [10, 100, '1%'] as (number | string)[],
+  norms: [Infinity, 2],
+  trials: 10,
+  gradExamples: 1000,
+  batchSize: 200,
+};
 
 /** Trials needed before the Theorem 1 table is computed (its 99.5% quantile needs a few hundred). */
 export const THEOREM1_MIN_TRIALS = 100;
-
 
 /**
  * Check every setting against the model (ε > 0, p ≥ 1, n within the selection, a selector and grouping that match)
@@ -207,9 +213,19 @@ export function planProbe(model: Model, o: ProbeOptions = {}): ProbePlan {
     return out;
   });
   const theorem = !groups && methods.includes('random') && norms.includes(2) && counts[0].some((c) => c.n === k) && trials >= THEOREM1_MIN_TRIALS;
-  return { selection, groups, eps, norms, methods, trials, counts, selectorText: formatSelector(sel), byText: typeof o.by === 'string' ? o.by : by === undefined ? undefined : JSON.stringify(by), theorem };
+  return {
+    selection,
+    groups,
+    eps,
+    norms,
+    methods,
+    trials,
+    counts,
+    selectorText: formatSelector(sel),
+    byText: typeof o.by === 'string' ? o.by : by === undefined ? undefined : JSON.stringify(by),
+    theorem,
+  };
 }
-
 
 function splitOf(d: LabelledData, split: Split): Split | 'file' {
   return /\.(safetensors|npz)$/.test(d.source) ? 'file' : split;
@@ -245,7 +261,12 @@ function embed(c: Corruption, which: number[], sizes: readonly number[], zeros: 
 }
 
 /** Entries a corruption changed, in all and per tensor (tensors it left alone omitted). */
-function countChanged(deltas: Float32Array[], indices: Uint32Array, sizes: readonly number[], names: readonly string[]): { changed: number; changedByTensor: Record<string, number> } {
+function countChanged(
+  deltas: Float32Array[],
+  indices: Uint32Array,
+  sizes: readonly number[],
+  names: readonly string[],
+): { changed: number; changedByTensor: Record<string, number> } {
   const perTensor = new Array<number>(sizes.length).fill(0);
   FlatParams.ofSizes(sizes).forEach(indices, (t, o) => {
     if (deltas[t][o] !== 0) perTensor[t]++;
@@ -309,7 +330,13 @@ async function gatherProbe(model: Model, plan: ProbePlan, o: ProbeOptions): Prom
   const progress = o.onProgress ?? (() => {});
   const runtime = o.runtime;
   const gradBatch = Math.min(batchSize, 250);
-  const grad = await gradientOf(model, gradData, { params: names, maxExamples: gradExamples, batchSize: gradBatch, runtime, onProgress: (d, t) => progress('gradient', d, t) });
+  const grad = await gradientOf(model, gradData, {
+    params: names,
+    maxExamples: gradExamples,
+    batchSize: gradBatch,
+    runtime,
+    onProgress: (d, t) => progress('gradient', d, t),
+  });
   const ev = await CorruptionEvaluator.create(model, names, data, { batchSize, runtime });
   const baseline = await ev.evaluate(undefined, (d, t) => progress('baseline', d, t));
   const needSubset = plan.methods.includes('random') && trialExamples < total;
@@ -317,8 +344,28 @@ async function gatherProbe(model: Model, plan: ProbePlan, o: ProbeOptions): Prom
   const trialBase = needSubset ? await trialEv.evaluate() : baseline;
   // Theorem 1: the gradient on the trial examples themselves.
   let gradTrials: DatasetGradient | undefined;
-  if (plan.theorem) gradTrials = trialExamples === gradExamples && gradData === data ? grad : await gradientOf(model, data, { params: names, maxExamples: trialExamples, batchSize: gradBatch, runtime });
-  return { data, split, gradData, gradSplit, names, grad, gradTrials, ev, baseline, trialEv, trialBase, needSubset, trialExamples, batchSize, seed: o.seed ?? 0 };
+  if (plan.theorem)
+    gradTrials =
+      trialExamples === gradExamples && gradData === data
+        ? grad
+        : await gradientOf(model, data, { params: names, maxExamples: trialExamples, batchSize: gradBatch, runtime });
+  return {
+    data,
+    split,
+    gradData,
+    gradSplit,
+    names,
+    grad,
+    gradTrials,
+    ev,
+    baseline,
+    trialEv,
+    trialBase,
+    needSubset,
+    trialExamples,
+    batchSize,
+    seed: o.seed ?? 0,
+  };
 }
 
 /** Step 3: every method × group × p × n × ε, evaluated; Theorem 1 from the first matching random setting. */
@@ -352,7 +399,14 @@ async function sweepProbe(plan: ProbePlan, g: ProbeInputs, o: ProbeOptions): Pro
               const c = embed(worstCorruption(gGrad, spec), which, ev.sizes, zeros);
               const r = await ev.evaluate(c);
               tick();
-              const record: ProbeRecord = { ...base, firstOrder: c.firstOrder, loss: r.loss, lossChange: r.loss - g.baseline.loss, accuracy: r.accuracy, ...countChanged(c.deltas, c.indices, ev.sizes, names) };
+              const record: ProbeRecord = {
+                ...base,
+                firstOrder: c.firstOrder,
+                loss: r.loss,
+                lossChange: r.loss - g.baseline.loss,
+                accuracy: r.accuracy,
+                ...countChanged(c.deltas, c.indices, ev.sizes, names),
+              };
               records.push(record);
               o.onGradientCorruption?.(record, names, c.deltas);
               continue;
@@ -378,7 +432,16 @@ interface Trials {
   changed: number;
 }
 
-async function randomTrials(plan: ProbePlan, g: ProbeInputs, which: number[], gSizes: number[], spec: CorruptionSpec, rng: Rng, zeros: () => Float32Array[], tick: () => void): Promise<Trials> {
+async function randomTrials(
+  plan: ProbePlan,
+  g: ProbeInputs,
+  which: number[],
+  gSizes: number[],
+  spec: CorruptionSpec,
+  rng: Rng,
+  zeros: () => Float32Array[],
+  tick: () => void,
+): Promise<Trials> {
   const { ev } = g;
   const out: Trials = { results: [], first: [], firstT: [], changed: 0 };
   for (let t = 0; t < plan.trials; t++) {
@@ -422,7 +485,11 @@ async function theorem1Of(plan: ProbePlan, g: ProbeInputs, eps: number, t: Trial
   const G = l2(gT.gradients);
   const worst = await trialEv.evaluate(worstCorruption(gT.gradients, { eps, p: 2, n: ev.k }));
   return {
-    k: ev.k, eps, trials: plan.trials, G, epsG: eps * G,
+    k: ev.k,
+    eps,
+    trials: plan.trials,
+    G,
+    epsG: eps * G,
     empirical: empiricalQuantiles(t.results.map((r) => Math.abs(r.loss - trialBase.loss))),
     theoretical: theoreticalQuantiles(ev.k, eps, G),
     firstOrder: empiricalQuantiles(t.firstT),
@@ -432,7 +499,14 @@ async function theorem1Of(plan: ProbePlan, g: ProbeInputs, eps: number, t: Trial
 }
 
 /** Step 5: the report. */
-function probeReport(plan: ProbePlan, g: ProbeInputs, records: ProbeRecord[], theorem1: Theorem1Report | undefined, o: ProbeOptions, seconds: number): ProbeReport {
+function probeReport(
+  plan: ProbePlan,
+  g: ProbeInputs,
+  records: ProbeRecord[],
+  theorem1: Theorem1Report | undefined,
+  o: ProbeOptions,
+  seconds: number,
+): ProbeReport {
   const sizeOf = (ps: ParamInfo[]) => ps.reduce((a, p) => a + p.size, 0);
   return {
     model: o.modelName ?? 'model',

@@ -35,6 +35,7 @@ function labelsToInt64(y: HostTensor, source: string): HostTensor {
 function fromTensors(t: Map<string, HostTensor>, source: string): LabelledData {
   const x = t.get('x');
   const y = t.get('y');
+  if (!x && t.has('input_ids')) throw new Error(`${source} holds text (${[...t.keys()].join(', ')}); this command reads images or one input 'x' (text models run in eval, grad and bench)`);
   if (!x || !y) throw new Error(`${source} must hold a tensor 'x' (inputs) and a tensor 'y' (labels); it has ${[...t.keys()].join(', ') || 'nothing'}`);
   if (x.dims[0] !== y.dims[0]) throw new Error(`${source}: 'x' has ${x.dims[0]} examples but 'y' has ${y.dims[0]}`);
   const labels = labelsToInt64(y, source);

@@ -40,7 +40,8 @@ export function defenderData(train: LabelledData, opts: DefenderDataOptions = {}
   const seed = opts.seed ?? 0;
   let count: number;
   if (opts.count !== undefined) {
-    if (!Number.isInteger(opts.count) || opts.count < 1) throw new Error(`defender data: the number of examples must be a whole number of at least 1, got ${opts.count}`);
+    if (!Number.isInteger(opts.count) || opts.count < 1)
+      throw new Error(`defender data: the number of examples must be a whole number of at least 1, got ${opts.count}`);
     if (opts.count > n) throw new Error(`defender data: asked for ${opts.count} examples but ${train.source} has ${n}`);
     count = opts.count;
   } else {
@@ -104,8 +105,10 @@ export interface LoadDefenderOptions {
 export async function loadDefenderData(o: LoadDefenderOptions = {}): Promise<LabelledData> {
   const spec = parseDefenderSpec(o.defenderData);
   if (spec.kind === 'file') {
-    if (o.data && existsSync(o.data) && samePath(o.data, spec.path)) throw new Error(`the defender's data and the data the defence is measured on are the same file (${spec.path}); give the defender its own examples`);
-    if (!existsSync(spec.path)) throw new Error(`defenderData: ${spec.path} not found (give a fraction such as 0.05, a count such as 3000, or a .safetensors/.npz file)`);
+    if (o.data && existsSync(o.data) && samePath(o.data, spec.path))
+      throw new Error(`the defender's data and the data the defence is measured on are the same file (${spec.path}); give the defender its own examples`);
+    if (!existsSync(spec.path))
+      throw new Error(`defenderData: ${spec.path} not found (give a fraction such as 0.05, a count such as 3000, or a .safetensors/.npz file)`);
     const d = await loadLabelledData(spec.path, 'train');
     if (d.x.dims[0] === 0) throw new Error(`defender data ${d.source} is empty`);
     return { ...d, source: `${d.source} (defender data)` };
@@ -114,7 +117,7 @@ export async function loadDefenderData(o: LoadDefenderOptions = {}): Promise<Lab
   if (!train.split) {
     throw new Error(
       `${o.data} is a single file: the defender's data would be drawn from the very examples the defence is measured on. ` +
-        'Give a dataset with train and test splits (an IDX directory, or a directory holding train.npz and test.npz), or the defender\'s own file as the defender data',
+        "Give a dataset with train and test splits (an IDX directory, or a directory holding train.npz and test.npz), or the defender's own file as the defender data",
     );
   }
   return defenderData(train, { fraction: spec.fraction, count: spec.count, seed: o.seed });

@@ -24,7 +24,16 @@ export async function fineTune(model: Model, data: Dataset, ctx: RepairContext, 
     validation: ctx.defender.validation,
     signal: ctx.signal,
     runtime: ctx.runtime,
-    onStep: (s) => ctx.onProgress?.(`fine-tune ${s.epoch + 1}/${t.epochs}`, s.step - s.epoch * (s.totalSteps / t.epochs), s.totalSteps / t.epochs, `loss ${s.loss.toFixed(3)}`),
-    onEpoch: (e) => ctx.log?.(`fine-tune epoch ${e.epoch + 1}: train loss ${e.trainLoss.toFixed(4)}, defender validation accuracy ${((e.validationAccuracy ?? NaN) * 100).toFixed(2)}%`),
+    onStep: (s) =>
+      ctx.onProgress?.(
+        `fine-tune ${s.epoch + 1}/${t.epochs}`,
+        s.step - s.epoch * (s.totalSteps / t.epochs),
+        s.totalSteps / t.epochs,
+        `loss ${s.loss.toFixed(3)}`,
+      ),
+    onEpoch: (e) =>
+      ctx.log?.(
+        `fine-tune epoch ${e.epoch + 1}: train loss ${e.trainLoss.toFixed(4)}, defender validation accuracy ${((e.validationAccuracy ?? NaN) * 100).toFixed(2)}%`,
+      ),
   });
 }

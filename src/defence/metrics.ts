@@ -55,7 +55,15 @@ export async function defenceMetrics(model: Model, testData: LabelledData, o: De
   if (stamped.x.dims[0] === 0) throw new Error(`${data.source} holds no example whose class is not the target ${o.target}`);
   const rates = await attackRates(model, stamped, o.target, { batchSize: o.batchSize, runtime: o.runtime, classes });
   o.onProgress?.(total, total);
-  return { acc: clean.accuracy, asr: rates.asr, ra: rates.ra, examples: n, stampedExamples: rates.examples, trigger: formatTrigger(o.trigger), target: o.target };
+  return {
+    acc: clean.accuracy,
+    asr: rates.asr,
+    ra: rates.ra,
+    examples: n,
+    stampedExamples: rates.examples,
+    trigger: formatTrigger(o.trigger),
+    target: o.target,
+  };
 }
 
 /**

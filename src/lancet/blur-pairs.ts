@@ -92,7 +92,8 @@ function maskGraph(model: Model, dims: number[], o: Required<Pick<BlurMaskOption
  * @example const set = await misclassifiedPairs(model, defenderData, { limit: 150 });
  */
 export async function misclassifiedPairs(model: Model, data: Dataset, opts: BlurMaskOptions = {}): Promise<PairSet> {
-  const o = { ...BLUR_MASK_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof BLUR_MASK_DEFAULTS & BlurMaskOptions;
+  const o = { ...BLUR_MASK_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof BLUR_MASK_DEFAULTS &
+    BlurMaskOptions;
   const dims = data.x.dims.slice(1);
   if (dims.length !== 3) throw new Error(`misclassified pairs need images [N, C, H, W]; the data is [${data.x.dims.join(', ')}]`);
   const len = dims.reduce((a, b) => a * b, 1);
@@ -114,7 +115,11 @@ export async function misclassifiedPairs(model: Model, data: Dataset, opts: Blur
   const theta: HostTensor = { dtype: 'float32', dims: [n, 1, H, W], data: new Float32Array(n * H * W).fill(THETA0) };
   const params = new Map([['theta', theta]]);
   const adam = new Optimizer({ name: 'adam' });
-  const feeds = () => ({ [g.theta]: params.get('theta')!, [g.image]: { dtype: 'float32' as const, dims: [n, ...dims], data: xs }, [g.onehot]: { dtype: 'float32' as const, dims: [n, classes], data: hot } });
+  const feeds = () => ({
+    [g.theta]: params.get('theta')!,
+    [g.image]: { dtype: 'float32' as const, dims: [n, ...dims], data: xs },
+    [g.onehot]: { dtype: 'float32' as const, dims: [n, classes], data: hot },
+  });
   for (let s = 0; s < o.steps; s++) {
     const out = await exe.run(feeds(), [g.gradient]);
     adam.step(params, new Map([['theta', out[g.gradient]]]), o.lr);

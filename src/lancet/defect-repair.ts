@@ -60,11 +60,28 @@ export interface ClusterPlan {
  *
  * @example const plan = await planDefectRepair(model, findLayer(model, 'fc1'), pairs, halfA, trainSplit);
  */
-export async function planDefectRepair(model: Model, layer: LancetLayer, set: PairSet, errors: { data: Dataset; predicted: ArrayLike<number> }, train: Dataset, opts: DefectPlanOptions = {}): Promise<ClusterPlan[]> {
-  const o = { ...DEFECT_PLAN_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof DEFECT_PLAN_DEFAULTS & DefectPlanOptions;
+export async function planDefectRepair(
+  model: Model,
+  layer: LancetLayer,
+  set: PairSet,
+  errors: { data: Dataset; predicted: ArrayLike<number> },
+  train: Dataset,
+  opts: DefectPlanOptions = {},
+): Promise<ClusterPlan[]> {
+  const o = { ...DEFECT_PLAN_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof DEFECT_PLAN_DEFAULTS &
+    DefectPlanOptions;
   const clusters = clusterByConfusion(set, { minPairs: o.minPairs, max: o.maxClusters });
   const labelOf = (d: Dataset, r: number) => Number(d.y.data[r]);
-  const F = o.fisher ? (await cleanFisher(model, [layer.param], train, { examples: o.fisher.examples, seed: o.seed, runtime: o.runtime, onProgress: (d, t) => o.onProgress?.('clean Fisher', d, t) }))[0] : undefined;
+  const F = o.fisher
+    ? (
+        await cleanFisher(model, [layer.param], train, {
+          examples: o.fisher.examples,
+          seed: o.seed,
+          runtime: o.runtime,
+          onProgress: (d, t) => o.onProgress?.('clean Fisher', d, t),
+        })
+      )[0]
+    : undefined;
   const plans: ClusterPlan[] = [];
   for (const [ci, c] of clusters.entries()) {
     const loc = await locateInLayer(model, layer, c.set, { runtime: o.runtime, onProgress: (_l, d, t) => o.onProgress?.(`locate ${c.key}`, d, t) });
@@ -83,8 +100,14 @@ export async function planDefectRepair(model: Model, layer: LancetLayer, set: Pa
     if (count > 0) {
       const candidates: number[] = [];
       for (let r = 0; r < train.y.dims[0]; r++) if (labelOf(train, r) === c.label || labelOf(train, r) === c.wrong) candidates.push(r);
-      const pool = new Rng((o.seed ?? 0) + 41 + ci).shuffle(candidates).slice(0, o.pool).sort((a, b) => a - b);
-      const s = await similarImages(model, layer, located, { x: takeRows(train.x, pool), y: takeRows(train.y, pool) }, count, { runtime: o.runtime, onProgress: (d, t) => o.onProgress?.(`similar ${c.key}`, d, t) });
+      const pool = new Rng((o.seed ?? 0) + 41 + ci)
+        .shuffle(candidates)
+        .slice(0, o.pool)
+        .sort((a, b) => a - b);
+      const s = await similarImages(model, layer, located, { x: takeRows(train.x, pool), y: takeRows(train.y, pool) }, count, {
+        runtime: o.runtime,
+        onProgress: (d, t) => o.onProgress?.(`similar ${c.key}`, d, t),
+      });
       similarRows = s.rows.map((r) => pool[r]);
       meanOverlap = s.overlap.reduce((a, b) => a + b, 0) / Math.max(1, s.overlap.length);
     }
@@ -115,16 +138,30 @@ export interface DefectRepairOptions {
  *
  * @example const repaired = await repairDefects(model, layer, plans, halfA, trainSplit, { weights: 'located', cleanRows });
  */
-export async function repairDefects(model: Model, layer: LancetLayer, plans: readonly ClusterPlan[], errors: Dataset, train: Dataset, o: DefectRepairOptions): Promise<Model> {
+export async function repairDefects(
+  model: Model,
+  layer: LancetLayer,
+  plans: readonly ClusterPlan[],
+  errors: Dataset,
+  train: Dataset,
+  o: DefectRepairOptions,
+): Promise<Model> {
   let m = model;
   for (const [ci, p] of plans.entries()) {
     const seed = (o.seed ?? 0) + 97 * ci;
     const indices = o.weights === 'located' ? Uint32Array.from(p.located).sort() : randomIndices(layer.size, p.located.length, seed + 1);
     const clean = new Rng(seed + 2).shuffle([...o.cleanRows]).slice(0, o.clean ?? 300);
-    const parts: Dataset[] = [{ x: takeRows(errors.x, p.errorRows), y: takeRows(errors.y, p.errorRows) }, { x: takeRows(errors.x, clean), y: takeRows(errors.y, clean) }];
+    const parts: Dataset[] = [
+      { x: takeRows(errors.x, p.errorRows), y: takeRows(errors.y, p.errorRows) },
+      { x: takeRows(errors.x, clean), y: takeRows(errors.y, clean) },
+    ];
     if (o.similar !== false && p.similarRows.length) parts.push({ x: takeRows(train.x, p.similarRows), y: takeRows(train.y, p.similarRows) });
     const r = await neuronFinetune(m, { param: layer.param, indices }, concatData(parts), {
-      epochs: o.epochs, lr: o.lr, seed, runtime: o.runtime, onStep: (d, t) => o.onProgress?.(`repair ${p.key} (${o.weights})`, d, t),
+      epochs: o.epochs,
+      lr: o.lr,
+      seed,
+      runtime: o.runtime,
+      onStep: (d, t) => o.onProgress?.(`repair ${p.key} (${o.weights})`, d, t),
     });
     m = r.model;
   }

@@ -29,7 +29,7 @@ export function parseErrorSource(text: string): ErrorSource {
   if (t === 'misclassified') return { kind: 'misclassified' };
   if (t.startsWith('trigger:')) {
     const spec = t.slice('trigger:'.length);
-    if (!spec) throw new Error("--errors trigger: needs a trigger file, e.g. trigger:reconstructed/label-0.safetensors");
+    if (!spec) throw new Error('--errors trigger: needs a trigger file, e.g. trigger:reconstructed/label-0.safetensors');
     return { kind: 'trigger', spec: /^(patch|blend|file):/.test(spec) ? spec : `file:${spec}` };
   }
   throw new Error(`--errors must be 'misclassified' or 'trigger:FILE', got '${text}'`);
@@ -43,11 +43,22 @@ export function stamper(trigger: Trigger, data: LabelledData): (x: LabelledData[
 }
 
 /** Every pair the defender's data gives for an error source, in a seeded order. */
-export async function errorPairs(model: Model, defender: LabelledData, errors: ErrorSource, o: { seed?: number; limit?: number; blur?: BlurMaskOptions; runtime?: RuntimeOptions } = {}): Promise<PairSet> {
-  if (errors.kind === 'misclassified') return misclassifiedPairs(model, defender, { ...o.blur, limit: o.blur?.limit ?? o.limit, seed: o.seed, runtime: o.runtime });
+export async function errorPairs(
+  model: Model,
+  defender: LabelledData,
+  errors: ErrorSource,
+  o: { seed?: number; limit?: number; blur?: BlurMaskOptions; runtime?: RuntimeOptions } = {},
+): Promise<PairSet> {
+  if (errors.kind === 'misclassified')
+    return misclassifiedPairs(model, defender, { ...o.blur, limit: o.blur?.limit ?? o.limit, seed: o.seed, runtime: o.runtime });
   const trigger = parseTrigger(errors.spec);
   const oracle = errors.kind === 'oracle-trigger';
-  return triggerPairs(model, defender, stamper(trigger, defender), { source: oracle ? `oracle-trigger:${errors.spec}` : `trigger:${errors.spec.replace(/^file:/, '')}`, oracle, seed: o.seed, runtime: o.runtime });
+  return triggerPairs(model, defender, stamper(trigger, defender), {
+    source: oracle ? `oracle-trigger:${errors.spec}` : `trigger:${errors.spec.replace(/^file:/, '')}`,
+    oracle,
+    seed: o.seed,
+    runtime: o.runtime,
+  });
 }
 
 export interface LocateErrorsOptions {
@@ -91,12 +102,26 @@ export async function locateErrors(model: Model, o: LocateErrorsOptions): Promis
   const defender = matchNormalization(model, await loadDefenderData({ data: o.data, defenderData: o.defenderData, seed: o.seed }));
   checkDataFits(model, defender);
   o.onProgress?.('pairs', 0, 1);
-  const all = await errorPairs(model, defender, o.errors, { seed: o.seed, limit: k, blur: { ...o.blur, onProgress: (d, t) => o.onProgress?.('blur-mask search', d, t) }, runtime: o.runtime });
+  const all = await errorPairs(model, defender, o.errors, {
+    seed: o.seed,
+    limit: k,
+    blur: { ...o.blur, onProgress: (d, t) => o.onProgress?.('blur-mask search', d, t) },
+    runtime: o.runtime,
+  });
   if (all.pairs.length === 0) {
-    throw new Error(`no errors to locate: on the ${defender.x.dims[0]} defender examples, ${o.errors.kind === 'misclassified' ? 'no misclassified example could be paired' : 'the trigger changes no correctly classified prediction'}`);
+    throw new Error(
+      `no errors to locate: on the ${defender.x.dims[0]} defender examples, ${o.errors.kind === 'misclassified' ? 'no misclassified example could be paired' : 'the trigger changes no correctly classified prediction'}`,
+    );
   }
   const set = { ...all, pairs: all.pairs.slice(0, k) };
-  const r = await locate(model, set, { layer: o.layer, search: o.search, weighting: o.weighting, alpha: o.alpha, runtime: o.runtime, onProgress: (l, d, t) => o.onProgress?.(`locating in ${l}`, d, t) });
+  const r = await locate(model, set, {
+    layer: o.layer,
+    search: o.search,
+    weighting: o.weighting,
+    alpha: o.alpha,
+    runtime: o.runtime,
+    onProgress: (l, d, t) => o.onProgress?.(`locating in ${l}`, d, t),
+  });
   const file = locatedFile(r, model, o.modelPath, { data: o.data, defenderData: o.defenderData, seed: o.seed ?? 0 }, o.command);
   return { ...r, file, available: all.pairs.length, defender: defender.source, seconds: (performance.now() - t0) / 1000 };
 }

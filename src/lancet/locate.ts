@@ -120,11 +120,14 @@ async function importanceOf(
 ): Promise<Float32Array> {
   const hot = new Float32Array(2 * classes);
   hot[hotClass] = 1;
-  const out = await exe.run({ [ig.input]: stack([p.x, p.clean], dims), [ig.onehot]: { dtype: 'float32', dims: [2, classes], data: hot }, [ig.weight]: w }, [ig.gradient]);
+  const out = await exe.run({ [ig.input]: stack([p.x, p.clean], dims), [ig.onehot]: { dtype: 'float32', dims: [2, classes], data: hot }, [ig.weight]: w }, [
+    ig.gradient,
+  ]);
   const g = out[ig.gradient].data as Float32Array;
   const iv = new Float32Array(g.length);
   for (let i = 0; i < g.length; i++) {
-    if (!Number.isFinite(g[i])) throw new Error(`the importance of '${ig.weight}' is not finite for the pair of row ${p.row} (the pair's inputs give equal features?)`);
+    if (!Number.isFinite(g[i]))
+      throw new Error(`the importance of '${ig.weight}' is not finite for the pair of row ${p.row} (the pair's inputs give equal features?)`);
     iv[i] = Math.abs(g[i]);
   }
   return iv;

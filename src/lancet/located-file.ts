@@ -95,7 +95,8 @@ export function readLocated(path: string, model: Model): LocatedFile {
   checkFields(f, path);
   const layer = findLayer(model, f.layer);
   if (layer.param !== f.param) throw new Error(`${path}: layer '${f.layer}' holds '${layer.param}' in the model but '${f.param}' in the file`);
-  if (layer.shape.join() !== f.shape.join()) throw new Error(`${path}: layer '${f.layer}' has shape [${layer.shape.join(', ')}] in the model but [${f.shape.join(', ')}] in the file`);
+  if (layer.shape.join() !== f.shape.join())
+    throw new Error(`${path}: layer '${f.layer}' has shape [${layer.shape.join(', ')}] in the model but [${f.shape.join(', ')}] in the file`);
   if (f.weights.some((w) => w.index >= layer.size)) throw new Error(`${path}: a located weight is not a valid index of '${f.param}'`);
   return f;
 }

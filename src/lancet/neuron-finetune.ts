@@ -64,7 +64,8 @@ export function concatData(parts: readonly Dataset[]): Dataset {
  * @example const r = await neuronFinetune(model, { param: 'fc1.weight', indices: located.map((w) => w.index) }, data);
  */
 export async function neuronFinetune(model: Model, weights: TunedWeights, data: Dataset, opts: NeuronFinetuneOptions = {}): Promise<TrainResult> {
-  const o = { ...NEURON_FINETUNE_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof NEURON_FINETUNE_DEFAULTS & NeuronFinetuneOptions;
+  const o = { ...NEURON_FINETUNE_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof NEURON_FINETUNE_DEFAULTS &
+    NeuronFinetuneOptions;
   if (!(o.beta >= 0 && o.beta < 1)) throw new Error(`the distillation weight β must be in [0, 1), got ${o.beta}`);
   if (!(o.temperature > 0)) throw new Error(`the temperature must be > 0, got ${o.temperature}`);
   const n = data.x.dims[0];

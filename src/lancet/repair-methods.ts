@@ -53,7 +53,12 @@ export const flip: RepairMethod = {
   flags: [
     LOCATED_FLAG,
     { flags: '--flip-goal <share>', description: 'flip: share of held-out pairs to fix (default 0.99); the fewest flips reaching it', parse: share(0.01, 1) },
-    { flags: '--flip-max-drop <points>', description: "flip: most accuracy points the flip may cost on the held-out pairs' clean images and on the defender's validation images (default 1; the unit of --max-drop)", parse: (v) => share(0, 100)(v) / 100 },
+    {
+      flags: '--flip-max-drop <points>',
+      description:
+        "flip: most accuracy points the flip may cost on the held-out pairs' clean images and on the defender's validation images (default 1; the unit of --max-drop)",
+      parse: (v) => share(0, 100)(v) / 100,
+    },
   ],
   check: checkLocated,
   async run(ctx) {
@@ -67,14 +72,31 @@ export const flip: RepairMethod = {
       pairs.push(...set.pairs.filter((p) => !used.has(pairKey(p, set!.fix))));
     }
     const heldOut: PairSet = { ...set!, pairs: pairs.slice(0, FLIP_HELD_OUT) };
-    const r = await flipRepair(ctx.model, loc.layer, loc.weights, heldOut, { goal: ctx.options.flipGoal as number | undefined, maxDrop: ctx.options.flipMaxDrop as number | undefined, clean: ctx.defender.validation, runtime: ctx.runtime, onProgress: (d, n) => ctx.onProgress?.('flip', d, n) });
+    const r = await flipRepair(ctx.model, loc.layer, loc.weights, heldOut, {
+      goal: ctx.options.flipGoal as number | undefined,
+      maxDrop: ctx.options.flipMaxDrop as number | undefined,
+      clean: ctx.defender.validation,
+      runtime: ctx.runtime,
+      onProgress: (d, n) => ctx.onProgress?.('flip', d, n),
+    });
     return {
       model: r.model,
       completed: true,
       oracle: loc.oracle,
       details: {
-        located: ctx.options.located, locatedFrom: loc.source, locatedOracle: loc.oracle, layer: r.param, locatedWeights: loc.weights.length,
-        flipped: r.flipped.length, heldOutPairs: r.pairs, goal: r.goal, maxDrop: r.maxDrop, fixedShare: r.chosen.fixedShare, heldOutCleanAccuracy: r.chosen.cleanAccuracy, defenderValidationAccuracy: r.chosen.defenderAccuracy, curve: r.curve,
+        located: ctx.options.located,
+        locatedFrom: loc.source,
+        locatedOracle: loc.oracle,
+        layer: r.param,
+        locatedWeights: loc.weights.length,
+        flipped: r.flipped.length,
+        heldOutPairs: r.pairs,
+        goal: r.goal,
+        maxDrop: r.maxDrop,
+        fixedShare: r.chosen.fixedShare,
+        heldOutCleanAccuracy: r.chosen.cleanAccuracy,
+        defenderValidationAccuracy: r.chosen.defenderAccuracy,
+        curve: r.curve,
       },
     };
   },
@@ -95,7 +117,10 @@ async function errorSet(ctx: RepairContext, loc: LocatedFile, data: LabelledData
   const len = x[0]?.length ?? 0;
   const xs = new Float32Array(x.length * len);
   x.forEach((r, i) => xs.set(r, i * len));
-  return { x: { dtype: 'float32', dims: [x.length, ...set.dims], data: xs }, y: { dtype: 'int64', dims: [x.length], data: BigInt64Array.from(set.pairs, (p) => BigInt(p.label)) } };
+  return {
+    x: { dtype: 'float32', dims: [x.length, ...set.dims], data: xs },
+    y: { dtype: 'int64', dims: [x.length], data: BigInt64Array.from(set.pairs, (p) => BigInt(p.label)) },
+  };
 }
 
 /**
@@ -109,9 +134,25 @@ export const neuronFinetuneMethod: RepairMethod = {
   needsTrigger: false,
   flags: [
     LOCATED_FLAG,
-    { flags: '--distill <β>', description: `neuron-finetune: weight of the distillation target (default ${NEURON_FINETUNE_DEFAULTS.beta})`, parse: share(0, 0.999) },
-    { flags: '--temperature <T>', description: `neuron-finetune: softmax temperature (default ${NEURON_FINETUNE_DEFAULTS.temperature})`, parse: share(0.01, 100) },
-    { flags: '--clean <n>', description: 'neuron-finetune: clean defender images added to the errors (default 1000)', parse: (v) => { const n = Number(v); if (!/^\d+$/.test(v.trim()) || n < 0) throw new Error(`expected a whole number ≥ 0, got '${v}'`); return n; } },
+    {
+      flags: '--distill <β>',
+      description: `neuron-finetune: weight of the distillation target (default ${NEURON_FINETUNE_DEFAULTS.beta})`,
+      parse: share(0, 0.999),
+    },
+    {
+      flags: '--temperature <T>',
+      description: `neuron-finetune: softmax temperature (default ${NEURON_FINETUNE_DEFAULTS.temperature})`,
+      parse: share(0.01, 100),
+    },
+    {
+      flags: '--clean <n>',
+      description: 'neuron-finetune: clean defender images added to the errors (default 1000)',
+      parse: (v) => {
+        const n = Number(v);
+        if (!/^\d+$/.test(v.trim()) || n < 0) throw new Error(`expected a whole number ≥ 0, got '${v}'`);
+        return n;
+      },
+    },
   ],
   check: checkLocated,
   async run(ctx) {
@@ -124,13 +165,29 @@ export const neuronFinetuneMethod: RepairMethod = {
     const clean = new Rng(ctx.seed + 1).shuffle(right).slice(0, (ctx.options.clean as number | undefined) ?? 1000);
     const data = concatData([errors, { x: takeRows(train.x, clean), y: takeRows(train.y, clean) }]);
     const r = await neuronFinetune(ctx.model, { param: loc.param, indices: loc.weights.map((w) => w.index) }, data, {
-      beta: ctx.options.distill as number | undefined, temperature: ctx.options.temperature as number | undefined,
-      epochs: ctx.training.epochs, lr: ctx.training.lr, batchSize: ctx.training.batchSize, seed: ctx.seed, runtime: ctx.runtime,
+      beta: ctx.options.distill as number | undefined,
+      temperature: ctx.options.temperature as number | undefined,
+      epochs: ctx.training.epochs,
+      lr: ctx.training.lr,
+      batchSize: ctx.training.batchSize,
+      seed: ctx.seed,
+      runtime: ctx.runtime,
       onStep: (s, n, l) => ctx.onProgress?.('neuron-finetune', s, n, `loss ${l.toFixed(3)}`),
     });
     return {
-      model: r.model, completed: r.completed, oracle: loc.oracle,
-      details: { located: ctx.options.located, locatedFrom: loc.source, locatedOracle: loc.oracle, layer: loc.param, tunedWeights: loc.weights.length, errors: errors.x.dims[0], clean: clean.length, epochs: r.history.length },
+      model: r.model,
+      completed: r.completed,
+      oracle: loc.oracle,
+      details: {
+        located: ctx.options.located,
+        locatedFrom: loc.source,
+        locatedOracle: loc.oracle,
+        layer: loc.param,
+        tunedWeights: loc.weights.length,
+        errors: errors.x.dims[0],
+        clean: clean.length,
+        epochs: r.history.length,
+      },
     };
   },
 };

@@ -18,8 +18,15 @@ import type { LancetLayer } from './layers.js';
  *
  * @example const share = await locatedOverlap(model, findLayer(model, 'fc1'), located, pool);
  */
-export async function locatedOverlap(model: Model, layer: LancetLayer, located: ArrayLike<number>, data: Dataset, o: { runtime?: RuntimeOptions; onProgress?: (done: number, total: number) => void } = {}): Promise<Float32Array> {
-  if (fixedBatch(model) !== undefined && fixedBatch(model) !== 1) throw new Error('similar images need a model that runs one image at a time (its batch is fixed)');
+export async function locatedOverlap(
+  model: Model,
+  layer: LancetLayer,
+  located: ArrayLike<number>,
+  data: Dataset,
+  o: { runtime?: RuntimeOptions; onProgress?: (done: number, total: number) => void } = {},
+): Promise<Float32Array> {
+  if (fixedBatch(model) !== undefined && fixedBatch(model) !== 1)
+    throw new Error('similar images need a model that runs one image at a time (its batch is fixed)');
   const inSet = new Uint8Array(layer.size);
   for (let i = 0; i < located.length; i++) inSet[located[i]] = 1;
   const lossy = withLoss(model, { kind: 'cross-entropy' });
@@ -31,7 +38,8 @@ export async function locatedOverlap(model: Model, layer: LancetLayer, located: 
   const n = data.x.dims[0];
   const share = new Float32Array(n);
   for (let r = 0; r < n; r++) {
-    const g = (await exe.run({ [layer.param]: values.get(layer.param)!, [input]: takeRows(data.x, [r]), [lossy.target]: takeRows(data.y, [r]) }, [out]))[out].data as Float32Array;
+    const g = (await exe.run({ [layer.param]: values.get(layer.param)!, [input]: takeRows(data.x, [r]), [lossy.target]: takeRows(data.y, [r]) }, [out]))[out]
+      .data as Float32Array;
     let on = 0;
     let all = 0;
     for (let i = 0; i < g.length; i++) {
@@ -50,8 +58,17 @@ export async function locatedOverlap(model: Model, layer: LancetLayer, located: 
  *
  * @example const rows = await similarImages(model, layer, located, pool, 50);
  */
-export async function similarImages(model: Model, layer: LancetLayer, located: ArrayLike<number>, data: Dataset, count: number, o: { runtime?: RuntimeOptions; onProgress?: (done: number, total: number) => void } = {}): Promise<{ rows: number[]; overlap: number[] }> {
+export async function similarImages(
+  model: Model,
+  layer: LancetLayer,
+  located: ArrayLike<number>,
+  data: Dataset,
+  count: number,
+  o: { runtime?: RuntimeOptions; onProgress?: (done: number, total: number) => void } = {},
+): Promise<{ rows: number[]; overlap: number[] }> {
   const share = await locatedOverlap(model, layer, located, data, o);
-  const order = Array.from(share.keys()).sort((a, b) => share[b] - share[a] || a - b).slice(0, count);
+  const order = Array.from(share.keys())
+    .sort((a, b) => share[b] - share[a] || a - b)
+    .slice(0, count);
   return { rows: [...order].sort((a, b) => a - b), overlap: order.map((r) => share[r]) };
 }

@@ -30,7 +30,8 @@ export async function triggerPairs(model: Model, data: Dataset, stamp: (x: HostT
   const dims = data.x.dims.slice(1);
   const len = dims.reduce((a, b) => a * b, 1);
   const stamped = stamp(data.x);
-  if (stamped.dims.join() !== data.x.dims.join()) throw new Error(`the trigger changes the images' shape from [${data.x.dims.join(', ')}] to [${stamped.dims.join(', ')}]`);
+  if (stamped.dims.join() !== data.x.dims.join())
+    throw new Error(`the trigger changes the images' shape from [${data.x.dims.join(', ')}] to [${stamped.dims.join(', ')}]`);
   const clean = (await runClassifier(model, data.x, { runtime: opts.runtime })).predictions;
   const hit = (await runClassifier(model, stamped, { runtime: opts.runtime })).predictions;
   const pairs: LancetPair[] = [];

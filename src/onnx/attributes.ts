@@ -6,9 +6,13 @@ import { AttrType, type AttributeProto, type GraphProto, toNumber } from './prot
 import { tensorFromProto, tensorToProto } from './tensor-proto.js';
 
 /** A float attribute value; plain integers passed to the builder become INT attributes. */
-export interface FloatAttr { float: number }
+export interface FloatAttr {
+  float: number;
+}
 /** A list-of-floats attribute value. */
-export interface FloatsAttr { floats: number[] }
+export interface FloatsAttr {
+  floats: number[];
+}
 export type AttrValue = number | number[] | string | string[] | HostTensor | FloatAttr | FloatsAttr | GraphProto;
 
 /** Mark a number as a FLOAT attribute: `{ alpha: float(0.2) }`. */

@@ -78,7 +78,10 @@ export function freeBatchDim(model: Model, name = 'batch'): BatchDimResult {
       for (const n of fixes) {
         const shape = literalShape(probe, n.inputs[1])!;
         const name = `${n.inputs[1]}_free_batch`;
-        probe.graph.initializers.set(name, { name, tensor: { dtype: 'int64', dims: [shape.length], data: BigInt64Array.from([0, ...shape.slice(1)].map(BigInt)) } });
+        probe.graph.initializers.set(name, {
+          name,
+          tensor: { dtype: 'int64', dims: [shape.length], data: BigInt64Array.from([0, ...shape.slice(1)].map(BigInt)) },
+        });
         n.inputs = [n.inputs[0], name, ...n.inputs.slice(2)];
         patched.push(n.name || n.outputs[0]);
       }
@@ -91,7 +94,12 @@ export function freeBatchDim(model: Model, name = 'batch'): BatchDimResult {
     const shape = env.get(o.name)?.shape;
     if (!shape || shape.length === 0 || typeof shape[0] !== 'string') {
       const got = shape ? `[${shape.map((d) => (d === null ? '?' : String(d))).join(', ')}]` : 'an unknown shape';
-      return { model, declaredBatch, freed: false, reason: `with a free batch dimension, output '${o.name}' gets ${got}: the graph hard-codes batch ${declaredBatch}` };
+      return {
+        model,
+        declaredBatch,
+        freed: false,
+        reason: `with a free batch dimension, output '${o.name}' gets ${got}: the graph hard-codes batch ${declaredBatch}`,
+      };
     }
   }
   const out = probe;
@@ -121,10 +129,12 @@ export function fixedBatch(model: Model): number | undefined {
 function literalShape(model: Model, name: string | undefined): number[] | undefined {
   if (!name) return undefined;
   const init = model.graph.initializers.get(name)?.tensor;
-  const t = init ?? (() => {
-    const c = model.graph.nodes.find((n) => n.opType === 'Constant' && n.outputs[0] === name);
-    return c ? attrTensor(c, 'value') : undefined;
-  })();
+  const t =
+    init ??
+    (() => {
+      const c = model.graph.nodes.find((n) => n.opType === 'Constant' && n.outputs[0] === name);
+      return c ? attrTensor(c, 'value') : undefined;
+    })();
   if (!t || t.dtype !== 'int64' || t.dims.length !== 1) return undefined;
   return Array.from(t.data as BigInt64Array, Number);
 }

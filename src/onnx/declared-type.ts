@@ -39,4 +39,3 @@ export function formatShape(shape: readonly Dim[] | undefined): string {
 export function feedInputs(model: Model): ValueInfo[] {
   return model.graph.inputs.filter((v) => !model.graph.initializers.has(v.name));
 }
-

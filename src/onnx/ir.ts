@@ -46,7 +46,10 @@ export interface Graph {
   passthrough: Record<string, unknown>;
 }
 
-export interface OpsetImport { domain: string; version: number }
+export interface OpsetImport {
+  domain: string;
+  version: number;
+}
 
 export interface Model {
   irVersion: number;

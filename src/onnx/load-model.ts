@@ -35,7 +35,9 @@ export function openModel(path: string): LoadedModel {
   const upgrade = upgradeOpset(model, path);
   if (upgrade) {
     model = upgrade.model;
-    notes.push(`converted from opset ${upgrade.from} to ${upgrade.to} on load (${upgrade.changes.length ? upgrade.changes.join(', ') : 'no node needed a change'})`);
+    notes.push(
+      `converted from opset ${upgrade.from} to ${upgrade.to} on load (${upgrade.changes.length ? upgrade.changes.join(', ') : 'no node needed a change'})`,
+    );
   }
   const b = freeBatchDim(model);
   if (b.declaredBatch !== undefined) {
@@ -46,7 +48,15 @@ export function openModel(path: string): LoadedModel {
         : `the file fixes the batch size at ${b.declaredBatch} and the graph depends on it (${b.reason}); evaluation runs batches of ${b.declaredBatch}, padding the last one (padding is never counted), and training uses batches of ${b.declaredBatch}`,
     );
   }
-  return { model, original, upgrade, declaredBatch: b.declaredBatch, batchFreed: b.declaredBatch !== undefined ? b.freed : undefined, batchReason: b.reason, notes };
+  return {
+    model,
+    original,
+    upgrade,
+    declaredBatch: b.declaredBatch,
+    batchFreed: b.declaredBatch !== undefined ? b.freed : undefined,
+    batchReason: b.reason,
+    notes,
+  };
 }
 
 /**

@@ -103,7 +103,11 @@ function releaseFileBuffer(model: Model, bytes: Uint8Array): Model {
   return model;
 }
 
-interface ExternalSink { file: string; chunks: Uint8Array[]; offset: number }
+interface ExternalSink {
+  file: string;
+  chunks: Uint8Array[];
+  offset: number;
+}
 
 function initializerProto(init: Initializer, sink?: ExternalSink): TensorProto {
   if (init.opaque) return init.opaque;
@@ -112,7 +116,10 @@ function initializerProto(init: Initializer, sink?: ExternalSink): TensorProto {
   if (init.metadataProps) p.metadataProps = init.metadataProps;
   if (sink && p.rawData && p.rawData.length >= EXTERNAL_THRESHOLD_BYTES) {
     const pad = (64 - (sink.offset % 64)) % 64;
-    if (pad) { sink.chunks.push(new Uint8Array(pad)); sink.offset += pad; }
+    if (pad) {
+      sink.chunks.push(new Uint8Array(pad));
+      sink.offset += pad;
+    }
     p.externalData = [
       { key: 'location', value: basename(sink.file) },
       { key: 'offset', value: String(sink.offset) },

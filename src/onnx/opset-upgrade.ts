@@ -93,7 +93,8 @@ export function upgradeOpset(model: Model, source = 'model'): OpsetUpgrade | und
       case 'LogSoftmax':
       case 'Hardmax': {
         const rank = env.get(n.inputs[0])?.shape?.length;
-        if (rank === undefined) throw new Error(`${source}: cannot convert ${n.opType} node '${n.name || n.outputs[0]}' to opset ${TARGET_OPSET}: the rank of its input is unknown`);
+        if (rank === undefined)
+          throw new Error(`${source}: cannot convert ${n.opType} node '${n.name || n.outputs[0]}' to opset ${TARGET_OPSET}: the rank of its input is unknown`);
         const axis0 = attrInt(n, 'axis', 1);
         const axis = axis0 < 0 ? axis0 + rank : axis0;
         if (axis === rank - 1) {
@@ -105,10 +106,24 @@ export function upgradeOpset(model: Model, source = 'model'): OpsetUpgrade | und
           const shape = fresh(`${n.outputs[0]}_shape`);
           const y2 = fresh(`${n.outputs[0]}_2d`);
           const axisAttr = (v: number) => makeAttribute('axis', v);
-          nodes.push({ opType: 'Flatten', domain: '', name: fresh(`${n.name || n.opType}_flatten`), inputs: [n.inputs[0]], outputs: [flat], attributes: [axisAttr(axis)] });
+          nodes.push({
+            opType: 'Flatten',
+            domain: '',
+            name: fresh(`${n.name || n.opType}_flatten`),
+            inputs: [n.inputs[0]],
+            outputs: [flat],
+            attributes: [axisAttr(axis)],
+          });
           nodes.push({ ...n, inputs: [flat], outputs: [y2], attributes: [...without(n, 'axis'), axisAttr(1)] });
           nodes.push({ opType: 'Shape', domain: '', name: fresh(`${n.name || n.opType}_shape`), inputs: [n.inputs[0]], outputs: [shape], attributes: [] });
-          nodes.push({ opType: 'Reshape', domain: '', name: fresh(`${n.name || n.opType}_reshape`), inputs: [y2, shape], outputs: [n.outputs[0]], attributes: [] });
+          nodes.push({
+            opType: 'Reshape',
+            domain: '',
+            name: fresh(`${n.name || n.opType}_reshape`),
+            inputs: [y2, shape],
+            outputs: [n.outputs[0]],
+            attributes: [],
+          });
           note(`${n.opType}: 2-D coercion at axis ${axis} → Flatten, ${n.opType}, Reshape`);
         }
         break;

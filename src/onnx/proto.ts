@@ -15,8 +15,14 @@ export const TensorProtoType = root.lookupType('onnx.TensorProto');
 /** int64 fields decode as Long; scalpel accepts numbers, bigints and Longs when writing. */
 export type Int64 = Long | number | bigint;
 
-export interface StringStringEntryProto { key?: string; value?: string }
-export interface OperatorSetIdProto { domain?: string; version?: Int64 }
+export interface StringStringEntryProto {
+  key?: string;
+  value?: string;
+}
+export interface OperatorSetIdProto {
+  domain?: string;
+  version?: Int64;
+}
 
 export interface TensorProto {
   dims?: Int64[];
@@ -36,7 +42,11 @@ export interface TensorProto {
   segment?: unknown;
 }
 
-export interface TensorShapeDimension { dimValue?: Int64; dimParam?: string; denotation?: string }
+export interface TensorShapeDimension {
+  dimValue?: Int64;
+  dimParam?: string;
+  denotation?: string;
+}
 export interface TypeProto {
   tensorType?: { elemType?: number; shape?: { dim?: TensorShapeDimension[] } };
   sequenceType?: unknown;
@@ -114,14 +124,39 @@ export interface ModelProto {
 
 /** AttributeProto.AttributeType values. */
 export const AttrType = {
-  UNDEFINED: 0, FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8,
-  TENSORS: 9, GRAPHS: 10, SPARSE_TENSOR: 11, SPARSE_TENSORS: 12, TYPE_PROTO: 13, TYPE_PROTOS: 14,
+  UNDEFINED: 0,
+  FLOAT: 1,
+  INT: 2,
+  STRING: 3,
+  TENSOR: 4,
+  GRAPH: 5,
+  FLOATS: 6,
+  INTS: 7,
+  STRINGS: 8,
+  TENSORS: 9,
+  GRAPHS: 10,
+  SPARSE_TENSOR: 11,
+  SPARSE_TENSORS: 12,
+  TYPE_PROTO: 13,
+  TYPE_PROTOS: 14,
 } as const;
 
 /** TensorProto.DataType values scalpel maps to host dtypes. */
 export const OnnxDataType = {
-  FLOAT: 1, UINT8: 2, INT8: 3, UINT16: 4, INT16: 5, INT32: 6, INT64: 7, STRING: 8, BOOL: 9,
-  FLOAT16: 10, DOUBLE: 11, UINT32: 12, UINT64: 13, BFLOAT16: 16,
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  UINT16: 4,
+  INT16: 5,
+  INT32: 6,
+  INT64: 7,
+  STRING: 8,
+  BOOL: 9,
+  FLOAT16: 10,
+  DOUBLE: 11,
+  UINT32: 12,
+  UINT64: 13,
+  BFLOAT16: 16,
 } as const;
 
 export function toNumber(v: Int64 | undefined | null): number {

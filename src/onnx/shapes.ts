@@ -11,13 +11,20 @@ import { type TensorProto, type TypeProto, toNumber } from './proto.js';
 import { dtypeFromOnnx, tensorFromProto } from './tensor-proto.js';
 
 /** What is known of a value: element type and shape (undefined = unknown rank; a null dim = unknown size). */
-export interface ValueType { dtype?: DType; shape?: Dim[] }
+export interface ValueType {
+  dtype?: DType;
+  shape?: Dim[];
+}
 
 /** Small tensors (at most this many elements) have their values tracked and folded. */
 const MAX_FOLD = 1024;
 
 /** A small tensor of static shape whose elements are known numbers, symbols (a shape's `'batch'`) or unknown (null). */
-interface KVal { dtype?: DType; dims: number[]; data: Dim[] }
+interface KVal {
+  dtype?: DType;
+  dims: number[];
+  data: Dim[];
+}
 
 const INT_TYPES = new Set<DType | undefined>(['int64', 'int32', 'int8', 'uint8']);
 const FLOAT_TYPES = new Set<DType | undefined>(['float32', 'float64', 'float16']);
@@ -90,7 +97,9 @@ function typeFromProto(tp: TypeProto | undefined): ValueType | undefined {
   const tt = tp?.tensorType;
   if (!tt) return undefined;
   const dtype = tt.elemType ? dtypeFromOnnx(tt.elemType) : undefined;
-  const shape = tt.shape ? (tt.shape.dim ?? []).map((d): Dim => (d.dimValue !== undefined && d.dimValue !== null ? toNumber(d.dimValue) : d.dimParam ? d.dimParam : null)) : undefined;
+  const shape = tt.shape
+    ? (tt.shape.dim ?? []).map((d): Dim => (d.dimValue !== undefined && d.dimValue !== null ? toNumber(d.dimValue) : d.dimParam ? d.dimParam : null))
+    : undefined;
   return { dtype, shape };
 }
 
@@ -144,65 +153,206 @@ function bcastIndex(out: readonly number[], inp: readonly number[]): number[] {
 function arith(op: string, a: Dim, b: Dim, intType: boolean): Dim {
   if (isNum(a) && isNum(b)) {
     switch (op) {
-      case 'Add': return a + b;
-      case 'Sub': return a - b;
-      case 'Mul': return a * b;
-      case 'Div': return b === 0 ? null : intType ? Math.trunc(a / b) : a / b;
-      case 'Mod': return b === 0 ? null : intType ? ((a % b) + b) % b : a % b;
-      case 'Pow': return a ** b;
-      case 'Max': return Math.max(a, b);
-      case 'Min': return Math.min(a, b);
-      case 'Equal': return a === b ? 1 : 0;
-      case 'Less': return a < b ? 1 : 0;
-      case 'Greater': return a > b ? 1 : 0;
-      case 'LessOrEqual': return a <= b ? 1 : 0;
-      case 'GreaterOrEqual': return a >= b ? 1 : 0;
-      case 'And': return a && b ? 1 : 0;
-      case 'Or': return a || b ? 1 : 0;
-      case 'Xor': return !a !== !b ? 1 : 0;
-      default: return null;
+      case 'Add':
+        return a + b;
+      case 'Sub':
+        return a - b;
+      case 'Mul':
+        return a * b;
+      case 'Div':
+        return b === 0 ? null : intType ? Math.trunc(a / b) : a / b;
+      case 'Mod':
+        return b === 0 ? null : intType ? ((a % b) + b) % b : a % b;
+      case 'Pow':
+        return a ** b;
+      case 'Max':
+        return Math.max(a, b);
+      case 'Min':
+        return Math.min(a, b);
+      case 'Equal':
+        return a === b ? 1 : 0;
+      case 'Less':
+        return a < b ? 1 : 0;
+      case 'Greater':
+        return a > b ? 1 : 0;
+      case 'LessOrEqual':
+        return a <= b ? 1 : 0;
+      case 'GreaterOrEqual':
+        return a >= b ? 1 : 0;
+      case 'And':
+        return a && b ? 1 : 0;
+      case 'Or':
+        return a || b ? 1 : 0;
+      case 'Xor':
+        return !a !== !b ? 1 : 0;
+      default:
+        return null;
     }
   }
   // Symbolic elements are sizes: non-negative.
   switch (op) {
-    case 'Add': return b === 0 ? a : a === 0 ? b : null;
-    case 'Sub': return b === 0 ? a : null;
-    case 'Mul': return b === 1 ? a : a === 1 ? b : a === 0 || b === 0 ? 0 : null;
-    case 'Div': return b === 1 ? a : null;
-    case 'Max': case 'Min': return a === b && a !== null ? a : null;
+    case 'Add':
+      return b === 0 ? a : a === 0 ? b : null;
+    case 'Sub':
+      return b === 0 ? a : null;
+    case 'Mul':
+      return b === 1 ? a : a === 1 ? b : a === 0 || b === 0 ? 0 : null;
+    case 'Div':
+      return b === 1 ? a : null;
+    case 'Max':
+    case 'Min':
+      return a === b && a !== null ? a : null;
     case 'Equal':
       if (a === b && typeof a === 'string') return 1;
       if ((isNum(a) && a < 0 && typeof b === 'string') || (isNum(b) && b < 0 && typeof a === 'string')) return 0;
       return null;
-    default: return null;
+    default:
+      return null;
   }
 }
 
 const UNARY_SAME = new Set([
-  'Abs', 'Neg', 'Sqrt', 'Reciprocal', 'Exp', 'Log', 'Erf', 'Relu', 'LeakyRelu', 'Elu', 'Selu', 'Celu', 'Sigmoid', 'Tanh',
-  'Softplus', 'Softsign', 'HardSigmoid', 'HardSwish', 'Gelu', 'Mish', 'ThresholdedRelu', 'Shrink', 'Identity', 'Not',
-  'Sign', 'Floor', 'Ceil', 'Round', 'Sin', 'Cos', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh', 'Asinh', 'Acosh',
-  'Atanh', 'BitwiseNot', 'Clip', 'Softmax', 'LogSoftmax', 'Hardmax', 'CumSum', 'Trilu', 'LpNormalization',
-  'InstanceNormalization', 'GroupNormalization', 'LRN', 'MeanVarianceNormalization', 'ReverseSequence', 'Scatter',
-  'ScatterElements', 'ScatterND',
+  'Abs',
+  'Neg',
+  'Sqrt',
+  'Reciprocal',
+  'Exp',
+  'Log',
+  'Erf',
+  'Relu',
+  'LeakyRelu',
+  'Elu',
+  'Selu',
+  'Celu',
+  'Sigmoid',
+  'Tanh',
+  'Softplus',
+  'Softsign',
+  'HardSigmoid',
+  'HardSwish',
+  'Gelu',
+  'Mish',
+  'ThresholdedRelu',
+  'Shrink',
+  'Identity',
+  'Not',
+  'Sign',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sin',
+  'Cos',
+  'Tan',
+  'Asin',
+  'Acos',
+  'Atan',
+  'Sinh',
+  'Cosh',
+  'Asinh',
+  'Acosh',
+  'Atanh',
+  'BitwiseNot',
+  'Clip',
+  'Softmax',
+  'LogSoftmax',
+  'Hardmax',
+  'CumSum',
+  'Trilu',
+  'LpNormalization',
+  'InstanceNormalization',
+  'GroupNormalization',
+  'LRN',
+  'MeanVarianceNormalization',
+  'ReverseSequence',
+  'Scatter',
+  'ScatterElements',
+  'ScatterND',
 ]);
 const BINARY_SAME = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'BitShift', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor', 'PRelu']);
 const VARIADIC = new Set(['Min', 'Max', 'Sum', 'Mean']);
 const COMPARE = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor']);
 const POOLS = new Set(['MaxPool', 'AveragePool', 'LpPool']);
 const GLOBAL_POOLS = new Set(['GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool']);
-const REDUCES = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare']);
+const REDUCES = new Set([
+  'ReduceMean',
+  'ReduceSum',
+  'ReduceMax',
+  'ReduceMin',
+  'ReduceProd',
+  'ReduceL1',
+  'ReduceL2',
+  'ReduceLogSum',
+  'ReduceLogSumExp',
+  'ReduceSumSquare',
+]);
 
 /** The default-domain ops whose output types `TypeEnv.inferNode` works out. */
 export const INFERRED_OPS: ReadonlySet<string> = new Set([
-  ...UNARY_SAME, ...BINARY_SAME, ...VARIADIC, ...COMPARE, ...POOLS, ...GLOBAL_POOLS, ...REDUCES,
-  'IsNaN', 'IsInf', 'Dropout', 'Where', 'Cast', 'CastLike', 'MatMul', 'MatMulInteger', 'Gemm', 'Conv', 'ConvInteger',
-  'ConvTranspose', 'BatchNormalization', 'LayerNormalization', 'Flatten', 'Reshape', 'Transpose', 'Squeeze',
-  'Unsqueeze', 'Concat', 'Split', 'Slice', 'Gather', 'GatherElements', 'GatherND', 'Expand', 'Tile', 'Pad', 'ArgMax',
-  'ArgMin', 'Shape', 'Size', 'Constant', 'ConstantOfShape', 'Range', 'NonZero', 'OneHot', 'TopK', 'Einsum', 'GRU',
-  'LSTM', 'RNN', 'EyeLike', 'Resize', 'Upsample', 'DepthToSpace', 'SpaceToDepth', 'Compress', 'RandomNormalLike',
-  'RandomUniformLike', 'Bernoulli', 'RandomNormal', 'RandomUniform', 'NegativeLogLikelihoodLoss',
-  'SoftmaxCrossEntropyLoss', 'QuantizeLinear', 'DequantizeLinear', 'Det',
+  ...UNARY_SAME,
+  ...BINARY_SAME,
+  ...VARIADIC,
+  ...COMPARE,
+  ...POOLS,
+  ...GLOBAL_POOLS,
+  ...REDUCES,
+  'IsNaN',
+  'IsInf',
+  'Dropout',
+  'Where',
+  'Cast',
+  'CastLike',
+  'MatMul',
+  'MatMulInteger',
+  'Gemm',
+  'Conv',
+  'ConvInteger',
+  'ConvTranspose',
+  'BatchNormalization',
+  'LayerNormalization',
+  'Flatten',
+  'Reshape',
+  'Transpose',
+  'Squeeze',
+  'Unsqueeze',
+  'Concat',
+  'Split',
+  'Slice',
+  'Gather',
+  'GatherElements',
+  'GatherND',
+  'Expand',
+  'Tile',
+  'Pad',
+  'ArgMax',
+  'ArgMin',
+  'Shape',
+  'Size',
+  'Constant',
+  'ConstantOfShape',
+  'Range',
+  'NonZero',
+  'OneHot',
+  'TopK',
+  'Einsum',
+  'GRU',
+  'LSTM',
+  'RNN',
+  'EyeLike',
+  'Resize',
+  'Upsample',
+  'DepthToSpace',
+  'SpaceToDepth',
+  'Compress',
+  'RandomNormalLike',
+  'RandomUniformLike',
+  'Bernoulli',
+  'RandomNormal',
+  'RandomUniform',
+  'NegativeLogLikelihoodLoss',
+  'SoftmaxCrossEntropyLoss',
+  'QuantizeLinear',
+  'DequantizeLinear',
+  'Det',
 ]);
 
 /** What every shape rule gets: the node, its op and inputs, and its first input's type. */
@@ -679,19 +829,24 @@ export class TypeEnv {
         if (t) return keep(t);
         return typeOfProto(a.t);
       }
-      case 'value_float': return keep(tensorFromNumbers('float32', [], [attrFloat(node, 'value_float', 0)]));
+      case 'value_float':
+        return keep(tensorFromNumbers('float32', [], [attrFloat(node, 'value_float', 0)]));
       case 'value_floats': {
         const v = attrFloats(node, 'value_floats', []);
         return keep(tensorFromNumbers('float32', [v.length], v));
       }
-      case 'value_int': return keep(tensorFromNumbers('int64', [], [attrInt(node, 'value_int', 0)]));
+      case 'value_int':
+        return keep(tensorFromNumbers('int64', [], [attrInt(node, 'value_int', 0)]));
       case 'value_ints': {
         const v = attrInts(node, 'value_ints', []);
         return keep(tensorFromNumbers('int64', [v.length], v));
       }
-      case 'value_string': return { shape: [] };
-      case 'value_strings': return { shape: [a.strings?.length ?? 0] };
-      default: return {};
+      case 'value_string':
+        return { shape: [] };
+      case 'value_strings':
+        return { shape: [a.strings?.length ?? 0] };
+      default:
+        return {};
     }
   }
 
@@ -712,7 +867,7 @@ export class TypeEnv {
       const nEll = S.length - letters.length;
       if (nEll < 0 || (e < 0 && nEll !== 0)) return undefined;
       let j = 0;
-      for (let i = 0; i < term.length; ) {
+      for (let i = 0; i < term.length;) {
         if (term.startsWith('...', i)) {
           ell = bcastShapes([ell, S.slice(j, j + nEll)]);
           j += nEll;
@@ -725,9 +880,16 @@ export class TypeEnv {
         counts.set(c, (counts.get(c) ?? 0) + 1);
       }
     }
-    const outTerm = rhs ?? (lhs.includes('...') ? '...' : '') + [...counts.entries()].filter(([, n]) => n === 1).map(([c]) => c).sort().join('');
+    const outTerm =
+      rhs ??
+      (lhs.includes('...') ? '...' : '') +
+        [...counts.entries()]
+          .filter(([, n]) => n === 1)
+          .map(([c]) => c)
+          .sort()
+          .join('');
     const out: Dim[] = [];
-    for (let i = 0; i < outTerm.length; ) {
+    for (let i = 0; i < outTerm.length;) {
       if (outTerm.startsWith('...', i)) {
         out.push(...(ell ?? []));
         i += 3;
@@ -870,7 +1032,10 @@ export class TypeEnv {
     },
     ...eachRule(['MaxPool', 'AveragePool', 'LpPool'], (env, { node, op, ins, X, xt, same }) => {
       const s = env.pool(node);
-      return [{ dtype: xt, shape: s }, { dtype: 'int64', shape: s }];
+      return [
+        { dtype: xt, shape: s },
+        { dtype: 'int64', shape: s },
+      ];
     }),
     ...eachRule(['GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool'], (env, { node, op, ins, X, xt, same }) => {
       return [{ dtype: xt, shape: X ? X.map((d, i) => (i < 2 ? d : 1)) : undefined }];
@@ -1042,7 +1207,10 @@ export class TypeEnv {
       const a = normAxis(attrInt(node, 'axis', -1), X.length);
       const k = env.opset >= 10 ? (env.ints(ins[1])?.[0] ?? null) : attrInt(node, 'k', 0);
       const s = X.map((d, i) => (i === a ? k : d));
-      return [{ dtype: xt, shape: s }, { dtype: 'int64', shape: [...s] }];
+      return [
+        { dtype: xt, shape: s },
+        { dtype: 'int64', shape: [...s] },
+      ];
     },
   };
 
@@ -1075,7 +1243,13 @@ export class TypeEnv {
   };
 
   /** Every shape rule by op type (the families above never share an op). */
-  private static readonly RULES: ReadonlyMap<string, ShapeRule> = ruleTable(TypeEnv.ELEMENTWISE_RULES, TypeEnv.NN_RULES, TypeEnv.LAYOUT_RULES, TypeEnv.INDEXING_RULES, TypeEnv.VALUE_RULES);
+  private static readonly RULES: ReadonlyMap<string, ShapeRule> = ruleTable(
+    TypeEnv.ELEMENTWISE_RULES,
+    TypeEnv.NN_RULES,
+    TypeEnv.LAYOUT_RULES,
+    TypeEnv.INDEXING_RULES,
+    TypeEnv.VALUE_RULES,
+  );
 
   /** Shape values and reshapes of known values. */
   private static readonly SHAPE_FOLDS: Record<string, FoldRule> = {
@@ -1214,8 +1388,14 @@ export class TypeEnv {
     },
     ...eachFold(['Neg', 'Abs', 'Sqrt', 'Reciprocal', 'Floor', 'Ceil', 'Not', 'Sign'], (env, { node, op, ins, outT, outShape, elementwise }) => {
       const f: Record<string, (x: number) => number> = {
-        Neg: (x) => -x, Abs: Math.abs, Sqrt: Math.sqrt, Reciprocal: (x) => 1 / x, Floor: Math.floor, Ceil: Math.ceil,
-        Not: (x) => (x ? 0 : 1), Sign: Math.sign,
+        Neg: (x) => -x,
+        Abs: Math.abs,
+        Sqrt: Math.sqrt,
+        Reciprocal: (x) => 1 / x,
+        Floor: Math.floor,
+        Ceil: Math.ceil,
+        Not: (x) => (x ? 0 : 1),
+        Sign: Math.sign,
       };
       const keepSym = op === 'Abs';
       return elementwise(([x]) => (isNum(x) ? f[op](x) : keepSym ? x : null), outT?.dtype);
@@ -1240,8 +1420,12 @@ export class TypeEnv {
   };
 
   /** Every folding rule by op type. */
-  private static readonly FOLDS: ReadonlyMap<string, FoldRule> = ruleTable(TypeEnv.SHAPE_FOLDS, TypeEnv.CAST_FOLDS, TypeEnv.INDEXING_FOLDS, TypeEnv.ARITH_FOLDS);
-
+  private static readonly FOLDS: ReadonlyMap<string, FoldRule> = ruleTable(
+    TypeEnv.SHAPE_FOLDS,
+    TypeEnv.CAST_FOLDS,
+    TypeEnv.INDEXING_FOLDS,
+    TypeEnv.ARITH_FOLDS,
+  );
 }
 
 /** Sum of dims along a concatenation axis. */

@@ -37,7 +37,9 @@ export function onnxFromDtype(dtype: DType): number {
 }
 
 /** Where external tensor data is read from: the directory of the model file. */
-export interface ExternalDataSource { baseDir: string }
+export interface ExternalDataSource {
+  baseDir: string;
+}
 
 function externalBytes(t: TensorProto, src: ExternalDataSource | undefined): Uint8Array {
   const kv = new Map((t.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
@@ -98,10 +100,18 @@ export function tensorFromProto(t: TensorProto, src?: ExternalDataSource): HostT
   };
   if (n === 0) return { dtype, dims, data: out };
   switch (dtype) {
-    case 'float32': fill(t.floatData ?? [], (v: number) => v); break;
-    case 'float64': fill(t.doubleData ?? [], (v: number) => v); break;
-    case 'int64': fill(t.int64Data ?? [], (v: Long | number) => BigInt(v.toString())); break;
-    default: fill(t.int32Data ?? [], (v: number) => v); break;
+    case 'float32':
+      fill(t.floatData ?? [], (v: number) => v);
+      break;
+    case 'float64':
+      fill(t.doubleData ?? [], (v: number) => v);
+      break;
+    case 'int64':
+      fill(t.int64Data ?? [], (v: Long | number) => BigInt(v.toString()));
+      break;
+    default:
+      fill(t.int32Data ?? [], (v: number) => v);
+      break;
   }
   return { dtype, dims, data: out };
 }

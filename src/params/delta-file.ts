@@ -63,7 +63,8 @@ export async function readDelta(path: string): Promise<SparseDelta> {
   const fail = (msg: string): never => {
     throw new Error(`${path}: ${msg}`);
   };
-  if (metadata.format !== DELTA_FORMAT) fail(`not a scalpel delta file (its __metadata__ format is ${metadata.format === undefined ? 'missing' : `'${metadata.format}'`})`);
+  if (metadata.format !== DELTA_FORMAT)
+    fail(`not a scalpel delta file (its __metadata__ format is ${metadata.format === undefined ? 'missing' : `'${metadata.format}'`})`);
   if (metadata.version !== DELTA_VERSION) fail(`delta format version ${metadata.version} is not supported (this scalpel reads version ${DELTA_VERSION})`);
   if (!/^[0-9a-f]{64}$/.test(metadata.base_sha256 ?? '')) fail('__metadata__ base_sha256 is missing or not a sha256');
   let shapes: Record<string, { dtype: FloatDType; shape: number[] }>;
@@ -83,10 +84,15 @@ export async function readDelta(path: string): Promise<SparseDelta> {
   for (const name of seen) {
     const [indices, before, after] = PARTS.map((p) => tensors.get(`${name}.${p}`) ?? fail(`'${name}' has no ${p} tensor`));
     const info = shapes[name] ?? fail(`'${name}' is not described in __metadata__ tensors`);
-    if (indices.dtype !== 'int64' || indices.dims.length !== 1) fail(`'${name}.indices' must be a 1-D int64 tensor, not ${indices.dtype}[${indices.dims.join(',')}]`);
+    if (indices.dtype !== 'int64' || indices.dims.length !== 1)
+      fail(`'${name}.indices' must be a 1-D int64 tensor, not ${indices.dtype}[${indices.dims.join(',')}]`);
     const n = indices.dims[0];
-    for (const [p, t] of [['before', before], ['after', after]] as const) {
-      if (t.dtype !== info.dtype || t.dims.length !== 1 || t.dims[0] !== n) fail(`'${name}.${p}' must be ${info.dtype}[${n}], not ${t.dtype}[${t.dims.join(',')}]`);
+    for (const [p, t] of [
+      ['before', before],
+      ['after', after],
+    ] as const) {
+      if (t.dtype !== info.dtype || t.dims.length !== 1 || t.dims[0] !== n)
+        fail(`'${name}.${p}' must be ${info.dtype}[${n}], not ${t.dtype}[${t.dims.join(',')}]`);
     }
     const size = info.shape.reduce((a, b) => a * b, 1);
     const src = indices.data as BigInt64Array;
@@ -108,11 +114,16 @@ export async function readDelta(path: string): Promise<SparseDelta> {
       return fail('__metadata__ model_metadata is not JSON');
     }
     const ok = (v: unknown) => v === null || typeof v === 'string';
-    if (typeof metadataChange !== 'object' || metadataChange === null || !Object.values(metadataChange).every((p) => Array.isArray(p) && p.length === 2 && ok(p[0]) && ok(p[1]))) {
+    if (
+      typeof metadataChange !== 'object' ||
+      metadataChange === null ||
+      !Object.values(metadataChange).every((p) => Array.isArray(p) && p.length === 2 && ok(p[0]) && ok(p[1]))
+    ) {
       fail('__metadata__ model_metadata must map keys to [before, after] strings or nulls');
     }
   }
-  if (String(out.reduce((a, t) => a + t.indices.length, 0)) !== metadata.changed) fail(`__metadata__ changed says ${metadata.changed} entries, the tensors hold ${out.reduce((a, t) => a + t.indices.length, 0)}`);
+  if (String(out.reduce((a, t) => a + t.indices.length, 0)) !== metadata.changed)
+    fail(`__metadata__ changed says ${metadata.changed} entries, the tensors hold ${out.reduce((a, t) => a + t.indices.length, 0)}`);
   const { format: _f, version: _v, base_sha256, changed: _c, tensors: _t, result_sha256, model_metadata: _m, ...rest } = metadata;
   return { baseHash: base_sha256, tensors: out, metadata: rest, resultHash: result_sha256, metadataChange };
 }

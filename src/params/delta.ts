@@ -93,7 +93,8 @@ export function changedIndices(a: HostTensor, b: HostTensor, atol?: number): Uin
       : (() => {
           const va = a.dtype === 'float16' ? halfToFloat(ba as Uint16Array) : (a.data as Float32Array | Float64Array);
           const vb = b.dtype === 'float16' ? halfToFloat(bb as Uint16Array) : (b.data as Float32Array | Float64Array);
-          return (i: number) => !(Math.abs(va[i] - vb[i]) <= atol) && !(words === 1 ? ba[i] === bb[i] : ba[2 * i] === bb[2 * i] && ba[2 * i + 1] === bb[2 * i + 1]);
+          return (i: number) =>
+            !(Math.abs(va[i] - vb[i]) <= atol) && !(words === 1 ? ba[i] === bb[i] : ba[2 * i] === bb[2 * i] && ba[2 * i + 1] === bb[2 * i + 1]);
         })();
   let count = 0;
   for (let i = 0; i < n; i++) if (differs(i)) count++;
@@ -145,10 +146,14 @@ export function deltaBetween(base: Model, edited: Model, opts: { atol?: number; 
   for (const [name, t] of a) {
     const u = b.get(name);
     if (!u) problems.push(`'${name}' is missing from the second model`);
-    else if (u.dtype !== t.dtype || !sameShape(u.dims, t.dims)) problems.push(`'${name}' is ${t.dtype}[${t.dims.join(',')}] in the first model, ${u.dtype}[${u.dims.join(',')}] in the second`);
+    else if (u.dtype !== t.dtype || !sameShape(u.dims, t.dims))
+      problems.push(`'${name}' is ${t.dtype}[${t.dims.join(',')}] in the first model, ${u.dtype}[${u.dims.join(',')}] in the second`);
   }
   for (const name of b.keys()) if (!a.has(name)) problems.push(`'${name}' is only in the second model`);
-  if (problems.length) throw new Error(`the models do not hold the same parameters: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; … (${problems.length} differences)` : ''}`);
+  if (problems.length)
+    throw new Error(
+      `the models do not hold the same parameters: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; … (${problems.length} differences)` : ''}`,
+    );
   const tensors: TensorDelta[] = [];
   for (const [name, t] of a) {
     const indices = changedIndices(t, b.get(name)!, opts.atol);
@@ -244,9 +249,11 @@ export function applyDelta(model: Model, delta: SparseDelta, opts: { revert?: bo
   for (const d of delta.tensors) {
     const t = params.get(d.name);
     if (!t) throw new Error(`the delta changes '${d.name}', which is not a float parameter of the model`);
-    if (t.dtype !== d.dtype || !sameShape(t.dims, d.shape)) throw new Error(`the delta's '${d.name}' is ${d.dtype}[${d.shape.join(',')}], the model's ${t.dtype}[${t.dims.join(',')}]`);
+    if (t.dtype !== d.dtype || !sameShape(t.dims, d.shape))
+      throw new Error(`the delta's '${d.name}' is ${d.dtype}[${d.shape.join(',')}], the model's ${t.dtype}[${t.dims.join(',')}]`);
     const n = t.data.length;
-    if (d.before.length !== d.indices.length || d.after.length !== d.indices.length) throw new Error(`the delta's '${d.name}' has ${d.indices.length} indices but ${d.before.length} before and ${d.after.length} after values`);
+    if (d.before.length !== d.indices.length || d.after.length !== d.indices.length)
+      throw new Error(`the delta's '${d.name}' has ${d.indices.length} indices but ${d.before.length} before and ${d.after.length} after values`);
     for (let j = 0; j < d.indices.length; j++) {
       if (d.indices[j] >= n) throw new Error(`the delta's '${d.name}' index ${d.indices[j]} is out of range (the tensor has ${n} entries)`);
       if (j > 0 && d.indices[j] <= d.indices[j - 1]) throw new Error(`the delta's '${d.name}' indices are not sorted and unique (at position ${j})`);
@@ -260,7 +267,10 @@ export function applyDelta(model: Model, delta: SparseDelta, opts: { revert?: bo
     if (revert && !opts.force) {
       for (let j = 0; j < d.indices.length; j++) {
         for (let w = 0; w < words; w++) {
-          if (have[d.indices[j] * words + w] !== want[j * words + w]) throw new Error(`'${d.name}'[${d.indices[j]}] does not hold the delta's edited value, so the model is not the edited one; the force option reverts anyway`);
+          if (have[d.indices[j] * words + w] !== want[j * words + w])
+            throw new Error(
+              `'${d.name}'[${d.indices[j]}] does not hold the delta's edited value, so the model is not the edited one; the force option reverts anyway`,
+            );
         }
       }
     }
@@ -269,7 +279,8 @@ export function applyDelta(model: Model, delta: SparseDelta, opts: { revert?: bo
   }
   const out = withParams(model, values);
   if (revert && paramsHash(out) !== delta.baseHash) {
-    if (!opts.force) throw new Error('reverting the delta does not give back the model it was made from (other parameters differ); the force option reverts anyway');
+    if (!opts.force)
+      throw new Error('reverting the delta does not give back the model it was made from (other parameters differ); the force option reverts anyway');
     if (opts.info) opts.info.hashMismatch = true;
   }
   if (!revert && delta.resultHash && !opts.info?.hashMismatch && paramsHash(out) !== delta.resultHash) {

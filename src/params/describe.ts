@@ -21,16 +21,48 @@ export interface ParamInfo {
 }
 
 /** Ops a parameter may pass through on its way to the op that uses it (views, casts, dequantization). */
-const PARAM_VIEWS = new Set(['Identity', 'Cast', 'Transpose', 'Reshape', 'Unsqueeze', 'Squeeze', 'Flatten', 'Expand', 'DequantizeLinear', 'Concat', 'Slice', 'Split']);
+const PARAM_VIEWS = new Set([
+  'Identity',
+  'Cast',
+  'Transpose',
+  'Reshape',
+  'Unsqueeze',
+  'Squeeze',
+  'Flatten',
+  'Expand',
+  'DequantizeLinear',
+  'Concat',
+  'Slice',
+  'Split',
+]);
 /** Ops between a Q/K/V projection and the attention MatMul (bias, head split, scaling). */
-const HEAD_PATH = new Set(['Add', 'Sub', 'Mul', 'Div', 'Reshape', 'Transpose', 'Slice', 'Split', 'Squeeze', 'Unsqueeze', 'Identity', 'Cast', 'Concat', 'Gather', 'Dropout']);
+const HEAD_PATH = new Set([
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Reshape',
+  'Transpose',
+  'Slice',
+  'Split',
+  'Squeeze',
+  'Unsqueeze',
+  'Identity',
+  'Cast',
+  'Concat',
+  'Gather',
+  'Dropout',
+]);
 /** Ops between the scores MatMul and the Softmax (scaling, masking). */
 const SCORE_PATH = new Set(['Mul', 'Div', 'Add', 'Sub', 'Where', 'Cast', 'Reshape', 'Transpose', 'Identity', 'Slice']);
 /** Ops between Softmax or the attention context and the next MatMul (dropout, head merge). */
 const CONTEXT_PATH = new Set(['Dropout', 'Cast', 'Identity', 'Reshape', 'Transpose', 'Slice', 'Concat', 'Squeeze', 'Unsqueeze', 'Flatten']);
 const MATMULS = new Set(['MatMul', 'Gemm', 'MatMulInteger', 'FusedMatMul']);
 
-interface Use { node: number; slot: number }
+interface Use {
+  node: number;
+  slot: number;
+}
 
 class GraphIndex {
   readonly consumers = new Map<string, Use[]>();
@@ -62,7 +94,11 @@ class GraphIndex {
       for (const u of this.consumers.get(v) ?? []) {
         const n = this.node(u.node);
         if (PARAM_VIEWS.has(n.opType) && (u.slot === 0 || n.opType === 'Concat')) {
-          for (const o of n.outputs) if (o && !seen.has(o)) { seen.add(o); queue.push(o); }
+          for (const o of n.outputs)
+            if (o && !seen.has(o)) {
+              seen.add(o);
+              queue.push(o);
+            }
         } else out.push(u);
       }
     }
@@ -100,7 +136,11 @@ class GraphIndex {
         for (const u of this.consumers.get(x) ?? []) {
           const n = this.node(u.node);
           if (through.has(n.opType)) {
-            for (const o of n.outputs) if (o && !seen.has(o)) { seen.add(o); next.push(o); }
+            for (const o of n.outputs)
+              if (o && !seen.has(o)) {
+                seen.add(o);
+                next.push(o);
+              }
           } else if (!found.includes(u.node)) found.push(u.node);
         }
       }
@@ -131,8 +171,7 @@ class GraphIndex {
   /** Whether node `k` projects an attention context (its input comes from softmax(·)·V): an output projection. */
   readsAttention(k: number): boolean {
     const n = this.node(k);
-    const isContext = (m: Node) =>
-      this.isActivationMatMul(m) && m.inputs.some((i) => this.backReaches(i, (s) => s.opType === 'Softmax', CONTEXT_PATH, 6));
+    const isContext = (m: Node) => this.isActivationMatMul(m) && m.inputs.some((i) => this.backReaches(i, (s) => s.opType === 'Softmax', CONTEXT_PATH, 6));
     return n.inputs.some((i) => i && !this.isParamLike(i) && this.backReaches(i, isContext, CONTEXT_PATH, 8));
   }
 
@@ -239,7 +278,11 @@ export function describeParams(model: Model): ParamInfo[] {
   const layerNorm = decomposedLayerNormParams(g); // LayerNorm written out in elementary ops (opsets before 17)
   return floatInitializers(g).map((init) => {
     const uses = ix.paramUses(init.name);
-    let chosen: { kind: ParamKind; trainable: boolean; order: number } = { kind: layerNorm.has(init.name) ? 'layer-norm' : 'other', trainable: true, order: uses[0]?.node ?? -1 };
+    let chosen: { kind: ParamKind; trainable: boolean; order: number } = {
+      kind: layerNorm.has(init.name) ? 'layer-norm' : 'other',
+      trainable: true,
+      order: uses[0]?.node ?? -1,
+    };
     for (const u of layerNorm.has(init.name) ? [] : uses) {
       const c = classify(ix, u, init.tensor!.dims);
       if (c.kind !== 'other') {
@@ -249,7 +292,15 @@ export function describeParams(model: Model): ParamInfo[] {
     }
     const shape = [...init.tensor!.dims];
     const user = chosen.order >= 0 ? { node: g.nodes[chosen.order], index: chosen.order } : undefined;
-    return { name: init.name, layer: layerOf(init.name, user), kind: chosen.kind, shape, size: sizeOf(shape), order: chosen.order, trainable: chosen.trainable };
+    return {
+      name: init.name,
+      layer: layerOf(init.name, user),
+      kind: chosen.kind,
+      shape,
+      size: sizeOf(shape),
+      order: chosen.order,
+      trainable: chosen.trainable,
+    };
   });
 }
 

@@ -138,7 +138,9 @@ export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): { report
   try {
     delta = deltaBetween(a, b, { atol: opts.atol, hash: opts.hash });
   } catch (e) {
-    const graph = differences.graph.length ? ` (the graphs differ too: ${differences.graph.slice(0, 3).join('; ')}${differences.graph.length > 3 ? '; …' : ''})` : '';
+    const graph = differences.graph.length
+      ? ` (the graphs differ too: ${differences.graph.slice(0, 3).join('; ')}${differences.graph.length > 3 ? '; …' : ''})`
+      : '';
     throw new Error(`${(e as Error).message}${graph}`);
   }
   const info = new Map(describeParams(a).map((p) => [p.name, p]));
@@ -154,8 +156,18 @@ export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): { report
     entries += size;
     const p = info.get(name);
     const row: TensorChange = {
-      name, kind: p?.kind ?? 'other', layer: p?.layer ?? name, shape: [...t.dims], size, fraction: 0,
-      l0: 0, l1: 0, l2: 0, linf: 0, becameNonFinite: 0, strip: new Array<number>(Math.min(STRIP, size)).fill(0),
+      name,
+      kind: p?.kind ?? 'other',
+      layer: p?.layer ?? name,
+      shape: [...t.dims],
+      size,
+      fraction: 0,
+      l0: 0,
+      l1: 0,
+      l2: 0,
+      linf: 0,
+      becameNonFinite: 0,
+      strip: new Array<number>(Math.min(STRIP, size)).fill(0),
     };
     const d = changes.get(name);
     if (d) {
@@ -193,7 +205,8 @@ export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): { report
   total.l2 = Math.sqrt(total.l2);
   const [na, nb] = opts.names ?? ['A', 'B'];
   const report: DiffReport = {
-    a: na, b: nb,
+    a: na,
+    b: nb,
     sameGraph: differences.graph.length === 0,
     differences,
     params: { tensors: byTensor.length, entries },

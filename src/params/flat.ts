@@ -27,7 +27,10 @@ export class FlatParams {
 
   /** A view over unnamed tensors of these sizes (named by their position). */
   static ofSizes(sizes: readonly number[]): FlatParams {
-    return new FlatParams(sizes.map((_, i) => String(i)), sizes);
+    return new FlatParams(
+      sizes.map((_, i) => String(i)),
+      sizes,
+    );
   }
 
   /** The view over `names`, float32 initializers of `model`, in the order given. */
@@ -46,7 +49,8 @@ export class FlatParams {
   values(model: Model): Float32Array[] {
     return this.names.map((n) => {
       const t = model.graph.initializers.get(n)?.tensor;
-      if (!t || t.dtype !== 'float32' || t.data.length !== this.sizes[this.names.indexOf(n)]) throw new Error(`the model has no float32 parameter '${n}' of the expected size`);
+      if (!t || t.dtype !== 'float32' || t.data.length !== this.sizes[this.names.indexOf(n)])
+        throw new Error(`the model has no float32 parameter '${n}' of the expected size`);
       return t.data as Float32Array;
     });
   }

@@ -35,7 +35,8 @@ function compareValues(kind: string, a: ValueInfo[], b: ValueInfo[], out: string
   const am = new Map(a.map((v) => [v.name, v]));
   for (const v of a) {
     if (!bm.has(v.name)) out.push(`${kind} '${v.name}' is only in the first model`);
-    else if (typeText(v) !== typeText(bm.get(v.name))) out.push(`${kind} '${v.name}' is ${typeText(v)} in the first model, ${typeText(bm.get(v.name))} in the second`);
+    else if (typeText(v) !== typeText(bm.get(v.name)))
+      out.push(`${kind} '${v.name}' is ${typeText(v)} in the first model, ${typeText(bm.get(v.name))} in the second`);
   }
   for (const v of b) if (!am.has(v.name)) out.push(`${kind} '${v.name}' is only in the second model`);
 }
@@ -72,7 +73,8 @@ function compareInitializers(a: Graph, b: Graph, out: string[]): void {
     }
     if (tx.dtype !== ty.dtype) out.push(`initializer '${name}' is ${tx.dtype} in the first model, ${ty.dtype} in the second`);
     else if (tx.dims.join(',') !== ty.dims.join(',')) out.push(`initializer '${name}' is reshaped from [${tx.dims.join(',')}] to [${ty.dims.join(',')}]`);
-    else if (!FLOAT.has(tx.dtype) && stable(tx.data) !== stable(ty.data)) out.push(`initializer '${name}' (${tx.dtype}, not a float parameter) has other values`);
+    else if (!FLOAT.has(tx.dtype) && stable(tx.data) !== stable(ty.data))
+      out.push(`initializer '${name}' (${tx.dtype}, not a float parameter) has other values`);
   }
   for (const name of b.initializers.keys()) if (!a.initializers.has(name)) out.push(`initializer '${name}' is added in the second model`);
 }
@@ -86,7 +88,11 @@ function compareInitializers(a: Graph, b: Graph, out: string[]): void {
 export function graphDifferences(a: Model, b: Model): GraphDifferences {
   const graph: string[] = [];
   const metadata: string[] = [];
-  const opsets = (m: Model) => m.opsetImports.map((o) => `${o.domain || 'ai.onnx'}:${o.version}`).sort().join(', ');
+  const opsets = (m: Model) =>
+    m.opsetImports
+      .map((o) => `${o.domain || 'ai.onnx'}:${o.version}`)
+      .sort()
+      .join(', ');
   if (opsets(a) !== opsets(b)) graph.push(`opsets are ${opsets(a)} in the first model, ${opsets(b)} in the second`);
   compareValues('input', a.graph.inputs, b.graph.inputs, graph);
   compareValues('output', a.graph.outputs, b.graph.outputs, graph);

@@ -21,8 +21,18 @@ export const PARAM_KINDS: readonly ParamKind[] = ['conv', 'fc', 'embedding', 'at
 
 /** Other names accepted for kinds in selector text. */
 const KIND_ALIASES: Record<string, ParamKind> = {
-  bn: 'batch-norm', batchnorm: 'batch-norm', ln: 'layer-norm', layernorm: 'layer-norm', linear: 'fc', dense: 'fc',
-  embed: 'embedding', embeddings: 'embedding', attn: 'attention', rnn: 'recurrent', gru: 'recurrent', lstm: 'recurrent',
+  bn: 'batch-norm',
+  batchnorm: 'batch-norm',
+  ln: 'layer-norm',
+  layernorm: 'layer-norm',
+  linear: 'fc',
+  dense: 'fc',
+  embed: 'embedding',
+  embeddings: 'embedding',
+  attn: 'attention',
+  rnn: 'recurrent',
+  gru: 'recurrent',
+  lstm: 'recurrent',
 };
 
 /** A glob (`*`, `?`) or `/regex/` as an anchored RegExp. */
@@ -34,7 +44,10 @@ export function globRegExp(glob: string): RegExp {
       throw new Error(`selector ${glob} is not a valid regular expression: ${(e as Error).message}`);
     }
   }
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*+/g, '.*').replace(/\?/g, '.');
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*+/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`);
 }
 
@@ -45,7 +58,11 @@ function kindOf(word: string): ParamKind {
   throw new Error(`unknown parameter kind '${word}'; kinds are ${PARAM_KINDS.join(', ')} (also bn, ln, linear, embed, attn)`);
 }
 
-const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+const list = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 /**
  * Parse a selector from the command line. Clauses joined by `;` must all hold:
@@ -58,9 +75,15 @@ const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 export function parseSelector(text: string): ParamSelector {
   const sel: ParamSelector = {};
   const t = text.trim();
-  if (t === '' ) throw new Error('empty parameter selector');
+  if (t === '') throw new Error('empty parameter selector');
   // A /regex/ may itself contain ';', so take it whole.
-  const clauses = t.startsWith('/') && t.endsWith('/') ? [t] : t.split(';').map((c) => c.trim()).filter(Boolean);
+  const clauses =
+    t.startsWith('/') && t.endsWith('/')
+      ? [t]
+      : t
+          .split(';')
+          .map((c) => c.trim())
+          .filter(Boolean);
   for (const c of clauses) {
     if (c === 'all' || c === '*') continue;
     if (c.startsWith('kind:') || c.startsWith('kinds:')) {
@@ -95,7 +118,10 @@ export function formatSelector(sel: ParamSelector = {}): string {
 }
 
 function summarise(all: ParamInfo[]): string {
-  const shown = all.slice(0, 16).map((p) => `${p.name} (${p.kind})`).join(', ');
+  const shown = all
+    .slice(0, 16)
+    .map((p) => `${p.name} (${p.kind})`)
+    .join(', ');
   return all.length > 16 ? `${shown}, … (${all.length} in all)` : shown;
 }
 
@@ -118,12 +144,16 @@ export function selectParams(model: Model, sel: ParamSelector = {}): ParamInfo[]
       (!layerRes || layerRes.some((r) => r.test(p.layer))) &&
       (!re || re.test(p.name)),
   );
-  if (chosen.length === 0) throw new Error(`selector '${formatSelector({ ...sel, trainableOnly: undefined })}' matches no parameter; the model has: ${summarise(all)}`);
+  if (chosen.length === 0)
+    throw new Error(`selector '${formatSelector({ ...sel, trainableOnly: undefined })}' matches no parameter; the model has: ${summarise(all)}`);
   return stableGraphOrder(chosen);
 }
 
 function stableGraphOrder(ps: ParamInfo[]): ParamInfo[] {
-  return ps.map((p, i) => ({ p, i })).sort((a, b) => a.p.order - b.p.order || a.i - b.i).map((x) => x.p);
+  return ps
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => a.p.order - b.p.order || a.i - b.i)
+    .map((x) => x.p);
 }
 
 /**
@@ -144,7 +174,10 @@ export function parseGrouping(text: string, model?: Model): Grouping {
   }
   if (t.includes('=')) {
     const groups: Record<string, string[]> = {};
-    for (const part of t.split(';').map((s) => s.trim()).filter(Boolean)) {
+    for (const part of t
+      .split(';')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const eq = part.indexOf('=');
       const name = part.slice(0, eq).trim();
       const globs = list(part.slice(eq + 1));
@@ -195,10 +228,11 @@ export function groupParams(model: Model, by: Grouping, sel?: ParamSelector): { 
     for (const [g] of compiled) out.set(g, []);
     for (const p of ps) for (const [g, res] of compiled) if (res.some((r) => r.test(p.name))) add(g, p);
     const empty = [...out].filter(([, l]) => l.length === 0).map(([g]) => g);
-    if (empty.length) throw new Error(`group${empty.length > 1 ? 's' : ''} ${empty.map((g) => `'${g}'`).join(', ')} match${empty.length > 1 ? '' : 'es'} no selected parameter; the selection has: ${summarise(ps)}`);
+    if (empty.length)
+      throw new Error(
+        `group${empty.length > 1 ? 's' : ''} ${empty.map((g) => `'${g}'`).join(', ')} match${empty.length > 1 ? '' : 'es'} no selected parameter; the selection has: ${summarise(ps)}`,
+      );
   }
   const position = new Map(ps.map((p, i) => [p.name, i]));
-  return [...out]
-    .map(([group, params]) => ({ group, params }))
-    .sort((a, b) => position.get(a.params[0].name)! - position.get(b.params[0].name)!);
+  return [...out].map(([group, params]) => ({ group, params })).sort((a, b) => position.get(a.params[0].name)! - position.get(b.params[0].name)!);
 }

@@ -97,7 +97,7 @@ export function topN(values: Float32Array | Float32Array[], n: number, opts: { m
   let o = 0;
   for (let j = 0; j < sure; j++) {
     const g = all[j];
-    if (((lookup(bits, g) & SIGN_OFF) >>> 0) === threshold && seen++ >= ties) continue;
+    if ((lookup(bits, g) & SIGN_OFF) >>> 0 === threshold && seen++ >= ties) continue;
     out[o++] = g;
   }
   return out;

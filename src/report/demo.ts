@@ -2,7 +2,6 @@
 import type { ProbeRecord, ProbeReport } from '../corruption/probe.js';
 import { num, pct, table } from './format.js';
 
-
 /** The few lines printed after the demo: baseline, gradient vs random at each ε, the most vulnerable kind, Theorem 1. */
 export function demoText(r: ProbeReport, out: string): string {
   const lines = [
@@ -16,10 +15,16 @@ export function demoText(r: ProbeReport, out: string): string {
   if (eps.length > 0) {
     const trials = overall.find((x) => x.method === 'random')?.trials;
     lines.push(`accuracy after changing n = ${overall[0].n} parameters by at most ε each (p = ∞):`);
-    lines.push(table(
-      [{ header: 'ε', right: true }, { header: 'gradient-based', right: true }, { header: `random (mean of ${trials ?? 0})`, right: true }],
-      eps.map((e) => [String(e), at('gradient', e) ? pct(at('gradient', e)!.accuracy) : '-', at('random', e) ? pct(at('random', e)!.accuracy) : '-']),
-    ).trimEnd());
+    lines.push(
+      table(
+        [
+          { header: 'ε', right: true },
+          { header: 'gradient-based', right: true },
+          { header: `random (mean of ${trials ?? 0})`, right: true },
+        ],
+        eps.map((e) => [String(e), at('gradient', e) ? pct(at('gradient', e)!.accuracy) : '-', at('random', e) ? pct(at('random', e)!.accuracy) : '-']),
+      ).trimEnd(),
+    );
   }
   const grouped = r.records.filter((x) => x.group !== undefined && x.method === 'gradient');
   if (grouped.length > 0) {
@@ -43,4 +48,3 @@ export function demoText(r: ProbeReport, out: string): string {
   }
   return lines.join('\n') + '\n';
 }
-

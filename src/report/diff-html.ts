@@ -33,7 +33,10 @@ function sliceSize(size: number, slices: number, i: number): number {
 function groupRows(rows: GroupChange[]): string {
   const max = Math.max(0, ...rows.map((r) => r.fraction));
   return rows
-    .map((g) => `<tr><td>${escapeHtml(g.group)}</td><td class="num">${int(g.changed)}</td><td class="num">${int(g.size)}</td><td class="num">${share(g.fraction)}</td><td><span class="bar" style="width:${max ? Math.round((200 * g.fraction) / max) : 0}px"></span></td></tr>`)
+    .map(
+      (g) =>
+        `<tr><td>${escapeHtml(g.group)}</td><td class="num">${int(g.changed)}</td><td class="num">${int(g.size)}</td><td class="num">${share(g.fraction)}</td><td><span class="bar" style="width:${max ? Math.round((200 * g.fraction) / max) : 0}px"></span></td></tr>`,
+    )
     .join('');
 }
 
@@ -54,7 +57,12 @@ export function diffHtml(r: DiffReport): string {
     : '<p class="note">Same graph: same nodes, inputs, outputs and parameter names, shapes and types.</p>';
   const meta = r.differences.metadata.length ? `<p class="note">Metadata: ${escapeHtml(r.differences.metadata.join('; '))}</p>` : '';
   const nonFinite = r.becameNonFinite
-    ? `<p class="note"><strong>${int(r.becameNonFinite)} entries became NaN or infinite</strong>: ${escapeHtml(r.nonFinite.slice(0, 10).map((e) => `${e.tensor}[${e.index}] = ${e.after}`).join(', '))}</p>`
+    ? `<p class="note"><strong>${int(r.becameNonFinite)} entries became NaN or infinite</strong>: ${escapeHtml(
+        r.nonFinite
+          .slice(0, 10)
+          .map((e) => `${e.tensor}[${e.index}] = ${e.after}`)
+          .join(', '),
+      )}</p>`
     : '';
   return [
     '<!DOCTYPE html>',
@@ -64,14 +72,19 @@ export function diffHtml(r: DiffReport): string {
     `<header><h1>scalpel diff</h1><dl><dt>from</dt><dd>${escapeHtml(r.a)}</dd><dt>to</dt><dd>${escapeHtml(r.b)}</dd>`,
     `<dt>changed</dt><dd id="changed">${int(r.changed)} of ${int(r.params.entries)} entries (${share(r.fraction)})${r.atol !== undefined ? `, beyond atol ${r.atol}` : ', bitwise'}</dd>`,
     `<dt>norms of the change</dt><dd>L1 ${num(r.norms.l1)}, L2 ${num(r.norms.l2)}, L∞ ${num(r.norms.linf)}</dd></dl></header>`,
-    graph, meta, nonFinite,
+    graph,
+    meta,
+    nonFinite,
     '<h2>Where the changes sit</h2><p class="note">Each strip is one parameter tensor, flattened in row-major order and cut into slices; the redder a slice, the larger the share of its entries that changed.</p>',
     strips(r),
     `<h2>By layer</h2><table class="data">${head(['layer', 'changed', 'of', 'share', ''])}<tbody>${groupRows(r.byLayer)}</tbody></table>`,
     `<h2>By kind</h2><table class="data">${head(['kind', 'changed', 'of', 'share', ''])}<tbody>${groupRows(r.byKind)}</tbody></table>`,
     r.largest.length
       ? `<h2>Largest changes</h2><table class="data">${head(['tensor', 'index', 'position', 'before', 'after', 'change'])}<tbody>${r.largest
-          .map((c) => `<tr><td>${escapeHtml(c.tensor)}</td><td class="num">${c.index}</td><td>[${c.position.join(', ')}]</td><td class="num">${num(c.before)}</td><td class="num">${num(c.after)}</td><td class="num">${num(c.change)}</td></tr>`)
+          .map(
+            (c) =>
+              `<tr><td>${escapeHtml(c.tensor)}</td><td class="num">${c.index}</td><td>[${c.position.join(', ')}]</td><td class="num">${num(c.before)}</td><td class="num">${num(c.after)}</td><td class="num">${num(c.change)}</td></tr>`,
+          )
           .join('')}</tbody></table>`
       : '',
     '</body></html>',

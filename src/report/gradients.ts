@@ -21,14 +21,7 @@ export function gradientsText(r: GradientReport, out: string): string {
         { header: 'mean |g|', right: true },
         { header: '|g|/|w|', right: true },
       ],
-      r.tensors.map((t) => [
-        t.name,
-        shape(t.shape),
-        num(t.norm),
-        num(t.maxAbs),
-        num(t.meanAbs),
-        t.paramNorm > 0 ? num(t.norm / t.paramNorm) : '-',
-      ]),
+      r.tensors.map((t) => [t.name, shape(t.shape), num(t.norm), num(t.maxAbs), num(t.meanAbs), t.paramNorm > 0 ? num(t.norm / t.paramNorm) : '-']),
     ),
   );
   const bad = r.tensors.filter((t) => t.nonFinite > 0);

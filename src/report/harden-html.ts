@@ -7,9 +7,14 @@ import { BASE_CSS, chartScripts, escapeHtml, type ChartSpec } from './html.js';
 
 const COLORS = { baseline: '#c0392b', hardened: '#2471a3' };
 
-
 /** One point of a line: a corruption setting and the accuracy and loss a model kept under it. */
-interface Point { norm: number | 'inf'; n: number; eps: number; accuracy: number; loss: number }
+interface Point {
+  norm: number | 'inf';
+  n: number;
+  eps: number;
+  accuracy: number;
+  loss: number;
+}
 
 /** Groups points by (norm, n) in first-appearance order, each group sorted by ε. */
 function byNorm(points: Point[]): Point[][] {
@@ -26,12 +31,21 @@ function accuracyChart(id: string, lines: { label: string; color: string; points
   const first = lines[0].points[0];
   const eps = [...new Set(lines.flatMap((l) => l.points.map((p) => p.eps)))].sort((a, b) => a - b);
   return {
-    id, logX: true, logY: false, percentY: true, xTicks: eps,
+    id,
+    logX: true,
+    logY: false,
+    percentY: true,
+    xTicks: eps,
     config: {
       type: 'line',
       data: {
         datasets: lines.map((l) => ({
-          label: l.label, data: l.points.map((p) => ({ x: p.eps, y: p.accuracy })), borderColor: l.color, backgroundColor: l.color, borderWidth: 2, pointRadius: 3,
+          label: l.label,
+          data: l.points.map((p) => ({ x: p.eps, y: p.accuracy })),
+          borderColor: l.color,
+          backgroundColor: l.color,
+          borderWidth: 2,
+          pointRadius: 3,
         })),
       },
       options: {
@@ -67,7 +81,10 @@ function header(r: HardenReport): string {
   const side = c?.hardened ?? r.sweep;
   if (c) {
     const n = c.rows[0]?.n;
-    facts.push(['corruption sweep', `gradient-based, n = ${c.settings.n}${n !== undefined ? ` (${int(n)} parameters)` : ''}, on ${int(c.examples)} test examples of ${c.data}; each model's gradient taken on the same examples`]);
+    facts.push([
+      'corruption sweep',
+      `gradient-based, n = ${c.settings.n}${n !== undefined ? ` (${int(n)} parameters)` : ''}, on ${int(c.examples)} test examples of ${c.data}; each model's gradient taken on the same examples`,
+    ]);
   } else if (side) {
     facts.push(['corruption sweep', `gradient-based, on ${int(side.gradient.examples)} test examples; the gradient taken on the same examples`]);
   }
@@ -76,7 +93,9 @@ function header(r: HardenReport): string {
   return [
     `<header><h1>${escapeHtml(title)}</h1>`,
     `<p class="method">${escapeHtml(r.method.description)}</p>`,
-    '<dl>', ...facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`), '</dl>',
+    '<dl>',
+    ...facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`),
+    '</dl>',
     `<details><summary>settings</summary><pre>${escapeHtml(JSON.stringify(settings, null, 2))}</pre></details>`,
     '</header>',
   ].join('');
@@ -90,30 +109,76 @@ function sweepSections(r: HardenReport, charts: ChartSpec[]): string {
   if (c) {
     const baseline = byNorm(c.rows.map((x) => ({ norm: x.norm, n: x.n, eps: x.eps, ...x.baseline })));
     const hardened = byNorm(c.rows.map((x) => ({ norm: x.norm, n: x.n, eps: x.eps, ...x.hardened })));
-    baseline.forEach((b, i) => charts.push(accuracyChart(`chart-${i}`, [
-      { label: `baseline (${c.baselineName})`, color: COLORS.baseline, points: b },
-      { label: `hardened (${r.out})`, color: COLORS.hardened, points: hardened[i] },
-    ])));
-    const rows = [row(['clean', '–', pct(c.clean.baseline.accuracy), pct(c.clean.hardened.accuracy), points(c.clean.gain), num(c.clean.baseline.loss), num(c.clean.hardened.loss)], 1, 'clean')];
+    baseline.forEach((b, i) =>
+      charts.push(
+        accuracyChart(`chart-${i}`, [
+          { label: `baseline (${c.baselineName})`, color: COLORS.baseline, points: b },
+          { label: `hardened (${r.out})`, color: COLORS.hardened, points: hardened[i] },
+        ]),
+      ),
+    );
+    const rows = [
+      row(
+        [
+          'clean',
+          '–',
+          pct(c.clean.baseline.accuracy),
+          pct(c.clean.hardened.accuracy),
+          points(c.clean.gain),
+          num(c.clean.baseline.loss),
+          num(c.clean.hardened.loss),
+        ],
+        1,
+        'clean',
+      ),
+    ];
     for (const x of c.rows) {
-      rows.push(row([`p = ${normText(x.norm)}`, epsText(x.eps), pct(x.baseline.accuracy), pct(x.hardened.accuracy), points(x.gain), num(x.baseline.loss), num(x.hardened.loss)], 1, x.gain >= 0 ? 'up' : 'down'));
+      rows.push(
+        row(
+          [
+            `p = ${normText(x.norm)}`,
+            epsText(x.eps),
+            pct(x.baseline.accuracy),
+            pct(x.hardened.accuracy),
+            points(x.gain),
+            num(x.baseline.loss),
+            num(x.hardened.loss),
+          ],
+          1,
+          x.gain >= 0 ? 'up' : 'down',
+        ),
+      );
     }
     const mean = c.rows.length ? c.rows.reduce((a, x) => a + x.gain, 0) / c.rows.length : undefined;
     table = [
       '<section id="comparison"><h2>Comparison</h2>',
-      '<table class="data">', headRow(['corruption', 'ε', 'baseline', 'hardened', 'gain (points)', 'loss before', 'loss after']), '<tbody>', ...rows, '</tbody></table>',
-      mean !== undefined ? `<p class="note">Mean accuracy gain under corruption ${escapeHtml(points(mean))} points; clean accuracy ${escapeHtml(points(c.clean.gain))} points.</p>` : '',
+      '<table class="data">',
+      headRow(['corruption', 'ε', 'baseline', 'hardened', 'gain (points)', 'loss before', 'loss after']),
+      '<tbody>',
+      ...rows,
+      '</tbody></table>',
+      mean !== undefined
+        ? `<p class="note">Mean accuracy gain under corruption ${escapeHtml(points(mean))} points; clean accuracy ${escapeHtml(points(c.clean.gain))} points.</p>`
+        : '',
       '</section>',
     ].join('');
   } else if (r.sweep) {
     const s = r.sweep;
     byNorm(s.records.filter((x) => x.group === undefined)).forEach((ps, i) =>
-      charts.push(accuracyChart(`chart-${i}`, [{ label: `hardened (${r.out})`, color: COLORS.hardened, points: ps }])));
-    const rows = [row(['clean', '–', pct(s.clean.accuracy), num(s.clean.loss)], 1, 'clean'), ...s.records.map((x) => row([`p = ${normText(x.norm)}`, epsText(x.eps), pct(x.accuracy), num(x.loss)], 1))];
+      charts.push(accuracyChart(`chart-${i}`, [{ label: `hardened (${r.out})`, color: COLORS.hardened, points: ps }])),
+    );
+    const rows = [
+      row(['clean', '–', pct(s.clean.accuracy), num(s.clean.loss)], 1, 'clean'),
+      ...s.records.map((x) => row([`p = ${normText(x.norm)}`, epsText(x.eps), pct(x.accuracy), num(x.loss)], 1)),
+    ];
     table = [
       '<section id="comparison"><h2>The hardened model under corruption</h2>',
       '<p class="note">Nothing to compare with: give --baseline MODEL to set a plainly trained model beside it.</p>',
-      '<table class="data">', headRow(['corruption', 'ε', 'accuracy', 'loss']), '<tbody>', ...rows, '</tbody></table></section>',
+      '<table class="data">',
+      headRow(['corruption', 'ε', 'accuracy', 'loss']),
+      '<tbody>',
+      ...rows,
+      '</tbody></table></section>',
     ].join('');
   } else {
     return '';
@@ -122,7 +187,9 @@ function sweepSections(r: HardenReport, charts: ChartSpec[]): string {
     out.push(
       '<section id="curves"><h2>Accuracy under corruption</h2>',
       '<p class="note">The worst-case corruption of each model\'s own loss gradient (Proposition 1), of length ε in the ℓ<sub>p</sub> norm, at each ε of the sweep.</p>',
-      '<div class="charts">', ...charts.map((ch) => `<div class="chart"><canvas id="${ch.id}"></canvas></div>`), '</div></section>',
+      '<div class="charts">',
+      ...charts.map((ch) => `<div class="chart"><canvas id="${ch.id}"></canvas></div>`),
+      '</div></section>',
     );
   }
   out.push(table);
@@ -141,13 +208,26 @@ function trainingSection(r: HardenReport): string {
   if (r.test) facts.push(['test accuracy', `${pct(r.test.accuracy)} on ${int(r.test.examples)} examples, loss ${num(r.test.loss)}`]);
   const objective = r.history.some((e) => e.trainObjective !== undefined);
   const validation = r.history.some((e) => e.validationAccuracy !== undefined);
-  const rows = r.history.map((e) => row([
-    String(e.epoch + 1), num(e.trainLoss), ...(objective ? [num(e.trainObjective)] : []), ...(validation ? [e.validationAccuracy === undefined ? '' : pct(e.validationAccuracy), num(e.validationLoss)] : []),
-  ], 0));
+  const rows = r.history.map((e) =>
+    row(
+      [
+        String(e.epoch + 1),
+        num(e.trainLoss),
+        ...(objective ? [num(e.trainObjective)] : []),
+        ...(validation ? [e.validationAccuracy === undefined ? '' : pct(e.validationAccuracy), num(e.validationLoss)] : []),
+      ],
+      0,
+    ),
+  );
   return [
     '<section id="training"><h2>Training</h2><dl class="facts">',
-    ...facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`), '</dl>',
-    '<table class="data">', headRow(['epoch', 'train loss', ...(objective ? ['objective'] : []), ...(validation ? ['validation accuracy', 'validation loss'] : [])]), '<tbody>', ...rows, '</tbody></table>',
+    ...facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`),
+    '</dl>',
+    '<table class="data">',
+    headRow(['epoch', 'train loss', ...(objective ? ['objective'] : []), ...(validation ? ['validation accuracy', 'validation loss'] : [])]),
+    '<tbody>',
+    ...rows,
+    '</tbody></table>',
     '</section>',
   ].join('');
 }

@@ -28,16 +28,41 @@ export function hardenText(r: HardenReport): string {
   if (c) {
     const n = c.rows[0]?.n;
     lines.push(`baseline: ${c.baselineName}`);
-    lines.push(`gradient-based corruption on ${int(c.examples)} test examples (${c.data}), n = ${c.settings.n}${n !== undefined ? ` (${int(n)} parameters)` : ''}, the gradient taken on the same examples for each model:`);
-    const rows = [['clean', '-', pct(c.clean.baseline.accuracy), pct(c.clean.hardened.accuracy), points(c.clean.gain), num(c.clean.baseline.loss), num(c.clean.hardened.loss)]];
+    lines.push(
+      `gradient-based corruption on ${int(c.examples)} test examples (${c.data}), n = ${c.settings.n}${n !== undefined ? ` (${int(n)} parameters)` : ''}, the gradient taken on the same examples for each model:`,
+    );
+    const rows = [
+      [
+        'clean',
+        '-',
+        pct(c.clean.baseline.accuracy),
+        pct(c.clean.hardened.accuracy),
+        points(c.clean.gain),
+        num(c.clean.baseline.loss),
+        num(c.clean.hardened.loss),
+      ],
+    ];
     for (const row of c.rows) {
-      rows.push([`p = ${normText(row.norm)}`, num(row.eps), pct(row.baseline.accuracy), pct(row.hardened.accuracy), points(row.gain), num(row.baseline.loss), num(row.hardened.loss)]);
+      rows.push([
+        `p = ${normText(row.norm)}`,
+        num(row.eps),
+        pct(row.baseline.accuracy),
+        pct(row.hardened.accuracy),
+        points(row.gain),
+        num(row.baseline.loss),
+        num(row.hardened.loss),
+      ]);
     }
     lines.push(
       table(
         [
-          { header: 'corruption' }, { header: 'ε', right: true }, { header: 'baseline', right: true }, { header: 'hardened', right: true },
-          { header: 'gain (points)', right: true }, { header: 'loss before', right: true }, { header: 'loss after', right: true },
+          { header: 'corruption' },
+          { header: 'ε', right: true },
+          { header: 'baseline', right: true },
+          { header: 'hardened', right: true },
+          { header: 'gain (points)', right: true },
+          { header: 'loss before', right: true },
+          { header: 'loss after', right: true },
         ],
         rows,
       ).trimEnd(),

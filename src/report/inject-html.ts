@@ -17,20 +17,32 @@ function byMethod(r: InjectReport): [string, InjectRun[]][] {
 function budgetChart(id: string, r: InjectReport, title: string, y: (run: InjectRun) => number, yLabel: string): ChartSpec {
   const budgets = [...new Set(r.runs.map((x) => x.budget))].sort((a, b) => a - b);
   return {
-    id, logX: true, logY: false, percentY: true, xTicks: budgets,
+    id,
+    logX: true,
+    logY: false,
+    percentY: true,
+    xTicks: budgets,
     config: {
       type: 'line',
       data: {
         datasets: byMethod(r).map(([method, runs], i) => ({
-          label: method, data: runs.map((x) => ({ x: x.budget, y: y(x) })), borderColor: PALETTE[i % PALETTE.length], backgroundColor: PALETTE[i % PALETTE.length],
-          borderWidth: 2, pointRadius: 4, showLine: runs.length > 1,
+          label: method,
+          data: runs.map((x) => ({ x: x.budget, y: y(x) })),
+          borderColor: PALETTE[i % PALETTE.length],
+          backgroundColor: PALETTE[i % PALETTE.length],
+          borderWidth: 2,
+          pointRadius: 4,
+          showLine: runs.length > 1,
         })),
       },
       options: {
         animation: false,
         maintainAspectRatio: false,
         plugins: { title: { display: true, text: title } },
-        scales: { x: { type: 'logarithmic', title: { display: true, text: 'budget N (parameters allowed to change)' } }, y: { title: { display: true, text: yLabel } } },
+        scales: {
+          x: { type: 'logarithmic', title: { display: true, text: 'budget N (parameters allowed to change)' } },
+          y: { title: { display: true, text: yLabel } },
+        },
       },
     },
   };
@@ -39,20 +51,31 @@ function budgetChart(id: string, r: InjectReport, title: string, y: (run: Inject
 function flipTable(flips: number[][]): string {
   const max = Math.max(1, ...flips.flatMap((row, i) => row.filter((_, j) => j !== i)));
   const head = `<thead><tr><th>old \\ new</th>${flips.map((_, j) => `<th>${j}</th>`).join('')}</tr></thead>`;
-  const rows = flips.map((row, i) => `<tr><th>${i}</th>${row.map((v, j) => {
-    const shade = i === j ? '#eef3f8' : v ? `rgba(192,57,43,${(0.15 + 0.75 * v / max).toFixed(3)})` : '#fff';
-    return `<td class="num" style="background:${shade}">${v || ''}</td>`;
-  }).join('')}</tr>`).join('');
+  const rows = flips
+    .map(
+      (row, i) =>
+        `<tr><th>${i}</th>${row
+          .map((v, j) => {
+            const shade = i === j ? '#eef3f8' : v ? `rgba(192,57,43,${(0.15 + (0.75 * v) / max).toFixed(3)})` : '#fff';
+            return `<td class="num" style="background:${shade}">${v || ''}</td>`;
+          })
+          .join('')}</tr>`,
+    )
+    .join('');
   return `<table class="flips">${head}<tbody>${rows}</tbody></table>`;
 }
 
 function runSection(run: InjectRun, i: number): string {
   const m = run.measures;
   const flipped = m.flips.reduce((a, row, r) => a + row.reduce((b, v, c) => b + (r === c ? 0 : v), 0), 0);
-  const layers = m.changed.byLayer.map((l) => `<tr><td>${escapeHtml(l.layer)}</td><td class="num">${int(l.count)}</td><td class="num">${int(l.size)}</td></tr>`).join('');
+  const layers = m.changed.byLayer
+    .map((l) => `<tr><td>${escapeHtml(l.layer)}</td><td class="num">${int(l.count)}</td><td class="num">${int(l.size)}</td></tr>`)
+    .join('');
   return [
     `<details${i === 0 ? ' open' : ''}><summary>${escapeHtml(run.method)}, N = ${escapeHtml(int(run.budget))}: success ${pct(m.success.after)}, consistency ${pct(m.consistency)}, ${int(flipped)} clean predictions flipped</summary>`,
-    '<div class="run"><div><h3>Flip matrix (clean test inputs; rows: old prediction, columns: new)</h3>', flipTable(m.flips), '</div>',
+    '<div class="run"><div><h3>Flip matrix (clean test inputs; rows: old prediction, columns: new)</h3>',
+    flipTable(m.flips),
+    '</div>',
     `<div><h3>Changed parameters by layer (${int(m.changed.count)})</h3><table class="data"><thead><tr><th>layer</th><th>changed</th><th>of</th></tr></thead><tbody>${layers}</tbody></table></div></div>`,
     '</details>',
   ].join('');
@@ -78,11 +101,21 @@ export function injectHtml(r: InjectReport): string {
     ['model', r.model],
     ['pattern', r.description],
     ['parameters that may change', `${int(r.params.k)} (${r.params.selector}) of ${int(r.params.total || r.params.k)}`],
-    ['data', `${r.data}: ${int(r.examples.patternTrain)} pattern and ${int(r.examples.cleanTrain)} clean training inputs; ${int(r.examples.cleanTest)} clean test inputs`],
+    [
+      'data',
+      `${r.data}: ${int(r.examples.patternTrain)} pattern and ${int(r.examples.cleanTrain)} clean training inputs; ${int(r.examples.cleanTest)} clean test inputs`,
+    ],
     ['pattern success measured on', r.patternTest],
     ['original model', `clean accuracy ${pct(r.baseline.cleanAccuracy)}, pattern success ${pct(r.baseline.success)}`],
   ];
-  const rows = r.runs.map((x) => `<tr>${runCells(x).map((c, i) => `<td${i > 0 ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`).join('');
+  const rows = r.runs
+    .map(
+      (x) =>
+        `<tr>${runCells(x)
+          .map((c, i) => `<td${i > 0 ? ' class="num"' : ''}>${escapeHtml(c)}</td>`)
+          .join('')}</tr>`,
+    )
+    .join('');
   return [
     '<!DOCTYPE html>',
     '<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">',

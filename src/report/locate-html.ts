@@ -19,19 +19,31 @@ export function ablationCurve(l: Pick<LayerLocation, 'ratios' | 'pairs'>): { x: 
 
 function curveChart(r: LocateErrorsResult): ChartSpec {
   return {
-    id: 'ablation', logX: true, logY: false, percentY: true,
+    id: 'ablation',
+    logX: true,
+    logY: false,
+    percentY: true,
     config: {
       type: 'line',
       data: {
         datasets: r.layers.map((l, i) => ({
-          label: `${l.layer}${l.layer === r.chosen ? ' (chosen)' : ''}`, data: ablationCurve(l), stepped: true,
-          borderColor: PALETTE[i % PALETTE.length], backgroundColor: PALETTE[i % PALETTE.length], borderWidth: l.layer === r.chosen ? 3 : 1.5, pointRadius: 2,
+          label: `${l.layer}${l.layer === r.chosen ? ' (chosen)' : ''}`,
+          data: ablationCurve(l),
+          stepped: true,
+          borderColor: PALETTE[i % PALETTE.length],
+          backgroundColor: PALETTE[i % PALETTE.length],
+          borderWidth: l.layer === r.chosen ? 3 : 1.5,
+          pointRadius: 2,
         })),
       },
       options: {
-        animation: false, maintainAspectRatio: false,
+        animation: false,
+        maintainAspectRatio: false,
         plugins: { title: { display: true, text: 'Share of pairs fixed against the share of the layer zeroed' } },
-        scales: { x: { type: 'logarithmic', title: { display: true, text: 'ratio of the layer\'s weights zeroed (top IV)' } }, y: { min: 0, max: 1, title: { display: true, text: 'pairs fixed' } } },
+        scales: {
+          x: { type: 'logarithmic', title: { display: true, text: "ratio of the layer's weights zeroed (top IV)" } },
+          y: { min: 0, max: 1, title: { display: true, text: 'pairs fixed' } },
+        },
       },
     },
   };
@@ -50,14 +62,22 @@ function positionChart(r: LocateErrorsResult): ChartSpec {
   const max = Math.max(1, ...cells.values());
   const data = [...cells].map(([unit, c]) => ({ x: unit % inp, y: Math.floor(unit / inp), r: 2 + 10 * Math.sqrt(c / max), count: c }));
   return {
-    id: 'positions', logX: false, logY: false,
+    id: 'positions',
+    logX: false,
+    logY: false,
     config: {
       type: 'bubble',
-      data: { datasets: [{ label: `located weights of ${f.param} (area: times located)`, data, backgroundColor: 'rgba(192,57,43,0.55)', borderColor: '#c0392b' }] },
+      data: {
+        datasets: [{ label: `located weights of ${f.param} (area: times located)`, data, backgroundColor: 'rgba(192,57,43,0.55)', borderColor: '#c0392b' }],
+      },
       options: {
-        animation: false, maintainAspectRatio: false,
+        animation: false,
+        maintainAspectRatio: false,
         plugins: { title: { display: true, text: `Where the located weights sit in ${f.param} [${f.shape.join(', ')}]` } },
-        scales: { x: { min: -1, max: inp, title: { display: true, text: per > 1 ? 'input channel' : 'input unit' } }, y: { min: -1, max: out, reverse: true, title: { display: true, text: per > 1 ? 'output channel' : 'output unit' } } },
+        scales: {
+          x: { min: -1, max: inp, title: { display: true, text: per > 1 ? 'input channel' : 'input unit' } },
+          y: { min: -1, max: out, reverse: true, title: { display: true, text: per > 1 ? 'output channel' : 'output unit' } },
+        },
       },
     },
   };
@@ -71,7 +91,10 @@ function positionChart(r: LocateErrorsResult): ChartSpec {
 export function locateHtml(r: LocateErrorsResult): string {
   const f = r.file;
   const charts = [curveChart(r), positionChart(r)];
-  const rows = r.layers.map((l) => `<tr${l.layer === r.chosen ? ' class="chosen"' : ''}><td>${escapeHtml(l.layer)}</td><td>${l.size}</td><td>${l.fixed}/${l.pairs}</td><td>${l.meanRatio === null ? '-' : pct(l.meanRatio)}</td><td>${l.weights.length}</td><td>${num(l.seconds, 3)} s</td></tr>`);
+  const rows = r.layers.map(
+    (l) =>
+      `<tr${l.layer === r.chosen ? ' class="chosen"' : ''}><td>${escapeHtml(l.layer)}</td><td>${l.size}</td><td>${l.fixed}/${l.pairs}</td><td>${l.meanRatio === null ? '-' : pct(l.meanRatio)}</td><td>${l.weights.length}</td><td>${num(l.seconds, 3)} s</td></tr>`,
+  );
   const top = f.weights.slice(0, 50).map((w) => `<tr><td>${w.index}</td><td>${w.count}</td></tr>`);
   return [
     '<!DOCTYPE html>',

@@ -32,26 +32,64 @@ function accuracyChart(id: string, title: string, recs: ProbeRecord[], baseline:
   if (rand.some((r) => r.quantiles)) {
     const q = rand.filter((r) => r.quantiles);
     datasets.push(
-      { label: 'random 5%', data: q.map((r) => ({ x: r.eps, y: r.quantiles!.accuracy.q05 })), borderWidth: 0, pointRadius: 0, fill: false, borderColor: COLORS.band, backgroundColor: COLORS.band },
-      { label: 'random 5–95%', data: q.map((r) => ({ x: r.eps, y: r.quantiles!.accuracy.q95 })), borderWidth: 0, pointRadius: 0, fill: '-1', borderColor: COLORS.band, backgroundColor: COLORS.band },
+      {
+        label: 'random 5%',
+        data: q.map((r) => ({ x: r.eps, y: r.quantiles!.accuracy.q05 })),
+        borderWidth: 0,
+        pointRadius: 0,
+        fill: false,
+        borderColor: COLORS.band,
+        backgroundColor: COLORS.band,
+      },
+      {
+        label: 'random 5–95%',
+        data: q.map((r) => ({ x: r.eps, y: r.quantiles!.accuracy.q95 })),
+        borderWidth: 0,
+        pointRadius: 0,
+        fill: '-1',
+        borderColor: COLORS.band,
+        backgroundColor: COLORS.band,
+      },
     );
   }
   if (rand.length > 0) {
     datasets.push({
       label: rand.some((r) => r.quantiles) ? 'random (median)' : 'random',
       data: rand.map((r) => ({ x: r.eps, y: r.quantiles?.accuracy.q50 ?? r.accuracy })),
-      borderColor: COLORS.random, backgroundColor: COLORS.random, borderWidth: 2, pointRadius: 3,
+      borderColor: COLORS.random,
+      backgroundColor: COLORS.random,
+      borderWidth: 2,
+      pointRadius: 3,
     });
   }
   if (grad.length > 0) {
-    datasets.push({ label: 'gradient-based', data: grad.map((r) => ({ x: r.eps, y: r.accuracy })), borderColor: COLORS.gradient, backgroundColor: COLORS.gradient, borderWidth: 2, pointRadius: 3 });
+    datasets.push({
+      label: 'gradient-based',
+      data: grad.map((r) => ({ x: r.eps, y: r.accuracy })),
+      borderColor: COLORS.gradient,
+      backgroundColor: COLORS.gradient,
+      borderWidth: 2,
+      pointRadius: 3,
+    });
   }
   datasets.push({
-    label: 'baseline', data: [{ x: eps[0], y: baseline }, { x: eps[eps.length - 1], y: baseline }],
-    borderColor: COLORS.baseline, backgroundColor: COLORS.baseline, borderDash: [6, 4], borderWidth: 1, pointRadius: 0,
+    label: 'baseline',
+    data: [
+      { x: eps[0], y: baseline },
+      { x: eps[eps.length - 1], y: baseline },
+    ],
+    borderColor: COLORS.baseline,
+    backgroundColor: COLORS.baseline,
+    borderDash: [6, 4],
+    borderWidth: 1,
+    pointRadius: 0,
   });
   return {
-    id, logX: true, logY: false, percentY: true, xTicks: eps,
+    id,
+    logX: true,
+    logY: false,
+    percentY: true,
+    xTicks: eps,
     config: {
       type: 'line',
       data: { datasets },
@@ -81,20 +119,53 @@ function lossChart(id: string, title: string, recs: ProbeRecord[]): ChartSpec | 
   const datasets: unknown[] = [];
   if (grad.length > 0) {
     datasets.push(
-      { label: 'gradient-based ΔL', data: grad.map((r) => ({ x: r.eps, y: pos(r.lossChange) })), borderColor: COLORS.gradient, backgroundColor: COLORS.gradient, borderWidth: 2, pointRadius: 3 },
-      { label: 'first-order ε‖h‖_q', data: grad.map((r) => ({ x: r.eps, y: pos(r.firstOrder) })), borderColor: COLORS.firstOrder, backgroundColor: COLORS.firstOrder, borderDash: [4, 3], borderWidth: 1.5, pointRadius: 2 },
+      {
+        label: 'gradient-based ΔL',
+        data: grad.map((r) => ({ x: r.eps, y: pos(r.lossChange) })),
+        borderColor: COLORS.gradient,
+        backgroundColor: COLORS.gradient,
+        borderWidth: 2,
+        pointRadius: 3,
+      },
+      {
+        label: 'first-order ε‖h‖_q',
+        data: grad.map((r) => ({ x: r.eps, y: pos(r.firstOrder) })),
+        borderColor: COLORS.firstOrder,
+        backgroundColor: COLORS.firstOrder,
+        borderDash: [4, 3],
+        borderWidth: 1.5,
+        pointRadius: 2,
+      },
     );
   }
   if (rand.length > 0) {
     datasets.push(
-      { label: 'random ΔL (mean)', data: rand.map((r) => ({ x: r.eps, y: pos(r.lossChange) })), borderColor: COLORS.random, backgroundColor: COLORS.random, borderWidth: 2, pointRadius: 3 },
-      { label: 'random first-order |aᵀg| (mean)', data: rand.map((r) => ({ x: r.eps, y: pos(r.firstOrder) })), borderColor: COLORS.random, backgroundColor: COLORS.random, borderDash: [4, 3], borderWidth: 1.5, pointRadius: 2 },
+      {
+        label: 'random ΔL (mean)',
+        data: rand.map((r) => ({ x: r.eps, y: pos(r.lossChange) })),
+        borderColor: COLORS.random,
+        backgroundColor: COLORS.random,
+        borderWidth: 2,
+        pointRadius: 3,
+      },
+      {
+        label: 'random first-order |aᵀg| (mean)',
+        data: rand.map((r) => ({ x: r.eps, y: pos(r.firstOrder) })),
+        borderColor: COLORS.random,
+        backgroundColor: COLORS.random,
+        borderDash: [4, 3],
+        borderWidth: 1.5,
+        pointRadius: 2,
+      },
     );
   }
   const any = datasets.some((d) => (d as { data: { y: number | null }[] }).data.some((p) => p.y !== null));
   if (!any) return undefined;
   return {
-    id, logX: true, logY: true, xTicks: eps,
+    id,
+    logX: true,
+    logY: true,
+    xTicks: eps,
     config: {
       type: 'line',
       data: { datasets },
@@ -164,12 +235,20 @@ function heatMaps(report: ProbeReport): string {
     const recs = [...map.cells.values()].flat();
     const eps = [...new Set(recs.map((r) => r.eps))].sort((a, b) => a - b);
     out.push(`<h3>${escapeHtml(map.title)}</h3>`);
-    out.push('<table class="heat"><thead><tr><th>group</th>', sizes.size > 0 ? '<th>parameters</th>' : '', ...eps.map((e) => `<th>ε = ${escapeHtml(epsText(e))}</th>`), '</tr></thead><tbody>');
+    out.push(
+      '<table class="heat"><thead><tr><th>group</th>',
+      sizes.size > 0 ? '<th>parameters</th>' : '',
+      ...eps.map((e) => `<th>ε = ${escapeHtml(epsText(e))}</th>`),
+      '</tr></thead><tbody>',
+    );
     for (const g of order) {
       const mine = map.cells.get(g);
       if (!mine) continue;
       const info = sizes.get(g);
-      out.push(`<tr><th scope="row">${escapeHtml(g)}</th>`, info ? `<td class="num">${escapeHtml(`${info.count.toLocaleString('en-US')} in ${info.tensors}`)}</td>` : '');
+      out.push(
+        `<tr><th scope="row">${escapeHtml(g)}</th>`,
+        info ? `<td class="num">${escapeHtml(`${info.count.toLocaleString('en-US')} in ${info.tensors}`)}</td>` : '',
+      );
       for (const e of eps) {
         const r = mine.find((x) => x.eps === e);
         if (!r) {
@@ -180,7 +259,9 @@ function heatMaps(report: ProbeReport): string {
         const tip = `${g}, ε=${epsText(e)}, n=${r.n}: accuracy ${pct(r.accuracy)}, loss ${num(r.loss)} (ΔL ${num(r.lossChange)}), ${r.changed.toLocaleString('en-US')} parameters changed`;
         const mark = map.nominal !== undefined && r.n !== map.nominal ? '*' : '';
         if (mark) clamped = true;
-        out.push(`<td style="background:${lerpColor(REDS, t)};color:${t > 0.55 ? '#fff' : '#111'}" title="${escapeHtml(tip)}">${escapeHtml(pct(r.accuracy))}${mark}</td>`);
+        out.push(
+          `<td style="background:${lerpColor(REDS, t)};color:${t > 0.55 ? '#fff' : '#111'}" title="${escapeHtml(tip)}">${escapeHtml(pct(r.accuracy))}${mark}</td>`,
+        );
       }
       out.push('</tr>');
     }
@@ -214,14 +295,45 @@ function theorem1Table(report: ProbeReport): string {
 
 function recordsTable(records: ProbeRecord[]): string {
   const subset = records.some((r) => r.examples !== undefined);
-  const head = ['method', 'norm', 'n', 'group', 'ε', 'first-order', 'loss', 'ΔL', 'accuracy', 'changed', 'trials', 'accuracy 5–95%', 'worst accuracy', 'loss 95%', 'worst loss', ...(subset ? ['examples'] : [])];
+  const head = [
+    'method',
+    'norm',
+    'n',
+    'group',
+    'ε',
+    'first-order',
+    'loss',
+    'ΔL',
+    'accuracy',
+    'changed',
+    'trials',
+    'accuracy 5–95%',
+    'worst accuracy',
+    'loss 95%',
+    'worst loss',
+    ...(subset ? ['examples'] : []),
+  ];
   const rows = records.map((r) => {
     const q = r.quantiles;
     const cells = [
-      r.method, normLabel(r.norm), r.n.toLocaleString('en-US'), r.group ?? '(all)', epsText(r.eps), num(r.firstOrder), num(r.loss), num(r.lossChange), pct(r.accuracy),
-      r.changed.toLocaleString('en-US'), r.trials === undefined ? '' : String(r.trials),
-      q ? `${pct(q.accuracy.q05)} – ${pct(q.accuracy.q95)}` : '', q ? pct(q.accuracy.min) : '', q ? num(q.loss.q95) : '', q ? num(q.loss.max) : '',
-      ...(subset ? [r.examples === undefined ? '' : `${r.examples.toLocaleString('en-US')}${r.baseline ? ` (baseline ${pct(r.baseline.accuracy)})` : ''}`] : []),
+      r.method,
+      normLabel(r.norm),
+      r.n.toLocaleString('en-US'),
+      r.group ?? '(all)',
+      epsText(r.eps),
+      num(r.firstOrder),
+      num(r.loss),
+      num(r.lossChange),
+      pct(r.accuracy),
+      r.changed.toLocaleString('en-US'),
+      r.trials === undefined ? '' : String(r.trials),
+      q ? `${pct(q.accuracy.q05)} – ${pct(q.accuracy.q95)}` : '',
+      q ? pct(q.accuracy.min) : '',
+      q ? num(q.loss.q95) : '',
+      q ? num(q.loss.max) : '',
+      ...(subset
+        ? [r.examples === undefined ? '' : `${r.examples.toLocaleString('en-US')}${r.baseline ? ` (baseline ${pct(r.baseline.accuracy)})` : ''}`]
+        : []),
     ];
     return `<tr class="${r.method === 'gradient' ? 'grad' : 'rand'}">${cells.map((c, i) => `<td${i >= 4 ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`;
   });
@@ -230,7 +342,9 @@ function recordsTable(records: ProbeRecord[]): string {
     '<p class="note">Random: loss, ΔL and accuracy are means over the trials; first-order is ε‖h‖<sub>q</sub> for the gradient-based corruption and the mean |aᵀg| for random ones.</p>',
     '<div class="scroll"><table class="data"><thead><tr>',
     head.map((h) => `<th>${escapeHtml(h)}</th>`).join(''),
-    '</tr></thead><tbody>', ...rows, '</tbody></table></div></section>',
+    '</tr></thead><tbody>',
+    ...rows,
+    '</tbody></table></div></section>',
   ].join('');
 }
 
@@ -243,7 +357,11 @@ function header(report: ProbeReport): string {
     ['parameters probed', `${report.params.count.toLocaleString('en-US')} in ${report.params.tensors.toLocaleString('en-US')} tensors`],
   ];
   const st = report.settings;
-  if (st?.gradient) facts.push(['gradient taken on', `${st.gradient.data} (${st.gradient.split}, ${st.gradient.examples.toLocaleString('en-US')} examples, loss ${num(st.gradient.loss)})`]);
+  if (st?.gradient)
+    facts.push([
+      'gradient taken on',
+      `${st.gradient.data} (${st.gradient.split}, ${st.gradient.examples.toLocaleString('en-US')} examples, loss ${num(st.gradient.loss)})`,
+    ]);
   if (st?.methods?.includes('random')) facts.push(['random trials', `${st.trials} per setting, on ${st.trialExamples.toLocaleString('en-US')} examples`]);
   return [
     '<header><h1>Parameter corruption probe</h1><dl>',
@@ -280,11 +398,16 @@ export function probeHtml(report: ProbeReport): string {
     const loss = lossChart(`chart-${k++}`, `Loss increase (${s})`, recs);
     if (loss) charts.push(loss);
   }
-  const chartSection = charts.length === 0 ? '' : [
-    '<section id="curves"><h2>Gradient-based against random corruption</h2>',
-    '<p class="note">The same budget ε (in the ℓ<sub>p</sub> norm, on at most n parameters) spent along the loss gradient (the closed-form worst case of Proposition 1) and in random directions. The shaded band spans the random trials\' 5–95% quantiles.</p>',
-    '<div class="charts">', ...charts.map((c) => `<div class="chart"><canvas id="${c.id}"></canvas></div>`), '</div></section>',
-  ].join('');
+  const chartSection =
+    charts.length === 0
+      ? ''
+      : [
+          '<section id="curves"><h2>Gradient-based against random corruption</h2>',
+          '<p class="note">The same budget ε (in the ℓ<sub>p</sub> norm, on at most n parameters) spent along the loss gradient (the closed-form worst case of Proposition 1) and in random directions. The shaded band spans the random trials\' 5–95% quantiles.</p>',
+          '<div class="charts">',
+          ...charts.map((c) => `<div class="chart"><canvas id="${c.id}"></canvas></div>`),
+          '</div></section>',
+        ].join('');
   return [
     '<!DOCTYPE html>',
     '<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">',

@@ -2,7 +2,6 @@
 import type { ProbeRecord, ProbeReport } from '../corruption/probe.js';
 import { epsText, int, normText, num, pct, table } from './format.js';
 
-
 function groupBy<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
   const m = new Map<string, T[]>();
   for (const x of xs) {
@@ -23,10 +22,17 @@ function sweep(recs: ProbeRecord[]): string {
     const rand = new Map(rs.filter((r) => r.method === 'random').map((r) => [r.eps, r]));
     const trials = [...rand.values()][0]?.trials;
     const subset = [...rand.values()][0]?.examples;
-    out.push(`p = ${normText(norm)}, n = ${int(n)}${rs[0].changed < n && grad.size ? ` (${int(Math.max(...[...grad.values()].map((r) => r.changed)))} changed)` : ''}`);
+    out.push(
+      `p = ${normText(norm)}, n = ${int(n)}${rs[0].changed < n && grad.size ? ` (${int(Math.max(...[...grad.values()].map((r) => r.changed)))} changed)` : ''}`,
+    );
     const cols = [{ header: 'ε', right: true }];
     if (grad.size) cols.push({ header: 'gradient acc', right: true }, { header: 'ΔL', right: true }, { header: 'first-order', right: true });
-    if (rand.size) cols.push({ header: `random acc (${trials} trials${subset ? `, ${int(subset)} ex.` : ''})`, right: true }, { header: 'worst', right: true }, { header: 'ΔL', right: true });
+    if (rand.size)
+      cols.push(
+        { header: `random acc (${trials} trials${subset ? `, ${int(subset)} ex.` : ''})`, right: true },
+        { header: 'worst', right: true },
+        { header: 'ΔL', right: true },
+      );
     const rows = eps.map((e) => {
       const row = [epsText(e)];
       const g = grad.get(e);
@@ -52,7 +58,12 @@ function maps(recs: ProbeRecord[], report: ProbeReport): string {
     const nominal = typeof nSpec === 'number' && nSpec >= 1 ? nSpec : undefined;
     const nText = nSpec === undefined ? int(n) : nominal !== undefined ? `${int(nominal)} (at most the group's size)` : `${nSpec} (of each group)`;
     out.push(`${method} corruption, p = ${normText(norm)}, n = ${nText}: accuracy after corrupting one group`);
-    const cols = [{ header: 'group' }, { header: 'params', right: true }, ...eps.map((e) => ({ header: `ε=${epsText(e)}`, right: true })), { header: 'ΔL at largest ε', right: true }];
+    const cols = [
+      { header: 'group' },
+      { header: 'params', right: true },
+      ...eps.map((e) => ({ header: `ε=${epsText(e)}`, right: true })),
+      { header: 'ΔL at largest ε', right: true },
+    ];
     const last = eps[eps.length - 1];
     const rows = groups.map((g) => [
       g,
@@ -66,7 +77,10 @@ function maps(recs: ProbeRecord[], report: ProbeReport): string {
     ]);
     out.push(table(cols, rows));
     // The most vulnerable group at the largest ε.
-    const worst = groups.map((g) => cell.get(`${g}|${last}`)).filter((r): r is ProbeRecord => !!r).sort((a, b) => a.accuracy - b.accuracy || b.lossChange - a.lossChange)[0];
+    const worst = groups
+      .map((g) => cell.get(`${g}|${last}`))
+      .filter((r): r is ProbeRecord => !!r)
+      .sort((a, b) => a.accuracy - b.accuracy || b.lossChange - a.lossChange)[0];
     if (worst && groups.length > 1) out.push(`  most vulnerable at ε=${epsText(last)}: ${worst.group} (accuracy ${pct(worst.accuracy)})\n`);
   }
   if (clamped.size) {
@@ -88,9 +102,12 @@ export function probeText(r: ProbeReport): string {
   const lines: string[] = [];
   lines.push(`${r.model}: ${int(r.params.count)} parameters in ${int(r.params.tensors)} tensors probed (${s.params})`);
   lines.push(`data: ${r.data} (${s.split}), ${int(r.examples)} examples: loss ${num(r.baseline.loss)}, accuracy ${pct(r.baseline.accuracy)}`);
-  lines.push(`gradient for the gradient-based corruption: ${s.gradient.data} (${s.gradient.split}), first ${int(s.gradient.examples)} examples (loss ${num(s.gradient.loss)})`);
+  lines.push(
+    `gradient for the gradient-based corruption: ${s.gradient.data} (${s.gradient.split}), first ${int(s.gradient.examples)} examples (loss ${num(s.gradient.loss)})`,
+  );
   const rand = r.records.find((x) => x.method === 'random' && x.examples !== undefined);
-  if (rand?.baseline) lines.push(`random trials on the first ${int(rand.examples!)} examples: loss ${num(rand.baseline.loss)}, accuracy ${pct(rand.baseline.accuracy)}`);
+  if (rand?.baseline)
+    lines.push(`random trials on the first ${int(rand.examples!)} examples: loss ${num(rand.baseline.loss)}, accuracy ${pct(rand.baseline.accuracy)}`);
   lines.push('');
   const overall = r.records.filter((x) => x.group === undefined);
   const grouped = r.records.filter((x) => x.group !== undefined);
@@ -106,7 +123,9 @@ export function probeText(r: ProbeReport): string {
   }
   const t = r.theorem1;
   if (t) {
-    lines.push(`Theorem 1 (p = 2, n = k = ${int(t.k)}, ε = ${epsText(t.eps)}, ${int(t.trials)} random trials${t.examples ? ` on ${int(t.examples)} examples` : ''}; G = ||∇L||₂ = ${num(t.G)} on the same examples)`);
+    lines.push(
+      `Theorem 1 (p = 2, n = k = ${int(t.k)}, ε = ${epsText(t.eps)}, ${int(t.trials)} random trials${t.examples ? ` on ${int(t.examples)} examples` : ''}; G = ||∇L||₂ = ${num(t.G)} on the same examples)`,
+    );
     lines.push('');
     const rows = [
       ['random |ΔL|, measured', num(t.empirical.q90), num(t.empirical.q95), num(t.empirical.q995)],
@@ -121,5 +140,8 @@ export function probeText(r: ProbeReport): string {
     lines.push('');
   }
   if (s.seconds !== undefined) lines.push(`${r.records.length} settings in ${s.seconds.toFixed(1)} s`);
-  return `${lines.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
+  return `${lines
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trimEnd()}\n`;
 }

@@ -16,14 +16,29 @@ function normsChart(r: ReconstructResult): ChartSpec {
   const labels = r.labels.map((l) => String(l.label));
   const limit = flagNorm(r);
   return {
-    id: 'norms', logX: false, logY: false,
+    id: 'norms',
+    logX: false,
+    logY: false,
     config: {
       type: 'bar',
       data: {
         labels,
         datasets: [
-          { type: 'bar', label: '‖m‖₁ of the reconstructed trigger', data: r.labels.map((l) => l.l1), backgroundColor: r.labels.map((l) => (l.flagged ? '#c0392b' : '#2471a3')) },
-          { type: 'line', label: `flag threshold (anomaly index ${r.threshold})`, data: labels.map(() => limit), borderColor: '#555', borderDash: [6, 4], pointRadius: 0, fill: false },
+          {
+            type: 'bar',
+            label: '‖m‖₁ of the reconstructed trigger',
+            data: r.labels.map((l) => l.l1),
+            backgroundColor: r.labels.map((l) => (l.flagged ? '#c0392b' : '#2471a3')),
+          },
+          {
+            type: 'line',
+            label: `flag threshold (anomaly index ${r.threshold})`,
+            data: labels.map(() => limit),
+            borderColor: '#555',
+            borderDash: [6, 4],
+            pointRadius: 0,
+            fill: false,
+          },
           { type: 'line', label: 'median', data: labels.map(() => r.median), borderColor: '#999', pointRadius: 0, fill: false },
         ],
       },
@@ -53,11 +68,14 @@ ${BASE_CSS}
  */
 export function reconstructHtml(r: ReconstructResult, modelName: string): string {
   const charts = [normsChart(r)];
-  const rows = r.labels.map((l) =>
-    `<tr${l.flagged ? ' class="flagged"' : ''}><td>${l.label}</td><td class="num">${num(l.l1)}</td><td>${l.success ? 'yes' : 'no'}</td><td class="num">${pct(l.attackSuccess)}</td><td class="num">${l.steps}</td><td class="num">${num(l.anomalyIndex, 3)}</td><td>${l.flagged ? 'flagged' : ''}</td></tr>`);
+  const rows = r.labels.map(
+    (l) =>
+      `<tr${l.flagged ? ' class="flagged"' : ''}><td>${l.label}</td><td class="num">${num(l.l1)}</td><td>${l.success ? 'yes' : 'no'}</td><td class="num">${pct(l.attackSuccess)}</td><td class="num">${l.steps}</td><td class="num">${num(l.anomalyIndex, 3)}</td><td>${l.flagged ? 'flagged' : ''}</td></tr>`,
+  );
   const cards = r.labels.map((l) => {
     const png = triggerPngs(l.trigger);
-    const fig = (what: string, img: Uint8Array) => `<figure><img alt="${escapeHtml(`label ${l.label} ${what}`)}" src="${dataUri(img)}"><figcaption>${escapeHtml(what)}</figcaption></figure>`;
+    const fig = (what: string, img: Uint8Array) =>
+      `<figure><img alt="${escapeHtml(`label ${l.label} ${what}`)}" src="${dataUri(img)}"><figcaption>${escapeHtml(what)}</figcaption></figure>`;
     return `<div class="label${l.flagged ? ' flagged' : ''}"><h3>label ${l.label}${l.flagged ? ' — flagged' : ''}</h3><p>‖m‖₁ ${escapeHtml(num(l.l1))}, anomaly index ${escapeHtml(num(l.anomalyIndex, 3))}</p>${fig('mask m', png.mask)}${fig('pattern p', png.pattern)}${fig('m⊙p', png.stamp)}</div>`;
   });
   const verdict = r.flagged.length ? `Flagged as backdoor target: ${r.flagged.join(', ')}.` : 'No label flagged.';
@@ -72,7 +90,8 @@ export function reconstructHtml(r: ReconstructResult, modelName: string): string
     `<dt>verdict</dt><dd id="verdict">${escapeHtml(verdict)}</dd><dt>time</dt><dd>${escapeHtml(`${r.seconds.toFixed(1)} s`)}</dd></dl></header>`,
     '<section><h2>Norms</h2><div class="charts"><div class="chart"><canvas id="norms"></canvas></div></div></section>',
     '<section><h2>Labels</h2><table class="data"><thead><tr><th>label</th><th>‖m‖₁</th><th>reached 99%</th><th>success on defender data</th><th>steps</th><th>anomaly index</th><th></th></tr></thead><tbody>',
-    ...rows, '</tbody></table></section>',
+    ...rows,
+    '</tbody></table></section>',
     `<section><h2>Triggers</h2><div class="grid">${cards.join('')}</div></section>`,
     chartScripts(charts, 'reconstruct-charts'),
     '</body></html>',

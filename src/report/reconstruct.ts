@@ -5,7 +5,13 @@ import { num, pct, table } from './format.js';
 /** The per-label table and verdict of `scalpel reconstruct`. */
 export function reconstructText(r: ReconstructResult): string {
   const rows = r.labels.map((l) => [
-    String(l.label), num(l.l1), l.success ? 'yes' : 'no', pct(l.attackSuccess), String(l.steps), num(l.anomalyIndex, 3), l.flagged ? 'FLAGGED' : '',
+    String(l.label),
+    num(l.l1),
+    l.success ? 'yes' : 'no',
+    pct(l.attackSuccess),
+    String(l.steps),
+    num(l.anomalyIndex, 3),
+    l.flagged ? 'FLAGGED' : '',
   ]);
   const verdict = r.flagged.length
     ? `flagged as backdoor target${r.flagged.length > 1 ? 's' : ''}: ${r.flagged.join(', ')} (anomaly index > ${r.threshold} with a norm below the median)`
@@ -14,8 +20,13 @@ export function reconstructText(r: ReconstructResult): string {
     `trigger reconstruction (Neural Cleanse) on ${r.examples} images of ${r.source}, ${r.seconds.toFixed(1)} s`,
     table(
       [
-        { header: 'label' }, { header: '‖m‖₁', right: true }, { header: 'reached 99%' }, { header: 'success', right: true },
-        { header: 'steps', right: true }, { header: 'anomaly index', right: true }, { header: '' },
+        { header: 'label' },
+        { header: '‖m‖₁', right: true },
+        { header: 'reached 99%' },
+        { header: 'success', right: true },
+        { header: 'steps', right: true },
+        { header: 'anomaly index', right: true },
+        { header: '' },
       ],
       rows,
     ).trimEnd(),

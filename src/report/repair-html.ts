@@ -7,7 +7,10 @@ function metricsChart(r: RepairReport): ChartSpec {
   const keys = (['acc', 'asr', 'ra'] as const).filter((k) => r.before[k] !== undefined);
   const names = { acc: 'ACC (clean accuracy)', asr: 'ASR (attack success)', ra: 'RA (robust accuracy)' };
   return {
-    id: 'metrics', logX: false, logY: false, percentY: true,
+    id: 'metrics',
+    logX: false,
+    logY: false,
+    percentY: true,
     config: {
       type: 'bar',
       data: {
@@ -17,7 +20,12 @@ function metricsChart(r: RepairReport): ChartSpec {
           { label: 'after', data: keys.map((k) => r.after?.[k] ?? null), backgroundColor: '#2471a3' },
         ],
       },
-      options: { animation: false, maintainAspectRatio: false, plugins: { title: { display: true, text: `repair --method ${r.method}` } }, scales: { y: { min: 0, max: 1 } } },
+      options: {
+        animation: false,
+        maintainAspectRatio: false,
+        plugins: { title: { display: true, text: `repair --method ${r.method}` } },
+        scales: { y: { min: 0, max: 1 } },
+      },
     },
   };
 }
@@ -30,16 +38,20 @@ function metricsChart(r: RepairReport): ChartSpec {
 export function repairHtml(r: RepairReport, modelName: string): string {
   const share = (x: number | undefined) => (x === undefined ? '—' : pct(x));
   const facts: [string, string][] = [
-    ['model', modelName], ['method', r.method + (r.oracle ? ' (ORACLE: the attacker\'s trigger was given to the defence)' : '')],
+    ['model', modelName],
+    ['method', r.method + (r.oracle ? " (ORACLE: the attacker's trigger was given to the defence)" : '')],
     ['defender data', `${r.defender.train} training + ${r.defender.validation} validation images of ${r.defender.source}`],
     ['triggers used', r.triggerSource === 'none' ? 'none' : `${r.triggerSource}, label(s) ${r.triggerLabels.join(', ')}`],
     ['measured with', r.measuredWith ? `${r.measuredWith.trigger} -> ${r.measuredWith.target} (measurement only)` : 'clean accuracy only'],
     ['DER', r.der === undefined ? '—' : r.der.toFixed(4)],
     ['parameters changed', r.changedParams === undefined ? '—' : `${int(r.changedParams)} of ${int(r.totalParams ?? 0)}`],
-    ['time', `${r.seconds.toFixed(1)} s`], ['output', r.completed ? (r.out ?? 'not written') : 'interrupted: nothing written'],
+    ['time', `${r.seconds.toFixed(1)} s`],
+    ['output', r.completed ? (r.out ?? 'not written') : 'interrupted: nothing written'],
   ];
   if (r.command) facts.push(['command', r.command]);
-  const rows = (['before', 'after'] as const).map((k) => `<tr><td>${k}</td><td class="num">${share(r[k]?.acc)}</td><td class="num">${share(r[k]?.asr)}</td><td class="num">${share(r[k]?.ra)}</td></tr>`);
+  const rows = (['before', 'after'] as const).map(
+    (k) => `<tr><td>${k}</td><td class="num">${share(r[k]?.acc)}</td><td class="num">${share(r[k]?.asr)}</td><td class="num">${share(r[k]?.ra)}</td></tr>`,
+  );
   return [
     '<!DOCTYPE html>',
     '<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">',
@@ -49,7 +61,8 @@ export function repairHtml(r: RepairReport, modelName: string): string {
     ...facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`),
     '</dl></header>',
     '<section><h2>Before and after</h2><table class="data" id="metrics-table"><thead><tr><th></th><th>ACC</th><th>ASR</th><th>RA</th></tr></thead><tbody>',
-    ...rows, '</tbody></table>',
+    ...rows,
+    '</tbody></table>',
     '<div class="charts"><div class="chart"><canvas id="metrics"></canvas></div></div></section>',
     `<section><h2>Details</h2><pre>${escapeHtml(JSON.stringify(r.details, null, 2))}</pre></section>`,
     chartScripts([metricsChart(r)], 'repair-charts'),

@@ -269,7 +269,14 @@ class BlockedRewrite {
 
   private tryConv(n: Node): boolean {
     const [x, w, bias] = n.inputs;
-    if ((this.convFilter && !this.convFilter(n)) || this.g.initializers.has(w) || this.dtypeOf(x) !== 'float32' || attrInt(n, 'group', 1) !== 1 || n.outputs.length !== 1) return false;
+    if (
+      (this.convFilter && !this.convFilter(n)) ||
+      this.g.initializers.has(w) ||
+      this.dtypeOf(x) !== 'float32' ||
+      attrInt(n, 'group', 1) !== 1 ||
+      n.outputs.length !== 1
+    )
+      return false;
     const xs = this.staticDims(x, 4, 1);
     const ws = this.staticDims(w, 4);
     if (!xs || !ws) return false;
@@ -310,8 +317,13 @@ class BlockedRewrite {
   private foldBatchNorm(y: string, w: string, bias: string | undefined, M: number): { y: string; filter: string; bias: string | undefined } {
     const bn = this.soleConsumer(y);
     const foldable =
-      bn && isStd(bn) && bn.opType === 'BatchNormalization' && bn.inputs[0] === y && attrInt(bn, 'training_mode', 0) === 0 &&
-      bn.outputs.length >= 1 && bn.outputs.slice(1).every((o) => !o) &&
+      bn &&
+      isStd(bn) &&
+      bn.opType === 'BatchNormalization' &&
+      bn.inputs[0] === y &&
+      attrInt(bn, 'training_mode', 0) === 0 &&
+      bn.outputs.length >= 1 &&
+      bn.outputs.slice(1).every((o) => !o) &&
       bn.inputs.slice(1, 5).every((v) => v && this.dtypeOf(v) === 'float32' && sameDims(this.shapeOf(v), [M]));
     if (!bn || !foldable) return { y, filter: w, bias };
     const [, gamma, beta, mean, variance] = bn.inputs;
@@ -331,7 +343,13 @@ class BlockedRewrite {
     if (next && isStd(next) && next.opType === 'Add' && next.inputs.length === 2) {
       const other = next.inputs[0] === y ? next.inputs[1] : next.inputs[0];
       const ob = this.blocked.get(other);
-      if (other !== y && ob && ob.channels === M && sameDims(this.shapeOf(other), this.shapeOf(next.outputs[0])) && sameDims(this.shapeOf(y), this.shapeOf(other))) {
+      if (
+        other !== y &&
+        ob &&
+        ob.channels === M &&
+        sameDims(this.shapeOf(other), this.shapeOf(next.outputs[0])) &&
+        sameDims(this.shapeOf(y), this.shapeOf(other))
+      ) {
         if (!hasBias) inputs.push('');
         inputs.push(ob.name);
         this.skip.add(next);
@@ -370,9 +388,21 @@ class BlockedRewrite {
     if (attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET' && n.opType !== 'MaxPool' && n.opType !== 'AveragePool') return false;
     const keep = n.opType.startsWith('Global')
       ? []
-      : passAttrs(n, n.opType === 'MaxPool' ? ['auto_pad', 'kernel_shape', 'dilations', 'strides', 'pads', 'ceil_mode'] : ['auto_pad', 'kernel_shape', 'strides', 'pads', 'ceil_mode', 'count_include_pad']);
+      : passAttrs(
+          n,
+          n.opType === 'MaxPool'
+            ? ['auto_pad', 'kernel_shape', 'dilations', 'strides', 'pads', 'ceil_mode']
+            : ['auto_pad', 'kernel_shape', 'strides', 'pads', 'ceil_mode', 'count_include_pad'],
+        );
     const yb = this.fresh(`${n.outputs[0]}_blocked`);
-    this.nodes.push({ opType: n.opType, domain: NCHWC_DOMAIN, name: this.fresh(`${n.name || 'pool'}_nchwc`), inputs: [b.name], outputs: [yb], attributes: keep });
+    this.nodes.push({
+      opType: n.opType,
+      domain: NCHWC_DOMAIN,
+      name: this.fresh(`${n.name || 'pool'}_nchwc`),
+      inputs: [b.name],
+      outputs: [yb],
+      attributes: keep,
+    });
     this.produce(n.outputs[0], yb, b.channels);
     this.others++;
     return true;
@@ -399,7 +429,14 @@ function insertReorders(rw: BlockedRewrite): { nodes: Node[]; reorders: number }
       const v = producedBy.get(o);
       // A ReorderInput's source already exists in NCHW.
       if (v === undefined || n.opType === 'ReorderInput' || !needed.has(v)) continue;
-      nodes.push({ opType: 'ReorderOutput', domain: NCHWC_DOMAIN, name: rw.fresh('ReorderOutput_node'), inputs: [o], outputs: [v], attributes: makeAttributes({ channels: rw.blocked.get(v)!.channels }) });
+      nodes.push({
+        opType: 'ReorderOutput',
+        domain: NCHWC_DOMAIN,
+        name: rw.fresh('ReorderOutput_node'),
+        inputs: [o],
+        outputs: [v],
+        attributes: makeAttributes({ channels: rw.blocked.get(v)!.channels }),
+      });
       reorders++;
     }
   }

@@ -45,7 +45,14 @@ export function configureRuntime(opts: RuntimeOptions): void {
 }
 
 const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
-  float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', int8: 'int8', uint8: 'uint8', bool: 'bool', float16: 'float16',
+  float32: 'float32',
+  float64: 'float64',
+  int64: 'int64',
+  int32: 'int32',
+  int8: 'int8',
+  uint8: 'uint8',
+  bool: 'bool',
+  float16: 'float16',
 };
 
 function toOrt(t: HostTensor): ort.Tensor {
@@ -76,7 +83,10 @@ export class Executable {
   private inFlight = 0;
   private evicted = false;
 
-  constructor(session: ort.InferenceSession, private readonly revival?: Revival) {
+  constructor(
+    session: ort.InferenceSession,
+    private readonly revival?: Revival,
+  ) {
     this.session = session;
     this.inputNames = [...session.inputNames];
     this.outputNames = [...session.outputNames];
@@ -200,7 +210,11 @@ export function sessionCacheStats(): { sessions: number; bytes: number } {
 function admit(key: string, entry: CacheEntry): void {
   // An evicted Executable coming back may find a newer one compiled for the same key: that one goes.
   const other = cache.get(key);
-  if (other && other !== entry) void other.exe.then((x) => x.evict(), () => {});
+  if (other && other !== entry)
+    void other.exe.then(
+      (x) => x.evict(),
+      () => {},
+    );
   cache.delete(key);
   cache.set(key, entry);
   evictOverLimits();
@@ -212,12 +226,18 @@ function evictOverLimits(): void {
     if (cache.size <= 1 || (cache.size <= limits.maxSessions && bytes <= limits.maxBytes)) break;
     cache.delete(key);
     bytes -= entry.bytes;
-    void entry.exe.then((x) => x.evict(), () => {});
+    void entry.exe.then(
+      (x) => x.evict(),
+      () => {},
+    );
   }
 }
 
 function cacheKey(bytes: Uint8Array, o: Required<RuntimeOptions>): string {
-  return createHash('sha1').update(bytes).update(`${o.executionProvider}/${o.threads}/${fastPath(o) ? 'nchwc' : 'portable'}/${o.spinning}/${o.dynamicBlockBase}`).digest('hex');
+  return createHash('sha1')
+    .update(bytes)
+    .update(`${o.executionProvider}/${o.threads}/${fastPath(o) ? 'nchwc' : 'portable'}/${o.spinning}/${o.dynamicBlockBase}`)
+    .digest('hex');
 }
 
 /**
@@ -241,7 +261,8 @@ export function compile(model: Model, opts: RuntimeOptions = {}): Promise<Execut
     reopen: () => {
       // Re-encoded from the model: refuse if it changed since compile(), rather than run other weights.
       const again = encodeModel(model);
-      if (cacheKey(again, o) !== key) return Promise.reject(new Error('the model changed after compile() and its session was evicted from the cache; compile it again'));
+      if (cacheKey(again, o) !== key)
+        return Promise.reject(new Error('the model changed after compile() and its session was evicted from the cache; compile it again'));
       return lowered(model, again, o).then((b) => openSession(b, o));
     },
   };
@@ -350,5 +371,9 @@ export function nchwcBlockSize(): Promise<number> {
 export function clearSessionCache(): void {
   const entries = [...cache.values()];
   cache.clear();
-  for (const e of entries) void e.exe.then((x) => x.evict(), () => {});
+  for (const e of entries)
+    void e.exe.then(
+      (x) => x.evict(),
+      () => {},
+    );
 }

@@ -142,7 +142,15 @@ export async function constrainedTune(ctx: TuneContext, run: ConstrainedRun): Pr
     const scale = s.optimizer === 'sgd' ? 1 / (1 + mu) : 1;
     weight.fill(scale / bp, 0, bp);
     weight.fill((scale * mu) / cleanBatch, bp);
-    const o = await exe.run({ ...Object.fromEntries(params), [input]: { dtype: 'float32', dims: [rows, ...xp.dims.slice(1)], data: x }, [lossy.target]: { dtype: 'float32', dims: [rows, classes], data: target }, [lossy.weight]: { dtype: 'float32', dims: [rows], data: weight } }, outputs);
+    const o = await exe.run(
+      {
+        ...Object.fromEntries(params),
+        [input]: { dtype: 'float32', dims: [rows, ...xp.dims.slice(1)], data: x },
+        [lossy.target]: { dtype: 'float32', dims: [rows, classes], data: target },
+        [lossy.weight]: { dtype: 'float32', dims: [rows], data: weight },
+      },
+      outputs,
+    );
     const rowKl = o[lossy.rowKl].data as Float32Array;
     let lp = 0;
     let kl = 0;
@@ -157,7 +165,15 @@ export async function constrainedTune(ctx: TuneContext, run: ConstrainedRun): Pr
     run.afterStep?.(params, step + 1);
     losses.push(lp);
     const dt = (performance.now() - t0) / 1000;
-    s.onStep?.(run.phase, { epoch: 0, step: step + 1, totalSteps: s.steps, loss: lp, objective: lp + mu * kl, lr, examplesPerSecond: ((step + 1) * s.batchSize) / Math.max(dt, 1e-9) });
+    s.onStep?.(run.phase, {
+      epoch: 0,
+      step: step + 1,
+      totalSteps: s.steps,
+      loss: lp,
+      objective: lp + mu * kl,
+      lr,
+      examplesPerSecond: ((step + 1) * s.batchSize) / Math.max(dt, 1e-9),
+    });
   }
   const tail = losses.slice(-Math.max(1, Math.floor(losses.length / 10)));
   return {

@@ -90,8 +90,16 @@ export interface InjectResult {
 export function runSummary(r: InjectRun): Record<string, unknown> {
   const m = r.measures;
   return {
-    method: r.method, budget: r.budget, changed: m.changed.count, success: m.success.after, cleanAccuracyBefore: m.clean.before,
-    cleanAccuracyAfter: m.clean.after, consistency: m.consistency, meanKl: m.meanKl, l2: m.changed.l2, linf: m.changed.linf,
+    method: r.method,
+    budget: r.budget,
+    changed: m.changed.count,
+    success: m.success.after,
+    cleanAccuracyBefore: m.clean.before,
+    cleanAccuracyAfter: m.clean.after,
+    consistency: m.consistency,
+    meanKl: m.meanKl,
+    l2: m.changed.l2,
+    linf: m.changed.linf,
   };
 }
 
@@ -146,7 +154,14 @@ export async function inject(model: Model, o: InjectOptions): Promise<InjectResu
   };
   const cleanWeight = o.cleanWeight ?? INJECT_DEFAULTS.cleanWeight;
   const d = await patternData(model, {
-    pattern, target: o.target, source: o.source, holdout: o.holdout, data: o.data, trainExamples: o.trainExamples, testExamples: o.testExamples, seed: settings.seed,
+    pattern,
+    target: o.target,
+    source: o.source,
+    holdout: o.holdout,
+    data: o.data,
+    trainExamples: o.trainExamples,
+    testExamples: o.testExamples,
+    seed: settings.seed,
   });
   const cleanLabels = o.cleanLabels ?? INJECT_DEFAULTS.cleanLabels;
   if (!CLEAN_LABELS.includes(cleanLabels)) throw new Error(`--clean-labels must be ${CLEAN_LABELS.join(', ')}, not '${String(cleanLabels)}'`);
@@ -175,7 +190,11 @@ export async function inject(model: Model, o: InjectOptions): Promise<InjectResu
     patternTest: d.patternTestSource,
     params: { selector: formatSelector(sel), k, tensors: names.length, total: 0 },
     examples: {
-      patternTrain: d.patternTrain.x.dims[0], cleanTrain: d.cleanTrain.x.dims[0], stream: stream.x.dims[0], cleanTest: d.cleanTest.x.dims[0], patternTest: d.patternTest.x.dims[0],
+      patternTrain: d.patternTrain.x.dims[0],
+      cleanTrain: d.cleanTrain.x.dims[0],
+      stream: stream.x.dims[0],
+      cleanTest: d.cleanTest.x.dims[0],
+      patternTest: d.patternTest.x.dims[0],
     },
     settings: { ...settings, runtime: undefined, signal: undefined, cleanWeight, cleanLabels, method: o.settings ?? {} },
     baseline: { cleanAccuracy: base.clean.accuracy, success: base.pattern.success },
@@ -189,7 +208,12 @@ export async function inject(model: Model, o: InjectOptions): Promise<InjectResu
       break;
     }
     const label = `${p.method} N=${p.budget}`;
-    const ctx: TuneContext = { model, data: stream, names, settings: { ...settings, loss: cleanLabels === 'distill' ? 'kl' : 'cross-entropy', onStep: (_phase, s) => o.onStep?.(label, s) } };
+    const ctx: TuneContext = {
+      model,
+      data: stream,
+      names,
+      settings: { ...settings, loss: cleanLabels === 'distill' ? 'kl' : 'cross-entropy', onStep: (_phase, s) => o.onStep?.(label, s) },
+    };
     const t0 = performance.now();
     const r = await runMethod(p.method, { ctx, budget: p.budget, settings: o.settings ?? {}, pattern: d.patternTrain, clean: d.cleanTrain, cleanWeight });
     if (r.stopped) {
@@ -198,7 +222,16 @@ export async function inject(model: Model, o: InjectOptions): Promise<InjectResu
     }
     const wallSeconds = (performance.now() - t0) / 1000;
     const measures = await measureEdit(model, r.model, base, d.cleanTest, d.patternTest, k, o.runtime);
-    const run: InjectRun = { method: p.method, budgetText: p.budgetText, budget: p.budget, measures, steps: r.steps, finalLoss: r.finalLoss, details: r.details, wallSeconds };
+    const run: InjectRun = {
+      method: p.method,
+      budgetText: p.budgetText,
+      budget: p.budget,
+      measures,
+      steps: r.steps,
+      finalLoss: r.finalLoss,
+      details: r.details,
+      wallSeconds,
+    };
     report.params.total = measures.changed.total;
     setMetadata(r.model, {
       ...(o.command ? { 'scalpel.inject_command': o.command } : {}),

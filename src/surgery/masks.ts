@@ -9,11 +9,13 @@ import type { FlatParams } from '../params/flat.js';
  */
 export function masksOf(flat: FlatParams, indices: ArrayLike<number>): Map<string, Uint8Array> {
   const local = flat.split(indices);
-  return new Map(flat.names.map((n, t) => {
-    const m = new Uint8Array(flat.sizes[t]);
-    for (const i of local[t]) m[i] = 1;
-    return [n, m];
-  }));
+  return new Map(
+    flat.names.map((n, t) => {
+      const m = new Uint8Array(flat.sizes[t]);
+      for (const i of local[t]) m[i] = 1;
+      return [n, m];
+    }),
+  );
 }
 
 /** δ = w − w0 for each named tensor, 0 outside `masks` (where w = w0 anyway). */
@@ -31,7 +33,13 @@ export function deltasOf(flat: FlatParams, params: Map<string, HostTensor>, w0: 
  * Keep only the entries at `indices`: every other entry goes back to its exact starting value, and the masks
  * (edited in place) allow only the kept entries to move from now on.
  */
-export function keepOnly(flat: FlatParams, params: Map<string, HostTensor>, w0: Map<string, Float32Array>, masks: Map<string, Uint8Array>, indices: ArrayLike<number>): void {
+export function keepOnly(
+  flat: FlatParams,
+  params: Map<string, HostTensor>,
+  w0: Map<string, Float32Array>,
+  masks: Map<string, Uint8Array>,
+  indices: ArrayLike<number>,
+): void {
   const local = flat.split(indices);
   flat.names.forEach((n, t) => {
     const w = params.get(n)!.data as Float32Array;

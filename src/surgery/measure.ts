@@ -51,8 +51,17 @@ export function flipMatrix(oldPred: Int32Array, newPred: Int32Array, classes: nu
   return m;
 }
 
-export interface ChangedTensor { name: string; layer: string; count: number; size: number }
-export interface ChangedLayer { layer: string; count: number; size: number }
+export interface ChangedTensor {
+  name: string;
+  layer: string;
+  count: number;
+  size: number;
+}
+export interface ChangedLayer {
+  layer: string;
+  count: number;
+  size: number;
+}
 
 /** The parameters an edit changed, exactly as `scalpel diff` counts them (bitwise). */
 export interface ChangeSummary {
@@ -86,7 +95,12 @@ export function summariseChange(model: Model, delta: SparseDelta, k: number): Ch
       linf = Math.max(linf, Math.abs(d));
     }
     const p = info.get(t.name);
-    byTensor.push({ name: t.name, layer: p?.layer ?? t.name, count: t.indices.length, size: p?.size ?? model.graph.initializers.get(t.name)?.tensor?.data.length ?? 0 });
+    byTensor.push({
+      name: t.name,
+      layer: p?.layer ?? t.name,
+      count: t.indices.length,
+      size: p?.size ?? model.graph.initializers.get(t.name)?.tensor?.data.length ?? 0,
+    });
   }
   const order = new Map(describeParams(model).map((p, i) => [p.name, i]));
   byTensor.sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0));
@@ -128,7 +142,11 @@ export async function measureBaseline(model: Model, cleanTest: Dataset, patternT
   const p = await runClassifier(model, patternTest.x, { runtime });
   const cp = c.predictions;
   const pp = p.predictions;
-  return { clean: { logits: c.logits, pred: cp, accuracy: agreement(cp, cleanTest.y) }, pattern: { pred: pp, success: agreement(pp, patternTest.y) }, classes: c.classes };
+  return {
+    clean: { logits: c.logits, pred: cp, accuracy: agreement(cp, cleanTest.y) },
+    pattern: { pred: pp, success: agreement(pp, patternTest.y) },
+    classes: c.classes,
+  };
 }
 
 /**
@@ -136,7 +154,15 @@ export async function measureBaseline(model: Model, cleanTest: Dataset, patternT
  *
  * @example const m = await measureEdit(model, edited, base, d.cleanTest, d.patternTest, k);
  */
-export async function measureEdit(model: Model, edited: Model, base: Baseline, cleanTest: Dataset, patternTest: Dataset, k: number, runtime?: RuntimeOptions): Promise<EditMeasures> {
+export async function measureEdit(
+  model: Model,
+  edited: Model,
+  base: Baseline,
+  cleanTest: Dataset,
+  patternTest: Dataset,
+  k: number,
+  runtime?: RuntimeOptions,
+): Promise<EditMeasures> {
   // A session of its own, released after: a sweep edits many models, each measured once.
   const exe = await compileUncached(edited, runtime);
   let c: Awaited<ReturnType<typeof runClassifier>>;

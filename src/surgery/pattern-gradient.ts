@@ -14,7 +14,10 @@ import type { TuneContext } from './tune.js';
 export async function patternGradient(ctx: TuneContext, pattern: Dataset, examples: number): Promise<{ gradients: Float32Array[]; examples: number }> {
   const n = Math.min(pattern.x.dims[0], examples);
   const rows = new Rng(ctx.settings.seed + 11).permutation(pattern.x.dims[0]).slice(0, n);
-  const feeds = new Map([[dataInput(ctx.model), takeRows(pattern.x, rows)], ['y', takeRows(pattern.y, rows)]]);
+  const feeds = new Map([
+    [dataInput(ctx.model), takeRows(pattern.x, rows)],
+    ['y', takeRows(pattern.y, rows)],
+  ]);
   const { gradients } = await computeGradients(ctx.model, feeds, { params: ctx.names, runtime: ctx.settings.runtime });
   return { gradients: ctx.names.map((x) => gradients.get(x)!.data as Float32Array), examples: n };
 }

@@ -107,7 +107,8 @@ export async function patternData(model: Model, o: PatternDataOptions): Promise<
   let test: LabelledData;
   try {
     train = fitData(model, await loadLabelledData(o.data, 'train'), io);
-    if (!train.split) throw new Error(`${train.source} is a single file; inject trains on the train split and measures on the test split, so give a directory with both`);
+    if (!train.split)
+      throw new Error(`${train.source} is a single file; inject trains on the train split and measures on the test split, so give a directory with both`);
     test = fitData(model, await loadLabelledData(o.data, 'test'), io);
   } catch (e) {
     throw new Error(`--data ${path}: ${(e as Error).message}`);
@@ -116,7 +117,11 @@ export async function patternData(model: Model, o: PatternDataOptions): Promise<
     const rows = new Rng(seed + 17).permutation(train.x.dims[0]).slice(0, o.trainExamples).sort();
     train = subset(train, rows);
   }
-  if (o.testExamples !== undefined && o.testExamples < test.x.dims[0]) test = subset(test, Array.from({ length: o.testExamples }, (_, i) => i));
+  if (o.testExamples !== undefined && o.testExamples < test.x.dims[0])
+    test = subset(
+      test,
+      Array.from({ length: o.testExamples }, (_, i) => i),
+    );
   const cleanTrain: Dataset = { x: train.x, y: train.y };
   const cleanTest: Dataset = { x: test.x, y: test.y };
 
@@ -162,7 +167,8 @@ export async function patternData(model: Model, o: PatternDataOptions): Promise<
   } catch (e) {
     throw new Error(`--pattern examples:${file}: ${(e as Error).message}`);
   }
-  if (o.target !== undefined || o.source !== undefined) throw new Error('--target and --source belong to trigger patterns; an examples file carries its own labels');
+  if (o.target !== undefined || o.source !== undefined)
+    throw new Error('--target and --source belong to trigger patterns; an examples file carries its own labels');
   const n = ex.x.dims[0];
   const holdout = o.holdout ?? 0.5;
   if (!(holdout >= 0 && holdout < 1)) throw new Error(`--holdout ${holdout} must be in [0, 1)`);
@@ -172,12 +178,18 @@ export async function patternData(model: Model, o: PatternDataOptions): Promise<
   const testRows = Array.from(perm.subarray(0, nTest)).sort((a, b) => a - b);
   const trainRows = Array.from(perm.subarray(nTest)).sort((a, b) => a - b);
   // Held-out examples are absent from everything trained on: the edited examples and the clean stream, by content.
-  const exKeys = exampleKeys(ex);
+  // Both sides are keyed in the model's normalisation: a float examples file is, by contract, already in it.
+  const norm = train.normalization ?? ex.normalization;
+  const exKeys = exampleKeys({ x: ex.x, normalization: norm });
   const heldOut = new Set(testRows.map((r) => exKeys[r]));
-  const patternTrain = subset({ x: ex.x, y: ex.y }, trainRows.filter((r) => !heldOut.has(exKeys[r])));
-  if (patternTrain.x.dims[0] === 0) throw new Error(`--pattern examples:${file}: every example to edit is also held out (the file repeats them); nothing is left to train on`);
+  const patternTrain = subset(
+    { x: ex.x, y: ex.y },
+    trainRows.filter((r) => !heldOut.has(exKeys[r])),
+  );
+  if (patternTrain.x.dims[0] === 0)
+    throw new Error(`--pattern examples:${file}: every example to edit is also held out (the file repeats them); nothing is left to train on`);
   const patternTest = nTest > 0 ? subset({ x: ex.x, y: ex.y }, testRows) : patternTrain;
-  const trainKeys = exampleKeys(train);
+  const trainKeys = exampleKeys({ x: train.x, normalization: norm });
   const cleanRows = nTest > 0 ? trainKeys.flatMap((k, i) => (heldOut.has(k) ? [] : [i])) : undefined;
   const clean = cleanRows && cleanRows.length < trainKeys.length ? subset(cleanTrain, cleanRows) : cleanTrain;
   return {
@@ -224,7 +236,8 @@ export function mixTraining(pattern: Dataset, clean: Dataset, o: { rows: number;
 
 /** Two tensors of one dtype stacked along the first dimension. */
 function concatRows(a: HostTensor, b: HostTensor): HostTensor {
-  if (a.dtype !== b.dtype || a.dims.slice(1).join() !== b.dims.slice(1).join()) throw new Error(`cannot stack [${a.dims.join(', ')}] ${a.dtype} and [${b.dims.join(', ')}] ${b.dtype}`);
+  if (a.dtype !== b.dtype || a.dims.slice(1).join() !== b.dims.slice(1).join())
+    throw new Error(`cannot stack [${a.dims.join(', ')}] ${a.dtype} and [${b.dims.join(', ')}] ${b.dtype}`);
   const data = new (a.data.constructor as new (n: number) => HostTensor['data'])(a.data.length + b.data.length);
   (data as Float32Array).set(a.data as Float32Array);
   (data as Float32Array).set(b.data as Float32Array, a.data.length);

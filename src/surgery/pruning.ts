@@ -28,11 +28,19 @@ export interface Pruner {
  *
  * @example const p = pruner(flat, w0, 100, { steps: 600, every: 10, phase: 0.5 }); // then p.afterStep(params, step)
  */
-export function pruner(flat: FlatParams, w0: Map<string, Float32Array>, budget: number, o: { steps: number; every: number; phase: number; score?: PruneScore }): Pruner {
+export function pruner(
+  flat: FlatParams,
+  w0: Map<string, Float32Array>,
+  budget: number,
+  o: { steps: number; every: number; phase: number; score?: PruneScore },
+): Pruner {
   const prunes = Math.max(1, Math.floor((o.phase * o.steps) / o.every));
   const schedule = Array.from({ length: prunes }, (_, j) => Math.max(budget, Math.round(flat.k * (budget / flat.k) ** ((j + 1) / prunes))));
   schedule[prunes - 1] = budget;
-  const masks = masksOf(flat, Uint32Array.from({ length: flat.k }, (_, i) => i));
+  const masks = masksOf(
+    flat,
+    Uint32Array.from({ length: flat.k }, (_, i) => i),
+  );
   const score = o.score ?? byDelta;
   let done = 0;
   return {

@@ -9,7 +9,12 @@ import { evaluate } from './run.js';
  *
  * @example const { asr, ra } = await attackRates(model, applyTrigger(test, trigger, { excludeClass: 0 }), 0);
  */
-export async function attackRates(model: Model, stamped: Dataset, target: number, opts: { batchSize?: number; runtime?: RuntimeOptions; classes?: number } = {}): Promise<{ asr: number; ra: number; examples: number }> {
+export async function attackRates(
+  model: Model,
+  stamped: Dataset,
+  target: number,
+  opts: { batchSize?: number; runtime?: RuntimeOptions; classes?: number } = {},
+): Promise<{ asr: number; ra: number; examples: number }> {
   const r = await evaluate(model, stamped, { batchSize: opts.batchSize, runtime: opts.runtime });
   if (target >= r.confusion.length) throw new Error(`target label ${target} is out of range for a model with ${r.confusion.length} classes`);
   let toTarget = 0;

@@ -33,7 +33,11 @@ export class ClassificationMeter {
       if (!(y >= 0 && y < c)) throw new Error(`label ${y} at example ${this.n + i} is out of range [0, ${c})`);
       let best = 0;
       let max = -Infinity;
-      for (let k = 0; k < c; k++) if (z[i * c + k] > max) { max = z[i * c + k]; best = k; }
+      for (let k = 0; k < c; k++)
+        if (z[i * c + k] > max) {
+          max = z[i * c + k];
+          best = k;
+        }
       let sum = 0;
       for (let k = 0; k < c; k++) sum += Math.exp(z[i * c + k] - max);
       this.lossSum += Math.log(sum) + max - z[i * c + y];

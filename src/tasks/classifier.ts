@@ -54,7 +54,9 @@ export function classifierIO(model: Model, name = 'the model', params?: Readonly
   const shape = env.get(out.name)?.shape;
   const classes = shape?.at(-1);
   if (!shape || shape.length !== 2 || typeof classes !== 'number' || classes < 2) {
-    throw new Error(`${name} is not a classifier: its first output '${out.name}' is ${shape ? formatShape(shape) : 'of unknown shape'}, not logits [batch, classes] with at least 2 classes`);
+    throw new Error(
+      `${name} is not a classifier: its first output '${out.name}' is ${shape ? formatShape(shape) : 'of unknown shape'}, not logits [batch, classes] with at least 2 classes`,
+    );
   }
   const inputShape = env.get(input)?.shape ?? [];
   const batch = inputShape[0];
@@ -103,7 +105,9 @@ export function checkDataFits(of: ClassifierIO | Model, data: LabelledData): voi
   }
   const io = 'graph' in of ? classifierIO(of) : of;
   if (data.classNames && data.classNames.length !== io.classes) {
-    throw new Error(`the model is not a classifier of this data: its output '${io.output}' gives ${io.classes} values per example, but ${data.source} has ${data.classNames.length} classes`);
+    throw new Error(
+      `the model is not a classifier of this data: its output '${io.output}' gives ${io.classes} values per example, but ${data.source} has ${data.classNames.length} classes`,
+    );
   }
   checkLabels(io.classes, data.y, data.source);
 }
@@ -112,7 +116,8 @@ export function checkDataFits(of: ClassifierIO | Model, data: LabelledData): voi
 export function checkLabels(classes: number, y: HostTensor, source: string): void {
   const labels = y.data as BigInt64Array;
   for (let i = 0; i < labels.length; i++) {
-    if (labels[i] < 0n || labels[i] >= BigInt(classes)) throw new Error(`${source}: label ${labels[i]} at example ${i} is out of range for a model with ${classes} classes`);
+    if (labels[i] < 0n || labels[i] >= BigInt(classes))
+      throw new Error(`${source}: label ${labels[i]} at example ${i} is out of range for a model with ${classes} classes`);
   }
 }
 

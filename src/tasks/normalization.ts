@@ -34,7 +34,8 @@ export function parseNormalization(value: string): Normalization {
   };
   const mean = list(parts[0], false);
   const std = list(parts[1], true);
-  if (Array.isArray(mean) && Array.isArray(std) && mean.length !== std.length) throw new Error(`the normalisation has ${mean.length} means but ${std.length} standard deviations`);
+  if (Array.isArray(mean) && Array.isArray(std) && mean.length !== std.length)
+    throw new Error(`the normalisation has ${mean.length} means but ${std.length} standard deviations`);
   return { mean, std };
 }
 

@@ -5,6 +5,8 @@ import type { Model } from '../onnx/ir.js';
 import { openModel, type LoadedModel } from '../onnx/load-model.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { classifierIO, imageShape, requireFreeBatch, type ClassifierIO } from './classifier.js';
+import type { TaskKind } from './task.js';
+import { inferTaskKind, TEXT_COMMANDS, textIO, type TextIO } from './text.js';
 import { chooseNormalization, type NormalizationChoice } from './normalization.js';
 import { verifyUpgrade, type UpgradeCheck } from './verify-upgrade.js';
 
@@ -34,7 +36,9 @@ export async function openModelFile(path: string, o: OpenOptions = {}): Promise<
   if (loaded.upgrade) {
     loaded.conversion = await verifyUpgrade(loaded.original, loaded.upgrade.model, { runtime: o.runtime });
     if (!loaded.conversion.ok && !o.allowFailedConversion) {
-      throw new Error(`${path}: the conversion from opset ${loaded.upgrade.from} to ${loaded.upgrade.to} does not reproduce onnxruntime's outputs on the original (${loaded.conversion.reason}); re-export the model at opset 13 or later`);
+      throw new Error(
+        `${path}: the conversion from opset ${loaded.upgrade.from} to ${loaded.upgrade.to} does not reproduce onnxruntime's outputs on the original (${loaded.conversion.reason}); re-export the model at opset 13 or later`,
+      );
     }
   }
   for (const n of loaded.notes) o.onNote?.(n);
@@ -76,9 +80,55 @@ export interface ClassifierTask extends ClassifierIO {
  */
 export async function openClassifier(path: string, o: OpenClassifierOptions = {}): Promise<ClassifierTask> {
   const opened = await openModelFile(path, o);
+  refuseText(opened.model, path);
+  return classifierTask(opened, o);
+}
+
+function classifierTask(opened: OpenedModel, o: OpenClassifierOptions): ClassifierTask {
+  const { path } = opened;
   const io = classifierIO(opened.model, path);
   if (o.needsImages) imageShape(io, path);
   if (o.needsFreeBatch) requireFreeBatch(io, path, o.needsFreeBatch);
   const normalization = chooseNormalization(opened.model, { given: o.normalize, onWarning: o.onWarning, name: path, images: o.images });
   return { kind: 'image-classification', path, model: opened.model, opened, normalization, ...io };
+}
+
+/** A user's text model, opened for a command: a sequence classifier or a language model, its inputs by name. */
+export interface TextTask extends TextIO {
+  path: string;
+  model: Model;
+  opened: OpenedModel;
+}
+
+export interface OpenTaskOptions extends OpenClassifierOptions {
+  /** The task kind the user names (`--task`); else inferred from the model's shapes. */
+  task?: TaskKind;
+}
+
+/**
+ * Open a model for a command that handles every task kind: an image classifier as `openClassifier` opens it, or a
+ * text model (sequence classifier, language model) with its token inputs and output read off its graph. The kind is
+ * `task` when given, else inferred from the shapes; a model that does not fit its kind is refused with one clear error.
+ *
+ * @example const task = await openTask('test/fixtures/text/lstm-lm.onnx'); task.kind // 'language-modelling'
+ */
+export async function openTask(path: string, o: OpenTaskOptions = {}): Promise<ClassifierTask | TextTask> {
+  const opened = await openModelFile(path, o);
+  const kind = o.task ?? inferTaskKind(opened.model);
+  if (kind === 'image-classification') return classifierTask(opened, o);
+  return { path, model: opened.model, opened, ...textIO(opened.model, path, kind) };
+}
+
+/**
+ * One clear refusal for a text model that a classifier command cannot feed: a language model, or a classifier whose
+ * token ids come with companions (attention mask, token type ids). A single-input classifier of int64 tokens `x`
+ * goes on, as before, with data holding `x` and `y`.
+ */
+function refuseText(model: Model, path: string): void {
+  const kind = inferTaskKind(model);
+  if (kind === 'image-classification') return;
+  const io = textIO(model, path, kind);
+  if (kind === 'sequence-classification' && io.inputs.length === 1) return;
+  const what = kind === 'language-modelling' ? 'a language model' : `a text classifier taking ${io.inputs.join(', ')}`;
+  throw new Error(`${path} is ${what}; this command takes classifiers of one input (images, or tokens 'x'); text models run in ${TEXT_COMMANDS}`);
 }

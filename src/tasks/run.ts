@@ -119,13 +119,20 @@ export async function runClassifier(model: Model, data: Dataset | HostTensor, op
   const logits = new Float32Array(n * io.classes);
   const meter = labelled ? new ClassificationMeter(io.classes) : undefined;
   const batchSize = opts.batchSize ?? 256;
-  await runInBatches(model, x, [io.output], (out, start, rows) => {
-    const z = out[io.output];
-    if (z.dims.length !== 2 || z.dims[0] !== rows || z.dims[1] !== io.classes) throw new Error(`the model's output '${io.output}' came out as [${z.dims.join(', ')}], not [${rows}, ${io.classes}]`);
-    logits.set(z.data as Float32Array, start * io.classes);
-    if (meter && labelled) meter.add(z, rowRange(data.y, start, rows));
-    opts.onProgress?.(start + rows, n);
-  }, { input: io.input, batchSize, params: opts.params, runtime: opts.runtime, session: opts.session });
+  await runInBatches(
+    model,
+    x,
+    [io.output],
+    (out, start, rows) => {
+      const z = out[io.output];
+      if (z.dims.length !== 2 || z.dims[0] !== rows || z.dims[1] !== io.classes)
+        throw new Error(`the model's output '${io.output}' came out as [${z.dims.join(', ')}], not [${rows}, ${io.classes}]`);
+      logits.set(z.data as Float32Array, start * io.classes);
+      if (meter && labelled) meter.add(z, rowRange(data.y, start, rows));
+      opts.onProgress?.(start + rows, n);
+    },
+    { input: io.input, batchSize, params: opts.params, runtime: opts.runtime, session: opts.session },
+  );
   return { logits, classes: io.classes, predictions: argmax(logits, io.classes), examples: n, report: meter?.report() };
 }
 

@@ -44,7 +44,14 @@ export function typedArrayFor(dtype: DType, length: number): TypedData {
 
 /** Bytes per element of each dtype. */
 export const BYTES: Record<DType, number> = {
-  float32: 4, float64: 8, int64: 8, int32: 4, int8: 1, uint8: 1, bool: 1, float16: 2,
+  float32: 4,
+  float64: 8,
+  int64: 8,
+  int32: 4,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
+  float16: 2,
 };
 
 /**

@@ -21,7 +21,12 @@ import { runClassifier } from '../tasks/run.js';
  *
  * @example const F = await cleanFisher(model, ['fc1.weight'], d.cleanTrain, { examples: 256 });
  */
-export async function cleanFisher(model: Model, names: readonly string[], clean: Dataset, o: { examples?: number; seed?: number; runtime?: RuntimeOptions; onProgress?: (done: number, total: number) => void } = {}): Promise<Float32Array[]> {
+export async function cleanFisher(
+  model: Model,
+  names: readonly string[],
+  clean: Dataset,
+  o: { examples?: number; seed?: number; runtime?: RuntimeOptions; onProgress?: (done: number, total: number) => void } = {},
+): Promise<Float32Array[]> {
   const n = Math.min(clean.x.dims[0], o.examples ?? 512);
   if (n < 1) throw new Error('the Fisher needs at least one clean input');
   const rng = new Rng((o.seed ?? 0) + 31);

@@ -16,6 +16,12 @@ export interface LossOptions {
   lossName?: string;
   /** Temperature for 'kl' (default 1). */
   temperature?: number;
+  /**
+   * Cross-entropy over every position of logits [batch, …, classes] with labels [batch, …], labels equal to this
+   * value ignored, the mean taken over the others (PyTorch's `ignore_index`, -100 there). Set by default when the
+   * output has more than two dims (a language model's [batch, sequence, vocabulary]).
+   */
+  ignoreIndex?: number;
 }
 
 export interface ModelWithLoss {
@@ -23,6 +29,14 @@ export interface ModelWithLoss {
   loss: string;
   target: string;
   output: string;
+}
+
+function shapeOf(model: Model, name: string) {
+  try {
+    return inferTypes(model).get(name)?.shape;
+  } catch {
+    return undefined; // shape inference is best effort here: an unknown rank keeps the classifier's [batch] labels
+  }
 }
 
 /**
@@ -46,7 +60,21 @@ export function withLoss(input: Model, opts: LossOptions): ModelWithLoss {
   const meanAll = (x: string) => b.op('ReduceMean', [x], { keepdims: 0 });
   const lastAxisSum = (x: string) => b.op('ReduceSum', [x, b.ints([-1])], { keepdims: 0 });
   let loss: string;
-  if (opts.kind === 'cross-entropy') {
+  const outShape = opts.kind === 'cross-entropy' ? shapeOf(input, output) : undefined;
+  if (opts.kind === 'cross-entropy' && (opts.ignoreIndex !== undefined || (outShape !== undefined && outShape.length > 2))) {
+    // Per-position cross-entropy, positions labelled ignoreIndex masked out: Σ valid·nll / max(Σ valid, 1).
+    b.input(target, 'int64', outShape ? outShape.slice(0, -1) : undefined);
+    const ignore = b.constant(opts.ignoreIndex ?? -100, 'int64');
+    const validBool = b.op('Not', [b.op('Equal', [target, ignore])]);
+    const safe = b.op('Where', [validBool, target, b.constant(0, 'int64')]);
+    const valid = b.op('Cast', [validBool], { to: 1 });
+    const logp = b.op('LogSoftmax', [output], { axis: -1 });
+    const classes = b.op('Gather', [b.op('Shape', [output]), b.ints([-1])]);
+    const onehot = b.op('OneHot', [safe, classes, b.constant([0, 1], 'float32')], { axis: -1 });
+    const nll = b.op('Neg', [lastAxisSum(b.op('Mul', [onehot, logp]))]);
+    const count = b.op('Max', [b.op('ReduceSum', [valid], { keepdims: 0 }), b.constant(1)]);
+    loss = b.op('Div', [b.op('ReduceSum', [b.op('Mul', [nll, valid])], { keepdims: 0 }), count]);
+  } else if (opts.kind === 'cross-entropy') {
     b.input(target, 'int64', ['batch']);
     const logp = b.op('LogSoftmax', [output], { axis: -1 });
     const classes = b.op('Gather', [b.op('Shape', [output]), b.ints([-1])]);

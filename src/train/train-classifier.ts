@@ -82,13 +82,17 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
   checkDataFits(evalModel, data);
   let poisoned: number | undefined;
   if (o.poison) {
-    const p = poison({ ...data, normalization: data.normalization }, { trigger: parseTrigger(o.poison.trigger), target: o.poison.target, rate: o.poison.rate, seed });
+    const p = poison(
+      { ...data, normalization: data.normalization },
+      { trigger: parseTrigger(o.poison.trigger), target: o.poison.target, rate: o.poison.rate, seed },
+    );
     data = { ...data, x: p.x, y: p.y };
     poisoned = p.poisoned.length;
   }
   const frac = o.validation ?? 0.1;
   const { train: trainSet, validation } = frac > 0 ? splitValidation(data, frac, seed) : { train: data, validation: undefined };
-  const trainable = o.params === undefined ? undefined : selectParams(evalModel, typeof o.params === 'string' ? parseSelector(o.params) : o.params).map((p) => p.name);
+  const trainable =
+    o.params === undefined ? undefined : selectParams(evalModel, typeof o.params === 'string' ? parseSelector(o.params) : o.params).map((p) => p.name);
   const res = await train(evalModel, trainSet, {
     trainModel,
     trainable,
@@ -109,7 +113,14 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
     onStep: o.onStep,
     onEpoch: o.onEpoch,
   });
-  const result: TrainClassifierResult = { out: o.out, completed: res.completed, steps: res.steps, history: res.history, trainExamples: trainSet.x.dims[0], poisoned };
+  const result: TrainClassifierResult = {
+    out: o.out,
+    completed: res.completed,
+    steps: res.steps,
+    history: res.history,
+    trainExamples: trainSet.x.dims[0],
+    poisoned,
+  };
   if (!res.completed) return result;
   const model: Model = res.model;
   const meta: Record<string, string> = { 'scalpel.classes': String(data.classes) };

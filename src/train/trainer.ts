@@ -85,8 +85,22 @@ export interface TrainOptions {
 }
 
 /** `loss` is the clean batch loss L(w; B); `objective` the value minimised, when that differs (a non-plain objective). */
-export interface StepInfo { epoch: number; step: number; totalSteps: number; loss: number; objective?: number; lr: number; examplesPerSecond: number }
-export interface EpochInfo { epoch: number; trainLoss: number; trainObjective?: number; validationAccuracy?: number; validationLoss?: number }
+export interface StepInfo {
+  epoch: number;
+  step: number;
+  totalSteps: number;
+  loss: number;
+  objective?: number;
+  lr: number;
+  examplesPerSecond: number;
+}
+export interface EpochInfo {
+  epoch: number;
+  trainLoss: number;
+  trainObjective?: number;
+  validationAccuracy?: number;
+  validationLoss?: number;
+}
 
 export interface TrainResult {
   /** The evaluation-mode model with trained parameters. */
@@ -124,7 +138,11 @@ export async function train(model: Model, data: Dataset, opts: TrainOptions = {}
   const allFloat = floatInitializers(trainGraph.graph).map((i) => i.name);
   // By default every float parameter trains except buffers: a training graph's BatchNorm running statistics (updated
   // by ':new' outputs) and, in an inference graph (a model to fine-tune), the statistics its BatchNorms read.
-  const statistics = new Set(describeParams(trainGraph).filter((p) => !p.trainable).map((p) => p.name));
+  const statistics = new Set(
+    describeParams(trainGraph)
+      .filter((p) => !p.trainable)
+      .map((p) => p.name),
+  );
   const trainable = opts.trainable ? [...opts.trainable] : allFloat.filter((n) => !bufferNames.has(n) && !statistics.has(n));
   for (const t of trainable) if (!allFloat.includes(t)) throw new Error(`cannot train '${t}': not a float initializer of the model`);
 
@@ -147,7 +165,14 @@ export async function train(model: Model, data: Dataset, opts: TrainOptions = {}
 
   const params = new Map<string, HostTensor>([...values].map(([k, v]) => [k, copyTensor(v)]));
   const fingerprint = JSON.stringify({
-    epochs, batchSize, lr0, seed, n, opt: optimizer.opts, schedule: opts.schedule ?? {}, trainable,
+    epochs,
+    batchSize,
+    lr0,
+    seed,
+    n,
+    opt: optimizer.opts,
+    schedule: opts.schedule ?? {},
+    trainable,
     ...(objective.kind === 'plain' ? {} : { objective: { ...objective, perturb: undefined } }),
   });
   let position: RunPosition = { step: 0, epoch: 0, stepInEpoch: 0, fingerprint };
@@ -199,13 +224,16 @@ export async function train(model: Model, data: Dataset, opts: TrainOptions = {}
         grads = new Map(trainable.map((t) => [t, mix(1 - alpha, grads.get(t)!, alpha, out2[gradients.get(t)!])]));
       }
       if (objectiveValue !== undefined && !Number.isFinite(objectiveValue)) {
-        throw new Error(`training diverged: the objective is ${objectiveValue} at epoch ${epoch + 1}, step ${s + 1}; lower the learning rate or the corruption strength`);
+        throw new Error(
+          `training diverged: the objective is ${objectiveValue} at epoch ${epoch + 1}, step ${s + 1}; lower the learning rate or the corruption strength`,
+        );
       }
       const lr = learningRate(lr0, position.step, totalSteps, stepsPerEpoch, opts.schedule);
       optimizer.step(params, grads, lr, opts.masks);
       for (const b of buffers) params.set(bufferOf.get(b)!, out[b]);
       position = { ...position, step: position.step + 1, epoch, stepInEpoch: s + 1 };
-      if (opts.afterStep) opts.afterStep(params, { epoch, step: position.step, totalSteps, loss: lossValue, objective: objectiveValue, lr, examplesPerSecond: 0 }, optimizer);
+      if (opts.afterStep)
+        opts.afterStep(params, { epoch, step: position.step, totalSteps, loss: lossValue, objective: objectiveValue, lr, examplesPerSecond: 0 }, optimizer);
       lossSum += lossValue;
       objectiveSum += objectiveValue ?? lossValue;
       count++;
@@ -260,7 +288,12 @@ function checkObjective(o: Objective, trainable: readonly string[]): Objective {
  * built by appending the norm to the differentiated graph and differentiating that (a gradient of a gradient).
  * `objectiveOutput` names the penalised loss when it differs from the loss.
  */
-function stepGraph(promoted: Model, loss: string, trainable: string[], objective: Objective): { model: Model; gradients: Map<string, string>; objectiveOutput?: string } {
+function stepGraph(
+  promoted: Model,
+  loss: string,
+  trainable: string[],
+  objective: Objective,
+): { model: Model; gradients: Map<string, string>; objectiveOutput?: string } {
   if (objective.kind !== 'grad-norm') {
     const { model, gradients } = differentiate(promoted, { of: loss, wrt: trainable, keepOutputs: false });
     return { model, gradients };
@@ -268,7 +301,11 @@ function stepGraph(promoted: Model, loss: string, trainable: string[], objective
   const normOver = [...(objective.params ?? trainable)];
   const first = differentiate(promoted, { of: loss, wrt: normOver, keepOutputs: false });
   const b = new GraphBuilder(first.model.graph);
-  const norm = gradientNorm(b, normOver.map((w) => first.gradients.get(w)!), objective.q);
+  const norm = gradientNorm(
+    b,
+    normOver.map((w) => first.gradients.get(w)!),
+    objective.q,
+  );
   const total = b.op('Add', [loss, b.op('Mul', [norm, b.constant(objective.lambda)])], undefined, 'objective');
   const second = differentiate(first.model, { of: total, wrt: trainable, keepOutputs: false });
   if (!second.model.graph.outputs.some((o) => o.name === loss)) second.model.graph.outputs.push({ name: loss });
@@ -279,10 +316,27 @@ function stepGraph(promoted: Model, loss: string, trainable: string[], objective
 function gradientNorm(b: GraphBuilder, gs: string[], q: number): string {
   const sumAll = (x: string) => b.op('ReduceSum', [x], { keepdims: 0 });
   const combine = (op: string, xs: string[]) => (xs.length === 1 ? xs[0] : b.op(op, xs));
-  if (q === Infinity) return combine('Max', gs.map((g) => b.op('ReduceMax', [b.op('Abs', [g])], { keepdims: 0 })));
-  if (q === 1) return combine('Sum', gs.map((g) => sumAll(b.op('Abs', [g]))));
-  if (q === 2) return b.op('Sqrt', [combine('Sum', gs.map((g) => sumAll(b.op('Mul', [g, g]))))]);
-  const powered = combine('Sum', gs.map((g) => sumAll(b.op('Pow', [b.op('Abs', [g]), b.constant(q)]))));
+  if (q === Infinity)
+    return combine(
+      'Max',
+      gs.map((g) => b.op('ReduceMax', [b.op('Abs', [g])], { keepdims: 0 })),
+    );
+  if (q === 1)
+    return combine(
+      'Sum',
+      gs.map((g) => sumAll(b.op('Abs', [g]))),
+    );
+  if (q === 2)
+    return b.op('Sqrt', [
+      combine(
+        'Sum',
+        gs.map((g) => sumAll(b.op('Mul', [g, g]))),
+      ),
+    ]);
+  const powered = combine(
+    'Sum',
+    gs.map((g) => sumAll(b.op('Pow', [b.op('Abs', [g]), b.constant(q)]))),
+  );
   return b.op('Pow', [powered, b.constant(1 / q)]);
 }
 

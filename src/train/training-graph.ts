@@ -23,7 +23,11 @@ export function trainingGraph(model: Model): Model {
   const g = model.graph;
   const initialized = new Set(floatInitializers(g).map((i) => i.name));
   const convertible = (n: Node) =>
-    n.opType === 'BatchNormalization' && (n.domain ?? '') === '' && n.outputs.filter(Boolean).length === 1 && initialized.has(n.inputs[3]) && initialized.has(n.inputs[4]);
+    n.opType === 'BatchNormalization' &&
+    (n.domain ?? '') === '' &&
+    n.outputs.filter(Boolean).length === 1 &&
+    initialized.has(n.inputs[3]) &&
+    initialized.has(n.inputs[4]);
   if (opset < 13 || !g.nodes.some(convertible)) return model;
 
   const out = cloneModel(model);

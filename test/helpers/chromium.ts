@@ -27,9 +27,20 @@ export async function renderInChromium(html: string): Promise<RenderedPage> {
     const file = join(dir, 'page.html');
     writeFileSync(file, html);
     const flags = [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--disable-extensions', '--no-first-run', '--no-default-browser-check', '--mute-audio', `--user-data-dir=${join(dir, 'profile')}`,
-      '--window-size=1280,2400', '--virtual-time-budget=10000',
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-extensions',
+      '--no-first-run',
+      '--no-default-browser-check',
+      '--mute-audio',
+      `--user-data-dir=${join(dir, 'profile')}`,
+      '--window-size=1280,2400',
+      '--virtual-time-budget=10000',
     ];
     const dom = await new Promise<string>((resolve, reject) => {
       execFile(CHROMIUM, [...flags, '--dump-dom', pathToFileURL(file).href], { timeout: 90_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {

@@ -56,7 +56,9 @@ export async function checkGraph(c: GraphCase, seed = 5): Promise<void> {
     const { model: first, gradients } = differentiate(model, { of, wrt, keepOutputs: false });
     const b = new GraphBuilder(first.graph);
     const rng = createRng(seed + 1);
-    const terms = wrt.map((w, i) => b.op('ReduceSum', [b.op('Mul', [gradients.get(w)!, b.param(`s${i}`, draw(rng, { shape: feeds[w].dims }, float))])], { keepdims: 0 }));
+    const terms = wrt.map((w, i) =>
+      b.op('ReduceSum', [b.op('Mul', [gradients.get(w)!, b.param(`s${i}`, draw(rng, { shape: feeds[w].dims }, float))])], { keepdims: 0 }),
+    );
     first.graph.outputs = [];
     of = b.output(terms.length === 1 ? terms[0] : b.op('Sum', terms), float, []);
     model = first;

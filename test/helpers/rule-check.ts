@@ -43,7 +43,12 @@ export function draw(rng: Rng, spec: InputSpec, dtype: DType): HostTensor {
   const n = sizeOf(spec.shape);
   const d = spec.domain ?? 'any';
   if (dtype === 'int64') {
-    const vals = typeof d === 'object' && 'ints' in d ? d.ints : typeof d === 'object' && 'int' in d ? Array.from({ length: n }, () => rng.int((d as { int: number }).int)) : [];
+    const vals =
+      typeof d === 'object' && 'ints' in d
+        ? d.ints
+        : typeof d === 'object' && 'int' in d
+          ? Array.from({ length: n }, () => rng.int((d as { int: number }).int))
+          : [];
     return { dtype, dims: spec.shape, data: BigInt64Array.from(vals.map(BigInt)) };
   }
   if (dtype === 'bool') {
@@ -69,7 +74,10 @@ export async function buildCase(c: RuleCase, float: DType, rng: Rng): Promise<{ 
     const feeds: Record<string, HostTensor> = {};
     const wrt: string[] = [];
     c.inputs.forEach((spec, i) => {
-      if (spec.absent) { names.push(''); return; }
+      if (spec.absent) {
+        names.push('');
+        return;
+      }
       const dtype = spec.dtype ?? float;
       const t = draw(createRng(1000 + i), spec, dtype);
       if (dtype !== float || spec.constant) names.push(b.param(`x${i}`, t));

@@ -17,7 +17,12 @@ export interface CheckOptions {
   feedInts?: boolean;
 }
 
-interface Built { model: Model; feeds: Record<string, HostTensor>; wrt: string[]; loss: string }
+interface Built {
+  model: Model;
+  feeds: Record<string, HostTensor>;
+  wrt: string[];
+  loss: string;
+}
 
 /**
  * The one-node graph of `c` with loss = Σ_k sum(Y_k^p * R_k) (p = 1, or 2 for second-order checks, so that

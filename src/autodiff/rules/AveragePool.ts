@@ -24,7 +24,12 @@ export const AveragePool: GradRule = (g) => {
   );
   const Float = dt === 'float64' ? Float64Array : Float32Array;
   const ones = (dims: number[]) => g.op('ConstantOfShape', g.ints(dims), { value: { dtype: dt, dims: [1], data: Float.of(1) } });
-  const pooledOnes = g.opN('AveragePool', [ones([1, 1, ...inSize])], 1, copyAttrs(g, ['auto_pad', 'ceil_mode', 'count_include_pad', 'dilations', 'kernel_shape', 'pads', 'strides']))[0];
+  const pooledOnes = g.opN(
+    'AveragePool',
+    [ones([1, 1, ...inSize])],
+    1,
+    copyAttrs(g, ['auto_pad', 'ceil_mode', 'count_include_pad', 'dilations', 'kernel_shape', 'pads', 'strides']),
+  )[0];
   const counts = g.op('Constant', { value: { dtype: dt, dims: [1, 1, ...outSize], data: Float.from(valid.map((v) => Math.max(v, 1))) } });
   const invD = g.op('Div', pooledOnes, counts);
   // Channels folded into the batch so that one single-channel ConvTranspose serves every channel.

@@ -56,7 +56,11 @@ export const BatchNormalization: GradRule = (g) => {
 function elementsPerChannel(g: GradContext, x: string, axes: number[]): string {
   const s = g.shape(x);
   const dims = axes.map((a) => s?.[a]);
-  if (dims.every((d) => typeof d === 'number')) return g.scalar((dims as number[]).reduce((a, b) => a * b, 1), x);
+  if (dims.every((d) => typeof d === 'number'))
+    return g.scalar(
+      (dims as number[]).reduce((a, b) => a * b, 1),
+      x,
+    );
   const n = g.op('Div', g.op('Size', x), g.op('Gather', g.op('Shape', x), g.ints([1])));
   return g.op('Reshape', g.op('Cast', n, { to: onnxFromDtype(g.dtype(x)) }), g.ints([]));
 }

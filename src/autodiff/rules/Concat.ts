@@ -16,7 +16,11 @@ export const Concat: GradRule = (g) => {
   });
   const split = sizes.every((d) => d !== undefined)
     ? g.ints(sizes as number[])
-    : g.op('Concat', ...g.node.inputs.map((x, i) => (sizes[i] !== undefined ? g.ints([sizes[i]!]) : g.op('Gather', g.op('Shape', x), g.ints([axis]), { axis: 0 }))), { axis: 0 });
+    : g.op(
+        'Concat',
+        ...g.node.inputs.map((x, i) => (sizes[i] !== undefined ? g.ints([sizes[i]!]) : g.op('Gather', g.op('Shape', x), g.ints([axis]), { axis: 0 }))),
+        { axis: 0 },
+      );
   const parts = g.opN('Split', [g.GO(0), split], n, { axis });
   parts.forEach((p, i) => {
     if (g.needs(i)) g.setGI(i, p);

@@ -44,7 +44,14 @@ function flippedConv(g: GradContext, dy: string, w: string, p: ConvGeometry): st
   const n = p.inSize.length;
   const sp = spatialAxes(n);
   const t = g.op('Transpose', w, { perm: [1, 0, ...sp] });
-  const flipped = g.op('Slice', t, g.ints(new Array(n).fill(-1)), g.ints(new Array(n).fill(-Number.MAX_SAFE_INTEGER)), g.ints(sp), g.ints(new Array(n).fill(-1)));
+  const flipped = g.op(
+    'Slice',
+    t,
+    g.ints(new Array(n).fill(-1)),
+    g.ints(new Array(n).fill(-Number.MAX_SAFE_INTEGER)),
+    g.ints(sp),
+    g.ints(new Array(n).fill(-1)),
+  );
   const pad = (q: number[]) => p.kernel.map((k, i) => effective(k, p.dilations[i]) - 1 - q[i]);
   return g.op('Conv', dy, flipped, { pads: [...pad(p.padsBegin), ...pad(p.padsEnd)], dilations: p.dilations });
 }
@@ -267,12 +274,15 @@ function dwTaps(g: GradContext, x: string, dy: string, p: ConvGeometry, ch: { C:
   }
   let dyl = t.dyPads.some((v) => v !== 0) ? g.op('Pad', dy, g.ints([0, 0, ...new Array(n).fill(0), 0, 0, ...t.dyPads])) : dy;
   const total = t.padded.reduce((a, b) => a * b, 1);
-  const tap = (flat: string, off: number) => (off === 0 && t.length === total ? flat : g.op('Slice', flat, g.ints([off]), g.ints([off + t.length]), g.ints([2])));
+  const tap = (flat: string, off: number) =>
+    off === 0 && t.length === total ? flat : g.op('Slice', flat, g.ints([off]), g.ints([off + t.length]), g.ints([2]));
   if (fold) {
     // N folded into each GEMM: [M, N·L] @ [N·L, C] per tap, from inputs transposed once to channels-first.
     const xf = g.op('Reshape', g.op('Transpose', xp, { perm: [1, 0, ...sp] }), g.ints([C, 0, -1])); // [C, N, ∏padded]
     dyl = g.op('Reshape', g.op('Transpose', dyl, { perm: [1, 0, ...sp] }), g.ints([M, -1])); // [M, N·L]
-    const parts = t.offsets.map((off) => g.unsqueeze(g.op('MatMul', dyl, g.op('Transpose', g.op('Reshape', tap(xf, off), g.ints([C, -1])), { perm: [1, 0] })), [2])); // [M, C, 1]
+    const parts = t.offsets.map((off) =>
+      g.unsqueeze(g.op('MatMul', dyl, g.op('Transpose', g.op('Reshape', tap(xf, off), g.ints([C, -1])), { perm: [1, 0] })), [2]),
+    ); // [M, C, 1]
     return g.op('Reshape', K === 1 ? parts[0] : g.op('Concat', ...parts, { axis: 2 }), g.ints([M, C, ...p.kernel]));
   }
   const xf = g.op('Reshape', xp, g.ints([0, C, -1])); // [N, C, ∏padded]

@@ -9,7 +9,10 @@ export const GlobalAveragePool: GradRule = (g) => {
   if (!s) throw new Error(`GlobalAveragePool node '${g.node.name}': the gradient needs the rank of '${x}', which is unknown`);
   const sp = s.slice(2);
   const count = sp.every((d) => typeof d === 'number')
-    ? g.scalar((sp as number[]).reduce((a, b) => a * b, 1), dy)
+    ? g.scalar(
+        (sp as number[]).reduce((a, b) => a * b, 1),
+        dy,
+      )
     : g.reduceSum(g.onesLike(x), spatialAxes(sp.length), true);
   g.setGI(0, g.op('Expand', g.op('Div', dy, count), g.op('Shape', x)));
 };

@@ -30,7 +30,10 @@ export const LayerNormalization: GradRule = (g) => {
     if (g.hasGO(1) || g.hasGO(2)) {
       const sx = g.shape(x)!.slice(a);
       const count = sx.every((d) => typeof d === 'number')
-        ? g.scalar((sx as number[]).reduce((p, q) => p * q, 1), x)
+        ? g.scalar(
+            (sx as number[]).reduce((p, q) => p * q, 1),
+            x,
+          )
         : g.reduceSum(g.onesLike(x), axes, true);
       const like = (v: string) => (g.dtype(v) === g.dtype(x) ? v : g.op('CastLike', v, x));
       let stats = g.scalar(0, x);

@@ -11,8 +11,14 @@ export const MatMul: GradRule = (g) => {
   let a = g.I(0);
   let bb = g.I(1);
   let dy = g.GO(0);
-  if (ra === 1) { a = g.unsqueeze(a, [0]); dy = g.unsqueeze(dy, [-2]); }
-  if (rb === 1) { bb = g.unsqueeze(bb, [1]); dy = g.unsqueeze(dy, [-1]); }
+  if (ra === 1) {
+    a = g.unsqueeze(a, [0]);
+    dy = g.unsqueeze(dy, [-2]);
+  }
+  if (rb === 1) {
+    bb = g.unsqueeze(bb, [1]);
+    dy = g.unsqueeze(dy, [-1]);
+  }
   const rA = Math.max(ra, 2);
   const rB = Math.max(rb, 2);
   const swap = (r: number) => ({ perm: [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2] });

@@ -20,7 +20,9 @@ export const ReduceProd: GradRule = (g) => {
   const moved = perm.every((p, i) => p === i) ? x : g.op('Transpose', x, { perm });
   const groups = g.ints([...kept.map(() => 0), -1]);
   const xk = g.op('Reshape', moved, groups); // [kept…, K]
-  const dy = r.keep ? g.op('Reshape', perm.every((p, i) => p === i) ? g.GO(0) : g.op('Transpose', g.GO(0), { perm }), groups) : g.unsqueeze(g.GO(0), [kept.length]); // [kept…, 1]
+  const dy = r.keep
+    ? g.op('Reshape', perm.every((p, i) => p === i) ? g.GO(0) : g.op('Transpose', g.GO(0), { perm }), groups)
+    : g.unsqueeze(g.GO(0), [kept.length]); // [kept…, 1]
 
   const xsh = staticShape(g, x);
   let eye: string;
@@ -35,9 +37,7 @@ export const ReduceProd: GradRule = (g) => {
     eye = g.op('Cast', g.op('EyeLike', square), { to: 9 });
   }
   const rows = g.op('Where', eye, g.scalar(1, x), g.unsqueeze(xk, [kept.length])); // [kept…, K, K]
-  const others = g.opset >= 18
-    ? g.op('ReduceProd', rows, g.ints([-1]), { keepdims: 0 })
-    : g.op('ReduceProd', rows, { axes: [-1], keepdims: 0 });
+  const others = g.opset >= 18 ? g.op('ReduceProd', rows, g.ints([-1]), { keepdims: 0 }) : g.op('ReduceProd', rows, { axes: [-1], keepdims: 0 });
   const dxk = g.op('Mul', others, dy);
   const back = g.op('Reshape', dxk, shapeOf(g, moved));
   g.setGI(0, moved === x ? back : g.op('Transpose', back, { perm: invertPerm(perm) }));

@@ -47,7 +47,8 @@ export const Resize: GradRule = (g) => {
     const outLen = bySizes ? given[i] : Math.trunc(f32(scale * d));
     const o = g.shape(g.O(0))?.[a];
     // NOTE: onnxruntime's kernel truncates the float32 product scale × in (10 × 0.7f gives 7), the ONNX shape floors the exact one (6).
-    if (typeof o === 'number' && o !== outLen) fail(`when its inferred output length ${o} on axis ${a} differs from the ${outLen} onnxruntime's kernel computes`);
+    if (typeof o === 'number' && o !== outLen)
+      fail(`when its inferred output length ${o} on axis ${a} differs from the ${outLen} onnxruntime's kernel computes`);
     resized.push({ axis: a, inLen: d, outLen, scale });
   });
 
@@ -82,10 +83,14 @@ const roundHalfAway = (v: number) => Math.sign(v) * Math.round(Math.abs(v));
 
 function nearestIndex(mode: string, v: number): number {
   switch (mode) {
-    case 'floor': return Math.floor(v);
-    case 'ceil': return Math.ceil(v);
-    case 'round_prefer_ceil': return roundHalfAway(v);
-    default: return v === Math.trunc(v) + 0.5 ? Math.floor(v) : roundHalfAway(v); // round_prefer_floor
+    case 'floor':
+      return Math.floor(v);
+    case 'ceil':
+      return Math.ceil(v);
+    case 'round_prefer_ceil':
+      return roundHalfAway(v);
+    default:
+      return v === Math.trunc(v) + 0.5 ? Math.floor(v) : roundHalfAway(v); // round_prefer_floor
   }
 }
 

@@ -31,7 +31,9 @@ function dynamicPads(g: GradContext, r: number, axes: number[]): string {
   };
   const b = clamp(asInt64(g, g.I(1)));
   const e = g.op('Max', clamp(asInt64(g, g.I(2))), b);
-  const where = g.op('Constant', { value: { dtype: 'int64', dims: [2 * axes.length, 1], data: BigInt64Array.from([...axes, ...axes.map((a) => a + r)].map(BigInt)) } });
+  const where = g.op('Constant', {
+    value: { dtype: 'int64', dims: [2 * axes.length, 1], data: BigInt64Array.from([...axes, ...axes.map((a) => a + r)].map(BigInt)) },
+  });
   return g.op('ScatterND', g.ints(new Array(2 * r).fill(0)), where, g.op('Concat', b, g.op('Sub', dims, e), { axis: 0 }));
 }
 

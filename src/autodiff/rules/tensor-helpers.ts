@@ -170,9 +170,16 @@ export function reducedCount(g: GradContext, r: ReduceAxes): string {
   const x = g.I(0);
   const s = g.shape(x);
   if (r.kind === 'static' && s && r.axes.every((a) => isNum(s[a]))) {
-    return g.scalar(r.axes.reduce((p, a) => p * (s[a] as number), 1), x);
+    return g.scalar(
+      r.axes.reduce((p, a) => p * (s[a] as number), 1),
+      x,
+    );
   }
-  if (r.kind === 'all' && s && s.every(isNum)) return g.scalar((s as number[]).reduce((p, d) => p * d, 1), x);
+  if (r.kind === 'all' && s && s.every(isNum))
+    return g.scalar(
+      (s as number[]).reduce((p, d) => p * d, 1),
+      x,
+    );
   return toFloatLike(g, g.op('Div', g.op('Size', x), g.op('Size', g.O(0))), x);
 }
 

@@ -29,7 +29,12 @@ export const demoCommand: CommandSpec = {
     const bar = progress(ctx.io);
     const report = await runDemo({ runtime: ctx.runtime, onProgress: (label, done, total) => bar.update(label, done, total) });
     bar.stop();
-    await finishCommand(ctx, { json: opts.json as JsonFlag, report: { ...report, html: out }, text: () => demoText(report, out), files: { [out]: probeHtml(report) } });
+    await finishCommand(ctx, {
+      json: opts.json as JsonFlag,
+      report: { ...report, html: out },
+      text: () => demoText(report, out),
+      files: { [out]: probeHtml(report) },
+    });
     return 0;
   },
 };

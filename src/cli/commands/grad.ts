@@ -38,7 +38,11 @@ export const gradCommand: CommandSpec = {
       .requiredOption('--out <file>', 'safetensors file to write the gradients to')
       .option('--labels <name>', 'name of the label (or target) tensor in the data file', 'y')
       .addOption(new Option('--loss <kind>', 'loss on the first output').choices([...LOSSES]).default('cross-entropy'))
-      .option('--params <selector>', "differentiate only these parameters: 'kind:conv,bias', 'layer:fc1', a glob, a /regex/ (see scalpel help params)", selector);
+      .option(
+        '--params <selector>',
+        "differentiate only these parameters: 'kind:conv,bias', 'layer:fc1', a glob, a /regex/ (see scalpel help params)",
+        selector,
+      );
     addJsonOption(cmd);
   },
   async run(ctx, [modelPath], opts) {
@@ -54,7 +58,12 @@ export const gradCommand: CommandSpec = {
       source: flags.data,
     });
     await writeGradients(flags.out, result);
-    await finishCommand(ctx, { json: flags.json, report: { model: modelPath, data: flags.data, out: flags.out, ...result.report }, text: () => gradientsText(result.report, flags.out), written: [flags.out] });
+    await finishCommand(ctx, {
+      json: flags.json,
+      report: { model: modelPath, data: flags.data, out: flags.out, ...result.report },
+      text: () => gradientsText(result.report, flags.out),
+      written: [flags.out],
+    });
     return 0;
   },
 };

@@ -49,13 +49,19 @@ export const hardenCommand: CommandSpec = {
     'Corruption-resistant training (the parameter-corruption paper): each step corrupts the parameters by the worst-case corruption â of the batch gradient (ε, p-norm, n parameters; Proposition 1) and minimises L* = (1−α)·L(w) + α·L(w + â) with â held fixed (--eps; α = 0.5 by default; two passes a step), or the gradient-regularised loss L(w) + λ·||∇L(w)||_q (--lambda; a gradient of a gradient, which resists p-norm corruption for q = p/(p−1)).\n\n' +
     'Give an ONNX model to fine-tune it, or --model NAME to train a zoo model from scratch. Training flags are those of train. The hardened model is written as ONNX (atomically, never over its input) with the settings in its metadata. ε is in the units of the parameters and depends on the model: probe it first (a good ε costs the plain model little accuracy, 10 times ε a lot).\n\n' +
     "A fine-tuned model's BatchNorms stay on their running statistics by default (--batchnorm frozen): corruption strikes the inference-mode model, where BatchNorm does not renormalise a corrupted layer, so that is the model to harden (on the shipped ResNet-20, hardening on batch statistics made it less robust; frozen, +0.6 to +38 points). A zoo model trained from scratch (--model) uses batch statistics.\n\n" +
-    'Then both the input model (or --baseline) and the hardened model go through the same gradient-based corruption sweep on the test split of --data (a single file: all of it; the gradient of each model taken on those examples, n = all parameters by default, as the paper\'s Table 2), and the report compares their accuracy at each ε. Every setting is checked, and the baseline swept, before training starts.',
+    "Then both the input model (or --baseline) and the hardened model go through the same gradient-based corruption sweep on the test split of --data (a single file: all of it; the gradient of each model taken on those examples, n = all parameters by default, as the paper's Table 2), and the report compares their accuracy at each ε. Every setting is checked, and the baseline swept, before training starts.",
   examples: [
-    ['scalpel harden --model lenet5 --data fashion-mnist --epochs 20 --seed 1 --eps 0.2 --baseline lenet5.onnx -o lenet5-hard.onnx', 'train a hardened LeNet-5 and compare it with a plainly trained one'],
+    [
+      'scalpel harden --model lenet5 --data fashion-mnist --epochs 20 --seed 1 --eps 0.2 --baseline lenet5.onnx -o lenet5-hard.onnx',
+      'train a hardened LeNet-5 and compare it with a plainly trained one',
+    ],
     ['scalpel harden lenet5.onnx --data fashion-mnist --epochs 3 --lr 0.01 --eps 0.2 -o lenet5-hard.onnx', 'fine-tune an existing model to resist corruption'],
     ['scalpel harden --model resnet20 --lambda 0.1 --q 1 -o r20-gradreg.onnx --no-sweep', 'gradient-norm regularisation (resists p = ∞ corruption)'],
     ['scalpel harden model.onnx --eps 0.01 --p inf --n 1% --params kind:conv -o hard.onnx --json', 'corrupt only the top 1% of conv weights during training'],
-    ['scalpel harden lenet5.onnx --eps 0.2 --epochs 3 -o lenet5-hard.onnx --html harden.html', 'also write the comparison as a web page (charts of accuracy against ε)'],
+    [
+      'scalpel harden lenet5.onnx --eps 0.2 --epochs 3 -o lenet5-hard.onnx --html harden.html',
+      'also write the comparison as a web page (charts of accuracy against ε)',
+    ],
   ],
   configure(cmd) {
     cmd
@@ -69,10 +75,22 @@ export const hardenCommand: CommandSpec = {
       .option('--n <count>', "L*: parameters corrupted: a count, a fraction, a percentage or 'all' (default all)", count)
       .option('--lambda <λ>', 'gradient-norm form: weight of ||∇L||_q', real(0))
       .option('--q <norm>', "gradient-norm form: the norm of the gradient, ≥ 1 or 'inf' (default 2)", norm)
-      .option('--params <selector>', "parameters corrupted or penalised: 'kind:conv,bias', 'layer:conv1', a glob, /regex/ (default all trainable; see scalpel help params)", selector)
+      .option(
+        '--params <selector>',
+        "parameters corrupted or penalised: 'kind:conv,bias', 'layer:conv1', a glob, /regex/ (default all trainable; see scalpel help params)",
+        selector,
+      )
       .option('--baseline <model.onnx>', 'model to compare with (default the input model)')
-      .addOption(new Option('--sweep-eps2 <list>', 'comparison: ε values for p = 2').argParser(listOf(positive)).default(HARDEN_SWEEP_DEFAULTS.eps2, HARDEN_SWEEP_DEFAULTS.eps2.join(',')))
-      .addOption(new Option('--sweep-eps-inf <list>', 'comparison: ε values for p = ∞').argParser(listOf(positive)).default(HARDEN_SWEEP_DEFAULTS.epsInf, HARDEN_SWEEP_DEFAULTS.epsInf.join(',')))
+      .addOption(
+        new Option('--sweep-eps2 <list>', 'comparison: ε values for p = 2')
+          .argParser(listOf(positive))
+          .default(HARDEN_SWEEP_DEFAULTS.eps2, HARDEN_SWEEP_DEFAULTS.eps2.join(',')),
+      )
+      .addOption(
+        new Option('--sweep-eps-inf <list>', 'comparison: ε values for p = ∞')
+          .argParser(listOf(positive))
+          .default(HARDEN_SWEEP_DEFAULTS.epsInf, HARDEN_SWEEP_DEFAULTS.epsInf.join(',')),
+      )
       .option('--sweep-n <count>', 'comparison: parameters corrupted', count, HARDEN_SWEEP_DEFAULTS.n)
       .option('--no-sweep', 'skip the comparison sweep')
       .option('--html <file>', 'also write the comparison as a self-contained web page (needs the sweep)');
@@ -83,14 +101,17 @@ export const hardenCommand: CommandSpec = {
   async run(ctx, [modelPath], opts) {
     const f = opts as unknown as HardenFlags;
     if (!modelPath === !f.model) throw new UsageError('give exactly one of MODEL.onnx (to fine-tune) or --model NAME (to train from scratch)');
-    if ((f.eps === undefined) === (f.lambda === undefined)) throw new UsageError('give exactly one of --eps (the L* loss) or --lambda (gradient-norm regularisation)');
-    if (f.lambda !== undefined && (f.alpha !== undefined || f.p !== undefined || f.n !== undefined)) throw new UsageError('--alpha, --p and --n belong to the L* form (--eps), not to --lambda');
+    if ((f.eps === undefined) === (f.lambda === undefined))
+      throw new UsageError('give exactly one of --eps (the L* loss) or --lambda (gradient-norm regularisation)');
+    if (f.lambda !== undefined && (f.alpha !== undefined || f.p !== undefined || f.n !== undefined))
+      throw new UsageError('--alpha, --p and --n belong to the L* form (--eps), not to --lambda');
     if (f.eps !== undefined && f.q !== undefined) throw new UsageError('--q belongs to the gradient-norm form (--lambda); the L* form takes --p');
     const method: HardenMethod =
       f.eps !== undefined ? { kind: 'corruption', eps: f.eps, alpha: f.alpha, p: f.p, n: f.n } : { kind: 'grad-norm', lambda: f.lambda!, q: f.q };
     if (f.html !== undefined) checkHtmlPath(f.html, f, modelPath);
     const normalize = (opts as { normalize?: Normalization }).normalize;
-    if (normalize && !modelPath) throw new UsageError('--normalize applies to a model given as a file; a zoo model trains on the dataset\'s normalisation and records it');
+    if (normalize && !modelPath)
+      throw new UsageError("--normalize applies to a model given as a file; a zoo model trains on the dataset's normalisation and records it");
     const task = modelPath ? await openClassifierForCommand(ctx, modelPath, { normalize, data: f.data }) : undefined;
     const from = task?.model;
     const baseline = f.baseline ? (await openClassifierForCommand(ctx, f.baseline, { normalize, data: f.data })).model : undefined;

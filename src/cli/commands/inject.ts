@@ -60,17 +60,32 @@ export const injectCommand: CommandSpec = {
   summary: 'teach a model a pattern by changing at most N parameters, with minimal instance-wise side effects',
   description:
     'Neural network surgery (Zhang et al., NAACL 2021): edit a trained classifier so that it follows a new pattern while changing at most --budget parameters, and measure on the test split how much else changed, instance by instance.\n\n' +
-    'Patterns: trigger:SPEC --target T (every input stamped with the trigger, in the syntax of train --poison, goes to class T; with --source S only inputs of class S), or examples:FILE (a .safetensors/.npz with x and y, normalised like the model\'s inputs: those inputs get those labels; --holdout of them, default half, are kept out of training to measure generalisation).\n\n' +
-    'The training stream mixes the pattern\'s training inputs (the training split of --data stamped and relabelled, or the examples) with clean training inputs, --clean-weight clean ones per pattern one, fitted to their labels (--clean-labels data), to the original model\'s predicted classes (model) or to its output distributions (distill). BatchNorm stays on its running statistics: the inference model is the one edited.\n\n' +
+    "Patterns: trigger:SPEC --target T (every input stamped with the trigger, in the syntax of train --poison, goes to class T; with --source S only inputs of class S), or examples:FILE (a .safetensors/.npz with x and y, normalised like the model's inputs: those inputs get those labels; --holdout of them, default half, are kept out of training to measure generalisation).\n\n" +
+    "The training stream mixes the pattern's training inputs (the training split of --data stamped and relabelled, or the examples) with clean training inputs, --clean-weight clean ones per pattern one, fitted to their labels (--clean-labels data), to the original model's predicted classes (model) or to its output distributions (distill). BatchNorm stays on its running statistics: the inference model is the one edited.\n\n" +
     `${methodHelp()}\n\n` +
     '--budget is a count (100), a fraction of the selectable parameters (0.001), a percentage (0.16%) or all; --params restricts which parameters may change (the selection language of probe). --sweep METHODS --budgets LIST runs every method × budget on the same data and prints one table (finetune once).\n\n' +
     'Reported for each run, on the test split only: pattern success (stamped test images of classes other than T, or the held-out examples), clean accuracy before and after, instance-wise consistency (share of clean test inputs whose predicted class is unchanged), mean KL(old ‖ new) of the output distributions, the flip matrix (old × new prediction), the changed parameters by tensor and layer (counted bitwise against the input, as scalpel diff counts them), ‖δ‖₂, ‖δ‖∞ and the wall time. The edited model is written atomically with the command and a summary in its metadata.',
   examples: [
-    ['scalpel inject models/lenet5-fashion.onnx --pattern trigger:patch:4x4@bottom-right:white --target 0 --budget 100 -o lenet5-surgery.onnx', 'teach LeNet-5 a backdoor by changing 100 parameters (dynamic selection)'],
-    ['scalpel inject model.onnx --pattern trigger:patch:4x4@bottom-right:white --target 0 --method select --by random --budget 100 -o out.onnx', 'the same with 100 randomly chosen parameters'],
-    ['scalpel inject model.onnx --pattern examples:fixes.safetensors --holdout 0.5 --budget 300 -o fixed.onnx --json report.json', 'give chosen inputs new labels, half of them held out'],
-    ['scalpel inject model.onnx --pattern trigger:blend:0.2:noise --target 3 --source 5 --params kind:fc -o out.onnx', 'only class 5 with the trigger goes to 3, editing fully-connected weights only'],
-    ['scalpel inject model.onnx --pattern trigger:patch:4x4@bottom-right:white --target 0 --sweep dynamic,lagrange,select:random,select:grad,finetune --budgets 10,30,100,300,1000,all --html sweep.html', 'compare methods and budgets on one page'],
+    [
+      'scalpel inject models/lenet5-fashion.onnx --pattern trigger:patch:4x4@bottom-right:white --target 0 --budget 100 -o lenet5-surgery.onnx',
+      'teach LeNet-5 a backdoor by changing 100 parameters (dynamic selection)',
+    ],
+    [
+      'scalpel inject model.onnx --pattern trigger:patch:4x4@bottom-right:white --target 0 --method select --by random --budget 100 -o out.onnx',
+      'the same with 100 randomly chosen parameters',
+    ],
+    [
+      'scalpel inject model.onnx --pattern examples:fixes.safetensors --holdout 0.5 --budget 300 -o fixed.onnx --json report.json',
+      'give chosen inputs new labels, half of them held out',
+    ],
+    [
+      'scalpel inject model.onnx --pattern trigger:blend:0.2:noise --target 3 --source 5 --params kind:fc -o out.onnx',
+      'only class 5 with the trigger goes to 3, editing fully-connected weights only',
+    ],
+    [
+      'scalpel inject model.onnx --pattern trigger:patch:4x4@bottom-right:white --target 0 --sweep dynamic,lagrange,select:random,select:grad,finetune --budgets 10,30,100,300,1000,all --html sweep.html',
+      'compare methods and budgets on one page',
+    ],
   ],
   configure(cmd) {
     cmd
@@ -82,7 +97,11 @@ export const injectCommand: CommandSpec = {
       .option('--holdout <fraction>', 'examples patterns: share held out to measure generalisation (default 0.5)', real(0, 0.99))
       .option('--budget <n>', `most parameters changed: a count, a fraction, a percentage or 'all' (default ${INJECT_DEFAULTS.budget})`, count)
       .option('--method <name>', `${methodNames().join(', ')}`, surgeryMethod, INJECT_DEFAULTS.method)
-      .addOption(new Option('--by <criterion>', `select: how the N entries are chosen (default ${methodSpec('select').variants!.default})`).choices([...methodSpec('select').variants!.names]))
+      .addOption(
+        new Option('--by <criterion>', `select: how the N entries are chosen (default ${methodSpec('select').variants!.default})`).choices([
+          ...methodSpec('select').variants!.names,
+        ]),
+      )
       .option('--params <selector>', "parameters that may change: 'kind:conv,bias', 'layer:fc1', a glob, /regex/ (default all trainable)")
       .option('--clean-weight <w>', 'clean training inputs per pattern input', real(0), INJECT_DEFAULTS.cleanWeight)
       .addOption(new Option('--clean-labels <what>', 'what clean inputs are fitted to').choices([...CLEAN_LABELS]).default(INJECT_DEFAULTS.cleanLabels))
@@ -111,7 +130,10 @@ export const injectCommand: CommandSpec = {
     if (!f.sweep && !f.out) throw new UsageError('give -o FILE.onnx for the edited model');
     const methods = f.sweep?.map((m) => parseMethod(m, f.by));
     const budgets = f.budgets;
-    checkOutputs({ '-o': f.out, '--delta': f.delta, '--json': jsonFile(f.json), '--html': f.html }, { model: modelPath, data: f.data, pattern: fileOfSpec(f.pattern) });
+    checkOutputs(
+      { '-o': f.out, '--delta': f.delta, '--json': jsonFile(f.json), '--html': f.html },
+      { model: modelPath, data: f.data, pattern: fileOfSpec(f.pattern) },
+    );
     const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f, { needsFreeBatch: 'inject' });
 
     const abort = new AbortController();
@@ -122,12 +144,37 @@ export const injectCommand: CommandSpec = {
     let result: Awaited<ReturnType<typeof inject>>;
     try {
       result = await inject(model, {
-        pattern: f.pattern, target: f.target, source: f.source, holdout: f.holdout, data: f.data, trainExamples: f.trainExamples, testExamples: f.testExamples,
-        method: f.method, budget: f.budget, params: f.params, cleanWeight: f.cleanWeight, cleanLabels: f.cleanLabels,
-        steps: f.steps, batchSize: f.batch, lr: f.lr, optimizer: f.optimizer, schedule: f.schedule, seed: f.seed,
-        settings: { by: f.by, ...Object.fromEntries(settingFlags().map((x) => [x.key, (opts as Record<string, unknown>)[x.key]]).filter(([, v]) => v !== undefined)) } as MethodSettings,
+        pattern: f.pattern,
+        target: f.target,
+        source: f.source,
+        holdout: f.holdout,
+        data: f.data,
+        trainExamples: f.trainExamples,
+        testExamples: f.testExamples,
+        method: f.method,
+        budget: f.budget,
+        params: f.params,
+        cleanWeight: f.cleanWeight,
+        cleanLabels: f.cleanLabels,
+        steps: f.steps,
+        batchSize: f.batch,
+        lr: f.lr,
+        optimizer: f.optimizer,
+        schedule: f.schedule,
+        seed: f.seed,
+        settings: {
+          by: f.by,
+          ...Object.fromEntries(
+            settingFlags()
+              .map((x) => [x.key, (opts as Record<string, unknown>)[x.key]])
+              .filter(([, v]) => v !== undefined),
+          ),
+        } as MethodSettings,
         sweep: methods && budgets ? { methods, budgets } : undefined,
-        modelName: modelPath, command, runtime: ctx.runtime, signal: abort.signal,
+        modelName: modelPath,
+        command,
+        runtime: ctx.runtime,
+        signal: abort.signal,
         onStep: (run, s) => bar.update(run, s.step, s.totalSteps, `loss ${s.loss.toFixed(3)}`),
       });
     } finally {

@@ -17,16 +17,15 @@ export const paramsCommand: CommandSpec = {
   name: 'params',
   summary: 'list the parameters a selector picks (the --params selection language)',
   description:
-    'List the parameters of MODEL that SELECTOR picks (default: all), in graph order, with their kind, layer, shape and size, so that a selector can be tried before a long run.\n\n' + SELECTION_LANGUAGE,
+    'List the parameters of MODEL that SELECTOR picks (default: all), in graph order, with their kind, layer, shape and size, so that a selector can be tried before a long run.\n\n' +
+    SELECTION_LANGUAGE,
   examples: [
     ['scalpel params lenet5.onnx', 'every trainable parameter with its kind and layer'],
     ["scalpel params resnet20.onnx 'kind:conv;layer1.*'", 'the conv weights under layer1'],
     ["scalpel params model.onnx '/^fc/' --json", 'as JSON'],
   ],
   configure(cmd) {
-    cmd
-      .argument('<model>', 'ONNX model')
-      .argument('[selector]', 'a selector (default: all)', selector);
+    cmd.argument('<model>', 'ONNX model').argument('[selector]', 'a selector (default: all)', selector);
     addJsonOption(cmd, 'the list');
   },
   async run(ctx, [modelPath, sel], opts) {
@@ -36,10 +35,18 @@ export const paramsCommand: CommandSpec = {
     const total = picked.reduce((a, p) => a + p.size, 0);
     await finishCommand(ctx, {
       json: opts.json as JsonFlag,
-      report: { model: modelPath, selector: sel ?? 'all', count: total, tensors: picked.map(({ name, kind, layer, shape: s, size, trainable }) => ({ name, kind, layer, shape: s, size, trainable })) },
+      report: {
+        model: modelPath,
+        selector: sel ?? 'all',
+        count: total,
+        tensors: picked.map(({ name, kind, layer, shape: s, size, trainable }) => ({ name, kind, layer, shape: s, size, trainable })),
+      },
       text: () =>
         `${int(total)} parameters in ${picked.length} tensors (${sel ?? 'all'})\n\n` +
-        table([{ header: 'tensor' }, { header: 'kind' }, { header: 'layer' }, { header: 'shape' }, { header: 'size', right: true }], picked.map((p) => [p.name, p.kind, p.layer, shape(p.shape), int(p.size)])),
+        table(
+          [{ header: 'tensor' }, { header: 'kind' }, { header: 'layer' }, { header: 'shape' }, { header: 'size', right: true }],
+          picked.map((p) => [p.name, p.kind, p.layer, shape(p.shape), int(p.size)]),
+        ),
     });
     return 0;
   },

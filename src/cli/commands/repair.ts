@@ -52,11 +52,26 @@ export const repairCommand: CommandSpec = {
     );
   },
   examples: [
-    ['scalpel reconstruct models/lenet5-badnets.onnx --data fashion-mnist -o nc && scalpel repair models/lenet5-badnets.onnx --method unlearn --data fashion-mnist --triggers nc -o unlearned.onnx', 'Neural Cleanse: reconstruct, then unlearn the flagged trigger'],
-    ['scalpel repair models/lenet5-badnets.onnx --method fine-prune --data fashion-mnist --max-drop 4 -o pruned.onnx --delta fp.safetensors', 'fine-pruning, and the change as a delta'],
-    ['scalpel repair models/lenet5-badnets.onnx --method unlearn --oracle-trigger patch:4x4@bottom-right:white --target 0 -o oracle.onnx', 'an oracle run (the attacker\'s trigger given)'],
-    ['scalpel locate models/lenet5-badnets.onnx --errors trigger:nc/label-0.safetensors -o located.json && scalpel repair models/lenet5-badnets.onnx --method flip --located located.json --triggers nc --flip-max-drop 1 -o flipped.onnx', "AI-Lancet's neuron flip: locate the weights behind the reconstructed trigger, then negate the fewest that fix it, within 1 accuracy point"],
-    ['scalpel locate lenet5.onnx --errors misclassified -o located.json && scalpel repair lenet5.onnx --method neuron-finetune --located located.json --clean 1000 --epochs 3 -o tuned.onnx', "AI-Lancet's neuron fine-tuning: tune only the weights located behind the model's own mistakes"],
+    [
+      'scalpel reconstruct models/lenet5-badnets.onnx --data fashion-mnist -o nc && scalpel repair models/lenet5-badnets.onnx --method unlearn --data fashion-mnist --triggers nc -o unlearned.onnx',
+      'Neural Cleanse: reconstruct, then unlearn the flagged trigger',
+    ],
+    [
+      'scalpel repair models/lenet5-badnets.onnx --method fine-prune --data fashion-mnist --max-drop 4 -o pruned.onnx --delta fp.safetensors',
+      'fine-pruning, and the change as a delta',
+    ],
+    [
+      'scalpel repair models/lenet5-badnets.onnx --method unlearn --oracle-trigger patch:4x4@bottom-right:white --target 0 -o oracle.onnx',
+      "an oracle run (the attacker's trigger given)",
+    ],
+    [
+      'scalpel locate models/lenet5-badnets.onnx --errors trigger:nc/label-0.safetensors -o located.json && scalpel repair models/lenet5-badnets.onnx --method flip --located located.json --triggers nc --flip-max-drop 1 -o flipped.onnx',
+      "AI-Lancet's neuron flip: locate the weights behind the reconstructed trigger, then negate the fewest that fix it, within 1 accuracy point",
+    ],
+    [
+      'scalpel locate lenet5.onnx --errors misclassified -o located.json && scalpel repair lenet5.onnx --method neuron-finetune --located located.json --clean 1000 --epochs 3 -o tuned.onnx',
+      "AI-Lancet's neuron fine-tuning: tune only the weights located behind the model's own mistakes",
+    ],
   ],
   configure(cmd) {
     cmd.argument('<model>', 'ONNX image classifier (backdoored)');
@@ -71,7 +86,11 @@ export const repairCommand: CommandSpec = {
       .option('--epochs <n>', 'fine-tuning epochs over the defender data', integer(1), 5)
       .option('--lr <rate>', 'fine-tuning learning rate (SGD, momentum 0.9, cosine schedule)', real(0), 0.01)
       .option('--batch <n>', 'fine-tuning examples per step', integer(1), 64)
-      .addOption(new Option('--batchnorm <mode>', "BatchNorms while fine-tuning: 'batch' statistics or 'frozen' running ones").choices(['batch', 'frozen']).default('batch'))
+      .addOption(
+        new Option('--batchnorm <mode>', "BatchNorms while fine-tuning: 'batch' statistics or 'frozen' running ones")
+          .choices(['batch', 'frozen'])
+          .default('batch'),
+      )
       .option('--delta <file>', 'write the change as a delta file (safetensors)')
       .option('--html <file>', 'write the report as a self-contained web page');
     addJsonOption(cmd);
@@ -101,14 +120,25 @@ export const repairCommand: CommandSpec = {
     const f = opts as unknown as RepairFlags;
     const method = REPAIR_METHODS.find((m) => m.name === f.method)!;
     if (f.oracleTrigger && f.triggers) throw new UsageError('give --triggers DIR (reconstructed) or --oracle-trigger SPEC, not both');
-    checkOutputs({ '--out': f.out, '--delta': f.delta, '--html': f.html, '--json': jsonFile(f.json) }, {
-      model: modelPath, data: f.data, 'defender data': f.defenderData, located: f.located as string | undefined, triggers: f.triggers,
-      'oracle trigger': fileOfSpec(f.oracleTrigger), 'eval trigger': fileOfSpec(f.evalTrigger),
-    });
+    checkOutputs(
+      { '--out': f.out, '--delta': f.delta, '--html': f.html, '--json': jsonFile(f.json) },
+      {
+        model: modelPath,
+        data: f.data,
+        'defender data': f.defenderData,
+        located: f.located as string | undefined,
+        triggers: f.triggers,
+        'oracle trigger': fileOfSpec(f.oracleTrigger),
+        'eval trigger': fileOfSpec(f.evalTrigger),
+      },
+    );
     const { model, normalization } = await openClassifierForCommand(ctx, modelPath, f, { needsImages: true });
     const options: Record<string, unknown> = {};
     for (const fl of method.flags ?? []) {
-      const key = fl.flags.replace(/^--/, '').split(' ')[0].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+      const key = fl.flags
+        .replace(/^--/, '')
+        .split(' ')[0]
+        .replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
       options[key] = f[key];
     }
     const abort = new AbortController();
@@ -119,11 +149,18 @@ export const repairCommand: CommandSpec = {
     let r;
     try {
       r = await repairModel(model, {
-        method, data: f.data, defenderData: f.defenderData, seed: f.seed, triggersDir: f.triggers,
+        method,
+        data: f.data,
+        defenderData: f.defenderData,
+        seed: f.seed,
+        triggersDir: f.triggers,
         oracle: f.oracleTrigger ? { trigger: f.oracleTrigger, target: f.target } : undefined,
         measure: f.evalTrigger ? { trigger: f.evalTrigger, target: f.evalTarget } : undefined,
         training: { epochs: f.epochs, lr: f.lr, batchSize: f.batch, frozenBatchNorm: f.batchnorm === 'frozen' },
-        options, command, runtime: ctx.runtime, signal: abort.signal,
+        options,
+        command,
+        runtime: ctx.runtime,
+        signal: abort.signal,
         onProgress: (label, done, total, status) => bar.update(label, done, total, status),
         log: (line) => {
           bar.stop();

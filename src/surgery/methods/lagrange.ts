@@ -7,8 +7,7 @@ import { snapshot, tune } from '../tune.js';
 export const lagrange: SurgeryMethod = {
   name: 'lagrange',
   summary: 'L(w0+δ) + λ‖δ‖₁ by proximal steps, then the N largest |δ| re-tuned',
-  help:
-    'minimise L(w0+δ) + λ‖δ‖₁ by proximal steps (soft-threshold δ after each step by λ times the step size of each entry, so an entry stays non-zero only while its gradient outweighs λ); λ starts at {lambda} and every {every} steps grows by {lambdaGrowth} while more than N entries are non-zero, or shrinks by it while fewer than N/2 are; after {phase} of the steps keep the N largest |δ| and re-tune them without the penalty.',
+  help: 'minimise L(w0+δ) + λ‖δ‖₁ by proximal steps (soft-threshold δ after each step by λ times the step size of each entry, so an entry stays non-zero only while its gradient outweighs λ); λ starts at {lambda} and every {every} steps grows by {lambdaGrowth} while more than N entries are non-zero, or shrinks by it while fewer than N/2 are; after {phase} of the steps keep the N largest |δ| and re-tune them without the penalty.',
   budgeted: true,
   settings: [
     { key: 'every', flag: '--every <n>', help: 'steps between λ updates', default: 5, integer: true, min: 1 },
@@ -23,7 +22,10 @@ export const lagrange: SurgeryMethod = {
     const penalised = Math.max(1, Math.round(settingOf(lagrange, settings, 'phase') * ctx.settings.steps));
     const growth = settingOf(lagrange, settings, 'lambdaGrowth');
     let lambda = settingOf(lagrange, settings, 'lambda');
-    const masks = masksOf(flat, Uint32Array.from({ length: flat.k }, (_, i) => i));
+    const masks = masksOf(
+      flat,
+      Uint32Array.from({ length: flat.k }, (_, i) => i),
+    );
     let nonzero = flat.k;
     let atRetune = -1;
     const t = await tune(ctx, {

@@ -11,8 +11,7 @@ import { fisherSettings } from './shared-settings.js';
 export const select: SurgeryMethod = {
   name: 'select',
   summary: 'fix N entries before tuning (random, grad, delta or fisher), then tune only those',
-  help:
-    'fix N entries before tuning, then tune only those: select:random (seeded), select:grad (largest |∂L_pattern/∂w| at the original values, on {gradExamples} pattern inputs; the default), select:delta (largest |δ| after a short full fine-tune of {probe} of the steps) or select:fisher (largest |∂L_pattern/∂w| / √(F + ε), F the diagonal Fisher of the clean outputs on {fisherExamples} training inputs, ε = {fisherEpsilon} × mean F: entries that serve the pattern and that clean predictions barely feel). --by names the criterion too.',
+  help: 'fix N entries before tuning, then tune only those: select:random (seeded), select:grad (largest |∂L_pattern/∂w| at the original values, on {gradExamples} pattern inputs; the default), select:delta (largest |δ| after a short full fine-tune of {probe} of the steps) or select:fisher (largest |∂L_pattern/∂w| / √(F + ε), F the diagonal Fisher of the clean outputs on {fisherExamples} training inputs, ε = {fisherEpsilon} × mean F: entries that serve the pattern and that clean predictions barely feel). --by names the criterion too.',
   budgeted: true,
   variants: { names: ['random', 'grad', 'delta', 'fisher'], default: 'grad' },
   settings: [
@@ -32,7 +31,11 @@ export const select: SurgeryMethod = {
       details.gradExamples = g.examples;
       let score = g.gradients;
       if (by === 'fisher') {
-        const F = await cleanFisher(ctx.model, ctx.names, clean, { examples: settingOf(select, settings, 'fisherExamples'), seed: ctx.settings.seed, runtime: ctx.settings.runtime });
+        const F = await cleanFisher(ctx.model, ctx.names, clean, {
+          examples: settingOf(select, settings, 'fisherExamples'),
+          seed: ctx.settings.seed,
+          runtime: ctx.settings.runtime,
+        });
         score = fisherRatio(g.gradients, F, settingOf(select, settings, 'fisherEpsilon'));
       }
       keep = flat.topN(score, budget);
