@@ -7,7 +7,11 @@ import { Rng } from '../src/tensor/rng.js';
 export function defenderSplit(train: LabelledData, seed: number): { defender: LabelledData; heldOut: LabelledData } {
   const perm = new Rng(seed).permutation(train.x.dims[0]);
   const count = Math.round(0.05 * train.x.dims[0]);
-  const part = (rows: Int32Array | Uint32Array, what: string): LabelledData => ({ ...train, x: takeRows(train.x, rows), y: takeRows(train.y, rows), source: `${train.source} (${what}, seed ${seed})` });
+  const part = (rows: Int32Array | Uint32Array, what: string): LabelledData => ({
+    ...train,
+    x: takeRows(train.x, rows),
+    y: takeRows(train.y, rows),
+    source: `${train.source} (${what}, seed ${seed})`,
+  });
   return { defender: part(perm.slice(0, count).sort(), 'defender'), heldOut: part(perm.slice(count, count + 1000).sort(), 'held out') };
 }
-

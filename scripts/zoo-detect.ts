@@ -16,8 +16,12 @@ import { ZOO } from './zoo-list.js';
 
 const { values: a } = parseArgs({
   options: {
-    half: { type: 'string', default: 'all' }, seeds: { type: 'string', default: '0' }, schedule: { type: 'string', default: 'batch' },
-    zoo: { type: 'string', default: '/work/zoo' }, data: { type: 'string', default: 'fashion-mnist' }, worker: { type: 'string', default: '0/1' },
+    half: { type: 'string', default: 'all' },
+    seeds: { type: 'string', default: '0' },
+    schedule: { type: 'string', default: 'batch' },
+    zoo: { type: 'string', default: '/work/zoo' },
+    data: { type: 'string', default: 'fashion-mnist' },
+    worker: { type: 'string', default: '0/1' },
     models: { type: 'string' },
   },
 });

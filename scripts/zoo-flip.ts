@@ -29,15 +29,22 @@ import { chosenFlags } from './zoo-rule.js';
 
 const { values: a } = parseArgs({
   options: {
-    half: { type: 'string', default: 'dev' }, variant: { type: 'string', default: 'general' }, zoo: { type: 'string', default: '/work/zoo' },
-    data: { type: 'string', default: 'fashion-mnist' }, worker: { type: 'string', default: '0/1' }, models: { type: 'string' },
-    flags: { type: 'string', default: 'plain' }, out: { type: 'string' },
+    half: { type: 'string', default: 'dev' },
+    variant: { type: 'string', default: 'general' },
+    zoo: { type: 'string', default: '/work/zoo' },
+    data: { type: 'string', default: 'fashion-mnist' },
+    worker: { type: 'string', default: '0/1' },
+    models: { type: 'string' },
+    flags: { type: 'string', default: 'plain' },
+    out: { type: 'string' },
   },
 });
 const [k, w] = a.worker!.split('/').map(Number);
 const zoo = a.zoo!;
 const runtime = { threads: 1 };
-const jobs = ZOO.filter((m) => m.target !== undefined && (a.half === 'all' || m.split === a.half) && (!a.models || a.models.split(',').includes(m.name))).filter((_, i) => i % w === k);
+const jobs = ZOO.filter(
+  (m) => m.target !== undefined && (a.half === 'all' || m.split === a.half) && (!a.models || a.models.split(',').includes(m.name)),
+).filter((_, i) => i % w === k);
 const train = await loadLabelledData(a.data, 'train');
 const test = await loadLabelledData(a.data, 'test');
 const outDir = join(zoo, 'flip', a.out ?? a.variant!);
@@ -63,12 +70,37 @@ for (const m of jobs) {
   const result: Record<string, unknown> = { model: m.name, variant: a.variant, target: m.target, flagged, flags: a.flags, before };
   const label = flagged[0];
   if (a.variant === 'unlearn' || a.variant === 'fine-prune') {
-    const r = spawnSync(process.execPath, ['bin/scalpel.js', '--threads', '1', 'repair', join(zoo, `${m.name}.onnx`), '--method', a.variant, '--data', a.data!, '--triggers', ncDir(0), '-o', join(outDir, `${m.name}.onnx`), '--json'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        'bin/scalpel.js',
+        '--threads',
+        '1',
+        'repair',
+        join(zoo, `${m.name}.onnx`),
+        '--method',
+        a.variant,
+        '--data',
+        a.data!,
+        '--triggers',
+        ncDir(0),
+        '-o',
+        join(outDir, `${m.name}.onnx`),
+        '--json',
+      ],
+      { encoding: 'utf8', maxBuffer: 1 << 26 },
+    );
     if (r.status !== 0) {
       result.skipped = r.stderr.trim().split('\n').at(-1);
     } else {
       const rep = JSON.parse(r.stdout);
-      Object.assign(result, { label, after: rep.after, der: rep.der, changed: rep.changedParams, details: { pruned: rep.details?.pruned?.length, channels: rep.details?.channels } });
+      Object.assign(result, {
+        label,
+        after: rep.after,
+        der: rep.der,
+        changed: rep.changedParams,
+        details: { pruned: rep.details?.pruned?.length, channels: rep.details?.channels },
+      });
     }
   } else if (label === undefined) {
     result.skipped = 'no label flagged';
@@ -93,7 +125,15 @@ for (const m of jobs) {
       const rounds = a.variant === 'general-r3' ? 3 : 1;
       const r = await generalisingFlip(model, { train: dTrain, validation }, [trig(0), trig(1)], [trig(2)], label, { runtime, rounds });
       repaired = r.flip.model;
-      Object.assign(result, { layer: r.flip.layer, flipped: r.flip.flipped.length, roundsFlipped: r.roundsFlipped, fixedShare: r.flip.chosen.fixedShare, layers: r.layers, locatePairs: r.locatePairs, judgePairs: r.judgePairs });
+      Object.assign(result, {
+        layer: r.flip.layer,
+        flipped: r.flip.flipped.length,
+        roundsFlipped: r.roundsFlipped,
+        fixedShare: r.flip.chosen.fixedShare,
+        layers: r.layers,
+        locatePairs: r.locatePairs,
+        judgePairs: r.judgePairs,
+      });
     }
     const after = await measure(repaired);
     Object.assign(result, { label, after, der: der(before, after), changed: changedCount(deltaBetween(model, repaired)) });
@@ -101,7 +141,9 @@ for (const m of jobs) {
   result.seconds = (performance.now() - t0) / 1000;
   writeFileSync(out, JSON.stringify(result, null, 1));
   const r = result as { after?: { acc: number; asr: number }; before: { acc: number; asr: number } };
-  process.stderr.write(`${m.name} ${a.variant}: ${r.after ? `ASR ${(100 * r.before.asr).toFixed(2)}% → ${(100 * r.after.asr).toFixed(2)}%, ACC ${(100 * r.before.acc).toFixed(2)}% → ${(100 * r.after.acc).toFixed(2)}%` : 'skipped'} (${(result.seconds as number).toFixed(0)} s)\n`);
+  process.stderr.write(
+    `${m.name} ${a.variant}: ${r.after ? `ASR ${(100 * r.before.asr).toFixed(2)}% → ${(100 * r.after.asr).toFixed(2)}%, ACC ${(100 * r.before.acc).toFixed(2)}% → ${(100 * r.after.acc).toFixed(2)}%` : 'skipped'} (${(result.seconds as number).toFixed(0)} s)\n`,
+  );
 }
 
 /** A reconstructed trigger file, clipped to [0, 1] (runs cached before reconstruct clipped could hold −6e-8). */

@@ -44,8 +44,18 @@ const ROWS: Row[] = [
   ['lenet5', 'checkerboard', 2, 0.1],
   ['lenet5', 'blend', 5, 0.03],
   ['lenet5', 'patch', 5, 0.1],
-  ['lenet5', undefined], ['lenet5', undefined], ['lenet5', undefined], ['lenet5', undefined], ['lenet5', undefined], ['lenet5', undefined],
-  ['vgg-small', undefined], ['vgg-small', undefined], ['vgg-small', undefined], ['vgg-small', undefined], ['vgg-small', undefined], ['vgg-small', undefined],
+  ['lenet5', undefined],
+  ['lenet5', undefined],
+  ['lenet5', undefined],
+  ['lenet5', undefined],
+  ['lenet5', undefined],
+  ['lenet5', undefined],
+  ['vgg-small', undefined],
+  ['vgg-small', undefined],
+  ['vgg-small', undefined],
+  ['vgg-small', undefined],
+  ['vgg-small', undefined],
+  ['vgg-small', undefined],
 ];
 
 /** The 24 zoo models; the seed is the row number (1–24). */

@@ -37,10 +37,16 @@ export function resolveTrigger(spec: string, dir: string): string {
 const sparse = join(out, 'sparse-bottom-left.safetensors');
 if (!existsSync(sparse)) await writeSparseTrigger(sparse);
 
-interface Measured extends ZooModel { accuracy: number; asr?: number; seconds: number }
+interface Measured extends ZooModel {
+  accuracy: number;
+  asr?: number;
+  seconds: number;
+}
 // Workers side by side each claim a model with a lock file (NAME.lock) before training it; the report half's
 // models first, the slower vgg-small ones first within a half.
-const order = [...ZOO].sort((x, y) => (x.split === y.split ? 0 : x.split === 'report' ? -1 : 1) || (x.arch === y.arch ? 0 : x.arch === 'vgg-small' ? -1 : 1) || x.seed - y.seed);
+const order = [...ZOO].sort(
+  (x, y) => (x.split === y.split ? 0 : x.split === 'report' ? -1 : 1) || (x.arch === y.arch ? 0 : x.arch === 'vgg-small' ? -1 : 1) || x.seed - y.seed,
+);
 for (const m of order) {
   const file = join(out, `${m.name}.onnx`);
   const evalFile = join(out, `${m.name}.eval.json`);
@@ -61,13 +67,21 @@ for (const m of order) {
     process.stderr.write(`${m.name}: trained in ${seconds.toFixed(0)} s\n`);
   }
   if (!existsSync(evalFile) || seconds > 0) {
-    const e = JSON.parse(scalpel(['eval', file, '--data', data, '--json', ...(m.trigger ? ['--trigger', resolveTrigger(m.trigger, out), '--target', String(m.target)] : [])]));
-    writeFileSync(evalFile, JSON.stringify({ accuracy: e.accuracy, asr: e.attack?.successRate ?? e.asr ?? e.attackSuccessRate, seconds, raw: e.attack ?? null }, null, 1));
+    const e = JSON.parse(
+      scalpel(['eval', file, '--data', data, '--json', ...(m.trigger ? ['--trigger', resolveTrigger(m.trigger, out), '--target', String(m.target)] : [])]),
+    );
+    writeFileSync(
+      evalFile,
+      JSON.stringify({ accuracy: e.accuracy, asr: e.attack?.successRate ?? e.asr ?? e.attackSuccessRate, seconds, raw: e.attack ?? null }, null, 1),
+    );
   }
   const e = JSON.parse(readFileSync(evalFile, 'utf8'));
   process.stderr.write(`${m.name}: clean ${(100 * e.accuracy).toFixed(2)}%${m.trigger ? `  ASR ${(100 * e.asr).toFixed(2)}%` : ''}\n`);
 }
-const rows: Measured[] = ZOO.filter((m) => existsSync(join(out, `${m.name}.eval.json`))).map((m) => ({ ...m, ...JSON.parse(readFileSync(join(out, `${m.name}.eval.json`), 'utf8')) }));
+const rows: Measured[] = ZOO.filter((m) => existsSync(join(out, `${m.name}.eval.json`))).map((m) => ({
+  ...m,
+  ...JSON.parse(readFileSync(join(out, `${m.name}.eval.json`), 'utf8')),
+}));
 if (rows.length < ZOO.length && !process.env.ZOO_PARTIAL) {
   process.stderr.write(`${rows.length} of ${ZOO.length} models built; the table is written when all are\n`);
   process.exit(0);
@@ -78,7 +92,10 @@ const pct = (v: number | undefined) => (v === undefined ? '—' : `${(100 * v).t
 const lines = [
   '| model | half | architecture | trigger | target | rate | seed | clean accuracy | ASR |',
   '|---|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.name} | ${r.split} | ${r.arch}${r.arch === 'vgg-small' ? ` (width ${VGG_WIDTH})` : ''} | ${r.trigger ? `${r.kind}: \`${r.trigger}\`` : 'clean'} | ${r.target ?? '—'} | ${r.rate ?? '—'} | ${r.seed} | ${pct(r.accuracy)} | ${pct(r.asr)} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.name} | ${r.split} | ${r.arch}${r.arch === 'vgg-small' ? ` (width ${VGG_WIDTH})` : ''} | ${r.trigger ? `${r.kind}: \`${r.trigger}\`` : 'clean'} | ${r.target ?? '—'} | ${r.rate ?? '—'} | ${r.seed} | ${pct(r.accuracy)} | ${pct(r.asr)} |`,
+  ),
 ];
 mkdirSync(join(table, '..'), { recursive: true });
 writeFileSync(table, `${readHeader(table)}${lines.join('\n')}\n`);

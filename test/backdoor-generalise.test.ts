@@ -28,17 +28,25 @@ function patchMask(dx = 0, size = 4): MaskTrigger {
 }
 
 let train: LabelledData;
-before(async () => { train = await loadLabelledData(undefined, 'train'); });
+before(async () => {
+  train = await loadLabelledData(undefined, 'train');
+});
 
 describe('jittered triggers', () => {
   test('a shift moves the mask and pattern and drops what leaves the image; a scale clips to [0, 1]', () => {
     const t = patchMask();
     const s = shiftTrigger(t, -1, -2);
-    assert.equal(s.mask.reduce((a, b) => a + b, 0), 16);
+    assert.equal(
+      s.mask.reduce((a, b) => a + b, 0),
+      16,
+    );
     assert.equal(s.mask[(27 - 2) * 28 + 27 - 1], 1);
     assert.equal(s.mask[27 * 28 + 27], 0);
     const out = shiftTrigger(t, 2, 0); // two of the four columns leave the image
-    assert.equal(out.mask.reduce((a, b) => a + b, 0), 8);
+    assert.equal(
+      out.mask.reduce((a, b) => a + b, 0),
+      8,
+    );
     const half = scaleTrigger({ ...t, mask: t.mask.map((v) => v * 0.8) }, 1.5);
     assert.ok(half.mask.every((v) => v === 0 || v === 1));
     assert.equal(jitterTrigger(t).length, 27);
@@ -50,7 +58,11 @@ describe('trigger norms relative to clean twins', () => {
   test("a label small on the twins too is not flagged; the backdoor's target is, though a natural label hides it in absolute terms", () => {
     // Norms as measured on the zoo's vgg-small: label 8 (Bag) is small on every model, label 5 is the target.
     const suspect = [64, 59, 36, 44, 39, 8, 32, 48, 6, 58];
-    const twins = [[60, 62, 40, 50, 42, 45, 35, 44, 7, 55], [58, 57, 35, 47, 41, 48, 30, 50, 9, 60], [66, 55, 38, 52, 37, 41, 36, 42, 6, 57]];
+    const twins = [
+      [60, 62, 40, 50, 42, 45, 35, 44, 7, 55],
+      [58, 57, 35, 47, 41, 48, 30, 50, 9, 60],
+      [66, 55, 38, 52, 37, 41, 36, 42, 6, 57],
+    ];
     assert.deepStrictEqual(referenceNorms(twins), [60, 57, 38, 50, 41, 45, 35, 44, 7, 57]);
     assert.deepStrictEqual(anomalyIndex(suspect).flagged, []);
     assert.deepStrictEqual(relativeAnomaly(suspect, referenceNorms(twins)).flagged, [5]);
@@ -58,7 +70,10 @@ describe('trigger norms relative to clean twins', () => {
     assert.throws(() => referenceNorms([[1, 2], [1]]), /different numbers of labels/);
   });
   test('reconstruct refuses a reference of the wrong length before any work; --reference needs reconstruct -o directories', async () => {
-    await assert.rejects(reconstruct(readModel(BADNETS), defenderData(train, { count: 64 }), { labels: [0], reference: [1, 2, 3] }), /reference holds 3 trigger norms but the model has 10 classes/);
+    await assert.rejects(
+      reconstruct(readModel(BADNETS), defenderData(train, { count: 64 }), { labels: [0], reference: [1, 2, 3] }),
+      /reference holds 3 trigger norms but the model has 10 classes/,
+    );
     const r = await cli(['reconstruct', BADNETS, '--reference', '/nonexistent-twin']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /scalpel: error: \/nonexistent-twin\/reconstruct.json not found/);
@@ -68,7 +83,13 @@ describe('trigger norms relative to clean twins', () => {
 describe('Neural Cleanse, original schedule', () => {
   let r: ReconstructResult;
   before(async () => {
-    r = await reconstruct(readModel(BADNETS), defenderData(train, { count: 256 }), { labels: [0, 1, 2], schedule: 'original', stepImages: 128, steps: 60, batchSize: 32 });
+    r = await reconstruct(readModel(BADNETS), defenderData(train, { count: 256 }), {
+      labels: [0, 1, 2],
+      schedule: 'original',
+      stepImages: 128,
+      steps: 60,
+      batchSize: 32,
+    });
   });
   test("the target's trigger is the smallest by far; the cost was set after successes", () => {
     const [t0, ...others] = r.labels;
@@ -81,7 +102,10 @@ describe('Neural Cleanse, original schedule', () => {
     assert.ok(Math.abs(sum - t0.l1) < 1e-3 * t0.l1, "the reported norm is the saved mask's");
   });
   test('an unknown schedule is refused', async () => {
-    await assert.rejects(reconstruct(readModel(BADNETS), defenderData(train, { count: 64 }), { labels: [0], schedule: 'weekly' as 'batch' }), /unknown reconstruct schedule 'weekly'/);
+    await assert.rejects(
+      reconstruct(readModel(BADNETS), defenderData(train, { count: 64 }), { labels: [0], schedule: 'weekly' as 'batch' }),
+      /unknown reconstruct schedule 'weekly'/,
+    );
   });
 });
 
@@ -106,8 +130,18 @@ describe('foreignness of a trigger to its label', () => {
     const x = d.x.data as Float32Array;
     const mean = new Float32Array(784);
     let n = 0;
-    for (let i = 0; i < d.y.dims[0]; i++) if (Number(d.y.data[i]) === 8) { n++; for (let k = 0; k < 784; k++) mean[k] += x[i * 784 + k] * 0.353 + 0.286; }
-    const natural: MaskTrigger = { type: 'mask', size: [28, 28], channels: 1, mask: new Float32Array(784).fill(0.5), pattern: mean.map((v) => Math.min(1, Math.max(0, v / n))) };
+    for (let i = 0; i < d.y.dims[0]; i++)
+      if (Number(d.y.data[i]) === 8) {
+        n++;
+        for (let k = 0; k < 784; k++) mean[k] += x[i * 784 + k] * 0.353 + 0.286;
+      }
+    const natural: MaskTrigger = {
+      type: 'mask',
+      size: [28, 28],
+      channels: 1,
+      mask: new Float32Array(784).fill(0.5),
+      pattern: mean.map((v) => Math.min(1, Math.max(0, v / n))),
+    };
     assert.ok(foreignness(natural, d, 8) < 0.01);
     assert.throws(() => foreignness(natural, { ...d, y: { ...d.y, data: new BigInt64Array(d.y.dims[0]) } }, 8), /no image of label 8/);
   });

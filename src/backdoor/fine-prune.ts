@@ -72,21 +72,28 @@ export async function meanActivations(model: Model, value: string, data: Dataset
   if (!m.graph.outputs.some((o) => o.name === value)) m.graph.outputs.push({ name: value });
   let sums: Float64Array | undefined;
   let count = 0;
-  await runInBatches(m, data.x, [value], (out, _start, n) => {
-    const a = out[value];
-    const c = a.dims[1];
-    const per = a.data.length / n / c;
-    sums ??= new Float64Array(c);
-    const d = a.data as Float32Array;
-    for (let i = 0; i < n; i++) for (let k = 0; k < c; k++) {
-      let s = 0;
-      const base = (i * c + k) * per;
-      if (absolute) for (let j = 0; j < per; j++) s += Math.abs(d[base + j]);
-      else for (let j = 0; j < per; j++) s += d[base + j];
-      sums[k] += s / per;
-    }
-    count += n;
-  }, { runtime });
+  await runInBatches(
+    m,
+    data.x,
+    [value],
+    (out, _start, n) => {
+      const a = out[value];
+      const c = a.dims[1];
+      const per = a.data.length / n / c;
+      sums ??= new Float64Array(c);
+      const d = a.data as Float32Array;
+      for (let i = 0; i < n; i++)
+        for (let k = 0; k < c; k++) {
+          let s = 0;
+          const base = (i * c + k) * per;
+          if (absolute) for (let j = 0; j < per; j++) s += Math.abs(d[base + j]);
+          else for (let j = 0; j < per; j++) s += d[base + j];
+          sums[k] += s / per;
+        }
+      count += n;
+    },
+    { runtime },
+  );
   if (!sums) throw new Error('no data to measure activations on');
   return sums.map((s) => s / count);
 }
@@ -132,9 +139,17 @@ function maxDropFlag(value: string): number {
  */
 export const finePrune: RepairMethod = {
   name: 'fine-prune',
-  summary: "fine-pruning: prune the last convolution's least active channels until the defender's validation accuracy drops by more than --max-drop points, then fine-tune",
+  summary:
+    "fine-pruning: prune the last convolution's least active channels until the defender's validation accuracy drops by more than --max-drop points, then fine-tune",
   needsTrigger: false,
-  flags: [{ flags: '--max-drop <points>', description: "fine-prune: stop pruning before the defender's validation accuracy drops by more than this many points", parse: maxDropFlag, default: DEFAULT_MAX_DROP }],
+  flags: [
+    {
+      flags: '--max-drop <points>',
+      description: "fine-prune: stop pruning before the defender's validation accuracy drops by more than this many points",
+      parse: maxDropFlag,
+      default: DEFAULT_MAX_DROP,
+    },
+  ],
   check: (options) => checkMaxDrop(Number(options.maxDrop ?? DEFAULT_MAX_DROP)),
   async run(ctx) {
     const maxDrop = Number(ctx.options.maxDrop ?? DEFAULT_MAX_DROP);
@@ -157,14 +172,25 @@ export const finePrune: RepairMethod = {
       kept = trial;
       keptAcc = acc;
     }
-    ctx.log?.(`pruned ${kept.length} of ${layer.channels} channels of ${layer.conv}: defender validation accuracy ${(100 * base).toFixed(2)}% → ${(100 * keptAcc).toFixed(2)}%`);
+    ctx.log?.(
+      `pruned ${kept.length} of ${layer.channels} channels of ${layer.conv}: defender validation accuracy ${(100 * base).toFixed(2)}% → ${(100 * keptAcc).toFixed(2)}%`,
+    );
     const { model: pruned, masks } = pruneChannels(ctx.model, layer, kept);
     const r = await fineTune(pruned, ctx.defender.train, ctx, masks);
     return {
-      model: r.model, completed: r.completed,
+      model: r.model,
+      completed: r.completed,
       details: {
-        layer: layer.conv, channels: layer.channels, activation: layer.activation, ranking: layer.preActivation ? 'mean |activation|' : 'mean activation', pruned: [...kept].sort((a, b) => a - b), maxDrop,
-        validationBefore: base, validationAfterPruning: keptAcc, validationAfterFineTune: r.history.at(-1)?.validationAccuracy, steps,
+        layer: layer.conv,
+        channels: layer.channels,
+        activation: layer.activation,
+        ranking: layer.preActivation ? 'mean |activation|' : 'mean activation',
+        pruned: [...kept].sort((a, b) => a - b),
+        maxDrop,
+        validationBefore: base,
+        validationAfterPruning: keptAcc,
+        validationAfterFineTune: r.history.at(-1)?.validationAccuracy,
+        steps,
       },
     };
   },

@@ -150,13 +150,22 @@ export async function reconstruct(model: Model, data: LabelledData, o: Reconstru
     if (!Number.isInteger(t) || t < 0 || t >= classes) throw new Error(`label ${t} is out of range for a model with ${classes} classes (0–${classes - 1})`);
   }
   if (labels.length === 0) throw new Error('no labels to reconstruct');
-  if (o.reference && o.reference.length !== classes) throw new Error(`the reference holds ${o.reference.length} trigger norms but the model has ${classes} classes`);
+  if (o.reference && o.reference.length !== classes)
+    throw new Error(`the reference holds ${o.reference.length} trigger norms but the model has ${classes} classes`);
   const settings = {
-    steps: o.steps ?? 1000, batchSize: Math.min(o.batchSize ?? 64, n), lr: o.lr ?? 0.1, initCost: o.initCost ?? 1e-3,
-    threshold: o.successThreshold ?? 0.99, costPatience: o.costPatience ?? 5, early: o.earlyStopPatience ?? 25, seed: o.seed ?? 0,
-    schedule: o.schedule ?? 'batch', stepImages: Math.min(o.stepImages ?? 1000, n),
+    steps: o.steps ?? 1000,
+    batchSize: Math.min(o.batchSize ?? 64, n),
+    lr: o.lr ?? 0.1,
+    initCost: o.initCost ?? 1e-3,
+    threshold: o.successThreshold ?? 0.99,
+    costPatience: o.costPatience ?? 5,
+    early: o.earlyStopPatience ?? 25,
+    seed: o.seed ?? 0,
+    schedule: o.schedule ?? 'batch',
+    stepImages: Math.min(o.stepImages ?? 1000, n),
   };
-  if (settings.schedule !== 'original' && settings.schedule !== 'batch') throw new Error(`unknown reconstruct schedule '${String(settings.schedule)}'; use original or batch`);
+  if (settings.schedule !== 'original' && settings.schedule !== 'batch')
+    throw new Error(`unknown reconstruct schedule '${String(settings.schedule)}'; use original or batch`);
   const pixels: HostTensor = { dtype: 'float32', dims: [...defender.x.dims], data: toPixels(defender.x, norm, C) };
   const found: Omit<LabelTrigger, 'anomalyIndex' | 'flagged'>[] = [];
   for (const label of labels) {
@@ -166,11 +175,22 @@ export async function reconstruct(model: Model, data: LabelledData, o: Reconstru
     const stamped = stampImages(defender.x, last.trigger, norm);
     last.attackSuccess = argmaxShareOver(await evaluate(model, { x: stamped, y: defender.y }, { runtime: o.runtime }), label);
   }
-  const a = o.reference ? relativeAnomaly(found.map((f) => f.l1), labels.map((l) => o.reference![l])) : anomalyIndex(found.map((f) => f.l1));
+  const a = o.reference
+    ? relativeAnomaly(
+        found.map((f) => f.l1),
+        labels.map((l) => o.reference![l]),
+      )
+    : anomalyIndex(found.map((f) => f.l1));
   const result: LabelTrigger[] = found.map((f, i) => ({ ...f, anomalyIndex: a.index[i], flagged: a.flagged.includes(i) }));
   return {
-    labels: result, median: a.median, mad: a.mad, threshold: ANOMALY_THRESHOLD, flagged: a.flagged.map((i) => labels[i]),
-    source: defender.source, examples: n, seconds: (performance.now() - t0) / 1000,
+    labels: result,
+    median: a.median,
+    mad: a.mad,
+    threshold: ANOMALY_THRESHOLD,
+    flagged: a.flagged.map((i) => labels[i]),
+    source: defender.source,
+    examples: n,
+    seconds: (performance.now() - t0) / 1000,
   };
 }
 
@@ -182,8 +202,16 @@ function argmaxShareOver(r: { confusion: number[][]; examples: number }, label: 
 }
 
 type Settings = {
-  steps: number; batchSize: number; lr: number; initCost: number; threshold: number; costPatience: number; early: number; seed: number;
-  schedule: ReconstructSchedule; stepImages: number;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  initCost: number;
+  threshold: number;
+  costPatience: number;
+  early: number;
+  seed: number;
+  schedule: ReconstructSchedule;
+  stepImages: number;
 };
 
 async function reconstructLabel(
@@ -218,16 +246,25 @@ async function reconstructLabel(
   const batch = async (rows: Int32Array | Uint32Array | number[], c: number) => {
     const res = await exe.run(
       {
-        [graph.inputs.pixels]: takeRows(pixels, rows), [graph.inputs.labels]: labels,
+        [graph.inputs.pixels]: takeRows(pixels, rows),
+        [graph.inputs.labels]: labels,
         [graph.inputs.cost]: { dtype: 'float32', dims: [], data: Float32Array.of(c) },
-        [graph.inputs.thetaMask]: params.get(graph.inputs.thetaMask)!, [graph.inputs.thetaPattern]: params.get(graph.inputs.thetaPattern)!,
+        [graph.inputs.thetaMask]: params.get(graph.inputs.thetaMask)!,
+        [graph.inputs.thetaPattern]: params.get(graph.inputs.thetaPattern)!,
       },
       [out.logits, out.l1, out.mask, out.pattern, out.crossEntropy, out.gradMask, out.gradPattern],
     );
     const l1 = Number(res[out.l1].data[0]);
     const ce = Number(res[out.crossEntropy].data[0]);
     if (!Number.isFinite(l1) || !Number.isFinite(ce)) throw new Error(`trigger reconstruction for label ${label} diverged at step ${step + 1}`);
-    adam.step(params, new Map([[graph.inputs.thetaMask, res[out.gradMask]], [graph.inputs.thetaPattern, res[out.gradPattern]]]), s.lr);
+    adam.step(
+      params,
+      new Map([
+        [graph.inputs.thetaMask, res[out.gradMask]],
+        [graph.inputs.thetaPattern, res[out.gradPattern]],
+      ]),
+      s.lr,
+    );
     return { success: argmaxShare(res[out.logits], label), l1 };
   };
   if (s.schedule === 'original') {
@@ -308,9 +345,11 @@ async function reconstructLabel(
     pos += s.batchSize;
     const res = await exe.run(
       {
-        [graph.inputs.pixels]: takeRows(pixels, rows), [graph.inputs.labels]: labels,
+        [graph.inputs.pixels]: takeRows(pixels, rows),
+        [graph.inputs.labels]: labels,
         [graph.inputs.cost]: { dtype: 'float32', dims: [], data: Float32Array.of(cost) },
-        [graph.inputs.thetaMask]: params.get(graph.inputs.thetaMask)!, [graph.inputs.thetaPattern]: params.get(graph.inputs.thetaPattern)!,
+        [graph.inputs.thetaMask]: params.get(graph.inputs.thetaMask)!,
+        [graph.inputs.thetaPattern]: params.get(graph.inputs.thetaPattern)!,
       },
       [out.logits, out.l1, out.mask, out.pattern, out.crossEntropy, out.gradMask, out.gradPattern],
     );
@@ -346,14 +385,26 @@ async function reconstructLabel(
       costSet = true;
     }
     o.onProgress?.(label, step, s.steps, `‖m‖₁ ${(best ?? last).l1.toFixed(1)}  success ${(100 * success).toFixed(0)}%  c ${cost.toExponential(1)}`);
-    adam.step(params, new Map([[graph.inputs.thetaMask, res[out.gradMask]], [graph.inputs.thetaPattern, res[out.gradPattern]]]), s.lr);
+    adam.step(
+      params,
+      new Map([
+        [graph.inputs.thetaMask, res[out.gradMask]],
+        [graph.inputs.thetaPattern, res[out.gradPattern]],
+      ]),
+      s.lr,
+    );
   }
   return finish();
 
   function finish(): Omit<LabelTrigger, 'anomalyIndex' | 'flagged'> {
     const chosen = best ?? last!;
     return {
-      label, l1: chosen.l1, success: best !== undefined, attackSuccess: 0, steps: step, cost,
+      label,
+      l1: chosen.l1,
+      success: best !== undefined,
+      attackSuccess: 0,
+      steps: step,
+      cost,
       trigger: { type: 'mask', size: [H, W], channels: C, mask: unit(chosen.mask), pattern: unit(chosen.pattern) },
     };
   }
@@ -363,7 +414,13 @@ async function reconstructLabel(
 const unit = (v: Float32Array) => Float32Array.from(v, (x) => Math.min(1, Math.max(0, x)));
 
 /** The mask and pattern of the current parameters, m = tanh(θ)/2 + ½, as the graph computes them. */
-function currentTrigger(params: Map<string, HostTensor>, graph: ReturnType<typeof triggerGraph>, C: number, H: number, W: number): { l1: number; mask: Float32Array; pattern: Float32Array } {
+function currentTrigger(
+  params: Map<string, HostTensor>,
+  graph: ReturnType<typeof triggerGraph>,
+  C: number,
+  H: number,
+  W: number,
+): { l1: number; mask: Float32Array; pattern: Float32Array } {
   const squash = (t: HostTensor) => Float32Array.from(t.data as Float32Array, (v) => Math.tanh(v) / 2 + 0.5);
   const mask = squash(params.get(graph.inputs.thetaMask)!);
   const pattern = squash(params.get(graph.inputs.thetaPattern)!);

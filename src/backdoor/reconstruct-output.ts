@@ -41,7 +41,13 @@ export function triggerPngs(t: MaskTrigger, scale = 4): { mask: Uint8Array; patt
 export function reconstructSummary(r: ReconstructResult, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     ...extra,
-    flagged: r.flagged, median: r.median, mad: r.mad, threshold: r.threshold, source: r.source, examples: r.examples, seconds: r.seconds,
+    flagged: r.flagged,
+    median: r.median,
+    mad: r.mad,
+    threshold: r.threshold,
+    source: r.source,
+    examples: r.examples,
+    seconds: r.seconds,
     labels: r.labels.map(({ trigger: _t, ...rest }) => ({ ...rest, files: labelFiles(rest.label) })),
   };
 }
@@ -111,9 +117,11 @@ export function readReconstruction(dir: string, model?: Model): { flagged: { lab
   }
   if (!Array.isArray(summary.flagged) || !summary.flagged.every((x) => Number.isInteger(x))) throw new Error(`${path}: no list of flagged labels`);
   if (model && summary.paramsHash !== paramsHash(model)) {
-    throw new Error(summary.paramsHash === undefined
-      ? `${path} does not record which model it was reconstructed for; reconstruct again with this scalpel`
-      : `${dir} was reconstructed for another model (${String(summary.model)}): its parameters differ from this model's`);
+    throw new Error(
+      summary.paramsHash === undefined
+        ? `${path} does not record which model it was reconstructed for; reconstruct again with this scalpel`
+        : `${dir} was reconstructed for another model (${String(summary.model)}): its parameters differ from this model's`,
+    );
   }
   const labels = Array.isArray(summary.labels) ? summary.labels.length : 0;
   return { flagged: (summary.flagged as number[]).map((label) => ({ label, trigger: readTriggerFile(join(dir, labelFiles(label).trigger)) })), labels };
@@ -136,7 +144,8 @@ export function readReferenceNorms(dirs: readonly string[]): number[] {
       throw new Error(`${path} not found or not JSON: --reference takes directories written by 'scalpel reconstruct -o DIR' on clean twins`);
     }
     const labels = summary.labels ?? [];
-    if (labels.length === 0 || labels.some((l, i) => l.label !== i || typeof l.l1 !== 'number')) throw new Error(`${path}: --reference needs a reconstruction of every label (0, 1, …) with its l1`);
+    if (labels.length === 0 || labels.some((l, i) => l.label !== i || typeof l.l1 !== 'number'))
+      throw new Error(`${path}: --reference needs a reconstruction of every label (0, 1, …) with its l1`);
     return labels.map((l) => l.l1 as number);
   });
   return referenceNorms(twins);

@@ -28,5 +28,8 @@ export function referenceNorms(twins: readonly (readonly number[])[]): number[] 
 export function relativeAnomaly(norms: readonly number[], reference: readonly number[], threshold = ANOMALY_THRESHOLD): AnomalyResult {
   if (norms.length !== reference.length) throw new Error(`${norms.length} trigger norms but ${reference.length} reference norms`);
   if (reference.some((r) => !(r > 0))) throw new Error('reference norms must be positive');
-  return anomalyIndex(norms.map((x, l) => Math.log(Math.max(x, 1e-6) / reference[l])), threshold);
+  return anomalyIndex(
+    norms.map((x, l) => Math.log(Math.max(x, 1e-6) / reference[l])),
+    threshold,
+  );
 }

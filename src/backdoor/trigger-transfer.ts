@@ -32,7 +32,13 @@ export interface TriggerTransfer {
  * const t = await triggerTransfer(model, readTriggerFile('nc/label-7.safetensors'), heldOut, 7);
  * t.worstClass; // 0.98 for a backdoor's target, lower for a natural feature
  */
-export async function triggerTransfer(model: Model, trigger: MaskTrigger, data: LabelledData, label: number, runtime?: RuntimeOptions): Promise<TriggerTransfer> {
+export async function triggerTransfer(
+  model: Model,
+  trigger: MaskTrigger,
+  data: LabelledData,
+  label: number,
+  runtime?: RuntimeOptions,
+): Promise<TriggerTransfer> {
   const d = matchNormalization(model, data);
   checkDataFits(model, d);
   if (d.x.dims[0] === 0) throw new Error(`held-out data ${d.source} is empty`);

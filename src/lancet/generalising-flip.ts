@@ -63,7 +63,13 @@ export interface GeneralisingFlipResult {
  *
  * @example const set = await mixedTriggerPairs(model, defender, jitterTrigger(t), 7, { seed: 0 });
  */
-export async function mixedTriggerPairs(model: Model, data: LabelledData, triggers: readonly MaskTrigger[], target: number, o: { seed?: number; exclude?: ReadonlySet<number>; runtime?: RuntimeOptions; source?: string } = {}): Promise<PairSet> {
+export async function mixedTriggerPairs(
+  model: Model,
+  data: LabelledData,
+  triggers: readonly MaskTrigger[],
+  target: number,
+  o: { seed?: number; exclude?: ReadonlySet<number>; runtime?: RuntimeOptions; source?: string } = {},
+): Promise<PairSet> {
   if (triggers.length === 0) throw new Error('no triggers to make pairs from');
   const norm = data.normalization as Normalization | undefined;
   if (!norm) throw new Error(`a trigger needs the images' normalization, which ${data.source} does not record`);
@@ -109,11 +115,21 @@ export async function generalisingFlip(
 ): Promise<GeneralisingFlipResult> {
   const k = o.pairs ?? 100;
   const vary = (ts: readonly MaskTrigger[]) => (o.jitter === false ? [...ts] : ts.flatMap((t) => jitterTrigger(t, o.jitter || {})));
-  const all = await mixedTriggerPairs(model, defender.train, vary(locateWith), target, { seed: o.seed, runtime: o.runtime, source: 'locating reconstructions' });
+  const all = await mixedTriggerPairs(model, defender.train, vary(locateWith), target, {
+    seed: o.seed,
+    runtime: o.runtime,
+    source: 'locating reconstructions',
+  });
   const locateSet: PairSet = { ...all, pairs: all.pairs.slice(0, k) };
-  if (locateSet.pairs.length === 0) throw new Error(`no pairs to locate on: the reconstructed triggers send no correctly classified defender image to ${target}`);
+  if (locateSet.pairs.length === 0)
+    throw new Error(`no pairs to locate on: the reconstructed triggers send no correctly classified defender image to ${target}`);
   const used = new Set(locateSet.pairs.map((p) => p.row));
-  const judge = await mixedTriggerPairs(model, defender.train, vary(judgeWith), target, { seed: (o.seed ?? 0) + 1, exclude: used, runtime: o.runtime, source: 'judging reconstruction' });
+  const judge = await mixedTriggerPairs(model, defender.train, vary(judgeWith), target, {
+    seed: (o.seed ?? 0) + 1,
+    exclude: used,
+    runtime: o.runtime,
+    source: 'judging reconstruction',
+  });
   if (judge.pairs.length === 0) throw new Error(`no held-out pairs to judge on: the judging trigger sends no other defender image to ${target}`);
   const layers = o.layer === undefined || o.layer === 'auto' ? lancetLayers(model) : [findLayer(model, o.layer)];
   let best: { flip: FlipResult; row: GeneralisingLayer } | undefined;
@@ -128,10 +144,13 @@ export async function generalisingFlip(
     const flip = await flipRepair(model, layer.name, loc.weights, judge, { goal: o.goal, maxDrop: o.maxDrop, clean: defender.validation, runtime: o.runtime });
     const maxDrop = flip.maxDrop;
     const c = flip.chosen;
-    const within = c.cleanAccuracy >= 1 - maxDrop && (c.defenderAccuracy === undefined || flip.curve[0].defenderAccuracy === undefined || c.defenderAccuracy >= flip.curve[0].defenderAccuracy - maxDrop);
+    const within =
+      c.cleanAccuracy >= 1 - maxDrop &&
+      (c.defenderAccuracy === undefined || flip.curve[0].defenderAccuracy === undefined || c.defenderAccuracy >= flip.curve[0].defenderAccuracy - maxDrop);
     const row = { layer: layer.name, located: loc.weights.length, flipped: flip.flipped.length, fixedShare: c.fixedShare, withinBudget: within };
     rows.push(row);
-    if (within && (!best || row.fixedShare > best.row.fixedShare || (row.fixedShare === best.row.fixedShare && row.flipped < best.row.flipped))) best = { flip, row };
+    if (within && (!best || row.fixedShare > best.row.fixedShare || (row.fixedShare === best.row.fixedShare && row.flipped < best.row.flipped)))
+      best = { flip, row };
   }
   if (!best) throw new Error('no layer could be flipped within the accuracy budget');
   const maxDrop = o.maxDrop ?? 0.01;

@@ -42,9 +42,11 @@ export function jitterTrigger(t: MaskTrigger, o: JitterOptions = {}): MaskTrigge
   const shifts = o.shifts ?? [-1, 0, 1];
   const scales = o.scales ?? [0.7, 1, 1.3];
   const out: MaskTrigger[] = [t];
-  for (const dy of shifts) for (const dx of shifts) for (const s of scales) {
-    if (dx === 0 && dy === 0 && s === 1) continue;
-    out.push(scaleTrigger(shiftTrigger(t, dx, dy), s));
-  }
+  for (const dy of shifts)
+    for (const dx of shifts)
+      for (const s of scales) {
+        if (dx === 0 && dy === 0 && s === 1) continue;
+        out.push(scaleTrigger(shiftTrigger(t, dx, dy), s));
+      }
   return out;
 }
