@@ -27,7 +27,9 @@ const CLEAN = 'models/lenet5-fashion.onnx';
 const NORM = { mean: 0.286, std: 0.353 };
 
 let dir: string;
-before(() => { dir = mkdtempSync(join(tmpdir(), 'scalpel-nc-')); });
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'scalpel-nc-'));
+});
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('anomaly index', () => {
@@ -75,7 +77,10 @@ describe('trigger graph', () => {
   test('its gradient with respect to the mask and pattern matches central differences along a random direction', async () => {
     const model = readModel(CLEAN);
     const g = triggerGraph(model, NORM);
-    assert.ok(model.graph.initializers.size > 0 && [...model.graph.initializers.keys()].every((k) => g.model.graph.initializers.has(k)), 'the weights stay initializers');
+    assert.ok(
+      model.graph.initializers.size > 0 && [...model.graph.initializers.keys()].every((k) => g.model.graph.initializers.has(k)),
+      'the weights stay initializers',
+    );
     const exe = await compile(g.model);
     const test = await loadLabelledData(undefined, 'test');
     const x = takeRows(test.x, [0, 1, 2, 3]);
@@ -105,7 +110,10 @@ describe('trigger graph', () => {
   });
 
   test('a model whose input is not an image is refused', () => {
-    assert.throws(() => triggerGraph(readModel('test/fixtures/torch/gru.onnx'), NORM), /does not take images: its input 'x' is \[batch, 8, 6\], not \[N, C, H, W\]/);
+    assert.throws(
+      () => triggerGraph(readModel('test/fixtures/torch/gru.onnx'), NORM),
+      /does not take images: its input 'x' is \[batch, 8, 6\], not \[N, C, H, W\]/,
+    );
   });
 });
 
@@ -125,8 +133,17 @@ describe('reconstruct on the shipped BadNets LeNet-5', () => {
     assert.equal(t0.trigger.mask.length, 784);
     let sum = 0;
     for (const v of t0.trigger.mask) sum += v;
-    assert.ok(Math.abs(sum - t0.l1) < 1e-2 * t0.l1, 'the reported norm is the mask\'s');
-    assert.deepStrictEqual(r.flagged, r.labels.filter((l) => l.flagged).map((l) => l.label));
+    assert.ok(Math.abs(sum - t0.l1) < 1e-2 * t0.l1, "the reported norm is the mask's");
+    assert.deepStrictEqual(
+      r.flagged,
+      r.labels.filter((l) => l.flagged).map((l) => l.label),
+    );
+    // float32 tanh(θ)/2 + ½ can round below 0; the saved triggers are clipped so that trigger files accept them.
+    for (const l of r.labels)
+      assert.ok(
+        [...l.trigger.mask, ...l.trigger.pattern].every((v) => v >= 0 && v <= 1),
+        `label ${l.label}`,
+      );
   });
 
   test('the HTML page is self-contained and draws its chart', { skip: needsChromium.skip }, async () => {
@@ -141,15 +158,46 @@ describe('scalpel reconstruct', () => {
   test('writes trigger files that eval accepts, PNG images and reconstruct.json; --json and --html', async () => {
     const out = join(dir, 'nc');
     const html = join(dir, 'nc.html');
-    const r = await cli(['reconstruct', BADNETS, '--defender-data', '200', '--labels', '0,5', '--steps', '200', '--batch', '32', '-o', out, '--html', html, '--json']);
+    const r = await cli([
+      'reconstruct',
+      BADNETS,
+      '--defender-data',
+      '200',
+      '--labels',
+      '0,5',
+      '--steps',
+      '200',
+      '--batch',
+      '32',
+      '-o',
+      out,
+      '--html',
+      html,
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as { labels: { label: number; l1: number; files: { trigger: string } }[]; command: string };
-    assert.deepStrictEqual(j.labels.map((l) => l.label), [0, 5]);
+    assert.deepStrictEqual(
+      j.labels.map((l) => l.label),
+      [0, 5],
+    );
     assert.match(j.command, /reconstruct/);
-    assert.deepStrictEqual(readdirSync(out).sort(), ['label-0-mask.png', 'label-0-pattern.png', 'label-0-stamp.png', 'label-0.safetensors', 'label-5-mask.png', 'label-5-pattern.png', 'label-5-stamp.png', 'label-5.safetensors', 'reconstruct.json']);
+    assert.deepStrictEqual(readdirSync(out).sort(), [
+      'label-0-mask.png',
+      'label-0-pattern.png',
+      'label-0-stamp.png',
+      'label-0.safetensors',
+      'label-5-mask.png',
+      'label-5-pattern.png',
+      'label-5-stamp.png',
+      'label-5.safetensors',
+      'reconstruct.json',
+    ]);
     assert.deepStrictEqual([...readFileSync(join(out, 'label-0-mask.png')).subarray(1, 4)], [0x50, 0x4e, 0x47]);
     assert.ok(existsSync(html));
-    const e = JSON.parse((await cli(['eval', BADNETS, '--trigger', `file:${join(out, 'label-0.safetensors')}`, '--target', '0', '--json'])).stdout) as { attack: { successRate: number } };
+    const e = JSON.parse((await cli(['eval', BADNETS, '--trigger', `file:${join(out, 'label-0.safetensors')}`, '--target', '0', '--json'])).stdout) as {
+      attack: { successRate: number };
+    };
     assert.ok(e.attack.successRate > 0.9, `the reconstructed trigger's attack success on the test split: ${e.attack.successRate}`);
     const text = await cli(['reconstruct', BADNETS, '--defender-data', '100', '--labels', '0', '--steps', '20']);
     assert.equal(text.code, 0, text.stderr);
@@ -165,12 +213,18 @@ describe('scalpel reconstruct', () => {
     assert.equal(r2.code, 1);
     assert.match(r2.stderr, /^scalpel: error: .*gru.onnx does not take images: its input 'x' is \[batch, 8, 6\]/);
     const wrong = join(dir, 'wrong.safetensors');
-    await writeSafetensors(wrong, { x: { dtype: 'float32', dims: [4, 1, 14, 14], data: new Float32Array(4 * 196) }, y: { dtype: 'int64', dims: [4], data: new BigInt64Array(4) } });
+    await writeSafetensors(wrong, {
+      x: { dtype: 'float32', dims: [4, 1, 14, 14], data: new Float32Array(4 * 196) },
+      y: { dtype: 'int64', dims: [4], data: new BigInt64Array(4) },
+    });
     const r3 = await cli(['reconstruct', BADNETS, '--defender-data', wrong, '-o', out]);
     assert.equal(r3.code, 1);
     assert.match(r3.stderr, /^scalpel: error: .*wrong.safetensors.*examples of shape \[1, 14, 14\] do not fit the model input/);
     const empty = join(dir, 'empty.safetensors');
-    await writeSafetensors(empty, { x: { dtype: 'float32', dims: [0, 1, 28, 28], data: new Float32Array(0) }, y: { dtype: 'int64', dims: [0], data: new BigInt64Array(0) } });
+    await writeSafetensors(empty, {
+      x: { dtype: 'float32', dims: [0, 1, 28, 28], data: new Float32Array(0) },
+      y: { dtype: 'int64', dims: [0], data: new BigInt64Array(0) },
+    });
     const r4 = await cli(['reconstruct', BADNETS, '--defender-data', empty, '-o', out]);
     assert.equal(r4.code, 1);
     assert.match(r4.stderr, /^scalpel: error: defender data .*empty/);

@@ -22,14 +22,24 @@ const PATCH = 'patch:4x4@bottom-right:white';
 const SMALL = ['--defender-data', '400', '--epochs', '2'];
 
 interface Report {
-  method: string; oracle: boolean; triggerSource: string; triggerLabels: number[];
-  before: { acc: number; asr: number; ra: number }; after: { acc: number; asr: number; ra: number };
-  der: number; changedParams: number; totalParams: number; seconds: number; details: Record<string, unknown>;
+  method: string;
+  oracle: boolean;
+  triggerSource: string;
+  triggerLabels: number[];
+  before: { acc: number; asr: number; ra: number };
+  after: { acc: number; asr: number; ra: number };
+  der: number;
+  changedParams: number;
+  totalParams: number;
+  seconds: number;
+  details: Record<string, unknown>;
   defender: { source: string; train: number; validation: number };
 }
 
 let dir: string;
-before(() => { dir = mkdtempSync(join(tmpdir(), 'scalpel-repair-')); });
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'scalpel-repair-'));
+});
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function checkDer(r: Report): void {
@@ -55,7 +65,10 @@ describe('repair methods, end to end', () => {
     const d = await readDelta(delta);
     assert.equal(d.baseHash, paramsHash(base));
     assert.equal(paramsHash(applyDelta(base, d)), paramsHash(repaired));
-    assert.equal(j.changedParams, d.tensors.reduce((a, t) => a + t.indices.length, 0));
+    assert.equal(
+      j.changedParams,
+      d.tensors.reduce((a, t) => a + t.indices.length, 0),
+    );
     assert.ok(j.changedParams > 0 && j.changedParams <= j.totalParams);
     assert.match(getMetadata(repaired, 'scalpel.repair_command')!, /repair .* --method finetune/);
     assert.deepStrictEqual(JSON.parse(getMetadata(repaired, 'scalpel.repair')!), { method: 'finetune', oracle: false, triggers: 'none', labels: [] });
@@ -65,7 +78,9 @@ describe('repair methods, end to end', () => {
     const out = join(dir, 'fp.onnx');
     const r = await cli(['repair', BADNETS, '--method', 'fine-prune', ...SMALL, '--max-drop', '4', '-o', out, '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const j = JSON.parse(r.stdout) as Report & { details: { pruned: number[]; steps: { pruned: number; validationAccuracy: number }[]; validationBefore: number; channels: number } };
+    const j = JSON.parse(r.stdout) as Report & {
+      details: { pruned: number[]; steps: { pruned: number; validationAccuracy: number }[]; validationBefore: number; channels: number };
+    };
     checkDer(j);
     const d = j.details;
     assert.equal(d.channels, 16);
@@ -75,12 +90,30 @@ describe('repair methods, end to end', () => {
     if (k < 15) assert.ok((d.validationBefore - d.steps[k].validationAccuracy) * 100 > 4);
     const w = readModel(out).graph.initializers.get('conv2.weight')!.tensor!.data as Float32Array;
     const per = w.length / 16;
-    for (const c of d.pruned) assert.ok(w.subarray(c * per, (c + 1) * per).every((v) => v === 0), `channel ${c} is zero`);
-    const all = await cli(['repair', BADNETS, '--method', 'fine-prune', '--defender-data', '400', '--epochs', '1', '--max-drop', '100', '-o', join(dir, 'fp-all.onnx'), '--json']);
+    for (const c of d.pruned)
+      assert.ok(
+        w.subarray(c * per, (c + 1) * per).every((v) => v === 0),
+        `channel ${c} is zero`,
+      );
+    const all = await cli([
+      'repair',
+      BADNETS,
+      '--method',
+      'fine-prune',
+      '--defender-data',
+      '400',
+      '--epochs',
+      '1',
+      '--max-drop',
+      '100',
+      '-o',
+      join(dir, 'fp-all.onnx'),
+      '--json',
+    ]);
     assert.equal((JSON.parse(all.stdout) as { details: { pruned: number[] } }).details.pruned.length, 15, 'with no limit, all channels but one go');
   });
 
-  test("unlearn with the oracle trigger lowers the attack success, and says it is an oracle run", async () => {
+  test('unlearn with the oracle trigger lowers the attack success, and says it is an oracle run', async () => {
     const out = join(dir, 'ul.onnx');
     const html = join(dir, 'ul.html');
     const r = await cli(['repair', BADNETS, '--method', 'unlearn', ...SMALL, '--oracle-trigger', PATCH, '--target', '0', '-o', out, '--html', html, '--json']);
@@ -96,7 +129,20 @@ describe('repair methods, end to end', () => {
     assert.match(page, /ORACLE/);
     if (!needsChromium.skip) await assertChartsDrawn(page, 1);
     assert.match(getMetadata(readModel(out), 'scalpel.repair')!, /"oracle":true/);
-    const text = await cli(['repair', BADNETS, '--method', 'unlearn', '--defender-data', '200', '--epochs', '1', '--oracle-trigger', PATCH, '-o', join(dir, 'ul2.onnx')]);
+    const text = await cli([
+      'repair',
+      BADNETS,
+      '--method',
+      'unlearn',
+      '--defender-data',
+      '200',
+      '--epochs',
+      '1',
+      '--oracle-trigger',
+      PATCH,
+      '-o',
+      join(dir, 'ul2.onnx'),
+    ]);
     assert.match(text.stdout, /ORACLE/);
     assert.match(text.stdout, /DER \d\.\d{4}/);
   });
@@ -133,13 +179,24 @@ describe('repair helpers', () => {
     const layer = lastConv(r20);
     assert.equal(layer.channels, 64);
     assert.equal(layer.params.length, 3, `${layer.params}`); // weight, BN scale and BN bias (the conv has no bias)
+    // The ranking reads the pruned unit's own output: the BN that ends the residual branch, not the Add after it
+    // (which mixes in the shortcut that pruning leaves alone).
+    const producer = r20.graph.nodes.find((n) => n.outputs.includes(layer.activation))!;
+    assert.equal(producer.opType, 'BatchNormalization');
+    assert.ok(layer.preActivation);
+    const lenet = lastConv(readModel(BADNETS));
+    assert.equal(lenet.preActivation, false);
+    assert.equal(readModel(BADNETS).graph.nodes.find((n) => n.outputs.includes(lenet.activation))!.opType, 'Relu');
     const { model, masks } = pruneChannels(r20, layer, [5]);
     for (const p of layer.params) {
       const t = model.graph.initializers.get(p)!.tensor!;
       const per = t.data.length / 64;
       assert.ok((t.data as Float32Array).subarray(5 * per, 6 * per).every((v) => v === 0));
       assert.ok((t.data as Float32Array).subarray(0, per).some((v) => v !== 0));
-      assert.equal(masks.get(p)!.reduce((a, b) => a + b, 0), t.data.length - per);
+      assert.equal(
+        masks.get(p)!.reduce((a, b) => a + b, 0),
+        t.data.length - per,
+      );
     }
   });
 });
@@ -178,7 +235,7 @@ describe('repair: bad input', () => {
 });
 
 describe('help', () => {
-  test('repair --help lists every method of the table and the methods\' own flags; reconstruct --help explains the defender data', async () => {
+  test("repair --help lists every method of the table and the methods' own flags; reconstruct --help explains the defender data", async () => {
     const r = await cli(['help', 'repair']);
     assert.equal(r.code, 0);
     for (const m of ['unlearn', 'fine-prune', 'finetune']) assert.match(r.stdout, new RegExp(`${m}: `));

@@ -15,8 +15,14 @@ export const DEFAULT_MAX_DROP = 4;
 export interface PruneLayer {
   conv: string;
   channels: number;
-  /** Where activations are measured: the first Relu after the conv (through BatchNormalization and Add), else the conv/BN output. */
+  /**
+   * Where activations are measured: the pruned unit's own output, the first Relu after the conv (through a
+   * BatchNormalization); in a residual block, where the branch meets an Add before any Relu, the conv/BN output
+   * itself (after the Add the value mixes in the shortcut, which pruning the branch does not touch).
+   */
   activation: string;
+  /** Whether `activation` is taken before any Relu, so that channels are ranked by mean |activation|. */
+  preActivation: boolean;
   /** Parameters zeroed per channel: [name, entries per channel] (conv weight and bias, the following BN's scale and bias). */
   params: string[];
 }
@@ -38,47 +44,56 @@ export function lastConv(model: Model): PruneLayer {
   const consumers = (v: string) => g.nodes.filter((n) => n.inputs.includes(v));
   let value = conv.outputs[0];
   let activation = value;
-  for (let hops = 0; hops < 4; hops++) {
+  let preActivation = true;
+  for (let hops = 0; hops < 2; hops++) {
     const next: Node[] = consumers(value);
     if (next.length !== 1) break;
     const n = next[0];
     if (n.opType === 'BatchNormalization' && n.inputs[0] === value && hops === 0) {
       for (const k of [1, 2]) if (g.initializers.has(n.inputs[k])) params.push(n.inputs[k]);
       value = activation = n.outputs[0];
-    } else if (n.opType === 'Add') {
-      value = n.outputs[0];
     } else if (n.opType === 'Relu') {
       activation = n.outputs[0];
+      preActivation = false;
       break;
     } else break;
   }
-  return { conv: conv.name || conv.outputs[0], channels: weight.tensor.dims[0], activation, params };
+  return { conv: conv.name || conv.outputs[0], channels: weight.tensor.dims[0], activation, preActivation, params };
 }
 
 /**
- * Mean activation of each channel of `value` over the data ([N, C, …] → C means).
+ * Mean activation of each channel of `value` over the data ([N, C, …] → C means); with `absolute`, the mean of
+ * |activation| (for values taken before a Relu, where a strongly negative channel is active, not dormant).
  *
  * @example const means = await meanActivations(model, 'relu4', defender);
  */
-export async function meanActivations(model: Model, value: string, data: Dataset, runtime?: RuntimeOptions): Promise<Float64Array> {
+export async function meanActivations(model: Model, value: string, data: Dataset, runtime?: RuntimeOptions, absolute = false): Promise<Float64Array> {
   const m = cloneModel(model);
   if (!m.graph.outputs.some((o) => o.name === value)) m.graph.outputs.push({ name: value });
   let sums: Float64Array | undefined;
   let count = 0;
-  await runInBatches(m, data.x, [value], (out, _start, n) => {
-    const a = out[value];
-    const c = a.dims[1];
-    const per = a.data.length / n / c;
-    sums ??= new Float64Array(c);
-    const d = a.data as Float32Array;
-    for (let i = 0; i < n; i++) for (let k = 0; k < c; k++) {
-      let s = 0;
-      const base = (i * c + k) * per;
-      for (let j = 0; j < per; j++) s += d[base + j];
-      sums[k] += s / per;
-    }
-    count += n;
-  }, { runtime });
+  await runInBatches(
+    m,
+    data.x,
+    [value],
+    (out, _start, n) => {
+      const a = out[value];
+      const c = a.dims[1];
+      const per = a.data.length / n / c;
+      sums ??= new Float64Array(c);
+      const d = a.data as Float32Array;
+      for (let i = 0; i < n; i++)
+        for (let k = 0; k < c; k++) {
+          let s = 0;
+          const base = (i * c + k) * per;
+          if (absolute) for (let j = 0; j < per; j++) s += Math.abs(d[base + j]);
+          else for (let j = 0; j < per; j++) s += d[base + j];
+          sums[k] += s / per;
+        }
+      count += n;
+    },
+    { runtime },
+  );
   if (!sums) throw new Error('no data to measure activations on');
   return sums.map((s) => s / count);
 }
@@ -124,15 +139,23 @@ function maxDropFlag(value: string): number {
  */
 export const finePrune: RepairMethod = {
   name: 'fine-prune',
-  summary: "fine-pruning: prune the last convolution's least active channels until the defender's validation accuracy drops by more than --max-drop points, then fine-tune",
+  summary:
+    "fine-pruning: prune the last convolution's least active channels until the defender's validation accuracy drops by more than --max-drop points, then fine-tune",
   needsTrigger: false,
-  flags: [{ flags: '--max-drop <points>', description: "fine-prune: stop pruning before the defender's validation accuracy drops by more than this many points", parse: maxDropFlag, default: DEFAULT_MAX_DROP }],
+  flags: [
+    {
+      flags: '--max-drop <points>',
+      description: "fine-prune: stop pruning before the defender's validation accuracy drops by more than this many points",
+      parse: maxDropFlag,
+      default: DEFAULT_MAX_DROP,
+    },
+  ],
   check: (options) => checkMaxDrop(Number(options.maxDrop ?? DEFAULT_MAX_DROP)),
   async run(ctx) {
     const maxDrop = Number(ctx.options.maxDrop ?? DEFAULT_MAX_DROP);
     checkMaxDrop(maxDrop);
     const layer = lastConv(ctx.model);
-    const means = await meanActivations(ctx.model, layer.activation, ctx.defender.train, ctx.runtime);
+    const means = await meanActivations(ctx.model, layer.activation, ctx.defender.train, ctx.runtime, layer.preActivation);
     const order = Array.from(means.keys()).sort((a, b) => means[a] - means[b] || a - b);
     const val = async (m: Model) => (await evaluate(m, ctx.defender.validation, { runtime: ctx.runtime })).accuracy;
     const base = await val(ctx.model);
@@ -149,14 +172,25 @@ export const finePrune: RepairMethod = {
       kept = trial;
       keptAcc = acc;
     }
-    ctx.log?.(`pruned ${kept.length} of ${layer.channels} channels of ${layer.conv}: defender validation accuracy ${(100 * base).toFixed(2)}% → ${(100 * keptAcc).toFixed(2)}%`);
+    ctx.log?.(
+      `pruned ${kept.length} of ${layer.channels} channels of ${layer.conv}: defender validation accuracy ${(100 * base).toFixed(2)}% → ${(100 * keptAcc).toFixed(2)}%`,
+    );
     const { model: pruned, masks } = pruneChannels(ctx.model, layer, kept);
     const r = await fineTune(pruned, ctx.defender.train, ctx, masks);
     return {
-      model: r.model, completed: r.completed,
+      model: r.model,
+      completed: r.completed,
       details: {
-        layer: layer.conv, channels: layer.channels, activation: layer.activation, pruned: [...kept].sort((a, b) => a - b), maxDrop,
-        validationBefore: base, validationAfterPruning: keptAcc, validationAfterFineTune: r.history.at(-1)?.validationAccuracy, steps,
+        layer: layer.conv,
+        channels: layer.channels,
+        activation: layer.activation,
+        ranking: layer.preActivation ? 'mean |activation|' : 'mean activation',
+        pruned: [...kept].sort((a, b) => a - b),
+        maxDrop,
+        validationBefore: base,
+        validationAfterPruning: keptAcc,
+        validationAfterFineTune: r.history.at(-1)?.validationAccuracy,
+        steps,
       },
     };
   },

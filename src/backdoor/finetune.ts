@@ -13,6 +13,10 @@ export const finetune: RepairMethod = {
   needsTrigger: false,
   async run(ctx) {
     const r = await fineTune(ctx.model, ctx.defender.train, ctx);
-    return { model: r.model, completed: r.completed, details: { examples: ctx.defender.train.x.dims[0], epochs: r.history.length, validationAccuracy: r.history.at(-1)?.validationAccuracy } };
+    return {
+      model: r.model,
+      completed: r.completed,
+      details: { examples: ctx.defender.train.x.dims[0], epochs: r.history.length, validationAccuracy: r.history.at(-1)?.validationAccuracy },
+    };
   },
 };

@@ -12,6 +12,7 @@ import { matchNormalization } from '../tasks/normalization.js';
 import { evaluate } from '../tasks/run.js';
 import { Optimizer } from '../train/optimizers.js';
 import { anomalyIndex, ANOMALY_THRESHOLD } from './anomaly.js';
+import { relativeAnomaly } from './reference-norms.js';
 import { triggerGraph } from './trigger-graph.js';
 
 export interface ReconstructOptions {
@@ -33,10 +34,28 @@ export interface ReconstructOptions {
   earlyStopPatience?: number;
   /** Seeds the initial mask and pattern and the batch order (default 0). */
   seed?: number;
+  /**
+   * The cost schedule (default 'batch'). 'original' follows Neural Cleanse's visualizer.py: a step is a pass over
+   * `stepImages` images in mini-batches, judged by its mean success and mean ‖m‖₁; the cost is set after
+   * `costPatience` successful steps in a row; the early stop waits until the cost has gone both up and down.
+   * 'batch' is scalpel's first schedule: a step is one mini-batch, the cost is set at the first success, and the
+   * early stop does not wait for the cost to move.
+   */
+  schedule?: ReconstructSchedule;
+  /**
+   * Per label (every class of the model, in order), the trigger norm a clean twin of the model needs (see
+   * `referenceNorms`): labels are then flagged by the anomaly index of log(‖m‖₁ / reference) instead of ‖m‖₁.
+   */
+  reference?: number[];
+  /** Images per step of the 'original' schedule (default 1,000, Neural Cleanse's NB_SAMPLE; at most the data's size). */
+  stepImages?: number;
   runtime?: RuntimeOptions;
   signal?: AbortSignal;
   onProgress?: (label: number, step: number, steps: number, status: string) => void;
 }
+
+/** See `ReconstructOptions.schedule`. */
+export type ReconstructSchedule = 'original' | 'batch';
 
 export interface LabelTrigger {
   label: number;
@@ -131,10 +150,22 @@ export async function reconstruct(model: Model, data: LabelledData, o: Reconstru
     if (!Number.isInteger(t) || t < 0 || t >= classes) throw new Error(`label ${t} is out of range for a model with ${classes} classes (0–${classes - 1})`);
   }
   if (labels.length === 0) throw new Error('no labels to reconstruct');
+  if (o.reference && o.reference.length !== classes)
+    throw new Error(`the reference holds ${o.reference.length} trigger norms but the model has ${classes} classes`);
   const settings = {
-    steps: o.steps ?? 1000, batchSize: Math.min(o.batchSize ?? 64, n), lr: o.lr ?? 0.1, initCost: o.initCost ?? 1e-3,
-    threshold: o.successThreshold ?? 0.99, costPatience: o.costPatience ?? 5, early: o.earlyStopPatience ?? 25, seed: o.seed ?? 0,
+    steps: o.steps ?? 1000,
+    batchSize: Math.min(o.batchSize ?? 64, n),
+    lr: o.lr ?? 0.1,
+    initCost: o.initCost ?? 1e-3,
+    threshold: o.successThreshold ?? 0.99,
+    costPatience: o.costPatience ?? 5,
+    early: o.earlyStopPatience ?? 25,
+    seed: o.seed ?? 0,
+    schedule: o.schedule ?? 'batch',
+    stepImages: Math.min(o.stepImages ?? 1000, n),
   };
+  if (settings.schedule !== 'original' && settings.schedule !== 'batch')
+    throw new Error(`unknown reconstruct schedule '${String(settings.schedule)}'; use original or batch`);
   const pixels: HostTensor = { dtype: 'float32', dims: [...defender.x.dims], data: toPixels(defender.x, norm, C) };
   const found: Omit<LabelTrigger, 'anomalyIndex' | 'flagged'>[] = [];
   for (const label of labels) {
@@ -144,11 +175,22 @@ export async function reconstruct(model: Model, data: LabelledData, o: Reconstru
     const stamped = stampImages(defender.x, last.trigger, norm);
     last.attackSuccess = argmaxShareOver(await evaluate(model, { x: stamped, y: defender.y }, { runtime: o.runtime }), label);
   }
-  const a = anomalyIndex(found.map((f) => f.l1));
+  const a = o.reference
+    ? relativeAnomaly(
+        found.map((f) => f.l1),
+        labels.map((l) => o.reference![l]),
+      )
+    : anomalyIndex(found.map((f) => f.l1));
   const result: LabelTrigger[] = found.map((f, i) => ({ ...f, anomalyIndex: a.index[i], flagged: a.flagged.includes(i) }));
   return {
-    labels: result, median: a.median, mad: a.mad, threshold: ANOMALY_THRESHOLD, flagged: a.flagged.map((i) => labels[i]),
-    source: defender.source, examples: n, seconds: (performance.now() - t0) / 1000,
+    labels: result,
+    median: a.median,
+    mad: a.mad,
+    threshold: ANOMALY_THRESHOLD,
+    flagged: a.flagged.map((i) => labels[i]),
+    source: defender.source,
+    examples: n,
+    seconds: (performance.now() - t0) / 1000,
   };
 }
 
@@ -159,7 +201,18 @@ function argmaxShareOver(r: { confusion: number[][]; examples: number }, label: 
   return hits / r.examples;
 }
 
-type Settings = { steps: number; batchSize: number; lr: number; initCost: number; threshold: number; costPatience: number; early: number; seed: number };
+type Settings = {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  initCost: number;
+  threshold: number;
+  costPatience: number;
+  early: number;
+  seed: number;
+  schedule: ReconstructSchedule;
+  stepImages: number;
+};
 
 async function reconstructLabel(
   exe: Awaited<ReturnType<typeof compile>>,
@@ -190,6 +243,98 @@ async function reconstructLabel(
   let pos = 0;
   let step = 0;
   const out = graph.outputs;
+  const batch = async (rows: Int32Array | Uint32Array | number[], c: number) => {
+    const res = await exe.run(
+      {
+        [graph.inputs.pixels]: takeRows(pixels, rows),
+        [graph.inputs.labels]: labels,
+        [graph.inputs.cost]: { dtype: 'float32', dims: [], data: Float32Array.of(c) },
+        [graph.inputs.thetaMask]: params.get(graph.inputs.thetaMask)!,
+        [graph.inputs.thetaPattern]: params.get(graph.inputs.thetaPattern)!,
+      },
+      [out.logits, out.l1, out.mask, out.pattern, out.crossEntropy, out.gradMask, out.gradPattern],
+    );
+    const l1 = Number(res[out.l1].data[0]);
+    const ce = Number(res[out.crossEntropy].data[0]);
+    if (!Number.isFinite(l1) || !Number.isFinite(ce)) throw new Error(`trigger reconstruction for label ${label} diverged at step ${step + 1}`);
+    adam.step(
+      params,
+      new Map([
+        [graph.inputs.thetaMask, res[out.gradMask]],
+        [graph.inputs.thetaPattern, res[out.gradPattern]],
+      ]),
+      s.lr,
+    );
+    return { success: argmaxShare(res[out.logits], label), l1 };
+  };
+  if (s.schedule === 'original') {
+    // visualizer.py: a step is a pass of mini-batches; the best mask is the one after a step whose mean success
+    // reaches the threshold with the smallest mean ‖m‖₁.
+    const perStep = Math.max(1, Math.round(s.stepImages / s.batchSize));
+    let bestReg = Infinity;
+    let earlyBest = Infinity;
+    let earlyCount = 0;
+    let setCount = 0;
+    let upFlag = false;
+    let downFlag = false;
+    while (step < s.steps) {
+      let successSum = 0;
+      let regSum = 0;
+      for (let b = 0; b < perStep; b++) {
+        if (o.signal?.aborted) throw new Error('trigger reconstruction interrupted; nothing written');
+        if (pos + s.batchSize > n) {
+          order = rng.permutation(n);
+          pos = 0;
+        }
+        const r = await batch(order.subarray(pos, pos + s.batchSize), cost);
+        pos += s.batchSize;
+        successSum += r.success;
+        regSum += r.l1;
+      }
+      step++;
+      const success = successSum / perStep;
+      const reg = regSum / perStep;
+      const ok = success >= s.threshold;
+      last = currentTrigger(params, graph, C, H, W);
+      if (ok && reg < bestReg) {
+        bestReg = reg;
+        best = last;
+      }
+      if (bestReg < Infinity) {
+        if (bestReg >= 0.99 * earlyBest) earlyCount++;
+        else earlyCount = 0;
+      }
+      earlyBest = Math.min(earlyBest, bestReg);
+      if (upFlag && downFlag && earlyCount >= s.early) break;
+      if (cost === 0 && ok) {
+        if (++setCount >= s.costPatience) {
+          cost = s.initCost;
+          up = 0;
+          down = 0;
+          upFlag = false;
+          downFlag = false;
+        }
+      } else setCount = 0;
+      if (ok) {
+        up++;
+        down = 0;
+      } else {
+        up = 0;
+        down++;
+      }
+      if (up >= s.costPatience) {
+        up = 0;
+        cost *= 2;
+        upFlag = true;
+      } else if (down >= s.costPatience) {
+        down = 0;
+        cost /= 2 ** 1.5;
+        downFlag = true;
+      }
+      o.onProgress?.(label, step, s.steps, `‖m‖₁ ${(best ?? last).l1.toFixed(1)}  success ${(100 * success).toFixed(0)}%  c ${cost.toExponential(1)}`);
+    }
+    return finish();
+  }
   while (step < s.steps) {
     if (o.signal?.aborted) throw new Error('trigger reconstruction interrupted; nothing written');
     if (pos + s.batchSize > n) {
@@ -200,9 +345,11 @@ async function reconstructLabel(
     pos += s.batchSize;
     const res = await exe.run(
       {
-        [graph.inputs.pixels]: takeRows(pixels, rows), [graph.inputs.labels]: labels,
+        [graph.inputs.pixels]: takeRows(pixels, rows),
+        [graph.inputs.labels]: labels,
         [graph.inputs.cost]: { dtype: 'float32', dims: [], data: Float32Array.of(cost) },
-        [graph.inputs.thetaMask]: params.get(graph.inputs.thetaMask)!, [graph.inputs.thetaPattern]: params.get(graph.inputs.thetaPattern)!,
+        [graph.inputs.thetaMask]: params.get(graph.inputs.thetaMask)!,
+        [graph.inputs.thetaPattern]: params.get(graph.inputs.thetaPattern)!,
       },
       [out.logits, out.l1, out.mask, out.pattern, out.crossEntropy, out.gradMask, out.gradPattern],
     );
@@ -238,11 +385,47 @@ async function reconstructLabel(
       costSet = true;
     }
     o.onProgress?.(label, step, s.steps, `‖m‖₁ ${(best ?? last).l1.toFixed(1)}  success ${(100 * success).toFixed(0)}%  c ${cost.toExponential(1)}`);
-    adam.step(params, new Map([[graph.inputs.thetaMask, res[out.gradMask]], [graph.inputs.thetaPattern, res[out.gradPattern]]]), s.lr);
+    adam.step(
+      params,
+      new Map([
+        [graph.inputs.thetaMask, res[out.gradMask]],
+        [graph.inputs.thetaPattern, res[out.gradPattern]],
+      ]),
+      s.lr,
+    );
   }
-  const chosen = best ?? last!;
-  return {
-    label, l1: chosen.l1, success: best !== undefined, attackSuccess: 0, steps: step, cost,
-    trigger: { type: 'mask', size: [H, W], channels: C, mask: Float32Array.from(chosen.mask), pattern: Float32Array.from(chosen.pattern) },
-  };
+  return finish();
+
+  function finish(): Omit<LabelTrigger, 'anomalyIndex' | 'flagged'> {
+    const chosen = best ?? last!;
+    return {
+      label,
+      l1: chosen.l1,
+      success: best !== undefined,
+      attackSuccess: 0,
+      steps: step,
+      cost,
+      trigger: { type: 'mask', size: [H, W], channels: C, mask: unit(chosen.mask), pattern: unit(chosen.pattern) },
+    };
+  }
+}
+
+/** A copy clipped to [0, 1]: tanh(θ)/2 + ½ in float32 can round to −6e-8 or 1 + 6e-8, which trigger files refuse. */
+const unit = (v: Float32Array) => Float32Array.from(v, (x) => Math.min(1, Math.max(0, x)));
+
+/** The mask and pattern of the current parameters, m = tanh(θ)/2 + ½, as the graph computes them. */
+function currentTrigger(
+  params: Map<string, HostTensor>,
+  graph: ReturnType<typeof triggerGraph>,
+  C: number,
+  H: number,
+  W: number,
+): { l1: number; mask: Float32Array; pattern: Float32Array } {
+  const squash = (t: HostTensor) => Float32Array.from(t.data as Float32Array, (v) => Math.tanh(v) / 2 + 0.5);
+  const mask = squash(params.get(graph.inputs.thetaMask)!);
+  const pattern = squash(params.get(graph.inputs.thetaPattern)!);
+  if (mask.length !== H * W || pattern.length !== C * H * W) throw new Error('trigger parameters changed shape');
+  let l1 = 0;
+  for (const v of mask) l1 += v;
+  return { l1, mask, pattern };
 }

@@ -8,6 +8,7 @@ import { readTriggerFile, writeTriggerFile } from '../data/trigger-file.js';
 import type { MaskTrigger } from '../data/triggers.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import type { LabelTrigger, ReconstructResult } from './neural-cleanse.js';
+import { referenceNorms } from './reference-norms.js';
 
 /** Name of the summary file in a reconstruction directory. */
 export const SUMMARY_FILE = 'reconstruct.json';
@@ -40,7 +41,13 @@ export function triggerPngs(t: MaskTrigger, scale = 4): { mask: Uint8Array; patt
 export function reconstructSummary(r: ReconstructResult, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     ...extra,
-    flagged: r.flagged, median: r.median, mad: r.mad, threshold: r.threshold, source: r.source, examples: r.examples, seconds: r.seconds,
+    flagged: r.flagged,
+    median: r.median,
+    mad: r.mad,
+    threshold: r.threshold,
+    source: r.source,
+    examples: r.examples,
+    seconds: r.seconds,
     labels: r.labels.map(({ trigger: _t, ...rest }) => ({ ...rest, files: labelFiles(rest.label) })),
   };
 }
@@ -110,10 +117,36 @@ export function readReconstruction(dir: string, model?: Model): { flagged: { lab
   }
   if (!Array.isArray(summary.flagged) || !summary.flagged.every((x) => Number.isInteger(x))) throw new Error(`${path}: no list of flagged labels`);
   if (model && summary.paramsHash !== paramsHash(model)) {
-    throw new Error(summary.paramsHash === undefined
-      ? `${path} does not record which model it was reconstructed for; reconstruct again with this scalpel`
-      : `${dir} was reconstructed for another model (${String(summary.model)}): its parameters differ from this model's`);
+    throw new Error(
+      summary.paramsHash === undefined
+        ? `${path} does not record which model it was reconstructed for; reconstruct again with this scalpel`
+        : `${dir} was reconstructed for another model (${String(summary.model)}): its parameters differ from this model's`,
+    );
   }
   const labels = Array.isArray(summary.labels) ? summary.labels.length : 0;
   return { flagged: (summary.flagged as number[]).map((label) => ({ label, trigger: readTriggerFile(join(dir, labelFiles(label).trigger)) })), labels };
+}
+
+/**
+ * The reference trigger norms of clean twins: per label, the median ‖m‖₁ over the `reconstruct -o` directories of
+ * clean models like the one under test (same architecture and data, trained clean), for `reconstruct --reference`.
+ *
+ * @example readReferenceNorms(['nc-clean-1', 'nc-clean-2']); // [61.2, 58.0, …]
+ */
+export function readReferenceNorms(dirs: readonly string[]): number[] {
+  if (dirs.length === 0) throw new Error('--reference needs at least one reconstruct -o directory of a clean twin');
+  const twins = dirs.map((dir) => {
+    const path = join(dir, SUMMARY_FILE);
+    let summary: { labels?: { label?: unknown; l1?: unknown }[] };
+    try {
+      summary = JSON.parse(readFileSync(path, 'utf8')) as typeof summary;
+    } catch {
+      throw new Error(`${path} not found or not JSON: --reference takes directories written by 'scalpel reconstruct -o DIR' on clean twins`);
+    }
+    const labels = summary.labels ?? [];
+    if (labels.length === 0 || labels.some((l, i) => l.label !== i || typeof l.l1 !== 'number'))
+      throw new Error(`${path}: --reference needs a reconstruction of every label (0, 1, …) with its l1`);
+    return labels.map((l) => l.l1 as number);
+  });
+  return referenceNorms(twins);
 }

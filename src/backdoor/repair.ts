@@ -114,7 +114,8 @@ export async function repairModel(model: Model, o: RepairOptions): Promise<Repai
   const defenderAll = matchNormalization(model, await loadDefenderData({ data: o.data, defenderData: o.defenderData, seed }));
   checkDataFits(model, defenderAll);
   const { train, validation } = splitValidation(defenderAll, DEFENDER_VALIDATION, seed);
-  if (train.x.dims[0] === 0 || validation.x.dims[0] === 0) throw new Error(`defender data ${defenderAll.source} has ${defenderAll.x.dims[0]} examples: too few to hold out a validation part`);
+  if (train.x.dims[0] === 0 || validation.x.dims[0] === 0)
+    throw new Error(`defender data ${defenderAll.source} has ${defenderAll.x.dims[0]} examples: too few to hold out a validation part`);
   const test = await loadLabelledData(o.data, 'test');
   checkDataFits(model, matchNormalization(model, test));
   const measuredWith = measureTrigger(model, o);
@@ -128,12 +129,22 @@ export async function repairModel(model: Model, o: RepairOptions): Promise<Repai
     } else {
       triggers = o.triggersDir
         ? readReconstruction(o.triggersDir, model).flagged
-        : (await reconstruct(model, defenderAll, { ...o.reconstruct, seed, runtime: o.runtime, signal: o.signal, onProgress: (l, s, n) => o.onProgress?.(`reconstruct ${l}`, s, n) })).labels
+        : (
+            await reconstruct(model, defenderAll, {
+              ...o.reconstruct,
+              seed,
+              runtime: o.runtime,
+              signal: o.signal,
+              onProgress: (l, s, n) => o.onProgress?.(`reconstruct ${l}`, s, n),
+            })
+          ).labels
             .filter((l) => l.flagged)
             .map((l) => ({ label: l.label, trigger: l.trigger }));
       triggerSource = 'reconstructed';
       if (triggers.length === 0) {
-        throw new Error(`${o.method.name} needs a trigger, but trigger reconstruction flagged no label${o.triggersDir ? ` in ${o.triggersDir}` : ''}: there is no backdoor to unlearn (an oracle run takes --oracle-trigger SPEC --target N)`);
+        throw new Error(
+          `${o.method.name} needs a trigger, but trigger reconstruction flagged no label${o.triggersDir ? ` in ${o.triggersDir}` : ''}: there is no backdoor to unlearn (an oracle run takes --oracle-trigger SPEC --target N)`,
+        );
       }
     }
   }
@@ -141,16 +152,30 @@ export async function repairModel(model: Model, o: RepairOptions): Promise<Repai
   const before = await measure(model, test, measuredWith, o.runtime);
   const t0 = performance.now();
   const outcome = await o.method.run({
-    model, defender: { train, validation }, triggers, seed, training: o.training, options: o.options ?? {},
-    runtime: o.runtime, signal: o.signal, onProgress: o.onProgress, log: o.log,
+    model,
+    defender: { train, validation },
+    triggers,
+    seed,
+    training: o.training,
+    options: o.options ?? {},
+    runtime: o.runtime,
+    signal: o.signal,
+    onProgress: o.onProgress,
+    log: o.log,
   });
   const seconds = (performance.now() - t0) / 1000;
   const report: RepairReport = {
-    method: o.method.name, completed: outcome.completed, oracle: triggerSource === 'oracle' || outcome.oracle === true, triggerSource,
+    method: o.method.name,
+    completed: outcome.completed,
+    oracle: triggerSource === 'oracle' || outcome.oracle === true,
+    triggerSource,
     triggerLabels: triggers.map((t) => t.label),
     defender: { source: defenderAll.source, train: train.x.dims[0], validation: validation.x.dims[0] },
     measuredWith: measuredWith ? { trigger: formatTrigger(measuredWith.trigger), target: measuredWith.target } : undefined,
-    before, seconds, details: outcome.details, command: o.command,
+    before,
+    seconds,
+    details: outcome.details,
+    command: o.command,
   };
   if (!outcome.completed) return { report };
   const repaired = outcome.model;
@@ -159,9 +184,10 @@ export async function repairModel(model: Model, o: RepairOptions): Promise<Repai
     ...(o.command ? { 'scalpel.repair_command': o.command } : {}),
   });
   report.after = await measure(repaired, test, measuredWith, o.runtime);
-  if (report.after.asr !== undefined && before.asr !== undefined) report.der = der({ acc: before.acc, asr: before.asr }, { acc: report.after.acc, asr: report.after.asr });
+  if (report.after.asr !== undefined && before.asr !== undefined)
+    report.der = der({ acc: before.acc, asr: before.asr }, { acc: report.after.acc, asr: report.after.asr });
   const delta = deltaBetween(model, repaired);
   report.changedParams = changedCount(delta);
-  report.totalParams = [...model.graph.initializers.values()].filter((i) => i.tensor?.dtype === 'float32').reduce((a, i) => a + (i.tensor!.data.length), 0);
+  report.totalParams = [...model.graph.initializers.values()].filter((i) => i.tensor?.dtype === 'float32').reduce((a, i) => a + i.tensor!.data.length, 0);
   return { report, model: repaired, delta };
 }

@@ -50,7 +50,8 @@ export function triggerGraph(model: Model, norm: { mean: number | readonly numbe
   const pattern = squash(thetaPattern, 'nc.pattern');
   // x' = x + m ⊙ (p − x): the same as (1 − m)⊙x + m⊙p with one op fewer.
   const stamped = b.op('Add', [pixels, b.op('Mul', [mask, b.op('Sub', [pattern, pixels])])]);
-  const perChannel = (v: number | readonly number[]) => (typeof v === 'number' ? b.constant(v) : b.constant({ dtype: 'float32', dims: [C, 1, 1], data: Float32Array.from(v) }));
+  const perChannel = (v: number | readonly number[]) =>
+    typeof v === 'number' ? b.constant(v) : b.constant({ dtype: 'float32', dims: [C, 1, 1], data: Float32Array.from(v) });
   const normalised = b.op('Div', [b.op('Sub', [stamped, perChannel(norm.mean)]), perChannel(norm.std)]);
   g.nodes.push({ opType: 'Identity', domain: '', name: b.fresh('nc.input_node'), inputs: [normalised], outputs: [input], attributes: [] });
   g.nodes = [...g.nodes.slice(before), ...g.nodes.slice(0, before)];
@@ -59,12 +60,26 @@ export function triggerGraph(model: Model, norm: { mean: number | readonly numbe
   const lb = new GraphBuilder(lossy.model.graph);
   const l1 = lb.op('ReduceSum', [mask], { keepdims: 0 }, 'nc.l1');
   const objective = lb.op('Add', [lossy.loss, lb.op('Mul', [cost, l1])], undefined, 'nc.objective');
-  for (const [name, shp] of [[l1, []], [mask, [H, W]], [pattern, [C, H, W]]] as const) lossy.model.graph.outputs.push(tensorValueInfo(name, 'float32', shp));
+  for (const [name, shp] of [
+    [l1, []],
+    [mask, [H, W]],
+    [pattern, [C, H, W]],
+  ] as const)
+    lossy.model.graph.outputs.push(tensorValueInfo(name, 'float32', shp));
   const d = differentiate(lossy.model, { of: objective, wrt: [thetaMask, thetaPattern] });
   return {
     model: d.model,
     shape,
     inputs: { thetaMask, thetaPattern, pixels, labels: lossy.target, cost },
-    outputs: { objective, crossEntropy: lossy.loss, l1, logits, mask, pattern, gradMask: d.gradients.get(thetaMask)!, gradPattern: d.gradients.get(thetaPattern)! },
+    outputs: {
+      objective,
+      crossEntropy: lossy.loss,
+      l1,
+      logits,
+      mask,
+      pattern,
+      gradMask: d.gradients.get(thetaMask)!,
+      gradPattern: d.gradients.get(thetaPattern)!,
+    },
   };
 }

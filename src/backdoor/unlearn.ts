@@ -16,7 +16,12 @@ export const UNLEARN_SHARE = 0.2;
  *
  * @example const { data } = unlearningSet(defender, [{ label: 0, trigger }], 0.2, 0);
  */
-export function unlearningSet(data: Dataset & { normalization?: Normalization }, triggers: DefenderTrigger[], share: number, seed: number): { data: Dataset; stamped: number } {
+export function unlearningSet(
+  data: Dataset & { normalization?: Normalization },
+  triggers: DefenderTrigger[],
+  share: number,
+  seed: number,
+): { data: Dataset; stamped: number } {
   if (triggers.length === 0) throw new Error('unlearning needs at least one trigger');
   if (!data.normalization) throw new Error("unlearning needs the images' normalization");
   const n = data.x.dims[0];
@@ -49,8 +54,15 @@ export const unlearn: RepairMethod = {
     const { data, stamped } = unlearningSet(ctx.defender.train, ctx.triggers, UNLEARN_SHARE, ctx.seed);
     const r = await fineTune(ctx.model, data, ctx);
     return {
-      model: r.model, completed: r.completed,
-      details: { examples: data.x.dims[0], stamped, triggerLabels: ctx.triggers.map((t) => t.label), epochs: r.history.length, validationAccuracy: r.history.at(-1)?.validationAccuracy },
+      model: r.model,
+      completed: r.completed,
+      details: {
+        examples: data.x.dims[0],
+        stamped,
+        triggerLabels: ctx.triggers.map((t) => t.label),
+        epochs: r.history.length,
+        validationAccuracy: r.history.at(-1)?.validationAccuracy,
+      },
     };
   },
 };

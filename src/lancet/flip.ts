@@ -66,7 +66,13 @@ export function flipCounts(m: number): number[] {
  *
  * @example const r = await flipRepair(model, 'fc1', located.weights, heldOut);
  */
-export async function flipRepair(model: Model, layerName: string, weights: readonly LocatedWeight[], heldOut: PairSet, opts: FlipOptions = {}): Promise<FlipResult> {
+export async function flipRepair(
+  model: Model,
+  layerName: string,
+  weights: readonly LocatedWeight[],
+  heldOut: PairSet,
+  opts: FlipOptions = {},
+): Promise<FlipResult> {
   const goal = opts.goal ?? 0.99;
   const maxDrop = opts.maxDrop ?? 0.01;
   if (!(goal > 0 && goal <= 1)) throw new Error(`the flip goal must be a share in (0, 1], got ${goal}`);
@@ -75,9 +81,16 @@ export async function flipRepair(model: Model, layerName: string, weights: reado
   if (weights.length === 0) throw new Error('no located weights to flip');
   const layer = findLayer(model, layerName);
   const editor = await LayerEditor.create(model, layer, opts.runtime);
-  for (const w of weights) if (!(w.index >= 0 && w.index < layer.size)) throw new Error(`located weight index ${w.index} is outside '${layer.param}' (${layer.size} entries)`);
-  const xs = stack(heldOut.pairs.map((p) => p.x), heldOut.dims);
-  const cs = stack(heldOut.pairs.map((p) => p.clean), heldOut.dims);
+  for (const w of weights)
+    if (!(w.index >= 0 && w.index < layer.size)) throw new Error(`located weight index ${w.index} is outside '${layer.param}' (${layer.size} entries)`);
+  const xs = stack(
+    heldOut.pairs.map((p) => p.x),
+    heldOut.dims,
+  );
+  const cs = stack(
+    heldOut.pairs.map((p) => p.clean),
+    heldOut.dims,
+  );
   const counts = flipCounts(weights.length);
   const cleanLabels = opts.clean ? Array.from(opts.clean.y.data as ArrayLike<number | bigint>, Number) : [];
   const accuracyOn = async (w: Float32Array) => {
