@@ -1,4 +1,4 @@
-// The contract of a surgery method (METHODS.md §2): what `scalpel inject --method NAME[:VARIANT]` runs. Each method is
+// The contract of a surgery method (docs/methods.md, "inject"): what `scalpel inject --method NAME[:VARIANT]` runs. Each method is
 // one file under methods/ exporting one `SurgeryMethod`; methods.ts lists them in a table, and the parser, the runner
 // and the command's help are all read from that table.
 import type { Dataset } from '../data/batches.js';

@@ -1,4 +1,4 @@
-// The table of surgery methods (METHODS.md §2): each entry one file under methods/, carrying its name, help, variants,
+// The table of surgery methods (docs/methods.md, "inject"): each entry one file under methods/, carrying its name, help, variants,
 // settings with their defaults, and its implementation. Parsing `--method`, running a method and the command's help
 // are all read from here.
 import type { MethodInputs, MethodResult, MethodSettings, SettingSpec, SurgeryMethod } from './method.js';
