@@ -243,8 +243,9 @@ async function reconstructLabel(
   let pos = 0;
   let step = 0;
   const out = graph.outputs;
-  const batch = async (rows: Int32Array | Uint32Array | number[], c: number) => {
-    const res = await exe.run(
+  // One batch of the defender's images through the trigger graph at cost c: every output a step reads.
+  const runGraph = (rows: ArrayLike<number>, c: number) =>
+    exe.run(
       {
         [graph.inputs.pixels]: takeRows(pixels, rows),
         [graph.inputs.labels]: labels,
@@ -254,6 +255,8 @@ async function reconstructLabel(
       },
       [out.logits, out.l1, out.mask, out.pattern, out.crossEntropy, out.gradMask, out.gradPattern],
     );
+  const batch = async (rows: Int32Array | Uint32Array | number[], c: number) => {
+    const res = await runGraph(rows, c);
     const l1 = Number(res[out.l1].data[0]);
     const ce = Number(res[out.crossEntropy].data[0]);
     if (!Number.isFinite(l1) || !Number.isFinite(ce)) throw new Error(`trigger reconstruction for label ${label} diverged at step ${step + 1}`);
@@ -343,16 +346,7 @@ async function reconstructLabel(
     }
     const rows = order.subarray(pos, pos + s.batchSize);
     pos += s.batchSize;
-    const res = await exe.run(
-      {
-        [graph.inputs.pixels]: takeRows(pixels, rows),
-        [graph.inputs.labels]: labels,
-        [graph.inputs.cost]: { dtype: 'float32', dims: [], data: Float32Array.of(cost) },
-        [graph.inputs.thetaMask]: params.get(graph.inputs.thetaMask)!,
-        [graph.inputs.thetaPattern]: params.get(graph.inputs.thetaPattern)!,
-      },
-      [out.logits, out.l1, out.mask, out.pattern, out.crossEntropy, out.gradMask, out.gradPattern],
-    );
+    const res = await runGraph(rows, cost);
     step++;
     const success = argmaxShare(res[out.logits], label);
     const l1 = Number(res[out.l1].data[0]);
