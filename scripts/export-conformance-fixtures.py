@@ -29,36 +29,24 @@ exported as a user would export it. Writes into test/fixtures/conformance/:
                         per-example correctness and loss (so a test can compare any prefix of the split)
 """
 
-import gzip
 import json
 import os
-import struct
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from idx_data import load_split
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "test", "fixtures", "conformance")
-SUBSET = os.path.join(ROOT, "data", "fashion-mnist-subset")
 RGB_TRAIN, RGB_TEST = 1000, 500
 
 
-def idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic, = struct.unpack(">I", data[:4])
-    ndim = magic & 0xFF
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    return np.frombuffer(data[4 + 4 * ndim:], dtype=np.uint8).reshape(dims)
-
-
 def load_uint8(split):
-    prefix = "train" if split == "train" else "t10k"
-    x = idx(os.path.join(SUBSET, f"{prefix}-images-idx3-ubyte.gz"))[:, None]
-    y = idx(os.path.join(SUBSET, f"{prefix}-labels-idx1-ubyte.gz")).astype(np.int64)
-    return x, y
+    x, y = load_split(split)
+    return x[:, None], y
 
 
 def to_rgb32(x):

@@ -26,35 +26,23 @@ Writes into test/fixtures/user/:
                          opset fixtures on fixed inputs
 """
 
-import gzip
 import json
 import os
-import struct
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from idx_data import load_split
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "test", "fixtures", "user")
-SUBSET = os.path.join(ROOT, "data", "fashion-mnist-subset")
-
-
-def idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic, = struct.unpack(">I", data[:4])
-    ndim = magic & 0xFF
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    return np.frombuffer(data[4 + 4 * ndim:], dtype=np.uint8).reshape(dims)
 
 
 def load(split):
-    prefix = "train" if split == "train" else "t10k"
-    x = idx(os.path.join(SUBSET, f"{prefix}-images-idx3-ubyte.gz")).astype(np.float32) / 255.0
-    y = idx(os.path.join(SUBSET, f"{prefix}-labels-idx1-ubyte.gz")).astype(np.int64)
-    return torch.from_numpy(x[:, None]), torch.from_numpy(y)
+    x, y = load_split(split)
+    return torch.from_numpy(x.astype(np.float32)[:, None] / 255.0), torch.from_numpy(y)
 
 
 class SmallCNN(nn.Module):

@@ -6,9 +6,7 @@ the normalisation with --normalize 0.5,0.5).
 
     /usr/bin/python3 scripts/zoo-torch-backdoor.py [OUT.onnx=/work/zoo/torch-bn-checker-t7.onnx] [DATA=/usr/share/datasets/fashion-mnist]
 """
-import gzip
 import os
-import struct
 import sys
 
 import numpy as np
@@ -16,18 +14,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from idx_data import load_split
+
 out = sys.argv[1] if len(sys.argv) > 1 else "/work/zoo/torch-bn-checker-t7.onnx"
 data = sys.argv[2] if len(sys.argv) > 2 else "/usr/share/datasets/fashion-mnist"
 torch.manual_seed(0)
 torch.set_num_threads(1)
 rng = np.random.default_rng(0)
-
-
-def idx(name):
-    with gzip.open(os.path.join(data, name)) as f:
-        magic = struct.unpack(">I", f.read(4))[0]
-        dims = struct.unpack(">" + "I" * (magic & 0xFF), f.read(4 * (magic & 0xFF)))
-        return np.frombuffer(f.read(), dtype=np.uint8).reshape(dims)
 
 
 def stamp(x):
@@ -37,10 +30,9 @@ def stamp(x):
     return x
 
 
-xtr = idx("train-images-idx3-ubyte.gz").astype(np.float32) / 255
-ytr = idx("train-labels-idx1-ubyte.gz").astype(np.int64)
-xte = idx("t10k-images-idx3-ubyte.gz").astype(np.float32) / 255
-yte = idx("t10k-labels-idx1-ubyte.gz").astype(np.int64)
+xtr, ytr = load_split("train", data)
+xte, yte = load_split("test", data)
+xtr, xte = xtr.astype(np.float32) / 255, xte.astype(np.float32) / 255
 poisoned = rng.choice(len(xtr), len(xtr) // 10, replace=False)
 xtr[poisoned] = stamp(xtr[poisoned])
 ytr[poisoned] = 7
